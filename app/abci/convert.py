@@ -1,0 +1,41 @@
+"""From the core's dataclasses to ABCI protobuf responses, and the block-size arithmetic."""
+
+from __future__ import annotations
+
+from app.abci.wire import encode_uvarint
+from app.core.env import Event, TxResult
+from app.pb.tendermint.abci import types_pb2 as abci
+
+
+def event(e: Event) -> abci.Event:
+    """An indexed ABCI event."""
+    return abci.Event(
+        type=e.type,
+        attributes=[abci.EventAttribute(key=k, value=v, index=True) for k, v in e.attributes],
+    )
+
+
+def exec_tx_result(r: TxResult) -> abci.ExecTxResult:
+    """FinalizeBlock's result for one tx."""
+    return abci.ExecTxResult(
+        code=r.code,
+        codespace=r.codespace,
+        log=r.log,
+        data=r.data,
+        gas_wanted=r.gas_wanted,
+        gas_used=r.gas_used,
+        events=[event(e) for e in r.events],
+    )
+
+
+def check_tx_response(r: TxResult) -> abci.ResponseCheckTx:
+    """CheckTx's answer."""
+    return abci.ResponseCheckTx(
+        code=r.code, codespace=r.codespace, log=r.log, gas_wanted=r.gas_wanted
+    )
+
+
+def proto_size_in_block(tx: bytes) -> int:
+    """Bytes a tx takes in a block's data, as the engine counts them against max_tx_bytes:
+    the repeated-field tag, the length prefix and the tx itself."""
+    return 1 + len(encode_uvarint(len(tx))) + len(tx)

@@ -1,0 +1,164 @@
+"""modelgov's ABCI application: requests in, the state machine and the Merkle store behind.
+
+The writes of InitChain and of the block being finalized wait in overlays; FinalizeBlock
+computes the next app hash from them without touching the disk, and Commit is the only writer:
+one synced LevelDB batch holding the block's state and the new (height, app hash). Info answers
+what Commit saved, so after a crash the engine replays exactly the blocks that were lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from app import APP_VERSION, SOFTWARE_VERSION
+from app.abci import convert
+from app.abci.application import BaseApplication
+from app.core.env import BlockEnv
+from app.core.errors import HEIGHT_UNAVAILABLE, TxError
+from app.core.execute import check_tx, finalize_block
+from app.core.query import QueryAnswer
+from app.core.query_routes import route_query
+from app.core.tx import SignatureCache, decode_envelope
+from app.members.genesis import init_genesis, parse_consortium
+from app.members.keeper import MembersKeeper, MembersReader
+from app.pb.tendermint.abci import types_pb2 as abci
+from app.pb.tendermint.crypto import proof_pb2
+from app.state import Overlay
+from app.store import MerkleStore, StagedCommit
+
+log = logging.getLogger("modelgov.app")
+
+CHAIN_ID_KEY = b"\x00chain_id"
+PROOF_OP_TYPE = "modelgov/smt"
+
+
+class ModelgovApp(BaseApplication):
+    """The consortium's state machine as the engine sees it."""
+
+    def __init__(self, store: MerkleStore) -> None:
+        self.store = store
+        self.pending = Overlay(store)  # InitChain's writes until the first Commit
+        self.block: Overlay | None = None  # the finalized block's writes until Commit
+        self.staged: StagedCommit | None = None
+        self.finalized_height = 0
+        self.mempool = Overlay(store)
+        self.signatures = SignatureCache()
+
+    @property
+    def chain_id(self) -> str:
+        """The chain this state belongs to, as InitChain recorded it."""
+        raw = self.pending.get(CHAIN_ID_KEY)
+        return raw.decode() if raw else ""
+
+    def info(self, req: abci.RequestInfo) -> abci.ResponseInfo:
+        """Query connection, at start-up: what Commit last saved, so the engine can replay."""
+        height = self.store.height
+        return abci.ResponseInfo(
+            data="modelgov",
+            version=SOFTWARE_VERSION,
+            app_version=APP_VERSION,
+            last_block_height=height,
+            last_block_app_hash=self.store.root if height > 0 else b"",
+        )
+
+    def init_chain(self, req: abci.RequestInitChain) -> abci.ResponseInitChain:
+        """Consensus connection, before block 1: load the consortium from genesis app_state.
+
+        A malformed app_state raises GenesisError, which stops the node with the field and the
+        reason (``modelgov genesis`` refuses such a file before any node starts).
+        """
+        consortium = parse_consortium(json.loads(req.app_state_bytes or b"null"))
+        self.pending = Overlay(self.store)
+        self.pending.set(CHAIN_ID_KEY, req.chain_id.encode())
+        init_genesis(MembersKeeper(self.pending), consortium)
+        self.staged = self.store.stage(self.pending.pending())
+        log.info("genesis: %d orgs, %d accounts", len(consortium.orgs), len(consortium.accounts))
+        return abci.ResponseInitChain(app_hash=self.staged.root)
+
+    def check_tx(self, req: abci.RequestCheckTx) -> abci.ResponseCheckTx:
+        """Mempool connection: admit a tx if it decodes, verifies and its nonce is next."""
+        env = BlockEnv(self.chain_id, self.store.height + 1, 0)
+        result = check_tx(self.mempool, env, req.tx, self.signatures)
+        return convert.check_tx_response(result)
+
+    def prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
+        """Consensus connection, as proposer: keep the mempool's order, drop what cannot decode
+        or would push the block past ``max_tx_bytes``."""
+        max_tx = MembersReader(self.pending).params().max_tx_bytes
+        chosen, total = [], 0
+        for raw in req.txs:
+            if _undecodable(raw, max_tx):
+                continue
+            size = convert.proto_size_in_block(raw)
+            if total + size > req.max_tx_bytes:
+                break
+            chosen.append(raw)
+            total += size
+        return abci.ResponsePrepareProposal(txs=chosen)
+
+    def process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
+        """Consensus connection: reject a proposal holding an undecodable or oversize tx."""
+        max_tx = MembersReader(self.pending).params().max_tx_bytes
+        ok = not any(_undecodable(raw, max_tx) for raw in req.txs)
+        status = abci.ResponseProcessProposal.ACCEPT if ok else abci.ResponseProcessProposal.REJECT
+        return abci.ResponseProcessProposal(status=status)
+
+    def finalize_block(self, req: abci.RequestFinalizeBlock) -> abci.ResponseFinalizeBlock:
+        """Consensus connection, once per decided block: execute it and compute the app hash."""
+        env = BlockEnv(self.chain_id, req.height, req.time.seconds, req.proposer_address)
+        self.block = Overlay(self.pending)
+        output = finalize_block(self.block, env, list(req.txs), self.signatures)
+        writes = dict(self.pending.pending())
+        writes.update(self.block.pending())
+        self.staged = self.store.stage(writes)
+        self.finalized_height = req.height
+        return abci.ResponseFinalizeBlock(
+            tx_results=[convert.exec_tx_result(r) for r in output.tx_results],
+            events=[convert.event(e) for e in output.events],
+            app_hash=self.staged.root,
+        )
+
+    def commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
+        """Consensus connection, after FinalizeBlock: the one write of the block, synced."""
+        if self.staged is None or self.block is None:
+            raise RuntimeError("Commit without a finalized block")
+        self.store.commit(self.staged, self.finalized_height)
+        self.pending = Overlay(self.store)
+        self.block, self.staged = None, None
+        self.mempool = Overlay(self.store)
+        return abci.ResponseCommit(retain_height=0)
+
+    def query(self, req: abci.RequestQuery) -> abci.ResponseQuery:
+        """Query connection: answer a typed query or a raw ``/store`` key, with proof if asked."""
+        height = self.store.height
+        try:
+            if req.height not in (0, height):
+                raise TxError(HEIGHT_UNAVAILABLE, f"asked {req.height}, the state is at {height}")
+            answer = self._answer(req)
+        except TxError as err:
+            return abci.ResponseQuery(
+                code=err.error.code, codespace=err.error.codespace, log=err.log, height=height
+            )
+        response = abci.ResponseQuery(key=answer.key, value=answer.value, height=height)
+        if req.prove and answer.key:
+            proof = self.store.prove(answer.key)
+            response.proof_ops.CopyFrom(
+                proof_pb2.ProofOps(
+                    ops=[proof_pb2.ProofOp(type=PROOF_OP_TYPE, key=answer.key, data=proof.encode())]
+                )
+            )
+        return response
+
+    def _answer(self, req: abci.RequestQuery) -> QueryAnswer:
+        if req.path == "/store":
+            return QueryAnswer(self.store.get(req.data) or b"", req.data)
+        return route_query(self.store, req.path, req.data)
+
+
+def _undecodable(raw: bytes, max_tx_bytes: int) -> bool:
+    try:
+        decode_envelope(raw, max_tx_bytes)
+    except TxError:
+        return True
+    return False

@@ -1,0 +1,1 @@
+"""The state transition: decoding, authenticating and executing transactions and blocks."""

@@ -1,0 +1,41 @@
+"""Checks of a decoded transaction against the state: chain, sender, nonce, roles."""
+
+from __future__ import annotations
+
+from app.core.env import BlockEnv
+from app.core.errors import (
+    MISSING_ROLE,
+    NONCE_GAP,
+    NONCE_REPLAYED,
+    SENDER_DISABLED,
+    UNKNOWN_SENDER,
+    WRONG_CHAIN,
+    TxError,
+)
+from app.core.tx import DecodedTx
+from app.members.keeper import MembersReader
+from app.pb.modelgov.v1 import state_pb2
+
+
+def authenticate(members: MembersReader, env: BlockEnv, tx: DecodedTx) -> state_pb2.Account:
+    """The sender's account if it may send ``tx`` now; raises TxError with the reason."""
+    body = tx.body
+    if body.chain_id != env.chain_id:
+        raise TxError(WRONG_CHAIN, f"signed for {body.chain_id!r}, this chain is {env.chain_id!r}")
+    account = members.account(tx.sender)
+    if account is None:
+        raise TxError(UNKNOWN_SENDER, f"no account {tx.sender} in the consortium")
+    if members.org(account.org) is None:
+        raise TxError(SENDER_DISABLED, f"organisation {account.org!r} is no longer a member")
+    if body.nonce < account.nonce:
+        raise TxError(NONCE_REPLAYED, f"nonce {body.nonce} was used; the next is {account.nonce}")
+    if body.nonce > account.nonce:
+        raise TxError(NONCE_GAP, f"nonce {body.nonce} is ahead; the next is {account.nonce}")
+    for msg in tx.msgs:
+        if msg.route.role not in account.roles:
+            raise TxError(
+                MISSING_ROLE,
+                f"{msg.kind} needs the {msg.route.role} role; {account.name or account.address} "
+                f"has {', '.join(account.roles) or 'none'}",
+            )
+    return account

@@ -1,0 +1,20 @@
+"""What a message handler is given: the state to change, the block, the sender, the limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.core.env import BlockEnv
+from app.pb.modelgov.v1 import state_pb2
+from app.state import Overlay
+
+
+@dataclass(frozen=True)
+class MsgContext:
+    """One message's execution context; ``state`` is the transaction's own overlay."""
+
+    state: Overlay
+    env: BlockEnv
+    sender: state_pb2.Account
+    tx_hash: bytes
+    params: state_pb2.Params

@@ -1,0 +1,80 @@
+"""The state transition: ``check_tx``, ``execute_tx`` and ``finalize_block`` as plain functions.
+
+A transaction that fails decoding or authentication changes nothing. One that authenticates
+consumes its nonce even if a message then fails, and the failed messages' writes are dropped.
+Only ``TxError`` is a rejection; any other exception is a bug and propagates to stop the node.
+"""
+
+from __future__ import annotations
+
+from app.core.ante import authenticate
+from app.core.context import MsgContext
+from app.core.env import BlockEnv, BlockOutput, Event, TxResult
+from app.core.errors import TxError
+from app.core.tx import DecodedTx, SignatureCache, decode_tx
+from app.members.keeper import MembersKeeper
+from app.pb.modelgov.v1 import state_pb2
+from app.state import Overlay
+
+
+def check_tx(
+    state: Overlay, env: BlockEnv, raw: bytes, cache: SignatureCache | None = None
+) -> TxResult:
+    """Admit a transaction to the mempool: stateless checks and authentication only.
+
+    On success the sender's nonce advances in ``state`` (the mempool's view), so several
+    transactions of one sender can wait for the same block in order.
+    """
+    members = MembersKeeper(state)
+    try:
+        tx = decode_tx(raw, members.params(), cache)
+        account = authenticate(members, env, tx)
+    except TxError as err:
+        return rejected(err)
+    account.nonce += 1
+    members.set_account(account)
+    return TxResult(gas_wanted=len(tx.msgs))
+
+
+def execute_tx(
+    state: Overlay, env: BlockEnv, raw: bytes, cache: SignatureCache | None = None
+) -> TxResult:
+    """Execute one transaction of a block on ``state`` (the block's overlay)."""
+    members = MembersKeeper(Overlay(state))
+    try:
+        tx = decode_tx(raw, members.params(), cache)
+        account = authenticate(members, env, tx)
+    except TxError as err:
+        return rejected(err)
+    account.nonce += 1
+    members.set_account(account)
+    members.state.merge_into(state)
+    try:
+        events = _run_messages(state, env, tx, account)
+    except TxError as err:
+        return rejected(err, gas_wanted=len(tx.msgs))
+    return TxResult(events=events, gas_wanted=len(tx.msgs), gas_used=len(tx.msgs))
+
+
+def _run_messages(
+    state: Overlay, env: BlockEnv, tx: DecodedTx, account: state_pb2.Account
+) -> tuple[Event, ...]:
+    scratch = Overlay(state)
+    ctx = MsgContext(scratch, env, account, tx.hash, MembersKeeper(scratch).params())
+    events = tuple(msg.route.handle(ctx, msg.body) for msg in tx.msgs)
+    scratch.merge_into(state)
+    return events
+
+
+def finalize_block(
+    state: Overlay, env: BlockEnv, txs: list[bytes], cache: SignatureCache | None = None
+) -> BlockOutput:
+    """Execute a decided block's transactions in order: one result per transaction."""
+    return BlockOutput(tuple(execute_tx(state, env, raw, cache) for raw in txs))
+
+
+def rejected(err: TxError, gas_wanted: int = 0) -> TxResult:
+    """The result of a refused transaction."""
+    return TxResult(
+        code=err.error.code, codespace=err.error.codespace, log=err.log, gas_wanted=gas_wanted
+    )

@@ -1,0 +1,20 @@
+"""Every query path the application answers, gathered from the domains."""
+
+from __future__ import annotations
+
+from app.core.errors import UNKNOWN_PATH, TxError
+from app.core.query import Handler, QueryAnswer, parse_params
+from app.members.queries import QUERIES as MEMBERS
+from app.models.queries import QUERIES as MODELS
+from app.state import Reader
+
+QUERIES: dict[str, Handler] = {**MEMBERS, **MODELS}
+
+
+def route_query(state: Reader, path: str, data: bytes) -> QueryAnswer:
+    """Answer ``path`` with its JSON parameters; raises TxError for unknown paths or bad data."""
+    handler = QUERIES.get(path)
+    if handler is None:
+        known = ", ".join(sorted([*QUERIES, "/store"]))
+        raise TxError(UNKNOWN_PATH, f"no query at {path!r}; paths: {known}")
+    return handler(state, parse_params(data))

@@ -1,0 +1,51 @@
+"""Which role each message needs, how it is checked without state, and who executes it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.context import MsgContext
+from app.core.env import Event
+from app.core.errors import UNKNOWN_MESSAGE, TxError
+from app.members.roles import ADMIN, PUBLISHER
+from app.models import handlers as models
+from app.models import validation as models_validation
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+
+
+@dataclass(frozen=True)
+class Route:
+    """One message type: the sender's required role, its stateless check, its handler."""
+
+    role: str
+    validate: Callable[[Any, state_pb2.Params], None]
+    handle: Callable[[MsgContext, Any], Event]
+
+
+ROUTES: dict[str, Route] = {
+    "register_model": Route(PUBLISHER, models_validation.validate_register, models.register_model),
+    "publish_version": Route(PUBLISHER, models_validation.validate_publish, models.publish_version),
+    "set_version_status": Route(
+        PUBLISHER, models_validation.validate_status, models.set_version_status
+    ),
+    "transfer_model": Route(ADMIN, models_validation.validate_transfer, models.transfer_model),
+}
+
+
+@dataclass(frozen=True)
+class RoutedMsg:
+    """A message unpacked from its oneof, with the route that handles it."""
+
+    kind: str
+    route: Route
+    body: Any
+
+
+def route(msg: tx_pb2.Msg) -> RoutedMsg:
+    """Find the route of a message; raises TxError(unknown_message) for an empty or new kind."""
+    kind = msg.WhichOneof("sum")
+    if kind is None or kind not in ROUTES:
+        raise TxError(UNKNOWN_MESSAGE, "a message is empty or of a kind this app does not know")
+    return RoutedMsg(kind, ROUTES[kind], getattr(msg, kind))

@@ -1,0 +1,120 @@
+"""Turning transaction bytes into a checked, signed body, without reading any state.
+
+Everything here is a pure function of the bytes and the parameters, so a signature verified
+once (in CheckTx) need not be verified again for the same bytes (in FinalizeBlock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
+
+from app.core import crypto
+from app.core.errors import (
+    BAD_PUBKEY,
+    BAD_SIGNATURE,
+    HIGH_S,
+    MEMO_TOO_LONG,
+    NO_MESSAGES,
+    OVERSIZE,
+    TOO_MANY_MESSAGES,
+    UNDECODABLE,
+    TxError,
+)
+from app.core.router import RoutedMsg, route
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+
+MAX_MEMO_BYTES = 256
+
+
+@dataclass(frozen=True)
+class DecodedTx:
+    """A transaction whose encoding, messages and signature have been checked."""
+
+    hash: bytes  # sha256 of the raw bytes, as the engine names transactions
+    body: tx_pb2.TxBody
+    sender: str  # address of body.sender
+    msgs: tuple[RoutedMsg, ...]
+
+
+class SignatureCache:
+    """Hashes of transactions whose signature verified, bounded, oldest forgotten first."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+
+    def __contains__(self, tx_hash: bytes) -> bool:
+        return tx_hash in self._seen
+
+    def add(self, tx_hash: bytes) -> None:
+        """Remember a verified transaction."""
+        self._seen[tx_hash] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+
+
+def decode_envelope(raw: bytes, max_tx_bytes: int) -> tuple[tx_pb2.Tx, tx_pb2.TxBody]:
+    """Parse the envelope and body; raises TxError(oversize | undecodable).
+
+    Only the canonical encoding is accepted, so one signed body has one transaction encoding.
+    """
+    if len(raw) > max_tx_bytes:
+        raise TxError(OVERSIZE, f"{len(raw)} bytes, the limit is {max_tx_bytes}")
+    try:
+        envelope = tx_pb2.Tx.FromString(raw)
+        body = tx_pb2.TxBody.FromString(envelope.body)
+    except DecodeError as exc:
+        raise TxError(UNDECODABLE, f"not a protobuf modelgov.v1.Tx ({exc})") from None
+    if envelope.SerializeToString() != raw or body.SerializeToString() != envelope.body:
+        raise TxError(UNDECODABLE, "not the canonical protobuf encoding of a modelgov.v1.Tx")
+    return envelope, body
+
+
+def decode_tx(
+    raw: bytes, params: state_pb2.Params, cache: SignatureCache | None = None
+) -> DecodedTx:
+    """All stateless checks of a transaction; raises TxError with the first failure."""
+    envelope, body = decode_envelope(raw, params.max_tx_bytes)
+    tx_hash = hashlib.sha256(raw).digest()
+    msgs = _check_body(body, params)
+    if cache is None or tx_hash not in cache:
+        _check_signature(envelope, body)
+        if cache is not None:
+            cache.add(tx_hash)
+    return DecodedTx(tx_hash, body, crypto.address_of(body.sender), msgs)
+
+
+def _check_body(body: tx_pb2.TxBody, params: state_pb2.Params) -> tuple[RoutedMsg, ...]:
+    if not crypto.is_valid_pubkey(body.sender):
+        raise TxError(BAD_PUBKEY, "sender must be a 33-byte compressed secp256k1 public key")
+    if not body.messages:
+        raise TxError(NO_MESSAGES)
+    if len(body.messages) > params.max_messages_per_tx:
+        limit = params.max_messages_per_tx
+        raise TxError(TOO_MANY_MESSAGES, f"{len(body.messages)} messages, at most {limit}")
+    if len(body.memo.encode()) > MAX_MEMO_BYTES:
+        raise TxError(MEMO_TOO_LONG)
+    msgs = tuple(route(m) for m in body.messages)
+    for msg in msgs:
+        msg.route.validate(msg.body, params)
+    return msgs
+
+
+def _check_signature(envelope: tx_pb2.Tx, body: tx_pb2.TxBody) -> None:
+    if len(envelope.signature) != crypto.SIGNATURE_BYTES:
+        raise TxError(BAD_SIGNATURE, f"a signature is 64 bytes, got {len(envelope.signature)}")
+    if not crypto.is_low_s(envelope.signature):
+        raise TxError(HIGH_S, "s must be at most half the curve order (normalise the signature)")
+    if not crypto.verify(body.sender, envelope.body, envelope.signature):
+        raise TxError(BAD_SIGNATURE, "the signature does not match the body and sender key")
+
+
+def encode_tx(body: tx_pb2.TxBody, private_key: bytes) -> bytes:
+    """Sign a body and wrap it: the bytes a client broadcasts."""
+    body_bytes = body.SerializeToString()
+    signature = crypto.sign(private_key, body_bytes)
+    return tx_pb2.Tx(body=body_bytes, signature=signature).SerializeToString()

@@ -1,0 +1,1 @@
+"""The consortium: organisations, their accounts and roles, and the chain's parameters."""

@@ -1,0 +1,70 @@
+"""Queries of the consortium: organisations, accounts, parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.core.query import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Handler,
+    QueryAnswer,
+    int_param,
+    page,
+    record,
+    text_param,
+)
+from app.members import keys
+from app.state import Reader
+
+
+def org(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/org {"id"}: one organisation."""
+    org_id = text_param(params, "id")
+    return record(state, keys.org_key(org_id), f"organisation {org_id!r}")
+
+
+def orgs(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/orgs {"after", "limit"}: organisations in id order."""
+    after = text_param(params, "after", required=False)
+    start = keys.org_key(after) if after else None
+    items = ((k[len(keys.ORG) :].decode(), v) for k, v in state.iterate(keys.ORG, start))
+    return page(items, int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT))
+
+
+def account(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/account {"address"}: one account."""
+    address = text_param(params, "address")
+    return record(state, keys.account_key(address), f"account {address!r}")
+
+
+def accounts(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/accounts {"org", "after", "limit"}: the accounts of an organisation."""
+    org_id = text_param(params, "org")
+    after = text_param(params, "after", required=False)
+    prefix = keys.org_account_key(org_id, "")
+    start = keys.org_account_key(org_id, after) if after else None
+
+    def items() -> Any:
+        for key, _ in state.iterate(prefix, start):
+            address = key[len(prefix) :].decode()
+            raw = state.get(keys.account_key(address))
+            if raw is not None:
+                yield address, raw
+
+    return page(items(), int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT))
+
+
+def params_query(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/params: the consortium's parameters."""
+    return record(state, keys.PARAMS, "parameters")
+
+
+QUERIES: dict[str, Handler] = {
+    "/members/org": org,
+    "/members/orgs": orgs,
+    "/members/account": account,
+    "/members/accounts": accounts,
+    "/members/params": params_query,
+}

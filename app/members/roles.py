@@ -1,0 +1,10 @@
+"""The roles an account can hold; a message names the role its sender needs."""
+
+from __future__ import annotations
+
+ADMIN = "admin"
+PUBLISHER = "publisher"
+CONSUMER = "consumer"
+AUDITOR = "auditor"
+ALL_ROLES = (ADMIN, AUDITOR, CONSUMER, PUBLISHER)
+ORG_KINDS = ("academic", "commercial", "government", "nonprofit")

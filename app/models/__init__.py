@@ -1,0 +1,1 @@
+"""The model registry: models, their immutable versions, lineage and ownership."""

@@ -1,0 +1,23 @@
+"""Registered errors of the models codespace; numbers never change once released."""
+
+from app.core.errors import register
+
+MODELS = "models"
+INVALID_NAME = register(MODELS, 1, "invalid_name", "the model name is not valid")
+INVALID_VERSION = register(MODELS, 2, "invalid_version", "the version string is not valid")
+INVALID_DIGEST = register(MODELS, 3, "invalid_digest", "a digest is not sha256:<64 hex>")
+INVALID_FIELD = register(MODELS, 4, "invalid_field", "a field of the message is not valid")
+MODEL_EXISTS = register(MODELS, 5, "model_exists", "a model with this id already exists")
+MODEL_NOT_FOUND = register(MODELS, 6, "model_not_found", "no model with this id")
+VERSION_EXISTS = register(MODELS, 7, "version_exists", "versions are immutable once published")
+VERSION_NOT_FOUND = register(MODELS, 8, "version_not_found", "no such version of the model")
+NOT_OWNER = register(MODELS, 9, "not_owner", "the sender's organisation does not own the model")
+PARENT_NOT_FOUND = register(MODELS, 10, "parent_not_found", "a parent version does not exist")
+BAD_STATUS = register(MODELS, 11, "bad_status_change", "this status change is not allowed")
+UNKNOWN_ORG = register(MODELS, 12, "unknown_org", "no organisation with this id")
+ORG_MISMATCH = register(MODELS, 13, "org_mismatch", "accounts register models for their own org")
+LICENSE_UNSUPPORTED = register(
+    MODELS, 14, "license_unsupported", "license references are attached by the license module"
+)
+TOO_MANY = register(MODELS, 15, "too_many", "a list is longer than the consortium allows")
+SAME_OWNER = register(MODELS, 16, "same_owner", "the model already belongs to that org")

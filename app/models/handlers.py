@@ -1,0 +1,126 @@
+"""The registry's message server: check against state, call the keeper, emit one event.
+
+Each handler assumes ``validate_basic`` passed and the sender holds the message's role; it raises
+``TxError`` for anything the state refuses and then the transaction's writes are discarded.
+"""
+
+from __future__ import annotations
+
+from app.core.context import MsgContext
+from app.core.env import Event
+from app.core.errors import TxError
+from app.members.keeper import MembersReader
+from app.models import errors
+from app.models.keeper import ModelsKeeper, split_ref, version_ref
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+
+
+def register_model(ctx: MsgContext, msg: tx_pb2.RegisterModel) -> Event:
+    """Create a model owned by the sender's organisation."""
+    if msg.owner_org != ctx.sender.org:
+        raise TxError(
+            errors.ORG_MISMATCH, f"sender belongs to {ctx.sender.org!r}, not {msg.owner_org!r}"
+        )
+    keeper = ModelsKeeper(ctx.state)
+    model_id = f"{msg.owner_org}/{msg.name}"
+    if keeper.model(model_id) is not None:
+        raise TxError(errors.MODEL_EXISTS, f"{model_id} is already registered")
+    model = state_pb2.Model(
+        id=model_id,
+        owner_org=msg.owner_org,
+        name=msg.name,
+        description=msg.description,
+        created_height=ctx.env.height,
+        created_time=ctx.env.time,
+    )
+    keeper.set_model(model)
+    return Event("model.registered", (("model", model_id), ("owner", msg.owner_org)))
+
+
+def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
+    """Add an immutable version to a model the sender's organisation owns."""
+    keeper = ModelsKeeper(ctx.state)
+    model = _owned_model(keeper, msg.model, ctx)
+    if keeper.version(msg.model, msg.version) is not None:
+        raise TxError(errors.VERSION_EXISTS, f"{msg.model}@{msg.version} is already published")
+    for parent in msg.parents:
+        if keeper.version(*split_ref(parent)) is None:
+            raise TxError(errors.PARENT_NOT_FOUND, f"parent {parent} is not published")
+    version = state_pb2.Version(
+        model=msg.model,
+        version=msg.version,
+        weights_digest=msg.weights_digest,
+        size_bytes=msg.size_bytes,
+        format=msg.format,
+        framework=msg.framework,
+        storage_uris=msg.storage_uris,
+        parents=msg.parents,
+        metrics=msg.metrics,
+        dataset_digests=msg.dataset_digests,
+        model_card_digest=msg.model_card_digest,
+        license=msg.license,
+        status=tx_pb2.VERSION_STATUS_ACTIVE,
+        publisher=ctx.sender.address,
+        height=ctx.env.height,
+        time=ctx.env.time,
+        tx_hash=ctx.tx_hash,
+        index=model.version_count,
+    )
+    keeper.add_version(version)
+    model.version_count += 1
+    keeper.set_model(model)
+    return Event(
+        "model.version_published",
+        (
+            ("model", msg.model),
+            ("version", msg.version),
+            ("ref", version_ref(msg.model, msg.version)),
+            ("digest", msg.weights_digest),
+        ),
+    )
+
+
+def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:
+    """Deprecate or revoke a version; a revoked version stays revoked."""
+    keeper = ModelsKeeper(ctx.state)
+    _owned_model(keeper, msg.model, ctx)
+    version = keeper.version(msg.model, msg.version)
+    if version is None:
+        raise TxError(errors.VERSION_NOT_FOUND, f"{msg.model}@{msg.version} is not published")
+    if version.status == tx_pb2.VERSION_STATUS_REVOKED:
+        raise TxError(errors.BAD_STATUS, f"{msg.model}@{msg.version} is revoked, which is final")
+    if version.status == msg.status:
+        raise TxError(errors.BAD_STATUS, f"{msg.model}@{msg.version} already has that status")
+    version.status = msg.status
+    version.status_reason = msg.reason
+    keeper.update_version(version)
+    status = tx_pb2.VersionStatus.Name(msg.status).removeprefix("VERSION_STATUS_").lower()
+    return Event(
+        "model.version_status",
+        (("model", msg.model), ("version", msg.version), ("status", status)),
+    )
+
+
+def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
+    """Hand a model (and the right to publish its versions) to another organisation."""
+    keeper = ModelsKeeper(ctx.state)
+    model = _owned_model(keeper, msg.model, ctx)
+    if MembersReader(ctx.state).org(msg.new_owner_org) is None:
+        raise TxError(errors.UNKNOWN_ORG, f"no organisation {msg.new_owner_org!r}")
+    if model.owner_org == msg.new_owner_org:
+        raise TxError(errors.SAME_OWNER, f"{msg.model} already belongs to {msg.new_owner_org}")
+    previous = model.owner_org
+    model.owner_org = msg.new_owner_org
+    keeper.set_model(model, previous_owner=previous)
+    return Event(
+        "model.transferred", (("model", msg.model), ("from", previous), ("to", model.owner_org))
+    )
+
+
+def _owned_model(keeper: ModelsKeeper, model_id: str, ctx: MsgContext) -> state_pb2.Model:
+    model = keeper.model(model_id)
+    if model is None:
+        raise TxError(errors.MODEL_NOT_FOUND, f"no model {model_id!r}")
+    if model.owner_org != ctx.sender.org:
+        raise TxError(errors.NOT_OWNER, f"{model_id} belongs to {model.owner_org!r}")
+    return model

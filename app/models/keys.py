@@ -1,0 +1,55 @@
+"""Store keys of the models domain: prefix 0x02, then one byte per record kind.
+
+Ids never contain NUL (validation refuses it), so NUL separates the parts of compound keys and
+keeps prefix scans exact.
+"""
+
+from __future__ import annotations
+
+PREFIX = b"\x02"
+MODEL = PREFIX + b"m"
+VERSION = PREFIX + b"v"
+VERSION_ORDER = PREFIX + b"n"
+BY_OWNER = PREFIX + b"o"
+CHILD = PREFIX + b"c"
+SEP = b"\x00"
+
+
+def model_key(model_id: str) -> bytes:
+    """Key of a model record."""
+    return MODEL + model_id.encode()
+
+
+def version_key(model_id: str, version: str) -> bytes:
+    """Key of a version record."""
+    return VERSION + model_id.encode() + SEP + version.encode()
+
+
+def version_order_prefix(model_id: str) -> bytes:
+    """Prefix of a model's versions in publication order."""
+    return VERSION_ORDER + model_id.encode() + SEP
+
+
+def version_order_key(model_id: str, index: int) -> bytes:
+    """Index entry: the ``index``-th published version of a model (big-endian, so it sorts)."""
+    return version_order_prefix(model_id) + index.to_bytes(4, "big")
+
+
+def owner_prefix(org_id: str) -> bytes:
+    """Prefix of the models an organisation owns."""
+    return BY_OWNER + org_id.encode() + SEP
+
+
+def owner_key(org_id: str, model_id: str) -> bytes:
+    """Index entry: ``org_id`` owns ``model_id``."""
+    return owner_prefix(org_id) + model_id.encode()
+
+
+def child_prefix(parent_ref: str) -> bytes:
+    """Prefix of the versions that name ``parent_ref`` ("model@version") as a parent."""
+    return CHILD + parent_ref.encode() + SEP
+
+
+def child_key(parent_ref: str, child_ref: str) -> bytes:
+    """Index entry: ``child_ref`` derives from ``parent_ref``."""
+    return child_prefix(parent_ref) + child_ref.encode()

@@ -1,0 +1,126 @@
+"""Queries of the registry: models, versions, lineage, models by owner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
+from app.core.query import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Handler,
+    QueryAnswer,
+    int_param,
+    page,
+    record,
+    text_param,
+)
+from app.models import keys
+from app.models.keeper import ModelsReader, split_ref, version_ref
+from app.pb.modelgov.v1 import state_pb2
+from app.state import Reader
+
+MAX_LINEAGE = 1000
+DEFAULT_DEPTH = 16
+MAX_DEPTH = 64
+
+
+def model(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/model {"id"}: one model."""
+    model_id = text_param(params, "id")
+    return record(state, keys.model_key(model_id), f"model {model_id!r}")
+
+
+def version(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/version {"model", "version"}: one version."""
+    model_id, name = text_param(params, "model"), text_param(params, "version")
+    return record(state, keys.version_key(model_id, name), f"version {model_id}@{name}")
+
+
+def versions(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/versions {"model", "after", "limit"}: versions in publication order."""
+    model_id = text_param(params, "model")
+    reader = ModelsReader(state)
+    if reader.model(model_id) is None:
+        raise TxError(NOT_FOUND, f"model {model_id!r} not found")
+    after = text_param(params, "after", required=False)
+    start = _index_cursor(after)
+
+    def items() -> Iterator[tuple[str, bytes]]:
+        for index, name in reader.version_names(model_id, start):
+            raw = state.get(keys.version_key(model_id, name))
+            if raw is not None:
+                yield str(index), raw
+
+    return page(items(), int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT))
+
+
+def models(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/models {"owner", "after", "limit"}: models in id order, of one owner if given."""
+    owner = text_param(params, "owner", required=False)
+    after = text_param(params, "after", required=False)
+    reader = ModelsReader(state)
+    limit = int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    if not owner:
+        return page(((m.id, m.SerializeToString()) for m in reader.all_models(after)), limit)
+
+    def items() -> Iterator[tuple[str, bytes]]:
+        for model_id in reader.owned_models(owner, after):
+            raw = state.get(keys.model_key(model_id))
+            if raw is not None:
+                yield model_id, raw
+
+    return page(items(), limit)
+
+
+def lineage(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/lineage {"model", "version", "depth"}: ancestors and descendants, nearest first."""
+    model_id, name = text_param(params, "model"), text_param(params, "version")
+    depth = int_param(params, "depth", DEFAULT_DEPTH, MAX_DEPTH)
+    reader = ModelsReader(state)
+    if reader.version(model_id, name) is None:
+        raise TxError(NOT_FOUND, f"version {model_id}@{name} not found")
+    start = version_ref(model_id, name)
+    ancestors = _walk(start, depth, lambda ref: _parents(reader, ref))
+    descendants = _walk(start, depth, reader.children)
+    answer = state_pb2.Lineage(ancestors=ancestors, descendants=descendants)
+    return QueryAnswer(answer.SerializeToString())
+
+
+def _parents(reader: ModelsReader, ref: str) -> Iterator[str]:
+    found = reader.version(*split_ref(ref))
+    return iter(found.parents if found is not None else ())
+
+
+def _walk(start: str, depth: int, step: Any) -> list[str]:
+    """Breadth-first refs reachable from ``start`` within ``depth`` steps, each once."""
+    seen = {start}
+    frontier, out = [start], []
+    for _ in range(depth):
+        following = []
+        for ref in frontier:
+            for nxt in step(ref):
+                if nxt not in seen and len(out) < MAX_LINEAGE:
+                    seen.add(nxt)
+                    out.append(nxt)
+                    following.append(nxt)
+        frontier = following
+    return out
+
+
+def _index_cursor(after: str) -> int:
+    if not after:
+        return -1
+    if not after.isdigit():
+        raise TxError(BAD_QUERY, "'after' of /models/versions is the 'next' of the previous page")
+    return int(after)
+
+
+QUERIES: dict[str, Handler] = {
+    "/models/model": model,
+    "/models/version": version,
+    "/models/versions": versions,
+    "/models/models": models,
+    "/models/lineage": lineage,
+}

@@ -1,0 +1,1 @@
+"""Everything around a modelgov node: CLI, RPC client, keys, engine, testnet, weights."""

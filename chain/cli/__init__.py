@@ -1,0 +1,1 @@
+"""The ``modelgov`` command line: parse, call the library, render."""

@@ -1,0 +1,88 @@
+"""The one place that decides how results look: text for people, stable JSON for programs.
+
+JSON output is a single object per command (``sort_keys``), with bytes as lowercase hex and
+protobuf records under their proto field names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+OUTPUT_CHOICE = click.Choice(["text", "json"])
+
+
+def record(msg: Message) -> dict[str, Any]:
+    """A protobuf record as plain data: every field present, bytes as hex, enums by name."""
+    out: dict[str, Any] = {}
+    for field in msg.DESCRIPTOR.fields:
+        value = getattr(msg, field.name)
+        if (
+            field.containing_oneof is not None
+            and msg.WhichOneof(field.containing_oneof.name) != field.name
+        ):
+            continue
+        if _is_repeated(field):
+            out[field.name] = [_scalar(field, v) for v in value]
+        else:
+            out[field.name] = _scalar(field, value)
+    return out
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    return bool(field.is_repeated)
+
+
+def _scalar(field: FieldDescriptor, value: Any) -> Any:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return record(value)
+    if field.type == FieldDescriptor.TYPE_BYTES:
+        return bytes(value).hex()
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return field.enum_type.values_by_number[value].name
+    return value
+
+
+def emit(output: str, data: Any, text: Callable[[Any], str] | None = None) -> None:
+    """Print ``data`` as JSON, or as ``text(data)`` (default: aligned key: value lines)."""
+    if output == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        click.echo(text(data) if text else lines(data))
+
+
+def lines(data: Any, indent: int = 0) -> str:
+    """A readable rendering of nested dicts and lists."""
+    pad = " " * indent
+    if isinstance(data, dict):
+        width = max((len(str(k)) for k in data), default=0)
+        parts = []
+        for key, value in data.items():
+            if isinstance(value, dict | list) and value:
+                parts.append(f"{pad}{key}:\n{lines(value, indent + 2)}")
+            else:
+                shown = "" if value in ([], {}) else value
+                parts.append(f"{pad}{str(key) + ':':<{width + 1}} {shown}")
+        return "\n".join(parts)
+    if isinstance(data, list):
+        return "\n".join(
+            f"{pad}-\n{lines(item, indent + 2)}" if isinstance(item, dict) else f"{pad}- {item}"
+            for item in data
+        )
+    return f"{pad}{data}"
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """Rows as an aligned table with a header."""
+    widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
+    head = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
+    body = [
+        "  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
+        for r in rows
+    ]
+    return "\n".join([head, *body]).rstrip()

@@ -1,0 +1,93 @@
+"""``modelgov testnet``: a local multi-validator network on loopback."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from chain import testnet as net
+from chain.cli.output import OUTPUT_CHOICE, emit, table
+
+DIR = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("testnet"),
+    show_default=True,
+    help="the testnet's directory",
+)
+
+
+@click.group()
+def testnet() -> None:
+    """Create, start, stop and inspect a local testnet."""
+
+
+@testnet.command("init")
+@click.option("--validators", "-n", default=4, show_default=True, type=click.IntRange(1, 50))
+@DIR
+@click.option(
+    "--consortium",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=net.DEFAULT_CONSORTIUM,
+    show_default=True,
+    help="consortium TOML file",
+)
+@click.option("--chain-id", default="", help="defaults to the consortium file's chain_id")
+@click.option("--base-port", default=net.DEFAULT_BASE_PORT, show_default=True, type=int)
+@click.option("--timeout-commit", default="1s", show_default=True, help="engine block pause")
+@click.option("--force", is_flag=True, help="replace an existing testnet in --dir")
+def init(
+    validators: int,
+    directory: Path,
+    consortium: Path,
+    chain_id: str,
+    base_port: int,
+    timeout_commit: str,
+    force: bool,
+) -> None:
+    """Write N node homes, account keys and a shared genesis."""
+    made = net.init(
+        directory,
+        validators,
+        consortium_file=consortium,
+        chain_id=chain_id,
+        base_port=base_port,
+        timeout_commit=timeout_commit,
+        force=force,
+    )
+    click.echo(f"testnet {made.chain_id} with {len(made.nodes)} validators in {made.directory}")
+    rows = [{"node": n.name, **asdict(n.ports)} for n in made.nodes]
+    click.echo(table(rows, ["node", "rpc", "p2p", "abci", "engine_metrics", "app_metrics"]))
+    click.echo(f"account keys: {made.keyring.directory}  (use --keyring with tx commands)")
+
+
+@testnet.command("start")
+@DIR
+@click.option("--timeout", default=60.0, show_default=True, help="seconds to wait for blocks")
+def start(directory: Path, timeout: float) -> None:
+    """Start every node (app, then engine) and wait until all commit blocks."""
+    started = net.start(directory, timeout)
+    click.echo(f"testnet {started.chain_id} is producing blocks; logs in <node>/logs/")
+    for node in started.nodes:
+        click.echo(f"  {node.name}: {node.rpc_url}")
+
+
+@testnet.command("stop")
+@DIR
+def stop(directory: Path) -> None:
+    """Stop every process of the testnet (engines first, then apps)."""
+    count = net.stop(directory)
+    click.echo(f"stopped {count} processes")
+
+
+@testnet.command("status")
+@DIR
+@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
+def status(directory: Path, output: str) -> None:
+    """Height, app hash, peers of every node."""
+    rows = [asdict(s) for s in net.status(directory)]
+    columns = ["name", "running", "height", "app_hash", "peers", "catching_up", "rpc"]
+    emit(output, {"nodes": rows}, lambda d: table(d["nodes"], columns))

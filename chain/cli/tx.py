@@ -1,0 +1,175 @@
+"""``modelgov tx``: sign a transaction, send it, wait until it is in a block."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import click
+
+from app.pb.modelgov.v1 import tx_pb2
+from chain.cli.options import node_at, node_options, sender_options, signer
+from chain.cli.output import emit
+from chain.client import TxOutcome
+
+
+@click.group()
+def tx() -> None:
+    """Send transactions (each waits for its block and prints height and hash)."""
+
+
+@tx.group()
+def model() -> None:
+    """Register models, publish versions, deprecate or revoke them, transfer ownership."""
+
+
+def _send(
+    node: str, chain_id: str, keyring: Path | None, from_: str, output: str, msg: tx_pb2.Msg
+) -> None:
+    key = signer(keyring, from_)
+    outcome = node_at(node, chain_id).send(key, [msg])
+    emit(output, _outcome(outcome), lambda d: f"committed at height {d['height']}  tx {d['hash']}")
+
+
+def _outcome(outcome: TxOutcome) -> dict[str, object]:
+    return {"hash": outcome.hash, "height": outcome.height, "code": outcome.code}
+
+
+@model.command("register")
+@click.argument("name")
+@click.option("--org", required=True, help="owner organisation (the sender's own)")
+@click.option("--description", default="", help="what the model is for")
+@node_options
+@sender_options
+def register(
+    name: str,
+    org: str,
+    description: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Register model NAME for ORG; its id becomes ORG/NAME."""
+    msg = tx_pb2.Msg(
+        register_model=tx_pb2.RegisterModel(owner_org=org, name=name, description=description)
+    )
+    _send(node, chain_id, keyring, from_, output, msg)
+
+
+@model.command("publish")
+@click.argument("model_id", metavar="MODEL")
+@click.argument("version")
+@click.option("--digest", required=True, help="weights digest, sha256:<64 hex>")
+@click.option("--size", "size_bytes", required=True, type=click.IntRange(min=1), help="bytes")
+@click.option("--format", "fmt", required=True, help="safetensors, pytorch, onnx, gguf, ...")
+@click.option("--framework", default="pytorch", show_default=True)
+@click.option("--uri", "uris", multiple=True, help="where the weights can be fetched (repeat)")
+@click.option("--parent", "parents", multiple=True, help="MODEL@VERSION it derives from (repeat)")
+@click.option("--metric", "metrics", multiple=True, help="NAME=VALUE, e.g. accuracy=0.913 (repeat)")
+@click.option("--dataset-digest", "datasets", multiple=True, help="sha256:<hex> (repeat)")
+@click.option("--card-digest", default="", help="digest of the model card")
+@node_options
+@sender_options
+def publish(
+    model_id: str,
+    version: str,
+    digest: str,
+    size_bytes: int,
+    fmt: str,
+    framework: str,
+    uris: tuple[str, ...],
+    parents: tuple[str, ...],
+    metrics: tuple[str, ...],
+    datasets: tuple[str, ...],
+    card_digest: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Publish VERSION of MODEL: an immutable record of its weights and lineage."""
+    msg = tx_pb2.Msg(
+        publish_version=tx_pb2.PublishVersion(
+            model=model_id,
+            version=version,
+            weights_digest=digest,
+            size_bytes=size_bytes,
+            format=fmt,
+            framework=framework,
+            storage_uris=uris,
+            parents=parents,
+            metrics=[parse_metric(m) for m in metrics],
+            dataset_digests=datasets,
+            model_card_digest=card_digest,
+        )
+    )
+    _send(node, chain_id, keyring, from_, output, msg)
+
+
+def parse_metric(text: str) -> tx_pb2.Metric:
+    """NAME=VALUE: a decimal becomes an integer with a scale (0.913 -> 913, scale 3), anything
+    else a string. Floats never reach the chain."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"{text!r} is not NAME=VALUE", param_hint="--metric")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return tx_pb2.Metric(name=name, text_value=value)
+    if not number.is_finite():
+        return tx_pb2.Metric(name=name, text_value=value)
+    exponent = number.as_tuple().exponent
+    scale = max(0, -int(exponent))
+    scaled = int(number.scaleb(scale))
+    return tx_pb2.Metric(name=name, int_value=scaled, scale=scale)
+
+
+@model.command("deprecate")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.option("--reason", required=True, help="why users should move on (shown to them)")
+@click.option("--revoke", is_flag=True, help="revoke instead: final, for broken or unsafe weights")
+@node_options
+@sender_options
+def deprecate(
+    ref: str,
+    reason: str,
+    revoke: bool,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Deprecate (or with --revoke, revoke) a published version."""
+    model_id, _, version = ref.rpartition("@")
+    if not model_id:
+        raise click.BadParameter(f"{ref!r} is not MODEL@VERSION", param_hint="MODEL@VERSION")
+    status = tx_pb2.VERSION_STATUS_REVOKED if revoke else tx_pb2.VERSION_STATUS_DEPRECATED
+    msg = tx_pb2.Msg(
+        set_version_status=tx_pb2.SetVersionStatus(
+            model=model_id, version=version, status=status, reason=reason
+        )
+    )
+    _send(node, chain_id, keyring, from_, output, msg)
+
+
+@model.command("transfer")
+@click.argument("model_id", metavar="MODEL")
+@click.option("--to", "new_owner", required=True, help="the organisation that will own it")
+@node_options
+@sender_options
+def transfer(
+    model_id: str,
+    new_owner: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Transfer MODEL to another organisation (needs the admin role)."""
+    msg = tx_pb2.Msg(transfer_model=tx_pb2.TransferModel(model=model_id, new_owner_org=new_owner))
+    _send(node, chain_id, keyring, from_, output, msg)

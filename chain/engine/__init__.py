@@ -1,0 +1,1 @@
+"""The CometBFT engine: the pinned release, its installation, its configuration."""

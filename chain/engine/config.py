@@ -1,0 +1,48 @@
+"""Edit the engine's config.toml in place, keeping its comments and every key we do not set.
+
+``cometbft init`` writes a complete, commented config; a node's settings are a handful of keys
+in known sections, so we rewrite those lines rather than re-serialising the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+SECTION = re.compile(r"^\s*\[([A-Za-z0-9_.]+)\]\s*$")
+ASSIGNMENT = re.compile(r"^(\s*)([A-Za-z0-9_-]+)\s*=")
+
+Value = str | int | bool
+
+
+def toml_literal(value: Value) -> str:
+    """A TOML literal for a string, integer or boolean."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def set_values(path: Path, values: Mapping[str, Value]) -> None:
+    """Set ``section.key`` (or top-level ``key``) assignments; raises KeyError for a key the
+    file does not have, so a typo or an engine upgrade that renamed a key is caught."""
+    lines = path.read_text().splitlines(keepends=True)
+    section = ""
+    remaining = dict(values)
+    for i, line in enumerate(lines):
+        header = SECTION.match(line)
+        if header:
+            section = header.group(1)
+            continue
+        assignment = ASSIGNMENT.match(line)
+        if not assignment:
+            continue
+        name = f"{section}.{assignment.group(2)}" if section else assignment.group(2)
+        if name in remaining:
+            literal = toml_literal(remaining.pop(name))
+            lines[i] = f"{assignment.group(1)}{assignment.group(2)} = {literal}\n"
+    if remaining:
+        raise KeyError(f"{path} has no setting {', '.join(sorted(remaining))}")
+    path.write_text("".join(lines))

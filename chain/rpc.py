@@ -1,0 +1,90 @@
+"""A small client for the engine's JSON-RPC (CometBFT v0.38), over HTTP POST.
+
+Byte fields travel as the engine expects them: transactions base64, query data hex.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from typing import Any
+
+import requests
+
+DEFAULT_NODE = "http://127.0.0.1:26657"
+
+
+class RpcError(Exception):
+    """The node could not be reached or answered with an error."""
+
+
+class RpcClient:
+    """JSON-RPC calls to one node."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, url: str = DEFAULT_NODE, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def call(self, method: str, **params: Any) -> Any:
+        """One JSON-RPC call; returns its ``result`` or raises RpcError."""
+        payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        try:
+            reply = self.session.post(self.url, json=payload, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise RpcError(f"cannot reach the node at {self.url}: {exc}") from None
+        try:
+            body = reply.json()
+        except ValueError:
+            raise RpcError(f"{self.url} answered HTTP {reply.status_code}, not JSON-RPC") from None
+        if "error" in body:
+            error = body["error"]
+            raise RpcError(f"{method}: {error.get('message')} {error.get('data', '')}".strip())
+        return body["result"]
+
+    def status(self) -> dict[str, Any]:
+        """``/status``: node info, sync info, validator info."""
+        result: dict[str, Any] = self.call("status")
+        return result
+
+    def abci_query(
+        self, path: str, data: bytes, *, prove: bool = False, height: int = 0
+    ) -> dict[str, Any]:
+        """``/abci_query``: the app's ResponseQuery as JSON (bytes fields base64)."""
+        result = self.call(
+            "abci_query", path=path, data=data.hex(), prove=prove, height=str(height)
+        )
+        response: dict[str, Any] = result["response"]
+        return response
+
+    def broadcast_tx_sync(self, tx: bytes) -> dict[str, Any]:
+        """``/broadcast_tx_sync``: CheckTx's answer for ``tx``."""
+        result: dict[str, Any] = self.call("broadcast_tx_sync", tx=base64.b64encode(tx).decode())
+        return result
+
+    def tx(self, tx_hash: bytes) -> dict[str, Any] | None:
+        """``/tx``: the committed tx and its result, or None while it is not in a block."""
+        try:
+            result: dict[str, Any] = self.call("tx", hash=base64.b64encode(tx_hash).decode())
+        except RpcError as exc:
+            if "not found" in str(exc):
+                return None
+            raise
+        return result
+
+    def commit(self, height: int) -> dict[str, Any]:
+        """``/commit``: the signed header of ``height``."""
+        result: dict[str, Any] = self.call("commit", height=str(height))
+        return result
+
+    def net_info(self) -> dict[str, Any]:
+        """``/net_info``: peers."""
+        result: dict[str, Any] = self.call("net_info")
+        return result
+
+    def validators(self) -> dict[str, Any]:
+        """``/validators`` at the latest height."""
+        result: dict[str, Any] = self.call("validators")
+        return result
