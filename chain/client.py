@@ -18,7 +18,7 @@ from app.core.tx import encode_tx
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.store import Proof, ProofError, verify_proof
 from chain.keys import Key
-from chain.rpc import RpcClient
+from chain.rpc import RpcClient, RpcError
 
 M = TypeVar("M", bound=Message)
 
@@ -171,9 +171,15 @@ class Node:
         return bytes.fromhex(header["app_hash"])
 
     def wait_for_height(self, height: int, timeout: float = 30.0) -> None:
-        """Block until the node has committed ``height``."""
+        """Block until the node has committed ``height``, riding out a node still starting."""
         deadline = time.monotonic() + timeout
-        while self.height() < height:
+        while True:
+            try:
+                if self.height() >= height:
+                    return
+            except RpcError:
+                if time.monotonic() > deadline:
+                    raise
             if time.monotonic() > deadline:
                 raise ClientError(f"node did not reach height {height} within {timeout:.0f}s")
             time.sleep(0.2)

@@ -41,7 +41,7 @@ def app_state_of(consortium: Mapping[str, Any], pubkeys: Mapping[str, str]) -> d
     for i, account in enumerate(consortium.get("accounts") or []):
         entry = dict(account) if isinstance(account, Mapping) else account
         if isinstance(entry, dict) and "pubkey" not in entry:
-            name = entry.get("name")
+            name = str(entry.get("name"))
             if name not in pubkeys:
                 raise GenesisError(
                     f"accounts[{i}].pubkey", "missing (testnet init generates it; give one here)"

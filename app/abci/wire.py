@@ -38,7 +38,7 @@ def split_frames(buffer: bytearray) -> list[bytes]:
 
     Raises FramingError for a length over MAX_MESSAGE_BYTES or a varint over 10 bytes.
     """
-    messages = []
+    messages: list[bytes] = []
     while True:
         parsed = _read_uvarint(buffer)
         if parsed is None:

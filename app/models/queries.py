@@ -96,7 +96,8 @@ def _parents(reader: ModelsReader, ref: str) -> Iterator[str]:
 def _walk(start: str, depth: int, step: Any) -> list[str]:
     """Breadth-first refs reachable from ``start`` within ``depth`` steps, each once."""
     seen = {start}
-    frontier, out = [start], []
+    frontier = [start]
+    out: list[str] = []
     for _ in range(depth):
         following = []
         for ref in frontier:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from app.core.errors import TxError
 from app.models import errors
@@ -99,7 +100,7 @@ def _check_lists(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> None:
     _check_metrics(msg.metrics)
 
 
-def _check_metrics(metrics: list[tx_pb2.Metric]) -> None:
+def _check_metrics(metrics: Sequence[tx_pb2.Metric]) -> None:
     names = [m.name for m in metrics]
     if len(set(names)) != len(names):
         raise TxError(errors.INVALID_FIELD, "a metric name is listed twice")

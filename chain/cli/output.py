@@ -34,11 +34,11 @@ def record(msg: Message) -> dict[str, Any]:
     return out
 
 
-def _is_repeated(field: FieldDescriptor) -> bool:
+def _is_repeated(field: Any) -> bool:
     return bool(field.is_repeated)
 
 
-def _scalar(field: FieldDescriptor, value: Any) -> Any:
+def _scalar(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return record(value)
     if field.type == FieldDescriptor.TYPE_BYTES:
@@ -79,10 +79,17 @@ def lines(data: Any, indent: int = 0) -> str:
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """Rows as an aligned table with a header."""
-    widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
+    rows = [{c: _cell(r.get(c, "")) for c in columns} for r in rows]
+    widths = [max([len(c)] + [len(r[c]) for r in rows]) for c in columns]
     head = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
     body = [
         "  ".join(str(r.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
         for r in rows
     ]
     return "\n".join([head, *body]).rstrip()
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
