@@ -14,8 +14,8 @@ from pathlib import Path
 
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
-from chain.client import ClientError, Node
 from chain.cli.output import table
+from chain.client import ClientError, Node
 
 BASE = "northwind-uni/sentiment-mini"
 TUNED = "acme-ai/sentiment-support"
