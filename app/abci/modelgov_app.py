@@ -44,12 +44,7 @@ class ModelgovApp(BaseApplication):
         self.finalized_height = 0
         self.mempool = Overlay(store)
         self.signatures = SignatureCache()
-
-    @property
-    def chain_id(self) -> str:
-        """The chain this state belongs to, as InitChain recorded it."""
-        raw = self.pending.get(CHAIN_ID_KEY)
-        return raw.decode() if raw else ""
+        self.chain_id = (store.get(CHAIN_ID_KEY) or b"").decode()
 
     def info(self, req: abci.RequestInfo) -> abci.ResponseInfo:
         """Query connection, at start-up: what Commit last saved, so the engine can replay."""
@@ -70,8 +65,10 @@ class ModelgovApp(BaseApplication):
         """
         consortium = parse_consortium(json.loads(req.app_state_bytes or b"null"))
         self.pending = Overlay(self.store)
+        self.chain_id = req.chain_id
         self.pending.set(CHAIN_ID_KEY, req.chain_id.encode())
         init_genesis(MembersKeeper(self.pending), consortium)
+        self.mempool = Overlay(self.pending)
         self.staged = self.store.stage(self.pending.pending())
         log.info("genesis: %d orgs, %d accounts", len(consortium.orgs), len(consortium.accounts))
         return abci.ResponseInitChain(app_hash=self.staged.root)

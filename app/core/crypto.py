@@ -34,8 +34,9 @@ def is_valid_pubkey(pubkey: bytes) -> bool:
 
 
 def is_low_s(signature: bytes) -> bool:
-    """Whether the s half of a 64-byte signature is in the lower half of the order."""
-    return 0 < int.from_bytes(signature[32:], "big") <= HALF_ORDER
+    """Whether the s half of a 64-byte signature is not in the upper half of the order (a zero
+    s is "low" here and fails verification as a bad signature)."""
+    return int.from_bytes(signature[32:], "big") <= HALF_ORDER
 
 
 def verify(pubkey: bytes, message: bytes, signature: bytes) -> bool:

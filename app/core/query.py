@@ -52,12 +52,19 @@ def text_param(params: Mapping[str, Any], name: str, required: bool = True) -> s
     return value
 
 
-def int_param(params: Mapping[str, Any], name: str, default: int, maximum: int) -> int:
-    """A non-negative integer parameter capped at ``maximum``."""
+def int_param(
+    params: Mapping[str, Any], name: str, default: int, maximum: int, minimum: int = 0
+) -> int:
+    """An integer parameter of at least ``minimum``, capped at ``maximum``."""
     value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise TxError(BAD_QUERY, f"parameter {name!r} must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TxError(BAD_QUERY, f"parameter {name!r} must be an integer >= {minimum}")
     return min(value, maximum)
+
+
+def limit_param(params: Mapping[str, Any]) -> int:
+    """The page size of a list query: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent."""
+    return int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT, minimum=1)
 
 
 def record(state: Reader, key: bytes, what: str) -> QueryAnswer:

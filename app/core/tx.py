@@ -10,7 +10,7 @@ import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from app.core import crypto
 from app.core.errors import (
@@ -60,7 +60,9 @@ class SignatureCache:
 def decode_envelope(raw: bytes, max_tx_bytes: int) -> tuple[tx_pb2.Tx, tx_pb2.TxBody]:
     """Parse the envelope and body; raises TxError(oversize | undecodable).
 
-    Only the canonical encoding is accepted, so one signed body has one transaction encoding.
+    Only the canonical encoding is accepted and the envelope may carry no unknown field, so one
+    signed body has one transaction encoding and one hash. (Unknown fields inside the body are
+    covered by the signature; an unknown message kind is refused later as unknown_message.)
     """
     if len(raw) > max_tx_bytes:
         raise TxError(OVERSIZE, f"{len(raw)} bytes, the limit is {max_tx_bytes}")
@@ -69,9 +71,17 @@ def decode_envelope(raw: bytes, max_tx_bytes: int) -> tuple[tx_pb2.Tx, tx_pb2.Tx
         body = tx_pb2.TxBody.FromString(envelope.body)
     except DecodeError as exc:
         raise TxError(UNDECODABLE, f"not a protobuf modelgov.v1.Tx ({exc})") from None
-    if envelope.SerializeToString() != raw or body.SerializeToString() != envelope.body:
+    if _known_fields_only(envelope) != raw or body.SerializeToString() != envelope.body:
         raise TxError(UNDECODABLE, "not the canonical protobuf encoding of a modelgov.v1.Tx")
     return envelope, body
+
+
+def _known_fields_only(msg: Message) -> bytes:
+    """The canonical encoding of ``msg`` without any field this app does not know."""
+    copy = type(msg)()
+    copy.CopyFrom(msg)
+    copy.DiscardUnknownFields()
+    return copy.SerializeToString()
 
 
 def decode_tx(

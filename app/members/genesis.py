@@ -20,7 +20,7 @@ ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TEXT = 256
-MAX_INT = 2**63 - 1
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 PARAM_FIELDS = tuple(f.name for f in state_pb2.Params.DESCRIPTOR.fields)
 
 
@@ -97,7 +97,7 @@ def _parse_attributes(raw: Any, where: str) -> list[state_pb2.Attribute]:
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise GenesisError(f"{where}.{key}", "an attribute is an integer or a string")
         if isinstance(value, int):
-            if abs(value) > MAX_INT:
+            if not MIN_INT <= value <= MAX_INT:
                 raise GenesisError(f"{where}.{key}", "integer out of the signed 64-bit range")
             attributes.append(state_pb2.Attribute(key=key, int_value=value))
         else:
@@ -161,8 +161,9 @@ def _parse_params(raw: Any) -> state_pb2.Params:
     for name, value in sorted(obj.items()):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise GenesisError(f"params.{name}", "must be a positive integer")
-        if value >= 2**32 and name != "max_tx_bytes":
-            raise GenesisError(f"params.{name}", "must be below 2^32")
+        limit = 2**64 if name == "max_tx_bytes" else 2**32
+        if value >= limit:
+            raise GenesisError(f"params.{name}", f"must be below 2^{limit.bit_length() - 1}")
         setattr(params, name, value)
     return params
 

@@ -13,6 +13,7 @@ DEFAULT_PARAMS = state_pb2.Params(
     max_uris_per_version=16,
     max_parents_per_version=16,
     max_metrics_per_version=64,
+    max_datasets_per_version=16,
 )
 
 

@@ -6,11 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.core.query import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
     Handler,
     QueryAnswer,
-    int_param,
+    limit_param,
     page,
     record,
     text_param,
@@ -30,7 +28,7 @@ def orgs(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     after = text_param(params, "after", required=False)
     start = keys.org_key(after) if after else None
     items = ((k[len(keys.ORG) :].decode(), v) for k, v in state.iterate(keys.ORG, start))
-    return page(items, int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT))
+    return page(items, limit_param(params))
 
 
 def account(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -53,7 +51,7 @@ def accounts(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
             if raw is not None:
                 yield address, raw
 
-    return page(items(), int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT))
+    return page(items(), limit_param(params))
 
 
 def params_query(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:

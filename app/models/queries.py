@@ -7,11 +7,10 @@ from typing import Any
 
 from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
 from app.core.query import (
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
     Handler,
     QueryAnswer,
     int_param,
+    limit_param,
     page,
     record,
     text_param,
@@ -53,7 +52,7 @@ def versions(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
             if raw is not None:
                 yield str(index), raw
 
-    return page(items(), int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT))
+    return page(items(), limit_param(params))
 
 
 def models(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -61,7 +60,7 @@ def models(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     owner = text_param(params, "owner", required=False)
     after = text_param(params, "after", required=False)
     reader = ModelsReader(state)
-    limit = int_param(params, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    limit = limit_param(params)
     if not owner:
         return page(((m.id, m.SerializeToString()) for m in reader.all_models(after)), limit)
 

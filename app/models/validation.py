@@ -81,7 +81,7 @@ def _check_lists(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> None:
         ("storage_uris", len(msg.storage_uris), params.max_uris_per_version),
         ("parents", len(msg.parents), params.max_parents_per_version),
         ("metrics", len(msg.metrics), params.max_metrics_per_version),
-        ("dataset_digests", len(msg.dataset_digests), params.max_parents_per_version),
+        ("dataset_digests", len(msg.dataset_digests), params.max_datasets_per_version),
     )
     for name, count, limit in limits:
         if count > limit:

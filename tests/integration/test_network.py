@@ -7,6 +7,7 @@ validator killed, the network restarted) come last.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,24 @@ from chain.client import ClientError, Node
 from chain.keys import Key
 
 pytestmark = pytest.mark.integration
+BASE_PORT = 56656
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[net.Testnet]:
+    """Four validators with short blocks; every process is stopped at teardown."""
+    directory: Path = tmp_path_factory.mktemp("testnet")
+    testnet = net.init(
+        directory / "net", 4, base_port=BASE_PORT, timeout_commit="300ms", chain_id="it-chain"
+    )
+    try:
+        net.start(Path(testnet.directory), timeout=90)
+        yield testnet
+    finally:
+        net.stop(Path(testnet.directory))
 
 
 def nodes(network: net.Testnet) -> list[Node]:
