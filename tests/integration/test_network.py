@@ -7,6 +7,9 @@ validator killed, the network restarted) come last.
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -190,6 +193,54 @@ def test_a_query_proof_verifies_against_a_committed_app_hash(network: net.Testne
     assert client.verified(absent)
     tampered = type(result)(result.value + b"x", result.key, result.height, result.proof)
     assert not client.verified(tampered)
+
+
+def modelgov(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed CLI as a user would."""
+    binary = Path(sys.executable).parent / "modelgov"
+    return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_commits_queries_and_exits_with_meaningful_codes(network: net.Testnet) -> None:
+    node = ["--node", network.nodes[1].rpc_url]
+    keyring = ["--keyring", str(network.keyring.directory), "--from", "openhealth-admin"]
+    done = modelgov("tx", "model", "register", "triage", "--org", "open-health", *node, *keyring)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("committed at height ")
+    publish_args = [
+        "tx",
+        "model",
+        "publish",
+        "open-health/triage",
+        "1.0",
+        "--digest",
+        DIGEST_A,
+        "--size",
+        "99",
+        "--format",
+        "onnx",
+        "--metric",
+        "auroc=0.91",
+        *node,
+        *keyring,
+        "-o",
+        "json",
+    ]
+    published = modelgov(*publish_args)
+    assert published.returncode == 0, published.stderr
+    assert json.loads(published.stdout)["code"] == 0
+    again = modelgov(*publish_args)
+    assert again.returncode == 1
+    assert "[models/7]" in again.stderr and "version_exists" in again.stderr
+    shown = modelgov("query", "version", "open-health/triage@1.0", "--prove", *node, "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert record["metrics"] == [{"int_value": 91, "name": "auroc", "scale": 2}]
+    assert record["proof"]["verified"] is True
+    listed = modelgov("query", "models", "--owner", "open-health", *node, "-o", "json")
+    assert [m["id"] for m in json.loads(listed.stdout)["models"]] == ["open-health/triage"]
+    unreachable = modelgov("query", "models", "--node", "http://127.0.0.1:9")
+    assert unreachable.returncode == 3 and "cannot reach the node" in unreachable.stderr
 
 
 def test_a_validator_killed_with_sigkill_catches_up_to_the_same_app_hash(
