@@ -103,7 +103,8 @@ def run(directory: Path) -> None:
         for s in net.status(directory)
     ]
     print(table(rows, ["node", "height", "app_hash", "peers"]))
-    print(f"\nThe testnet keeps running; try `modelgov query models --node {nodes[0].rpc.url}`,")
+    cli = ".venv/bin/modelgov"
+    print(f"\nThe testnet keeps running; try `{cli} query models --node {nodes[0].rpc.url}`,")
     print(f"and stop it with `make stop` (or `modelgov testnet stop --dir {directory}`).")
 
 
