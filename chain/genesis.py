@@ -17,7 +17,7 @@ from typing import Any
 from app.members.genesis import GenesisError, parse_consortium
 
 DEFAULT_POWER = 10
-CONSORTIUM_FIELDS = ("chain_id", "params", "orgs", "accounts")
+CONSORTIUM_FIELDS = ("chain_id", "params", "orgs", "accounts", "credits")
 
 
 def load_consortium(path: Path) -> dict[str, Any]:
@@ -52,6 +52,7 @@ def app_state_of(consortium: Mapping[str, Any], pubkeys: Mapping[str, str]) -> d
         "orgs": consortium.get("orgs"),
         "accounts": accounts,
         "params": consortium.get("params", {}),
+        "credits": consortium.get("credits", {}),
     }
     parse_consortium(state)
     return state

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DETERMINISTIC = ["app/core", "app/members", "app/models", "app/state", "app/store"]
+DETERMINISTIC = [
+    "app/core",
+    "app/credits",
+    "app/licenses",
+    "app/members",
+    "app/models",
+    "app/state",
+    "app/store",
+    "app/usage",
+]
 FORBIDDEN_MODULES = {"time", "random", "secrets", "datetime", "socket", "requests", "uuid"}
 FORBIDDEN_OS = {"environ", "getenv", "urandom", "times", "getpid"}
 

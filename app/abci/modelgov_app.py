@@ -17,6 +17,7 @@ from app.abci.application import BaseApplication
 from app.core.env import BlockEnv
 from app.core.errors import HEIGHT_UNAVAILABLE, TxError
 from app.core.execute import check_tx, finalize_block
+from app.core.meta import CHAIN_ID_KEY
 from app.core.query import QueryAnswer
 from app.core.query_routes import route_query
 from app.core.tx import SignatureCache, decode_envelope
@@ -29,7 +30,6 @@ from app.store import MerkleStore, StagedCommit
 
 log = logging.getLogger("modelgov.app")
 
-CHAIN_ID_KEY = b"\x00chain_id"
 PROOF_OP_TYPE = "modelgov/smt"
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from app.core.errors import UNKNOWN_PATH, TxError
 from app.core.query import Handler, QueryAnswer, parse_params
+from app.credits.queries import QUERIES as CREDITS
+from app.licenses.queries import QUERIES as LICENSES
 from app.members.queries import QUERIES as MEMBERS
 from app.models.queries import QUERIES as MODELS
 from app.state import Reader
+from app.usage.queries import QUERIES as USAGE
 
-QUERIES: dict[str, Handler] = {**MEMBERS, **MODELS}
+QUERIES: dict[str, Handler] = {**MEMBERS, **MODELS, **LICENSES, **USAGE, **CREDITS}
 
 
 def route_query(state: Reader, path: str, data: bytes) -> QueryAnswer:

@@ -9,10 +9,13 @@ from typing import Any
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import UNKNOWN_MESSAGE, TxError
-from app.members.roles import ADMIN, PUBLISHER
+from app.credits import handlers as credits
+from app.licenses import handlers as licenses
+from app.members.roles import ADMIN, CONSUMER, PUBLISHER
 from app.models import handlers as models
 from app.models import validation as models_validation
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.usage import handlers as usage
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,10 @@ ROUTES: dict[str, Route] = {
         PUBLISHER, models_validation.validate_status, models.set_version_status
     ),
     "transfer_model": Route(ADMIN, models_validation.validate_transfer, models.transfer_model),
+    "deploy_license": Route(PUBLISHER, licenses.validate_deploy, licenses.deploy_license),
+    "attach_license": Route(PUBLISHER, licenses.validate_attach, licenses.attach_license),
+    "use": Route(CONSUMER, usage.validate_use, usage.use),
+    "transfer_credits": Route(ADMIN, credits.validate_transfer, credits.transfer_credits),
 }
 
 

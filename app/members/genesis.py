@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.crypto import address_of, is_valid_pubkey
+from app.credits.genesis import init_balances, parse_balances
+from app.credits.keeper import CreditsKeeper
 from app.members.keeper import DEFAULT_PARAMS, MembersKeeper
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2
@@ -22,10 +24,14 @@ ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TEXT = 256
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 PARAM_FIELDS = tuple(f.name for f in state_pb2.Params.DESCRIPTOR.fields)
+U64_PARAMS = ("max_tx_bytes", "license_gas_limit", "license_memory_limit")
 
 
 class GenesisError(ValueError):
     """A consortium field is malformed; ``field`` names it like ``accounts[2].roles``."""
+
+    field: str
+    reason: str
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
@@ -40,20 +46,23 @@ class Consortium:
     orgs: tuple[state_pb2.Org, ...]
     accounts: tuple[state_pb2.Account, ...]
     params: state_pb2.Params
+    balances: tuple[tuple[str, int], ...] = ()
 
 
 def parse_consortium(app_state: Any) -> Consortium:
     """Validate a decoded ``app_state``; raises GenesisError naming the first bad field."""
     if not isinstance(app_state, Mapping):
         raise GenesisError("app_state", "must be an object with orgs, accounts and params")
-    _no_unknown(app_state, ("orgs", "accounts", "params"), "app_state")
+    _no_unknown(app_state, ("orgs", "accounts", "params", "credits"), "app_state")
     orgs = _parse_orgs(_list(app_state, "orgs", "app_state"))
-    accounts = _parse_accounts(_list(app_state, "accounts", "app_state"), {o.id for o in orgs})
+    org_ids = {o.id for o in orgs}
+    accounts = _parse_accounts(_list(app_state, "accounts", "app_state"), org_ids)
     params = _parse_params(app_state.get("params", {}))
     return Consortium(
         orgs=tuple(sorted(orgs, key=lambda o: o.id)),
         accounts=tuple(sorted(accounts, key=lambda a: a.address)),
         params=params,
+        balances=parse_balances(app_state.get("credits"), org_ids, GenesisError),
     )
 
 
@@ -64,6 +73,7 @@ def init_genesis(keeper: MembersKeeper, consortium: Consortium) -> None:
         keeper.set_org(org)
     for account in consortium.accounts:
         keeper.set_account(account)
+    init_balances(CreditsKeeper(keeper.state), consortium.balances)
 
 
 def _parse_orgs(items: list[Any]) -> list[state_pb2.Org]:
@@ -161,7 +171,7 @@ def _parse_params(raw: Any) -> state_pb2.Params:
     for name, value in sorted(obj.items()):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise GenesisError(f"params.{name}", "must be a positive integer")
-        limit = 2**64 if name == "max_tx_bytes" else 2**32
+        limit = 2**64 if name in U64_PARAMS else 2**32
         if value >= limit:
             raise GenesisError(f"params.{name}", f"must be below 2^{limit.bit_length() - 1}")
         setattr(params, name, value)

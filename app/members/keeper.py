@@ -14,6 +14,9 @@ DEFAULT_PARAMS = state_pb2.Params(
     max_parents_per_version=16,
     max_metrics_per_version=64,
     max_datasets_per_version=16,
+    license_gas_limit=200_000,
+    license_memory_limit=1_000_000,
+    max_license_source_bytes=16_384,
 )
 
 

@@ -16,8 +16,7 @@ PARENT_NOT_FOUND = register(MODELS, 10, "parent_not_found", "a parent version do
 BAD_STATUS = register(MODELS, 11, "bad_status_change", "this status change is not allowed")
 UNKNOWN_ORG = register(MODELS, 12, "unknown_org", "no organisation with this id")
 ORG_MISMATCH = register(MODELS, 13, "org_mismatch", "accounts register models for their own org")
-LICENSE_UNSUPPORTED = register(
-    MODELS, 14, "license_unsupported", "license references are attached by the license module"
-)
+# 14 was license_unsupported before licenses existed; a code is never reused.
+LICENSE_UNSUPPORTED = register(MODELS, 14, "license_unsupported", "retired: licenses now exist")
 TOO_MANY = register(MODELS, 15, "too_many", "a list is longer than the consortium allows")
 SAME_OWNER = register(MODELS, 16, "same_owner", "the model already belongs to that org")

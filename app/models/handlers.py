@@ -9,6 +9,7 @@ from __future__ import annotations
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.licenses.handlers import attach
 from app.members.keeper import MembersReader
 from app.models import errors
 from app.models.keeper import ModelsKeeper, split_ref, version_ref
@@ -69,6 +70,8 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     keeper.add_version(version)
     model.version_count += 1
     keeper.set_model(model)
+    if msg.license:
+        attach(ctx, msg.model, msg.version, msg.license)
     return Event(
         "model.version_published",
         (

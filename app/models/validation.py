@@ -15,6 +15,7 @@ VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 TOKEN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 URI = re.compile(r"^[a-z][a-z0-9+.-]{0,15}://[^\s\x00]{1,500}$")
+LICENSE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}/[a-z0-9][a-z0-9._-]{0,63}$")
 METRIC_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 FORMATS = ("gguf", "onnx", "other", "pytorch", "safetensors", "tensorflow")
 MAX_METRIC_TEXT = 256
@@ -71,8 +72,8 @@ def validate_publish(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> No
         raise TxError(errors.INVALID_FIELD, f"format {msg.format!r} is not one of {FORMATS}")
     if not TOKEN.match(msg.framework):
         raise TxError(errors.INVALID_FIELD, f"framework {msg.framework!r} is not a short token")
-    if msg.license:
-        raise TxError(errors.LICENSE_UNSUPPORTED)
+    if msg.license and not LICENSE_ID.match(msg.license):
+        raise TxError(errors.INVALID_FIELD, f"license {msg.license!r} is not ORG/NAME")
     _check_lists(msg, params)
 
 

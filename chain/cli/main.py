@@ -13,6 +13,7 @@ import click
 from app.members.genesis import GenesisError
 from chain.cli.genesis import genesis
 from chain.cli.keys import keys
+from chain.cli.license import license_
 from chain.cli.query import query
 from chain.cli.testnet import testnet
 from chain.cli.tx import tx
@@ -36,6 +37,7 @@ cli.add_command(tx)
 cli.add_command(query)
 cli.add_command(genesis)
 cli.add_command(testnet)
+cli.add_command(license_, "license")
 
 
 def main() -> None:

@@ -68,3 +68,11 @@ def node_at(url: str, chain_id: str) -> Node:
 def signer(keyring: Path | None, name: str) -> Key:
     """Load the signing key ``name``."""
     return keyring_at(keyring).get(name)
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """MODEL@VERSION as (model, version); a usage error otherwise."""
+    model_id, _, version = ref.rpartition("@")
+    if not model_id or not version:
+        raise click.BadParameter(f"{ref!r} is not MODEL@VERSION", param_hint="MODEL@VERSION")
+    return model_id, version

@@ -6,21 +6,16 @@ from typing import Any
 
 import click
 
+from app.licenses.params import to_data
 from app.pb.modelgov.v1 import state_pb2
-from chain.cli.options import node_at, node_options
+from app.usage.purposes import PURPOSES
+from chain.cli.options import node_at, node_options, split_ref
 from chain.cli.output import emit, record, table
 
 
 @click.group()
 def query() -> None:
     """Read committed state (records are protobuf-decoded; JSON output is stable)."""
-
-
-def _split(ref: str) -> tuple[str, str]:
-    model_id, _, version = ref.rpartition("@")
-    if not model_id or not version:
-        raise click.BadParameter(f"{ref!r} is not MODEL@VERSION", param_hint="MODEL@VERSION")
-    return model_id, version
 
 
 @query.command("model")
@@ -38,7 +33,7 @@ def model(model_id: str, node: str, chain_id: str, output: str) -> None:
 @node_options
 def version(ref: str, prove: bool, node: str, chain_id: str, output: str) -> None:
     """Show one version; with --prove, check it against the committed app hash."""
-    model_id, name = _split(ref)
+    model_id, name = split_ref(ref)
     client = node_at(node, chain_id)
     result = client.query("/models/version", {"model": model_id, "version": name}, prove=prove)
     data: dict[str, Any] = record(state_pb2.Version.FromString(result.value))
@@ -87,7 +82,7 @@ def models(owner: str, after: str, limit: int, node: str, chain_id: str, output:
 @node_options
 def lineage(ref: str, depth: int, node: str, chain_id: str, output: str) -> None:
     """Show what a version derives from and what derives from it."""
-    model_id, name = _split(ref)
+    model_id, name = split_ref(ref)
     params = {"model": model_id, "version": name, "depth": depth}
     found = state_pb2.Lineage.FromString(
         node_at(node, chain_id).query("/models/lineage", params).value
@@ -114,3 +109,135 @@ def orgs(node: str, chain_id: str, output: str) -> None:
 
 def _with_next(text: str, nxt: str) -> str:
     return f"{text}\nmore: --after {nxt}" if nxt else text
+
+
+@query.command("license")
+@click.argument("license_id", metavar="LICENSE")
+@click.option("--source", is_flag=True, help="print only the script's source")
+@node_options
+def license_(license_id: str, source: bool, node: str, chain_id: str, output: str) -> None:
+    """Show a deployed license: author, code hash, parameters, source."""
+    found = node_at(node, chain_id).record(
+        "/licenses/license", {"id": license_id}, state_pb2.License
+    )
+    if source:
+        click.echo(found.source, nl=False)
+        return
+    data = record(found)
+    data["params"] = to_data(found.params)
+    emit(output, data)
+
+
+@query.command("attachment")
+@click.argument("ref", metavar="MODEL@VERSION")
+@node_options
+def attachment(ref: str, node: str, chain_id: str, output: str) -> None:
+    """Show which license governs a version and every earlier attachment."""
+    model_id, version = split_ref(ref)
+    items, _ = node_at(node, chain_id).page(
+        "/licenses/history",
+        {"model": model_id, "version": version, "limit": 200},
+        state_pb2.Attachment,
+    )
+    data = {"version": ref, "history": [record(a) for a in items]}
+    emit(output, data, lambda d: table(d["history"], ["seq", "license", "code_hash", "height"]))
+
+
+@query.command("receipts")
+@click.option("--model", default="")
+@click.option("--version", "version_", default="", help="with --model")
+@click.option("--consumer", default="", help="consumer account address")
+@click.option("--consumer-org", default="")
+@click.option("--licensor", default="")
+@click.option("--from-height", default=0, type=click.IntRange(0))
+@click.option("--to-height", default=2**63, type=click.IntRange(0))
+@click.option("--after", default=0, type=click.IntRange(0), help="the 'next' of the last page")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 200))
+@node_options
+def receipts(
+    model: str,
+    version_: str,
+    consumer: str,
+    consumer_org: str,
+    licensor: str,
+    from_height: int,
+    to_height: int,
+    after: int,
+    limit: int,
+    node: str,
+    chain_id: str,
+    output: str,
+) -> None:
+    """List usage receipts, filtered, in the order they were written."""
+    params = {
+        "model": model,
+        "version": version_,
+        "consumer": consumer,
+        "consumer_org": consumer_org,
+        "licensor": licensor,
+        "from_height": from_height,
+        "to_height": to_height,
+        "after": after,
+        "limit": limit,
+    }
+    items, nxt = node_at(node, chain_id).page("/usage/receipts", params, state_pb2.Receipt)
+    data = {"receipts": [record(r) for r in items], "next": nxt}
+    columns = ["id", "height", "model", "version", "consumer_org", "purpose", "quantity", "fee"]
+    emit(output, data, lambda d: _with_next(table(d["receipts"], columns), d["next"]))
+
+
+@query.command("totals")
+@click.argument("licensor")
+@node_options
+def totals(licensor: str, node: str, chain_id: str, output: str) -> None:
+    """What a licensor has earned: receipts, quantity, fees."""
+    found = state_pb2.LicensorTotals.FromString(
+        node_at(node, chain_id).query("/usage/totals", {"licensor": licensor}).value
+    )
+    emit(output, record(found))
+
+
+@query.command("balance")
+@click.argument("org", required=False, default="")
+@node_options
+def balance(org: str, node: str, chain_id: str, output: str) -> None:
+    """An organisation's credits, or every organisation's."""
+    client = node_at(node, chain_id)
+    if org:
+        found = state_pb2.Balance.FromString(client.query("/credits/balance", {"org": org}).value)
+        emit(output, record(found))
+        return
+    items, _ = client.page("/credits/balances", {"limit": 200}, state_pb2.Balance)
+    data = {"balances": [record(b) for b in items]}
+    emit(output, data, lambda d: table(d["balances"], ["org", "amount"]))
+
+
+@query.command("evaluate")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.option("--address", required=True, help="the account that would use it")
+@click.option("--purpose", required=True, type=click.Choice(PURPOSES))
+@click.option("--quantity", default=1, show_default=True, type=click.IntRange(1, 2**32))
+@node_options
+def evaluate(
+    ref: str, address: str, purpose: str, quantity: int, node: str, chain_id: str, output: str
+) -> None:
+    """Ask the version's license what it would decide now (a dry run; nothing is paid)."""
+    model_id, version = split_ref(ref)
+    params = {
+        "address": address,
+        "model": model_id,
+        "version": version,
+        "purpose": purpose,
+        "quantity": quantity,
+    }
+    found = state_pb2.Decision.FromString(
+        node_at(node, chain_id).query("/licenses/evaluate", params).value
+    )
+    emit(
+        output,
+        record(found),
+        lambda d: (
+            (f"allow, fee {d['fee']}: {d['note']}" if d["allowed"] else f"deny: {d['reason']}")
+            + f"  ({d['license']})"
+        ),
+    )

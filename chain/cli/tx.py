@@ -7,8 +7,11 @@ from pathlib import Path
 
 import click
 
+from app.licenses.params import from_data
 from app.pb.modelgov.v1 import tx_pb2
-from chain.cli.options import node_at, node_options, sender_options, signer
+from app.usage.purposes import PURPOSES
+from chain.cli.license import json_arg
+from chain.cli.options import node_at, node_options, sender_options, signer, split_ref
 from chain.cli.output import emit
 from chain.client import TxOutcome
 
@@ -144,9 +147,7 @@ def deprecate(
     keyring: Path | None,
 ) -> None:
     """Deprecate (or with --revoke, revoke) a published version."""
-    model_id, _, version = ref.rpartition("@")
-    if not model_id:
-        raise click.BadParameter(f"{ref!r} is not MODEL@VERSION", param_hint="MODEL@VERSION")
+    model_id, version = split_ref(ref)
     status = tx_pb2.VERSION_STATUS_REVOKED if revoke else tx_pb2.VERSION_STATUS_DEPRECATED
     msg = tx_pb2.Msg(
         set_version_status=tx_pb2.SetVersionStatus(
@@ -172,4 +173,114 @@ def transfer(
 ) -> None:
     """Transfer MODEL to another organisation (needs the admin role)."""
     msg = tx_pb2.Msg(transfer_model=tx_pb2.TransferModel(model=model_id, new_owner_org=new_owner))
+    _send(node, chain_id, keyring, from_, output, msg)
+
+
+@tx.group("license")
+def license_tx() -> None:
+    """Deploy license scripts and attach them to versions."""
+
+
+@license_tx.command("deploy")
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--params", "params_json", default="{}", help="JSON object (or @FILE): ctx.params")
+@click.option("--description", default="", help="the terms in words, for people")
+@node_options
+@sender_options
+def deploy(
+    name: str,
+    path: Path,
+    params_json: str,
+    description: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Deploy the script at PATH as license ORG/NAME (the sender's org)."""
+    try:
+        params = from_data(json_arg(params_json, "--params"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--params") from None
+    msg = tx_pb2.Msg(
+        deploy_license=tx_pb2.DeployLicense(
+            name=name, source=path.read_text(), params=params, description=description
+        )
+    )
+    _send(node, chain_id, keyring, from_, output, msg)
+
+
+@license_tx.command("attach")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.argument("license_id", metavar="LICENSE")
+@node_options
+@sender_options
+def attach(
+    ref: str,
+    license_id: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Make LICENSE govern MODEL@VERSION from the next block on."""
+    model_id, version = split_ref(ref)
+    msg = tx_pb2.Msg(
+        attach_license=tx_pb2.AttachLicense(model=model_id, version=version, license=license_id)
+    )
+    _send(node, chain_id, keyring, from_, output, msg)
+
+
+@tx.command("use")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.option("--purpose", required=True, type=click.Choice(PURPOSES))
+@click.option("--quantity", default=1, show_default=True, type=click.IntRange(1, 2**32))
+@click.option("--max-fee", required=True, type=click.IntRange(0), help="most credits to pay")
+@node_options
+@sender_options
+def use(
+    ref: str,
+    purpose: str,
+    quantity: int,
+    max_fee: int,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Use a version under its license: pay the fee it asks (up to --max-fee), get a receipt."""
+    model_id, version = split_ref(ref)
+    msg = tx_pb2.Msg(
+        use=tx_pb2.Use(
+            model=model_id, version=version, purpose=purpose, quantity=quantity, max_fee=max_fee
+        )
+    )
+    _send(node, chain_id, keyring, from_, output, msg)
+
+
+@tx.group()
+def credits() -> None:
+    """Move consortium credits between organisations."""
+
+
+@credits.command("transfer")
+@click.option("--to", "to_org", required=True, help="the receiving organisation")
+@click.option("--amount", required=True, type=click.IntRange(1, 2**63 - 1))
+@node_options
+@sender_options
+def transfer_credits(
+    to_org: str,
+    amount: int,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Pay AMOUNT credits from the sender's organisation to --to (needs the admin role)."""
+    msg = tx_pb2.Msg(transfer_credits=tx_pb2.TransferCredits(to_org=to_org, amount=amount))
     _send(node, chain_id, keyring, from_, output, msg)

@@ -79,9 +79,17 @@ def default_accounts() -> dict[str, Account]:
     return {a.name: a for a in accounts}
 
 
-def app_state(accounts: Iterable[Account], params: dict[str, int] | None = None) -> dict[str, Any]:
+DEFAULT_CREDITS = {"uni": 1_000, "acme": 100_000, "openml": 5_000}
+
+
+def app_state(
+    accounts: Iterable[Account],
+    params: dict[str, int] | None = None,
+    credits: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """The genesis ``app_state`` object for ``accounts``."""
     return {
+        "credits": dict(DEFAULT_CREDITS if credits is None else credits),
         "orgs": [dict(o) for o in ORGS],
         "accounts": [
             {"name": a.name, "org": a.org, "pubkey": a.pubkey.hex(), "roles": list(a.roles)}
@@ -103,6 +111,7 @@ class Driver:
     chain_id: str = CHAIN_ID
     params: dict[str, int] = field(default_factory=dict)
     accounts: dict[str, Account] = field(default_factory=default_accounts)
+    credits: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_CREDITS))
     height: int = 0
     time: int = GENESIS_TIME
     app_hashes: list[bytes] = field(default_factory=list)
@@ -123,7 +132,7 @@ class Driver:
 
     def init_chain(self) -> abci.ResponseInitChain:
         """InitChain with the consortium as app_state JSON."""
-        state = json.dumps(app_state(self.accounts.values(), self.params)).encode()
+        state = json.dumps(app_state(self.accounts.values(), self.params, self.credits)).encode()
         response = self.app.init_chain(
             abci.RequestInitChain(
                 chain_id=self.chain_id,

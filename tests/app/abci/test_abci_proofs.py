@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from driver import Driver, publish, register
 
-from app.abci.modelgov_app import CHAIN_ID_KEY, PROOF_OP_TYPE
+from app.abci.modelgov_app import PROOF_OP_TYPE
+from app.core.meta import CHAIN_ID_KEY
 from app.pb.tendermint.abci import types_pb2 as abci
 from app.store import Proof, verify_proof
 

@@ -179,7 +179,7 @@ PUBLISH_REFUSALS: list[tuple[str, dict[str, Any], ErrorCode]] = [
     ("parents-too-many", {"parents": [f"uni/base@{i}" for i in range(17)]}, errors.TOO_MANY),
     ("parent-unknown", {"parents": ["uni/base@9.9"]}, errors.PARENT_NOT_FOUND),
     ("parent-unknown-model", {"parents": ["acme/x@1"]}, errors.PARENT_NOT_FOUND),
-    ("license", {"license": "contract:abc"}, errors.LICENSE_UNSUPPORTED),
+    ("license", {"license": "contract:abc"}, errors.INVALID_FIELD),
     ("metric-no-value", {"metrics": [_metric(name="acc")]}, errors.INVALID_FIELD),
     ("metric-name", {"metrics": [_metric(name="a c", int_value=1)]}, errors.INVALID_FIELD),
     (

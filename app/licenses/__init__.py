@@ -1,0 +1,1 @@
+"""License contracts: deployed scripts, their parameters, and which version uses which."""

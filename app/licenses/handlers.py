@@ -1,0 +1,123 @@
+"""The licenses message server: deploy a checked script, attach it to a version."""
+
+from __future__ import annotations
+
+import re
+
+from app.core.context import MsgContext
+from app.core.env import Event
+from app.core.errors import TxError
+from app.licenses import errors
+from app.licenses.keeper import LicensesKeeper
+from app.licenses.lang import Limits, ScriptError, check_script, to_value
+from app.licenses.params import to_data, validate_params
+from app.models import errors as model_errors
+from app.models.keeper import ModelsReader
+from app.models.validation import LICENSE_ID, check_model_id, check_version
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+
+LICENSE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def script_limits(params: state_pb2.Params) -> Limits:
+    """The interpreter limits the consortium's parameters set."""
+    return Limits(
+        max_source_bytes=params.max_license_source_bytes,
+        gas_limit=params.license_gas_limit,
+        memory_limit=params.license_memory_limit,
+    )
+
+
+def check_license_id(license_id: str) -> None:
+    """A license id is "<org>/<name>"; raises TxError(invalid_name)."""
+    if not LICENSE_ID.match(license_id):
+        raise TxError(errors.INVALID_NAME, f"{license_id!r} is not ORG/NAME")
+
+
+def validate_deploy(msg: tx_pb2.DeployLicense, params: state_pb2.Params) -> None:
+    """Deploy checks: name, size, the script's own check, parameters. A bad script never
+    reaches a block: CheckTx runs this too."""
+    if not LICENSE_NAME.match(msg.name):
+        raise TxError(errors.INVALID_NAME, f"{msg.name!r}: lowercase letters, digits, . _ -")
+    size = len(msg.source.encode())
+    if size > params.max_license_source_bytes:
+        limit = params.max_license_source_bytes
+        raise TxError(errors.SCRIPT_TOO_LARGE, f"{size} bytes, at most {limit}")
+    if len(msg.description.encode()) > params.max_description_bytes:
+        raise TxError(errors.INVALID_PARAMS, "description longer than max_description_bytes")
+    try:
+        check_script(msg.source, script_limits(params))
+    except ScriptError as exc:
+        raise TxError(
+            errors.INVALID_SCRIPT, f"line {exc.line}, col {exc.col}: {exc.reason}"
+        ) from None
+    validate_params(msg.params)
+    try:
+        to_value(to_data(msg.params), script_limits(params), "ctx.params")
+    except (TypeError, ValueError) as exc:
+        raise TxError(errors.INVALID_PARAMS, str(exc)) from None
+
+
+def deploy_license(ctx: MsgContext, msg: tx_pb2.DeployLicense) -> Event:
+    """Store a license under "<sender's org>/<name>"; its code hash names it in receipts."""
+    keeper = LicensesKeeper(ctx.state)
+    license_id = f"{ctx.sender.org}/{msg.name}"
+    if keeper.license(license_id) is not None:
+        raise TxError(errors.LICENSE_EXISTS, f"{license_id} is already deployed")
+    program = check_script(msg.source, script_limits(ctx.params))
+    record = state_pb2.License(
+        id=license_id,
+        org=ctx.sender.org,
+        name=msg.name,
+        author=ctx.sender.address,
+        source=msg.source,
+        code_hash=program.code_hash,
+        params=msg.params,
+        description=msg.description,
+        height=ctx.env.height,
+        time=ctx.env.time,
+    )
+    keeper.add_license(record)
+    return Event("license.deployed", (("license", license_id), ("code_hash", program.code_hash)))
+
+
+def validate_attach(msg: tx_pb2.AttachLicense, params: state_pb2.Params) -> None:
+    """Checks of AttachLicense that need no state."""
+    check_model_id(msg.model)
+    check_version(msg.version)
+    check_license_id(msg.license)
+
+
+def attach_license(ctx: MsgContext, msg: tx_pb2.AttachLicense) -> Event:
+    """Make a deployed license govern a version from this block on (the owner's publishers)."""
+    model = ModelsReader(ctx.state).model(msg.model)
+    if model is None:
+        raise TxError(model_errors.MODEL_NOT_FOUND, f"no model {msg.model!r}")
+    if model.owner_org != ctx.sender.org:
+        raise TxError(model_errors.NOT_OWNER, f"{msg.model} belongs to {model.owner_org!r}")
+    if ModelsReader(ctx.state).version(msg.model, msg.version) is None:
+        raise TxError(model_errors.VERSION_NOT_FOUND, f"{msg.model}@{msg.version} not published")
+    return attach(ctx, msg.model, msg.version, msg.license)
+
+
+def attach(ctx: MsgContext, model: str, version: str, license_id: str) -> Event:
+    """Record ``license_id`` as governing ``model@version`` from now on."""
+    keeper = LicensesKeeper(ctx.state)
+    found = keeper.license(license_id)
+    if found is None:
+        raise TxError(errors.LICENSE_NOT_FOUND, f"no license {license_id!r}; deploy it first")
+    current = keeper.current(model, version)
+    attachment = state_pb2.Attachment(
+        model=model,
+        version=version,
+        license=license_id,
+        code_hash=found.code_hash,
+        height=ctx.env.height,
+        seq=0 if current is None else current.seq + 1,
+        attached_by=ctx.sender.address,
+    )
+    keeper.attach(attachment)
+    return Event(
+        "license.attached",
+        (("model", model), ("version", version), ("license", license_id)),
+    )

@@ -1,0 +1,53 @@
+"""The only code that reads and writes licenses and attachments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from app.licenses import keys
+from app.pb.modelgov.v1 import state_pb2
+from app.state import Overlay, Reader
+
+
+class LicensesReader:
+    """Read-only view of licenses and which versions use them."""
+
+    def __init__(self, state: Reader) -> None:
+        self.state = state
+
+    def license(self, license_id: str) -> state_pb2.License | None:
+        """A deployed license, or None."""
+        raw = self.state.get(keys.license_key(license_id))
+        return None if raw is None else state_pb2.License.FromString(raw)
+
+    def current(self, model: str, version: str) -> state_pb2.Attachment | None:
+        """The attachment in force for a version, or None."""
+        raw = self.state.get(keys.current_key(model, version))
+        return None if raw is None else state_pb2.Attachment.FromString(raw)
+
+    def history(self, model: str, version: str) -> Iterator[state_pb2.Attachment]:
+        """Every attachment of a version, oldest first."""
+        for _, raw in self.state.iterate(keys.attachment_prefix(model, version)):
+            yield state_pb2.Attachment.FromString(raw)
+
+
+class LicensesKeeper(LicensesReader):
+    """Read-write view for the license handlers."""
+
+    state: Overlay
+
+    def __init__(self, state: Overlay) -> None:
+        super().__init__(state)
+        self.state = state
+
+    def add_license(self, record: state_pb2.License) -> None:
+        """Store a newly deployed license."""
+        self.state.set(keys.license_key(record.id), record.SerializeToString(deterministic=True))
+
+    def attach(self, attachment: state_pb2.Attachment) -> None:
+        """Append to a version's history and make ``attachment`` the one in force."""
+        a = attachment
+        raw = a.SerializeToString()
+        self.state.set(keys.attachment_key(a.model, a.version, a.seq), raw)
+        self.state.set(keys.current_key(a.model, a.version), raw)
+        self.state.set(keys.used_by_key(a.license, f"{a.model}@{a.version}"), b"\x01")

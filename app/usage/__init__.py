@@ -1,0 +1,1 @@
+"""Uses of models: the license decision, the fee, and the append-only receipt."""

@@ -1,0 +1,139 @@
+"""Asking a version's license about one use: the context a script sees, and its answer.
+
+The same function serves the ``use`` transaction and the ``/licenses/evaluate`` dry run, so a
+dry run answers exactly what a block would decide at the same state and time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from app.core.errors import TxError
+from app.licenses.handlers import script_limits
+from app.licenses.keeper import LicensesReader
+from app.licenses.lang import (
+    Decision,
+    Limits,
+    MemoryExceeded,
+    OutOfGas,
+    Program,
+    ScriptRuntimeError,
+    check_script,
+    run_authorize,
+)
+from app.licenses.params import to_data
+from app.members.keeper import MembersReader
+from app.models.keeper import ModelsReader
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.state import Reader
+from app.usage import errors
+from app.usage.keeper import DEFAULT_PERIOD_SECONDS, UsageReader
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A license's decision on one use, with what it was decided under."""
+
+    decision: Decision
+    gas_used: int
+    license: state_pb2.License
+    owner: str
+    period_seconds: int
+
+
+def evaluate_use(
+    state: Reader,
+    account: state_pb2.Account,
+    use: tx_pb2.Use,
+    height: int,
+    time: int,
+) -> Evaluation:
+    """Run the governing license's ``authorize(ctx)``; a deny is a Decision, not an error.
+
+    Raises TxError when there is nothing to ask (no version, revoked, no license) or the script
+    fails (out of gas, memory, a runtime error).
+    """
+    version = ModelsReader(state).version(use.model, use.version)
+    if version is None:
+        raise TxError(errors.VERSION_NOT_FOUND, f"{use.model}@{use.version} is not published")
+    if version.status == tx_pb2.VERSION_STATUS_REVOKED:
+        raise TxError(errors.VERSION_REVOKED, f"{use.model}@{use.version}: {version.status_reason}")
+    licenses = LicensesReader(state)
+    attachment = licenses.current(use.model, use.version)
+    found = licenses.license(attachment.license) if attachment is not None else None
+    if found is None:
+        raise TxError(
+            errors.NO_LICENSE,
+            f"{use.model}@{use.version} has no license; ask its owner to attach one",
+        )
+    model = ModelsReader(state).model(use.model)
+    owner = model.owner_org if model is not None else ""
+    params = to_data(found.params)
+    period = params.get("period_seconds")
+    period_seconds = period if isinstance(period, int) and period > 0 else DEFAULT_PERIOD_SECONDS
+    ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
+    limits = script_limits(MembersReader(state).params())
+    try:
+        outcome = run_authorize(compiled(found.source, limits), ctx, limits)
+    except OutOfGas as exc:
+        raise TxError(errors.OUT_OF_GAS, f"{found.id}: {exc}") from None
+    except MemoryExceeded as exc:
+        raise TxError(errors.MEMORY_EXCEEDED, f"{found.id}: {exc}") from None
+    except ScriptRuntimeError as exc:
+        raise TxError(errors.SCRIPT_FAILED, f"{found.id}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # the context does not fit the interpreter's limits
+        raise TxError(errors.SCRIPT_FAILED, f"{found.id}: context refused: {exc}") from None
+    return Evaluation(outcome.decision, outcome.gas_used, found, owner, period_seconds)
+
+
+@lru_cache(maxsize=256)
+def compiled(source: str, limits: Limits) -> Program:
+    """A deployed script's checked program; a pure function of its arguments, so caching it
+    across blocks cannot change any decision."""
+    return check_script(source, limits)
+
+
+def script_context(
+    state: Reader,
+    account: state_pb2.Account,
+    use: tx_pb2.Use,
+    owner: str,
+    params: dict[str, Any],
+    height: int,
+    time: int,
+    period_seconds: int,
+) -> dict[str, Any]:
+    """The ``ctx`` a license script reads (documented in app/licenses/lang/context.py)."""
+    org = MembersReader(state).org(account.org)
+    attributes = {
+        a.key: getattr(a, a.WhichOneof("value") or "text_value")
+        for a in (org.attributes if org is not None else [])
+    }
+    usage = UsageReader(state).usage(account.org, use.model, use.version, time, period_seconds)
+    return {
+        "caller": {
+            "address": account.address,
+            "org": account.org,
+            "org_kind": org.kind if org is not None else "",
+            "roles": list(account.roles),
+            "attributes": attributes,
+        },
+        "model": use.model,
+        "version": use.version,
+        "owner": owner,
+        "purpose": use.purpose,
+        "quantity": use.quantity,
+        "height": height,
+        "time": time,
+        "usage": {
+            "version_total": usage.version_total,
+            "model_total": usage.model_total,
+            "version_period": usage.version_period,
+            "model_period": usage.model_period,
+            "period_seconds": usage.period_seconds,
+            "period_start": usage.period_start,
+        },
+        "params": params,
+    }

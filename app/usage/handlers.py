@@ -1,0 +1,74 @@
+"""The usage message server: a use the license allows pays its fee and leaves a receipt."""
+
+from __future__ import annotations
+
+from app.core.context import MsgContext
+from app.core.env import Event
+from app.core.errors import TxError
+from app.credits.keeper import CreditsKeeper
+from app.models.validation import check_model_id, check_version
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.usage import errors
+from app.usage.decision import evaluate_use
+from app.usage.keeper import UsageKeeper
+from app.usage.purposes import PURPOSES
+
+MAX_QUANTITY = 2**32
+
+
+def validate_use(msg: tx_pb2.Use, params: state_pb2.Params) -> None:
+    """Checks of Use that need no state."""
+    check_model_id(msg.model)
+    check_version(msg.version)
+    if msg.purpose not in PURPOSES:
+        raise TxError(
+            errors.INVALID_PURPOSE, f"{msg.purpose!r} is not one of {', '.join(PURPOSES)}"
+        )
+    if not 1 <= msg.quantity <= MAX_QUANTITY:
+        raise TxError(errors.INVALID_QUANTITY, f"quantity {msg.quantity} is not 1 to 2^32")
+
+
+def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
+    """Ask the license; on allow within max_fee, pay the owner and write the receipt."""
+    evaluation = evaluate_use(ctx.state, ctx.sender, msg, ctx.env.height, ctx.env.time)
+    decision = evaluation.decision
+    if not decision.allowed:
+        raise TxError(errors.DENIED, f"{evaluation.license.id}: {decision.reason}")
+    if decision.fee > msg.max_fee:
+        raise TxError(
+            errors.FEE_ABOVE_MAX,
+            f"{evaluation.license.id} asks {decision.fee} credits, max_fee is {msg.max_fee}",
+        )
+    CreditsKeeper(ctx.state).move(ctx.sender.org, evaluation.owner, decision.fee)
+    receipt = UsageKeeper(ctx.state).record(
+        state_pb2.Receipt(
+            model=msg.model,
+            version=msg.version,
+            consumer=ctx.sender.address,
+            consumer_org=ctx.sender.org,
+            licensor_org=evaluation.owner,
+            purpose=msg.purpose,
+            quantity=msg.quantity,
+            fee=decision.fee,
+            license=evaluation.license.id,
+            code_hash=evaluation.license.code_hash,
+            note=decision.note,
+            height=ctx.env.height,
+            time=ctx.env.time,
+            tx_hash=ctx.tx_hash,
+            gas_used=evaluation.gas_used,
+        ),
+        evaluation.period_seconds,
+    )
+    return Event(
+        "usage.receipt",
+        (
+            ("id", str(receipt.id)),
+            ("model", msg.model),
+            ("version", msg.version),
+            ("purpose", msg.purpose),
+            ("fee", str(decision.fee)),
+            ("licensor", evaluation.owner),
+            ("consumer_org", ctx.sender.org),
+        ),
+    )

@@ -1,0 +1,121 @@
+"""The only code that reads and writes receipts, their indexes, totals and usage counters.
+
+Receipts are append-only: a receipt is written once under the next id and never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from app.pb.modelgov.v1 import state_pb2
+from app.state import Overlay, Reader
+from app.usage import keys
+
+DEFAULT_PERIOD_SECONDS = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How much an organisation has used a version and its model, all-time and this period."""
+
+    version_total: int
+    model_total: int
+    version_period: int
+    model_period: int
+    period_seconds: int
+    period_start: int
+
+
+def _int(raw: bytes | None) -> int:
+    return 0 if raw is None else int.from_bytes(raw, "big")
+
+
+class UsageReader:
+    """Read-only view of receipts and counters."""
+
+    def __init__(self, state: Reader) -> None:
+        self.state = state
+
+    def usage(self, org: str, model: str, version: str, time: int, period_seconds: int) -> Usage:
+        """``org``'s usage of ``model@version`` as of block time ``time``."""
+        index = time // period_seconds
+        get = self.state.get
+        return Usage(
+            version_total=_int(get(keys.use_key(keys.VERSION_USE, org, model, version))),
+            model_total=_int(get(keys.use_key(keys.MODEL_USE, org, model))),
+            version_period=_int(
+                get(
+                    keys.period_key(keys.VERSION_PERIOD, org, model, version, period_seconds, index)
+                )
+            ),
+            model_period=_int(
+                get(keys.period_key(keys.MODEL_PERIOD, org, model, "", period_seconds, index))
+            ),
+            period_seconds=period_seconds,
+            period_start=index * period_seconds,
+        )
+
+    def receipt(self, receipt_id: int) -> state_pb2.Receipt | None:
+        """One receipt, or None."""
+        raw = self.state.get(keys.receipt_key(receipt_id))
+        return None if raw is None else state_pb2.Receipt.FromString(raw)
+
+    def receipt_ids(self, prefix: bytes, after: int) -> Iterator[int]:
+        """Receipt ids listed under an index prefix, ascending, strictly after ``after``."""
+        start = prefix + keys.u64(after) if after else None
+        for key, _ in self.state.iterate(prefix, start):
+            yield int.from_bytes(key[-8:], "big")
+
+    def totals(self, org: str) -> state_pb2.LicensorTotals:
+        """A licensor's receipts, quantity and fees so far."""
+        raw = self.state.get(keys.totals_key(org))
+        if raw is None:
+            return state_pb2.LicensorTotals(org=org)
+        return state_pb2.LicensorTotals.FromString(raw)
+
+
+class UsageKeeper(UsageReader):
+    """Read-write view for the use handler."""
+
+    state: Overlay
+
+    def __init__(self, state: Overlay) -> None:
+        super().__init__(state)
+        self.state = state
+
+    def record(self, receipt: state_pb2.Receipt, period_seconds: int) -> state_pb2.Receipt:
+        """Append ``receipt`` under the next id, index it, and count its quantity."""
+        receipt_id = _int(self.state.get(keys.NEXT_ID)) + 1
+        self.state.set(keys.NEXT_ID, keys.u64(receipt_id))
+        receipt.id = receipt_id
+        self.state.set(keys.receipt_key(receipt_id), receipt.SerializeToString())
+        r, marker = receipt, b"\x01"
+        for prefix in (
+            keys.index_prefix(keys.BY_MODEL, r.model),
+            keys.index_prefix(keys.BY_VERSION, r.model, r.version),
+            keys.index_prefix(keys.BY_CONSUMER, r.consumer),
+            keys.index_prefix(keys.BY_CONSUMER_ORG, r.consumer_org),
+            keys.index_prefix(keys.BY_LICENSOR, r.licensor_org),
+            keys.height_prefix(r.height),
+        ):
+            self.state.set(prefix + keys.u64(receipt_id), marker)
+        self._count(r, period_seconds)
+        totals = self.totals(r.licensor_org)
+        totals.receipts += 1
+        totals.quantity += r.quantity
+        totals.fees += r.fee
+        self.state.set(keys.totals_key(r.licensor_org), totals.SerializeToString())
+        return receipt
+
+    def _count(self, r: state_pb2.Receipt, period_seconds: int) -> None:
+        index = r.time // period_seconds
+        for key in (
+            keys.use_key(keys.VERSION_USE, r.consumer_org, r.model, r.version),
+            keys.use_key(keys.MODEL_USE, r.consumer_org, r.model),
+            keys.period_key(
+                keys.VERSION_PERIOD, r.consumer_org, r.model, r.version, period_seconds, index
+            ),
+            keys.period_key(keys.MODEL_PERIOD, r.consumer_org, r.model, "", period_seconds, index),
+        ):
+            self.state.set(key, keys.u64(_int(self.state.get(key)) + r.quantity))

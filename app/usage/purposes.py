@@ -1,0 +1,15 @@
+"""The documented vocabulary of purposes a use declares and a license script decides on."""
+
+from __future__ import annotations
+
+PURPOSES = (
+    "research",
+    "evaluation",
+    "inference",
+    "commercial-inference",
+    "fine-tune",
+    "redistribution",
+    "download",
+)
+DOWNLOAD_PURPOSES = ("download", "fine-tune", "redistribution")
+"""Purposes whose receipt lets the consumer's org pull the weights."""

@@ -1,0 +1,124 @@
+"""Queries of receipts, licensor totals, and the dry-run license evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
+from app.core.query import Handler, QueryAnswer, int_param, limit_param, page, record, text_param
+from app.members.keeper import MembersReader
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.state import Reader
+from app.usage import keys
+from app.usage.decision import evaluate_use
+from app.usage.keeper import UsageReader
+
+MAX_SCAN = 5000
+MAX_U64 = 2**64 - 1
+FILTERS = ("model", "version", "consumer", "consumer_org", "licensor")
+
+
+def receipt(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/usage/receipt {"id"}: one receipt."""
+    receipt_id = int_param(params, "id", 0, MAX_U64, minimum=1)
+    return record(state, keys.receipt_key(receipt_id), f"receipt {receipt_id}")
+
+
+def receipts(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/usage/receipts: receipts in id (= height) order, filtered by any of model, version
+    (with model), consumer (address), consumer_org, licensor, from_height, to_height.
+
+    The most selective index present is scanned and the other filters applied; a page also ends
+    after MAX_SCAN scanned receipts, with ``next`` set to resume where it stopped.
+    """
+    filters = {name: text_param(params, name, required=False) for name in FILTERS}
+    if filters["version"] and not filters["model"]:
+        raise TxError(BAD_QUERY, "filtering by version needs the model too")
+    low = int_param(params, "from_height", 0, MAX_U64)
+    high = int_param(params, "to_height", MAX_U64, MAX_U64)
+    after = int_param(params, "after", 0, MAX_U64)
+    reader = UsageReader(state)
+    prefix = _index(filters, low)
+    limit = limit_param(params)
+
+    def items() -> Iterator[tuple[str, bytes]]:
+        for scanned, receipt_id in enumerate(reader.receipt_ids(prefix, after)):
+            found = reader.receipt(receipt_id)
+            if found is None or (found.height > high and prefix.startswith(keys.BY_HEIGHT)):
+                return
+            if scanned >= MAX_SCAN or _matches(found, filters, low, high):
+                yield str(receipt_id), found.SerializeToString()
+
+    return page(items(), limit)
+
+
+def _index(filters: dict[str, str], low: int) -> bytes:
+    if filters["version"]:
+        return keys.index_prefix(keys.BY_VERSION, filters["model"], filters["version"])
+    for name, index in (
+        ("model", keys.BY_MODEL),
+        ("consumer", keys.BY_CONSUMER),
+        ("consumer_org", keys.BY_CONSUMER_ORG),
+        ("licensor", keys.BY_LICENSOR),
+    ):
+        if filters[name]:
+            return keys.index_prefix(index, filters[name])
+    return keys.RECEIPT
+
+
+def _matches(r: state_pb2.Receipt, filters: dict[str, str], low: int, high: int) -> bool:
+    values = {
+        "model": r.model,
+        "version": r.version,
+        "consumer": r.consumer,
+        "consumer_org": r.consumer_org,
+        "licensor": r.licensor_org,
+    }
+    wanted = all(not filters[k] or filters[k] == values[k] for k in FILTERS)
+    return wanted and low <= r.height <= high
+
+
+def totals(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/usage/totals {"licensor"}: receipts, quantity and fees a licensor has earned."""
+    org = text_param(params, "licensor")
+    return QueryAnswer(UsageReader(state).totals(org).SerializeToString())
+
+
+def evaluate(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/licenses/evaluate {"address", "model", "version", "purpose", "quantity", "height",
+    "time"}: what the license would decide for this account in a block at that height and unix
+    time (a dry run; changes nothing). Clients pass the next height and the latest block time
+    from the engine's /status."""
+    address = text_param(params, "address")
+    account = MembersReader(state).account(address)
+    if account is None:
+        raise TxError(NOT_FOUND, f"account {address!r} not found")
+    use = tx_pb2.Use(
+        model=text_param(params, "model"),
+        version=text_param(params, "version"),
+        purpose=text_param(params, "purpose"),
+        quantity=int_param(params, "quantity", 1, 2**32, minimum=1),
+    )
+    height = int_param(params, "height", 0, MAX_U64)
+    time = int_param(params, "time", 0, 2**63 - 1)
+    found = evaluate_use(state, account, use, height, time)
+    d = found.decision
+    answer = state_pb2.Decision(
+        allowed=d.allowed,
+        fee=d.fee,
+        note=d.note,
+        reason=d.reason,
+        gas_used=found.gas_used,
+        license=found.license.id,
+        code_hash=found.license.code_hash,
+    )
+    return QueryAnswer(answer.SerializeToString())
+
+
+QUERIES: dict[str, Handler] = {
+    "/usage/receipt": receipt,
+    "/usage/receipts": receipts,
+    "/usage/totals": totals,
+    "/licenses/evaluate": evaluate,
+}
