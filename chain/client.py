@@ -10,6 +10,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
@@ -67,6 +68,11 @@ class Node:
         if not self._chain_id:
             self._chain_id = str(self.rpc.status()["node_info"]["network"])
         return self._chain_id
+
+    def next_block(self) -> tuple[int, int]:
+        """(height, unix time) a dry run should assume: the next height, the latest block time."""
+        sync = self.rpc.status()["sync_info"]
+        return int(sync["latest_block_height"]) + 1, unix_seconds(sync["latest_block_time"])
 
     def height(self) -> int:
         """The node's latest committed block height."""
@@ -193,3 +199,9 @@ class Node:
             return verify_proof(root, result.key, result.value or None, result.proof)
         except ProofError:
             return False
+
+
+def unix_seconds(rfc3339: str) -> int:
+    """Whole seconds since the epoch of an engine timestamp like 2026-11-24T14:02:03.123456789Z."""
+    whole = rfc3339.split(".")[0].rstrip("Z")
+    return int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())

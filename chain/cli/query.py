@@ -223,16 +223,18 @@ def evaluate(
 ) -> None:
     """Ask the version's license what it would decide now (a dry run; nothing is paid)."""
     model_id, version = split_ref(ref)
+    client = node_at(node, chain_id)
+    height, time = client.next_block()
     params = {
         "address": address,
         "model": model_id,
         "version": version,
         "purpose": purpose,
         "quantity": quantity,
+        "height": height,
+        "time": time,
     }
-    found = state_pb2.Decision.FromString(
-        node_at(node, chain_id).query("/licenses/evaluate", params).value
-    )
+    found = state_pb2.Decision.FromString(client.query("/licenses/evaluate", params).value)
     emit(
         output,
         record(found),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clirun import modelgov
 
 from app.licenses import errors as license_errors
 from app.licenses.params import from_data
@@ -139,3 +141,74 @@ def test_hostile_scripts_stop_in_gas_and_no_node_diverges(network: net.Testnet) 
     assert len(hashes) == 1
     statuses = net.status(Path(network.directory))
     assert all(s.running and s.height >= top for s in statuses)
+
+
+def test_the_cli_deploys_attaches_evaluates_uses_and_lists_receipts(network: net.Testnet) -> None:
+    node = ["--node", network.nodes[2].rpc_url]
+    keys = ["--keyring", str(network.keyring.directory)]
+    template = str(Path(__file__).resolve().parents[2] / "genesis" / "licenses" / "pay-per-use.lic")
+    params = json.dumps({"tiers": [[5, 10], [None, 4]]})
+    publisher = [*node, *keys, "--from", "northwind-researcher"]
+    deployed = modelgov(
+        "tx", "license", "deploy", "tiered", template, "--params", params, *publisher
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    attached = modelgov(
+        "tx", "license", "attach", f"{MODEL}@1.0", "northwind-uni/tiered", *publisher
+    )
+    assert attached.returncode == 0, attached.stderr
+    address = network.keyring.get("acme-ml").address
+    asked = modelgov(
+        "query",
+        "evaluate",
+        f"{MODEL}@1.0",
+        "--address",
+        address,
+        "--purpose",
+        "inference",
+        "--quantity",
+        "3",
+        *node,
+        "-o",
+        "json",
+    )
+    assert asked.returncode == 0, asked.stderr
+    decision = json.loads(asked.stdout)
+    assert decision["allowed"] and decision["license"] == "northwind-uni/tiered"
+    consumer = [*node, *keys, "--from", "acme-ml"]
+    too_cheap = modelgov(
+        "tx",
+        "use",
+        f"{MODEL}@1.0",
+        "--purpose",
+        "inference",
+        "--quantity",
+        "3",
+        "--max-fee",
+        str(decision["fee"] - 1),
+        *consumer,
+    )
+    assert too_cheap.returncode == 1 and "fee_above_max" in too_cheap.stderr
+    paid = modelgov(
+        "tx",
+        "use",
+        f"{MODEL}@1.0",
+        "--purpose",
+        "inference",
+        "--quantity",
+        "3",
+        "--max-fee",
+        str(decision["fee"]),
+        *consumer,
+    )
+    assert paid.returncode == 0, paid.stderr
+    listed = modelgov(
+        "query", "receipts", "--model", MODEL, "--consumer-org", "acme-ai", *node, "-o", "json"
+    )
+    receipts = json.loads(listed.stdout)["receipts"]
+    assert receipts[-1]["license"] == "northwind-uni/tiered"
+    assert receipts[-1]["fee"] == decision["fee"]
+    totals = json.loads(modelgov("query", "totals", "northwind-uni", *node, "-o", "json").stdout)
+    assert totals["fees"] >= decision["fee"]
+    balances = modelgov("query", "balance", *node)
+    assert balances.returncode == 0 and "acme-ai" in balances.stdout

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clirun import modelgov
 
 from app.core import crypto, errors
 from app.core.crypto import SECP256K1_ORDER
@@ -193,12 +192,6 @@ def test_a_query_proof_verifies_against_a_committed_app_hash(network: net.Testne
     assert client.verified(absent)
     tampered = type(result)(result.value + b"x", result.key, result.height, result.proof)
     assert not client.verified(tampered)
-
-
-def modelgov(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the installed CLI as a user would."""
-    binary = Path(sys.executable).parent / "modelgov"
-    return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=60)
 
 
 def test_the_cli_commits_queries_and_exits_with_meaningful_codes(network: net.Testnet) -> None:
