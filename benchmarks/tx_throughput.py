@@ -41,6 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from app.licenses.params import from_data
 from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as tn
 from chain.client import Node
@@ -88,13 +89,52 @@ class Outcome:
 # --- transactions ---------------------------------------------------------------------------
 
 
-def publishers(consortium: dict[str, Any]) -> list[tuple[str, str]]:
-    """(account name, org) of every account with the publisher role."""
+def holders(consortium: dict[str, Any], role: str) -> list[tuple[str, str]]:
+    """(account name, org) of every account with ``role``."""
     return [
         (str(a["name"]), str(a["org"]))
         for a in consortium.get("accounts") or []
-        if "publisher" in (a.get("roles") or [])
+        if role in (a.get("roles") or [])
     ]
+
+
+USE_MODEL = "bench"
+TEMPLATE = Path(__file__).resolve().parents[1] / "genesis" / "licenses" / "pay-per-use.lic"
+
+
+def prepare_use(node: Node, owner: tuple[Key, str]) -> str:
+    """Publish one version under the pay-per-use template (1 credit a unit); its model id."""
+    key, org = owner
+    model = f"{org}/{USE_MODEL}"
+    version = tx_pb2.PublishVersion(
+        model=model,
+        version="1.0",
+        weights_digest="sha256:" + "e" * 64,
+        size_bytes=1,
+        format="safetensors",
+        framework="pytorch",
+        license=f"{org}/bench-ppu",
+    )
+    deploy = tx_pb2.DeployLicense(
+        name="bench-ppu", source=TEMPLATE.read_text(), params=from_data({"tiers": [[None, 1]]})
+    )
+    node.send(key, [tx_pb2.Msg(deploy_license=deploy)])
+    node.send(key, [tx_pb2.Msg(publish_version=version)])
+    return model
+
+
+def use_lanes(
+    node: Node, consumers: list[Key], model: str, count: int, urls: list[str]
+) -> list[Lane]:
+    """``count`` signed Use txs (inference, one unit), dealt round-robin over the consumers."""
+    nonces = [node.account(key.address).nonce for key in consumers]
+    lanes = [Lane(urls[i % len(urls)], []) for i in range(len(consumers))]
+    for i in range(count):
+        s = i % len(consumers)
+        use = tx_pb2.Use(model=model, version="1.0", purpose="inference", quantity=1, max_fee=10)
+        lanes[s].txs.append(node.sign(consumers[s], [tx_pb2.Msg(use=use)], nonces[s]))
+        nonces[s] += 1
+    return lanes
 
 
 def register_models(node: Node, senders: list[tuple[Key, str]]) -> None:
@@ -286,13 +326,18 @@ def run_modelgov(
         urls = [n.rpc_url for n in net.nodes]
         node = Node(urls[0], net.chain_id)
         consortium = load_consortium(args.consortium)
-        senders = [(net.keyring.get(name), org) for name, org in publishers(consortium)]
+        senders = [(net.keyring.get(name), org) for name, org in holders(consortium, "publisher")]
         if not senders:
             raise SystemExit("the consortium file names no account with the publisher role")
         register_models(node, senders)
-        lanes = publish_lanes(node, senders, args.txs, urls)
+        if args.workload == "use":
+            consumers = [net.keyring.get(name) for name, _ in holders(consortium, "consumer")]
+            model = prepare_use(node, senders[0])
+            lanes = use_lanes(node, consumers, model, args.txs, urls)
+        else:
+            lanes = publish_lanes(node, senders, args.txs, urls)
         size = round(sum(len(tx) for lane in lanes for tx in lane.txs) / args.txs)
-        outcome = Outcome("modelgov", validators, args.txs, size)
+        outcome = Outcome(f"modelgov {args.workload}", validators, args.txs, size)
         raw = json.loads((directory / tn.PIDS).read_text())
         pids = {int(p["pid"]): str(p["role"]) for p in raw}
         measure(outcome, lanes, node.rpc, pids, args.idle_timeout)
@@ -393,6 +438,12 @@ def main() -> None:
     parser.add_argument("--idle-timeout", type=float, default=60.0, help="s without a new tx")
     parser.add_argument("--consortium", type=Path, default=tn.DEFAULT_CONSORTIUM)
     parser.add_argument("--skip-kvstore", action="store_true")
+    parser.add_argument(
+        "--workload",
+        choices=["publish", "use"],
+        default="publish",
+        help="PublishVersion txs, or Use txs under a pay-per-use license",
+    )
     args = parser.parse_args()
     if not 1 <= args.txs <= 4000:
         parser.error("--txs must be between 1 and 4000 (the mempool holds 5000)")
