@@ -12,12 +12,15 @@ import hashlib
 import sys
 from pathlib import Path
 
+from app.licenses.params import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
 from chain.cli.output import table
 from chain.client import ClientError, Node
+from chain.keys import Key
 
 BASE = "northwind-uni/sentiment-mini"
+PAY_PER_USE = net.PROJECT_ROOT / "genesis" / "licenses" / "pay-per-use.lic"
 TUNED = "acme-ai/sentiment-support"
 
 
@@ -59,6 +62,53 @@ def register(org: str, name: str, description: str) -> tx_pb2.Msg:
     )
 
 
+def license_tour(nodes: list[Node], northwind: Key, acme: Key) -> None:
+    """Northwind licenses its model per use; Acme pays through `use` and gets a receipt."""
+    step(f"northwind-uni deploys a pay-per-use license and attaches it to {BASE}@1.0")
+    params = {"tiers": [[1000, 3], [None, 2]], "denied_purposes": ["redistribution"]}
+    deploy = tx_pb2.DeployLicense(
+        name="sentiment-ppu",
+        source=PAY_PER_USE.read_text(),
+        params=from_data(params),
+        description="3 credits a unit up to 1000 units, then 2; no redistribution",
+    )
+    nodes[0].send(northwind, [tx_pb2.Msg(deploy_license=deploy)])
+    attach = tx_pb2.AttachLicense(model=BASE, version="1.0", license="northwind-uni/sentiment-ppu")
+    nodes[0].send(northwind, [tx_pb2.Msg(attach_license=attach)])
+    before = balances(nodes[1])
+
+    step("acme-ai uses it for inference, 50 units, paying at most 200 credits (through node1)")
+    use = tx_pb2.Use(model=BASE, version="1.0", purpose="inference", quantity=50, max_fee=200)
+    done = nodes[1].send(acme, [tx_pb2.Msg(use=use)])
+    page = state_pb2.Page.FromString(
+        nodes[2].query("/usage/receipts", {"model": BASE, "from_height": done.height}).value
+    )
+    receipt = state_pb2.Receipt.FromString(page.items[-1])
+    print(
+        f"   receipt #{receipt.id}: {receipt.consumer_org} -> {receipt.licensor_org}, "
+        f"{receipt.quantity} units, fee {receipt.fee}, license {receipt.license}"
+    )
+    after = balances(nodes[2])
+    for org in ("acme-ai", "northwind-uni"):
+        print(f"   {org}: {before[org]} -> {after[org]} credits")
+
+    step("acme-ai asks to redistribute it: the license says no")
+    redistribute = tx_pb2.Use(
+        model=BASE, version="1.0", purpose="redistribution", quantity=1, max_fee=200
+    )
+    try:
+        nodes[1].send(acme, [tx_pb2.Msg(use=redistribute)])
+    except ClientError as refused:
+        print(f"   refused [{refused.codespace}/{refused.code}]: {refused}")
+
+
+def balances(node: Node) -> dict[str, int]:
+    """Every organisation's credits."""
+    page = state_pb2.Page.FromString(node.query("/credits/balances", {}).value)
+    found = (state_pb2.Balance.FromString(item) for item in page.items)
+    return {b.org: b.amount for b in found}
+
+
 def run(directory: Path) -> None:
     """The tour; raises ClientError if the chain refuses something it should accept."""
     testnet = net.Testnet.load(directory)
@@ -90,6 +140,8 @@ def run(directory: Path) -> None:
     verified = nodes[3].verified(result)
     print(f"   digest {version.weights_digest[:23]}..., parents {list(version.parents)}")
     print(f"   proof verified against the app hash of height {result.height}: {verified}")
+
+    license_tour(nodes, northwind, acme)
 
     step("acme-ai tries to publish a version of northwind's model: refused")
     try:
