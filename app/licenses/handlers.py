@@ -90,12 +90,9 @@ def validate_attach(msg: tx_pb2.AttachLicense, params: state_pb2.Params) -> None
 
 def attach_license(ctx: MsgContext, msg: tx_pb2.AttachLicense) -> Event:
     """Make a deployed license govern a version from this block on (the owner's publishers)."""
-    model = ModelsReader(ctx.state).model(msg.model)
-    if model is None:
-        raise TxError(model_errors.MODEL_NOT_FOUND, f"no model {msg.model!r}")
-    if model.owner_org != ctx.sender.org:
-        raise TxError(model_errors.NOT_OWNER, f"{msg.model} belongs to {model.owner_org!r}")
-    if ModelsReader(ctx.state).version(msg.model, msg.version) is None:
+    models = ModelsReader(ctx.state)
+    models.owned_by(msg.model, ctx.sender.org)
+    if models.version(msg.model, msg.version) is None:
         raise TxError(model_errors.VERSION_NOT_FOUND, f"{msg.model}@{msg.version} not published")
     return attach(ctx, msg.model, msg.version, msg.license)
 

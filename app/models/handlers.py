@@ -41,7 +41,7 @@ def register_model(ctx: MsgContext, msg: tx_pb2.RegisterModel) -> Event:
 def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     """Add an immutable version to a model the sender's organisation owns."""
     keeper = ModelsKeeper(ctx.state)
-    model = _owned_model(keeper, msg.model, ctx)
+    model = keeper.owned_by(msg.model, ctx.sender.org)
     if keeper.version(msg.model, msg.version) is not None:
         raise TxError(errors.VERSION_EXISTS, f"{msg.model}@{msg.version} is already published")
     for parent in msg.parents:
@@ -86,7 +86,7 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
 def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:
     """Deprecate or revoke a version; a revoked version stays revoked."""
     keeper = ModelsKeeper(ctx.state)
-    _owned_model(keeper, msg.model, ctx)
+    keeper.owned_by(msg.model, ctx.sender.org)
     version = keeper.version(msg.model, msg.version)
     if version is None:
         raise TxError(errors.VERSION_NOT_FOUND, f"{msg.model}@{msg.version} is not published")
@@ -107,7 +107,7 @@ def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:
 def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
     """Hand a model (and the right to publish its versions) to another organisation."""
     keeper = ModelsKeeper(ctx.state)
-    model = _owned_model(keeper, msg.model, ctx)
+    model = keeper.owned_by(msg.model, ctx.sender.org)
     if MembersReader(ctx.state).org(msg.new_owner_org) is None:
         raise TxError(errors.UNKNOWN_ORG, f"no organisation {msg.new_owner_org!r}")
     if model.owner_org == msg.new_owner_org:
@@ -118,12 +118,3 @@ def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
     return Event(
         "model.transferred", (("model", msg.model), ("from", previous), ("to", model.owner_org))
     )
-
-
-def _owned_model(keeper: ModelsKeeper, model_id: str, ctx: MsgContext) -> state_pb2.Model:
-    model = keeper.model(model_id)
-    if model is None:
-        raise TxError(errors.MODEL_NOT_FOUND, f"no model {model_id!r}")
-    if model.owner_org != ctx.sender.org:
-        raise TxError(errors.NOT_OWNER, f"{model_id} belongs to {model.owner_org!r}")
-    return model

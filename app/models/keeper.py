@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from app.models import keys
+from app.core.errors import TxError
+from app.models import errors, keys
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
 
@@ -32,6 +33,15 @@ class ModelsReader:
         """The model ``model_id``, or None."""
         raw = self.state.get(keys.model_key(model_id))
         return None if raw is None else state_pb2.Model.FromString(raw)
+
+    def owned_by(self, model_id: str, org: str) -> state_pb2.Model:
+        """The model if ``org`` owns it; raises TxError(model_not_found | not_owner)."""
+        model = self.model(model_id)
+        if model is None:
+            raise TxError(errors.MODEL_NOT_FOUND, f"no model {model_id!r}")
+        if model.owner_org != org:
+            raise TxError(errors.NOT_OWNER, f"{model_id} belongs to {model.owner_org!r}")
+        return model
 
     def version(self, model_id: str, version: str) -> state_pb2.Version | None:
         """One version of a model, or None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,8 @@ from typing import Any, TypeVar
 
 import click
 
-from chain.cli.output import OUTPUT_CHOICE
+from app.pb.modelgov.v1 import tx_pb2
+from chain.cli.output import OUTPUT_CHOICE, emit
 from chain.client import Node
 from chain.keys import Key, Keyring, default_keyring
 from chain.rpc import DEFAULT_NODE
@@ -60,11 +62,6 @@ def keyring_at(path: Path | None) -> Keyring:
     return Keyring(path or default_keyring())
 
 
-def node_at(url: str, chain_id: str) -> Node:
-    """A client for the node at ``url``."""
-    return Node(url, chain_id)
-
-
 def signer(keyring: Path | None, name: str) -> Key:
     """Load the signing key ``name``."""
     return keyring_at(keyring).get(name)
@@ -76,3 +73,41 @@ def split_ref(ref: str) -> tuple[str, str]:
     if not model_id or not version:
         raise click.BadParameter(f"{ref!r} is not MODEL@VERSION", param_hint="MODEL@VERSION")
     return model_id, version
+
+
+Send = Callable[[tx_pb2.Msg], None]
+
+
+def signed(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give a tx command --node, --chain-id, --output, --from and --keyring, and call it with
+    ``send(msg)``: sign, broadcast, wait for the block, print height and hash."""
+
+    @functools.wraps(fn)
+    def command(
+        *args: Any,
+        node: str,
+        chain_id: str,
+        output: str,
+        from_: str,
+        keyring: Path | None,
+        **kwargs: Any,
+    ) -> None:
+        def send(msg: tx_pb2.Msg) -> None:
+            outcome = Node(node, chain_id).send(signer(keyring, from_), [msg])
+            data = {"hash": outcome.hash, "height": outcome.height, "code": outcome.code}
+            emit(output, data, lambda d: f"committed at height {d['height']}  tx {d['hash']}")
+
+        fn(*args, send=send, **kwargs)
+
+    return node_options(sender_options(command))
+
+
+def reads(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give a query command --node, --chain-id and --output, and call it with ``client`` (a
+    Node) and ``output``."""
+
+    @functools.wraps(fn)
+    def command(*args: Any, node: str, chain_id: str, **kwargs: Any) -> None:
+        fn(*args, client=Node(node, chain_id), **kwargs)
+
+    return node_options(command)

@@ -9,8 +9,9 @@ import click
 from app.licenses.params import to_data
 from app.pb.modelgov.v1 import state_pb2
 from app.usage.purposes import PURPOSES
-from chain.cli.options import node_at, node_options, split_ref
+from chain.cli.options import reads, split_ref
 from chain.cli.output import emit, record, table
+from chain.client import Node
 
 
 @click.group()
@@ -20,21 +21,20 @@ def query() -> None:
 
 @query.command("model")
 @click.argument("model_id", metavar="MODEL")
-@node_options
-def model(model_id: str, node: str, chain_id: str, output: str) -> None:
+@reads
+def model(model_id: str, client: Node, output: str) -> None:
     """Show one model."""
-    found = node_at(node, chain_id).record("/models/model", {"id": model_id}, state_pb2.Model)
+    found = client.record("/models/model", {"id": model_id}, state_pb2.Model)
     emit(output, record(found))
 
 
 @query.command("version")
 @click.argument("ref", metavar="MODEL@VERSION")
 @click.option("--prove", is_flag=True, help="verify a Merkle proof against the block's app hash")
-@node_options
-def version(ref: str, prove: bool, node: str, chain_id: str, output: str) -> None:
+@reads
+def version(ref: str, prove: bool, client: Node, output: str) -> None:
     """Show one version; with --prove, check it against the committed app hash."""
     model_id, name = split_ref(ref)
-    client = node_at(node, chain_id)
     result = client.query("/models/version", {"model": model_id, "version": name}, prove=prove)
     data: dict[str, Any] = record(state_pb2.Version.FromString(result.value))
     if prove:
@@ -50,10 +50,10 @@ def version(ref: str, prove: bool, node: str, chain_id: str, output: str) -> Non
 @click.argument("model_id", metavar="MODEL")
 @click.option("--after", default="", help="the 'next' cursor of the previous page")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 200))
-@node_options
-def versions(model_id: str, after: str, limit: int, node: str, chain_id: str, output: str) -> None:
+@reads
+def versions(model_id: str, after: str, limit: int, client: Node, output: str) -> None:
     """List a model's versions in publication order."""
-    items, nxt = node_at(node, chain_id).page(
+    items, nxt = client.page(
         "/models/versions", {"model": model_id, "after": after, "limit": limit}, state_pb2.Version
     )
     data = {"versions": [record(v) for v in items], "next": nxt}
@@ -65,10 +65,10 @@ def versions(model_id: str, after: str, limit: int, node: str, chain_id: str, ou
 @click.option("--owner", default="", help="only the models this organisation owns")
 @click.option("--after", default="", help="the 'next' cursor of the previous page")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 200))
-@node_options
-def models(owner: str, after: str, limit: int, node: str, chain_id: str, output: str) -> None:
+@reads
+def models(owner: str, after: str, limit: int, client: Node, output: str) -> None:
     """List models, of one owner or all, in id order."""
-    items, nxt = node_at(node, chain_id).page(
+    items, nxt = client.page(
         "/models/models", {"owner": owner, "after": after, "limit": limit}, state_pb2.Model
     )
     data = {"models": [record(m) for m in items], "next": nxt}
@@ -79,30 +79,28 @@ def models(owner: str, after: str, limit: int, node: str, chain_id: str, output:
 @query.command("lineage")
 @click.argument("ref", metavar="MODEL@VERSION")
 @click.option("--depth", default=16, show_default=True, type=click.IntRange(1, 64))
-@node_options
-def lineage(ref: str, depth: int, node: str, chain_id: str, output: str) -> None:
+@reads
+def lineage(ref: str, depth: int, client: Node, output: str) -> None:
     """Show what a version derives from and what derives from it."""
     model_id, name = split_ref(ref)
     params = {"model": model_id, "version": name, "depth": depth}
-    found = state_pb2.Lineage.FromString(
-        node_at(node, chain_id).query("/models/lineage", params).value
-    )
+    found = state_pb2.Lineage.FromString(client.query("/models/lineage", params).value)
     emit(output, {"version": ref, **record(found)})
 
 
 @query.command("account")
 @click.argument("address")
-@node_options
-def account(address: str, node: str, chain_id: str, output: str) -> None:
+@reads
+def account(address: str, client: Node, output: str) -> None:
     """Show an account: its organisation, roles and next nonce."""
-    emit(output, record(node_at(node, chain_id).account(address)))
+    emit(output, record(client.account(address)))
 
 
 @query.command("orgs")
-@node_options
-def orgs(node: str, chain_id: str, output: str) -> None:
+@reads
+def orgs(client: Node, output: str) -> None:
     """List the consortium's organisations."""
-    items, _ = node_at(node, chain_id).page("/members/orgs", {"limit": 200}, state_pb2.Org)
+    items, _ = client.page("/members/orgs", {"limit": 200}, state_pb2.Org)
     data = {"orgs": [record(o) for o in items]}
     emit(output, data, lambda d: table(d["orgs"], ["id", "kind", "name"]))
 
@@ -114,12 +112,10 @@ def _with_next(text: str, nxt: str) -> str:
 @query.command("license")
 @click.argument("license_id", metavar="LICENSE")
 @click.option("--source", is_flag=True, help="print only the script's source")
-@node_options
-def license_(license_id: str, source: bool, node: str, chain_id: str, output: str) -> None:
+@reads
+def license_(license_id: str, source: bool, client: Node, output: str) -> None:
     """Show a deployed license: author, code hash, parameters, source."""
-    found = node_at(node, chain_id).record(
-        "/licenses/license", {"id": license_id}, state_pb2.License
-    )
+    found = client.record("/licenses/license", {"id": license_id}, state_pb2.License)
     if source:
         click.echo(found.source, nl=False)
         return
@@ -130,11 +126,11 @@ def license_(license_id: str, source: bool, node: str, chain_id: str, output: st
 
 @query.command("attachment")
 @click.argument("ref", metavar="MODEL@VERSION")
-@node_options
-def attachment(ref: str, node: str, chain_id: str, output: str) -> None:
+@reads
+def attachment(ref: str, client: Node, output: str) -> None:
     """Show which license governs a version and every earlier attachment."""
     model_id, version = split_ref(ref)
-    items, _ = node_at(node, chain_id).page(
+    items, _ = client.page(
         "/licenses/history",
         {"model": model_id, "version": version, "limit": 200},
         state_pb2.Attachment,
@@ -153,7 +149,7 @@ def attachment(ref: str, node: str, chain_id: str, output: str) -> None:
 @click.option("--to-height", default=2**63, type=click.IntRange(0))
 @click.option("--after", default=0, type=click.IntRange(0), help="the 'next' of the last page")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 200))
-@node_options
+@reads
 def receipts(
     model: str,
     version_: str,
@@ -164,8 +160,7 @@ def receipts(
     to_height: int,
     after: int,
     limit: int,
-    node: str,
-    chain_id: str,
+    client: Node,
     output: str,
 ) -> None:
     """List usage receipts, filtered, in the order they were written."""
@@ -180,7 +175,7 @@ def receipts(
         "after": after,
         "limit": limit,
     }
-    items, nxt = node_at(node, chain_id).page("/usage/receipts", params, state_pb2.Receipt)
+    items, nxt = client.page("/usage/receipts", params, state_pb2.Receipt)
     data = {"receipts": [record(r) for r in items], "next": nxt}
     columns = ["id", "height", "model", "version", "consumer_org", "purpose", "quantity", "fee"]
     emit(output, data, lambda d: _with_next(table(d["receipts"], columns), d["next"]))
@@ -188,21 +183,20 @@ def receipts(
 
 @query.command("totals")
 @click.argument("licensor")
-@node_options
-def totals(licensor: str, node: str, chain_id: str, output: str) -> None:
+@reads
+def totals(licensor: str, client: Node, output: str) -> None:
     """What a licensor has earned: receipts, quantity, fees."""
     found = state_pb2.LicensorTotals.FromString(
-        node_at(node, chain_id).query("/usage/totals", {"licensor": licensor}).value
+        client.query("/usage/totals", {"licensor": licensor}).value
     )
     emit(output, record(found))
 
 
 @query.command("balance")
 @click.argument("org", required=False, default="")
-@node_options
-def balance(org: str, node: str, chain_id: str, output: str) -> None:
+@reads
+def balance(org: str, client: Node, output: str) -> None:
     """An organisation's credits, or every organisation's."""
-    client = node_at(node, chain_id)
     if org:
         found = state_pb2.Balance.FromString(client.query("/credits/balance", {"org": org}).value)
         emit(output, record(found))
@@ -217,13 +211,12 @@ def balance(org: str, node: str, chain_id: str, output: str) -> None:
 @click.option("--address", required=True, help="the account that would use it")
 @click.option("--purpose", required=True, type=click.Choice(PURPOSES))
 @click.option("--quantity", default=1, show_default=True, type=click.IntRange(1, 2**32))
-@node_options
+@reads
 def evaluate(
-    ref: str, address: str, purpose: str, quantity: int, node: str, chain_id: str, output: str
+    ref: str, address: str, purpose: str, quantity: int, client: Node, output: str
 ) -> None:
     """Ask the version's license what it would decide now (a dry run; nothing is paid)."""
     model_id, version = split_ref(ref)
-    client = node_at(node, chain_id)
     height, time = client.next_block()
     params = {
         "address": address,

@@ -11,9 +11,7 @@ from app.licenses.params import from_data
 from app.pb.modelgov.v1 import tx_pb2
 from app.usage.purposes import PURPOSES
 from chain.cli.license import json_arg
-from chain.cli.options import node_at, node_options, sender_options, signer, split_ref
-from chain.cli.output import emit
-from chain.client import TxOutcome
+from chain.cli.options import Send, signed, split_ref
 
 
 @click.group()
@@ -26,39 +24,22 @@ def model() -> None:
     """Register models, publish versions, deprecate or revoke them, transfer ownership."""
 
 
-def _send(
-    node: str, chain_id: str, keyring: Path | None, from_: str, output: str, msg: tx_pb2.Msg
-) -> None:
-    key = signer(keyring, from_)
-    outcome = node_at(node, chain_id).send(key, [msg])
-    emit(output, _outcome(outcome), lambda d: f"committed at height {d['height']}  tx {d['hash']}")
-
-
-def _outcome(outcome: TxOutcome) -> dict[str, object]:
-    return {"hash": outcome.hash, "height": outcome.height, "code": outcome.code}
-
-
 @model.command("register")
 @click.argument("name")
 @click.option("--org", required=True, help="owner organisation (the sender's own)")
 @click.option("--description", default="", help="what the model is for")
-@node_options
-@sender_options
+@signed
 def register(
     name: str,
     org: str,
     description: str,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
+    send: Send,
 ) -> None:
     """Register model NAME for ORG; its id becomes ORG/NAME."""
     msg = tx_pb2.Msg(
         register_model=tx_pb2.RegisterModel(owner_org=org, name=name, description=description)
     )
-    _send(node, chain_id, keyring, from_, output, msg)
+    send(msg)
 
 
 @model.command("publish")
@@ -73,8 +54,7 @@ def register(
 @click.option("--metric", "metrics", multiple=True, help="NAME=VALUE, e.g. accuracy=0.913 (repeat)")
 @click.option("--dataset-digest", "datasets", multiple=True, help="sha256:<hex> (repeat)")
 @click.option("--card-digest", default="", help="digest of the model card")
-@node_options
-@sender_options
+@signed
 def publish(
     model_id: str,
     version: str,
@@ -87,11 +67,7 @@ def publish(
     metrics: tuple[str, ...],
     datasets: tuple[str, ...],
     card_digest: str,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
+    send: Send,
 ) -> None:
     """Publish VERSION of MODEL: an immutable record of its weights and lineage."""
     msg = tx_pb2.Msg(
@@ -109,7 +85,7 @@ def publish(
             model_card_digest=card_digest,
         )
     )
-    _send(node, chain_id, keyring, from_, output, msg)
+    send(msg)
 
 
 def parse_metric(text: str) -> tx_pb2.Metric:
@@ -134,17 +110,12 @@ def parse_metric(text: str) -> tx_pb2.Metric:
 @click.argument("ref", metavar="MODEL@VERSION")
 @click.option("--reason", required=True, help="why users should move on (shown to them)")
 @click.option("--revoke", is_flag=True, help="revoke instead: final, for broken or unsafe weights")
-@node_options
-@sender_options
+@signed
 def deprecate(
     ref: str,
     reason: str,
     revoke: bool,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
+    send: Send,
 ) -> None:
     """Deprecate (or with --revoke, revoke) a published version."""
     model_id, version = split_ref(ref)
@@ -154,26 +125,21 @@ def deprecate(
             model=model_id, version=version, status=status, reason=reason
         )
     )
-    _send(node, chain_id, keyring, from_, output, msg)
+    send(msg)
 
 
 @model.command("transfer")
 @click.argument("model_id", metavar="MODEL")
 @click.option("--to", "new_owner", required=True, help="the organisation that will own it")
-@node_options
-@sender_options
+@signed
 def transfer(
     model_id: str,
     new_owner: str,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
+    send: Send,
 ) -> None:
     """Transfer MODEL to another organisation (needs the admin role)."""
     msg = tx_pb2.Msg(transfer_model=tx_pb2.TransferModel(model=model_id, new_owner_org=new_owner))
-    _send(node, chain_id, keyring, from_, output, msg)
+    send(msg)
 
 
 @tx.group("license")
@@ -186,18 +152,13 @@ def license_tx() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--params", "params_json", default="{}", help="JSON object (or @FILE): ctx.params")
 @click.option("--description", default="", help="the terms in words, for people")
-@node_options
-@sender_options
+@signed
 def deploy(
     name: str,
     path: Path,
     params_json: str,
     description: str,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
+    send: Send,
 ) -> None:
     """Deploy the script at PATH as license ORG/NAME (the sender's org)."""
     try:
@@ -209,29 +170,24 @@ def deploy(
             name=name, source=path.read_text(), params=params, description=description
         )
     )
-    _send(node, chain_id, keyring, from_, output, msg)
+    send(msg)
 
 
 @license_tx.command("attach")
 @click.argument("ref", metavar="MODEL@VERSION")
 @click.argument("license_id", metavar="LICENSE")
-@node_options
-@sender_options
+@signed
 def attach(
     ref: str,
     license_id: str,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
+    send: Send,
 ) -> None:
     """Make LICENSE govern MODEL@VERSION from the next block on."""
     model_id, version = split_ref(ref)
     msg = tx_pb2.Msg(
         attach_license=tx_pb2.AttachLicense(model=model_id, version=version, license=license_id)
     )
-    _send(node, chain_id, keyring, from_, output, msg)
+    send(msg)
 
 
 @tx.command("use")
@@ -239,18 +195,13 @@ def attach(
 @click.option("--purpose", required=True, type=click.Choice(PURPOSES))
 @click.option("--quantity", default=1, show_default=True, type=click.IntRange(1, 2**32))
 @click.option("--max-fee", required=True, type=click.IntRange(0), help="most credits to pay")
-@node_options
-@sender_options
+@signed
 def use(
     ref: str,
     purpose: str,
     quantity: int,
     max_fee: int,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
+    send: Send,
 ) -> None:
     """Use a version under its license: pay the fee it asks (up to --max-fee), get a receipt."""
     model_id, version = split_ref(ref)
@@ -259,7 +210,7 @@ def use(
             model=model_id, version=version, purpose=purpose, quantity=quantity, max_fee=max_fee
         )
     )
-    _send(node, chain_id, keyring, from_, output, msg)
+    send(msg)
 
 
 @tx.group()
@@ -270,17 +221,12 @@ def credits() -> None:
 @credits.command("transfer")
 @click.option("--to", "to_org", required=True, help="the receiving organisation")
 @click.option("--amount", required=True, type=click.IntRange(1, 2**63 - 1))
-@node_options
-@sender_options
+@signed
 def transfer_credits(
     to_org: str,
     amount: int,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
+    send: Send,
 ) -> None:
     """Pay AMOUNT credits from the sender's organisation to --to (needs the admin role)."""
     msg = tx_pb2.Msg(transfer_credits=tx_pb2.TransferCredits(to_org=to_org, amount=amount))
-    _send(node, chain_id, keyring, from_, output, msg)
+    send(msg)
