@@ -21,6 +21,7 @@ def exec_tx_result(r: TxResult) -> abci.ExecTxResult:
         code=r.code,
         codespace=r.codespace,
         log=r.log,
+        info=r.info,
         data=r.data,
         gas_wanted=r.gas_wanted,
         gas_used=r.gas_used,

@@ -34,6 +34,7 @@ class TxResult:
     gas_wanted: int = 0
     gas_used: int = 0
     data: bytes = b""
+    info: str = ""  # the message kinds, for operators; not part of the results hash
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,12 @@ def execute_tx(
     account.nonce += 1
     members.set_account(account)
     members.state.merge_into(state)
+    kinds = ",".join(msg.kind for msg in tx.msgs)
     try:
         events = _run_messages(state, env, tx, account)
     except TxError as err:
-        return rejected(err, gas_wanted=len(tx.msgs))
-    return TxResult(events=events, gas_wanted=len(tx.msgs), gas_used=len(tx.msgs))
+        return rejected(err, gas_wanted=len(tx.msgs), info=kinds)
+    return TxResult(events=events, gas_wanted=len(tx.msgs), gas_used=len(tx.msgs), info=kinds)
 
 
 def _run_messages(
@@ -73,8 +74,12 @@ def finalize_block(
     return BlockOutput(tuple(execute_tx(state, env, raw, cache) for raw in txs))
 
 
-def rejected(err: TxError, gas_wanted: int = 0) -> TxResult:
+def rejected(err: TxError, gas_wanted: int = 0, info: str = "") -> TxResult:
     """The result of a refused transaction."""
     return TxResult(
-        code=err.error.code, codespace=err.error.codespace, log=err.log, gas_wanted=gas_wanted
+        code=err.error.code,
+        codespace=err.error.codespace,
+        log=err.log,
+        gas_wanted=gas_wanted,
+        info=info,
     )

@@ -70,5 +70,6 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
             ("fee", str(decision.fee)),
             ("licensor", evaluation.owner),
             ("consumer_org", ctx.sender.org),
+            ("gas", str(evaluation.gas_used)),
         ),
     )
