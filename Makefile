@@ -2,7 +2,7 @@
 .PHONY: setup demo test lint typecheck pytest stop
 
 setup:
-	./scripts/setup
+	EXTRAS=torch ./scripts/setup
 
 demo: setup
 	.venv/bin/modelgov testnet init --validators 4 --dir testnet --force

@@ -17,7 +17,10 @@ from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
 from chain.cli.output import table
 from chain.client import ClientError, Node
+from chain.demo_weights import weights_tour
 from chain.keys import Key
+from chain.weights.client import TransferError
+from chain.weights.digest import WeightsError
 
 BASE = "northwind-uni/sentiment-mini"
 PAY_PER_USE = net.PROJECT_ROOT / "genesis" / "licenses" / "pay-per-use.lic"
@@ -149,6 +152,8 @@ def run(directory: Path) -> None:
     except ClientError as refused:
         print(f"   refused [{refused.codespace}/{refused.code}]: {refused}")
 
+    weights_tour(testnet)
+
     step("every node agrees")
     rows = [
         {"node": s.name, "height": s.height, "app_hash": s.app_hash[:16], "peers": s.peers}
@@ -167,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run(args.dir)
-    except (ClientError, net.TestnetError) as exc:
+    except (ClientError, net.TestnetError, TransferError, WeightsError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     return 0

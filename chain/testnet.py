@@ -3,7 +3,7 @@
 Port scheme (node i, base port B = 26656 by default; every port is B + offset + 100*i):
 
     P2P  B+0 (26656)   RPC  B+1 (26657)   ABCI B+2 (26658)
-    engine Prometheus B+4 (26660)         app Prometheus B+5 (26661)
+    engine Prometheus B+4 (26660)         app Prometheus B+5 (26661)   weights B+6 (26662)
 
 ``init`` writes the node homes, keys and a shared genesis; ``start`` runs the processes detached
 with a log file each and waits for blocks; ``stop`` ends them. A start that fails stops what it
@@ -29,6 +29,7 @@ from chain.engine.config import set_values
 from chain.engine.install import find_cometbft
 from chain.genesis import app_state_of, engine_genesis, load_consortium, validator_entry
 from chain.keys import Keyring
+from chain.ops.monitoring import write_monitoring
 from chain.rpc import RpcClient, RpcError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -51,12 +52,15 @@ class NodePorts:
     abci: int
     engine_metrics: int
     app_metrics: int
+    weights: int
 
     @classmethod
     def of(cls, index: int, base: int = DEFAULT_BASE_PORT) -> NodePorts:
         """Ports of node ``index`` under the documented scheme."""
         b = base + 100 * index
-        return cls(p2p=b, rpc=b + 1, abci=b + 2, engine_metrics=b + 4, app_metrics=b + 5)
+        return cls(
+            p2p=b, rpc=b + 1, abci=b + 2, engine_metrics=b + 4, app_metrics=b + 5, weights=b + 6
+        )
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,11 @@ class NodeSpec:
     def rpc_url(self) -> str:
         """The node's JSON-RPC endpoint."""
         return f"http://127.0.0.1:{self.ports.rpc}"
+
+    @property
+    def weights_url(self) -> str:
+        """The node's weights server."""
+        return f"http://127.0.0.1:{self.ports.weights}"
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,10 @@ def init(
     base_port: int = DEFAULT_BASE_PORT,
     timeout_commit: str = "1s",
     force: bool = False,
+    docker: bool = False,
 ) -> Testnet:
-    """Write node homes, account keys and the shared genesis for ``validators`` nodes."""
+    """Write node homes, account keys and the shared genesis for ``validators`` nodes, the
+    monitoring files (``chain.ops.monitoring``) and, with ``docker``, a docker-compose.yml."""
     if not 1 <= validators <= 50:
         raise TestnetError("--validators must be between 1 and 50")
     directory = directory.resolve()
@@ -156,6 +167,11 @@ def init(
         _configure(node, nodes, timeout_commit)
     testnet = Testnet(str(directory), chain_id, tuple(nodes))
     testnet.save()
+    write_monitoring(testnet)
+    if docker:
+        from chain.ops.compose import write_compose  # imports this module
+
+        write_compose(testnet)
     return testnet
 
 
@@ -207,6 +223,21 @@ def _run(args: list[str]) -> str:
 
 
 # --- processes ------------------------------------------------------------------------------
+
+
+def weights_command(node: NodeSpec) -> list[str]:
+    """The command that runs a node's weights server (its store is ``<node>/weights``)."""
+    return [
+        sys.executable,
+        "-m",
+        "chain.weights.server",
+        "--store",
+        str(Path(node.home) / "weights"),
+        "--listen",
+        f"127.0.0.1:{node.ports.weights}",
+        "--node",
+        node.rpc_url,
+    ]
 
 
 def app_command(node: NodeSpec) -> list[str]:
@@ -262,6 +293,9 @@ def start_node(directory: Path, node: NodeSpec, binary: Path | None = None) -> l
         raise
     pids.append(engine.pid)
     _record(directory, node, "engine", engine.pid)
+    weights = _spawn(weights_command(node), logs / "weights.log")
+    pids.append(weights.pid)
+    _record(directory, node, "weights", weights.pid)
     return pids
 
 
@@ -316,7 +350,8 @@ def _height(node: NodeSpec) -> int:
 def stop(directory: Path, timeout: float = 15.0) -> int:
     """Stop every process the testnet runs (engines first); returns how many were running."""
     pids = _load_pids(directory)
-    ordered = [p["pid"] for p in pids if p["role"] == "engine"]
+    ordered = [p["pid"] for p in pids if p["role"] == "weights"]
+    ordered += [p["pid"] for p in pids if p["role"] == "engine"]
     ordered += [p["pid"] for p in pids if p["role"] == "app"]
     running = _terminate(ordered, timeout)
     (directory / PIDS).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from app.core.errors import (
 )
 from app.core.tx import DecodedTx
 from app.members.keeper import MembersReader
+from app.members.roles import ANY_MEMBER
 from app.pb.modelgov.v1 import state_pb2
 
 
@@ -32,7 +33,7 @@ def authenticate(members: MembersReader, env: BlockEnv, tx: DecodedTx) -> state_
     if body.nonce > account.nonce:
         raise TxError(NONCE_GAP, f"nonce {body.nonce} is ahead; the next is {account.nonce}")
     for msg in tx.msgs:
-        if msg.route.role not in account.roles:
+        if msg.route.role != ANY_MEMBER and msg.route.role not in account.roles:
             raise TxError(
                 MISSING_ROLE,
                 f"{msg.kind} needs the {msg.route.role} role; {account.name or account.address} "

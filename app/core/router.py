@@ -11,7 +11,7 @@ from app.core.env import Event
 from app.core.errors import UNKNOWN_MESSAGE, TxError
 from app.credits import handlers as credits
 from app.licenses import handlers as licenses
-from app.members.roles import ADMIN, CONSUMER, PUBLISHER
+from app.members.roles import ADMIN, ANY_MEMBER, CONSUMER, PUBLISHER
 from app.models import handlers as models
 from app.models import validation as models_validation
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -20,7 +20,8 @@ from app.usage import handlers as usage
 
 @dataclass(frozen=True)
 class Route:
-    """One message type: the sender's required role, its stateless check, its handler."""
+    """One message type: the sender's required role (ANY_MEMBER: none), its stateless check,
+    its handler."""
 
     role: str
     validate: Callable[[Any, state_pb2.Params], None]
@@ -34,6 +35,9 @@ ROUTES: dict[str, Route] = {
         PUBLISHER, models_validation.validate_status, models.set_version_status
     ),
     "transfer_model": Route(ADMIN, models_validation.validate_transfer, models.transfer_model),
+    "announce_provider": Route(
+        ANY_MEMBER, models_validation.validate_announce, models.announce_provider
+    ),
     "deploy_license": Route(PUBLISHER, licenses.validate_deploy, licenses.deploy_license),
     "attach_license": Route(PUBLISHER, licenses.validate_attach, licenses.attach_license),
     "use": Route(CONSUMER, usage.validate_use, usage.use),

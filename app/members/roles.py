@@ -7,4 +7,6 @@ PUBLISHER = "publisher"
 CONSUMER = "consumer"
 AUDITOR = "auditor"
 ALL_ROLES = (ADMIN, AUDITOR, CONSUMER, PUBLISHER)
+ANY_MEMBER = ""
+"""What a message that any consortium account may send names as its role."""
 ORG_KINDS = ("academic", "commercial", "government", "nonprofit")

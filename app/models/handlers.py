@@ -118,3 +118,18 @@ def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
     return Event(
         "model.transferred", (("model", msg.model), ("from", previous), ("to", model.owner_org))
     )
+
+
+def announce_provider(ctx: MsgContext, msg: tx_pb2.AnnounceProvider) -> Event:
+    """Record that the sender's organisation serves the blob of a published digest at a URL."""
+    if next(ModelsKeeper(ctx.state).refs_with_digest(msg.digest), None) is None:
+        raise TxError(errors.VERSION_NOT_FOUND, f"no published version has digest {msg.digest}")
+    provider = state_pb2.Provider(
+        digest=msg.digest,
+        url=msg.url,
+        org=ctx.sender.org,
+        address=ctx.sender.address,
+        height=ctx.env.height,
+    )
+    ModelsKeeper(ctx.state).add_provider(provider)
+    return Event("model.provider", (("digest", msg.digest), ("url", msg.url)))

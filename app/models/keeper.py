@@ -68,6 +68,12 @@ class ModelsReader:
         for _, raw in self.state.iterate(keys.MODEL, start):
             yield state_pb2.Model.FromString(raw)
 
+    def refs_with_digest(self, digest: str) -> Iterator[str]:
+        """Refs of the versions whose weights have ``digest``."""
+        prefix = keys.digest_prefix(digest)
+        for key, _ in self.state.iterate(prefix):
+            yield key[len(prefix) :].decode()
+
     def children(self, parent_ref: str) -> Iterator[str]:
         """Refs of the versions that name ``parent_ref`` as a parent, in ref order."""
         prefix = keys.child_prefix(parent_ref)
@@ -100,6 +106,12 @@ class ModelsKeeper(ModelsReader):
         child = version_ref(version.model, version.version)
         for parent in version.parents:
             self.state.set(keys.child_key(parent, child), b"\x01")
+        self.state.set(keys.digest_key(version.weights_digest, child), b"\x01")
+
+    def add_provider(self, provider: state_pb2.Provider) -> None:
+        """Record (or refresh) a store announced for a digest."""
+        key = keys.provider_key(provider.digest, provider.url)
+        self.state.set(key, provider.SerializeToString())
 
     def update_version(self, version: state_pb2.Version) -> None:
         """Rewrite an existing version's record (its status); its indexes stay."""

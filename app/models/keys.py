@@ -12,6 +12,8 @@ VERSION = PREFIX + b"v"
 VERSION_ORDER = PREFIX + b"n"
 BY_OWNER = PREFIX + b"o"
 CHILD = PREFIX + b"c"
+BY_DIGEST = PREFIX + b"d"
+PROVIDER = PREFIX + b"p"
 SEP = b"\x00"
 
 
@@ -53,3 +55,23 @@ def child_prefix(parent_ref: str) -> bytes:
 def child_key(parent_ref: str, child_ref: str) -> bytes:
     """Index entry: ``child_ref`` derives from ``parent_ref``."""
     return child_prefix(parent_ref) + child_ref.encode()
+
+
+def digest_prefix(digest: str) -> bytes:
+    """Prefix of the versions whose weights have ``digest``."""
+    return BY_DIGEST + digest.encode() + SEP
+
+
+def digest_key(digest: str, ref: str) -> bytes:
+    """Index entry: version ``ref`` has weights ``digest``."""
+    return digest_prefix(digest) + ref.encode()
+
+
+def provider_prefix(digest: str) -> bytes:
+    """Prefix of the stores announced for ``digest``."""
+    return PROVIDER + digest.encode() + SEP
+
+
+def provider_key(digest: str, url: str) -> bytes:
+    """Key of one announced store of ``digest``."""
+    return provider_prefix(digest) + url.encode()

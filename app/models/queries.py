@@ -117,7 +117,47 @@ def _index_cursor(after: str) -> int:
     return int(after)
 
 
+def by_digest(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/by_digest {"digest"}: the versions whose weights have this digest."""
+    digest = text_param(params, "digest")
+    reader = ModelsReader(state)
+
+    def items() -> Iterator[tuple[str, bytes]]:
+        for ref in reader.refs_with_digest(digest):
+            raw = state.get(keys.version_key(*split_ref(ref)))
+            if raw is not None:
+                yield ref, raw
+
+    return page(items(), limit_param(params))
+
+
+def digests(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/digests {"after", "limit"}: every weights digest a version references, once."""
+    after = text_param(params, "after", required=False)
+    start = keys.digest_prefix(after) + b"\xff" if after else None
+
+    def items() -> Iterator[tuple[str, bytes]]:
+        last = ""
+        for key, _ in state.iterate(keys.BY_DIGEST, start):
+            digest = key[len(keys.BY_DIGEST) :].split(keys.SEP, 1)[0].decode()
+            if digest != last:
+                last = digest
+                yield digest, digest.encode()
+
+    return page(items(), limit_param(params))
+
+
+def providers(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/providers {"digest"}: the stores announced for a digest."""
+    prefix = keys.provider_prefix(text_param(params, "digest"))
+    items = ((k[len(prefix) :].decode(), v) for k, v in state.iterate(prefix))
+    return page(items, limit_param(params))
+
+
 QUERIES: dict[str, Handler] = {
+    "/models/by_digest": by_digest,
+    "/models/digests": digests,
+    "/models/providers": providers,
     "/models/model": model,
     "/models/version": version,
     "/models/versions": versions,

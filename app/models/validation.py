@@ -133,3 +133,13 @@ def validate_transfer(msg: tx_pb2.TransferModel, params: state_pb2.Params) -> No
     check_model_id(msg.model)
     if not ORG_ID.match(msg.new_owner_org):
         raise TxError(errors.INVALID_FIELD, f"new_owner_org {msg.new_owner_org!r} is not an org id")
+
+
+STORE_URL = re.compile(r"^https?://[A-Za-z0-9.\[\]:-]{1,253}(/[^\s\x00]{0,200})?$")
+
+
+def validate_announce(msg: tx_pb2.AnnounceProvider, params: state_pb2.Params) -> None:
+    """Checks of AnnounceProvider that need no state."""
+    check_digest(msg.digest, "digest")
+    if not STORE_URL.match(msg.url):
+        raise TxError(errors.INVALID_FIELD, f"store url {msg.url!r} is not http(s)://host[:port]")

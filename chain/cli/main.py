@@ -14,14 +14,18 @@ from app.members.genesis import GenesisError
 from chain.cli.genesis import genesis
 from chain.cli.keys import keys
 from chain.cli.license import license_
+from chain.cli.node import node
 from chain.cli.query import query
 from chain.cli.testnet import testnet
 from chain.cli.tx import tx
+from chain.cli.weights import model, weights
 from chain.client import ClientError
 from chain.engine.install import EngineError
 from chain.keys import KeyringError
 from chain.rpc import RpcError
 from chain.testnet import TestnetError
+from chain.weights.client import TransferError
+from chain.weights.digest import WeightsError
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_LOCAL = 1, 3, 4
 
@@ -38,6 +42,9 @@ cli.add_command(query)
 cli.add_command(genesis)
 cli.add_command(testnet)
 cli.add_command(license_, "license")
+cli.add_command(node)
+cli.add_command(weights)
+cli.add_command(model)
 
 
 def main() -> None:
@@ -50,6 +57,9 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except TransferError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_REFUSED)
     except ClientError as exc:
         where = f" [{exc.codespace}/{exc.code}]" if exc.code else ""
         click.echo(f"error{where}: {exc}", err=True)
@@ -57,6 +67,6 @@ def main() -> None:
     except RpcError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNREACHABLE)
-    except (KeyringError, GenesisError, EngineError, TestnetError, OSError) as exc:
+    except (KeyringError, GenesisError, EngineError, TestnetError, WeightsError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_LOCAL)

@@ -39,6 +39,7 @@ def testnet() -> None:
 @click.option("--base-port", default=net.DEFAULT_BASE_PORT, show_default=True, type=int)
 @click.option("--timeout-commit", default="1s", show_default=True, help="engine block pause")
 @click.option("--force", is_flag=True, help="replace an existing testnet in --dir")
+@click.option("--docker", is_flag=True, help="also write DIR/docker-compose.yml")
 def init(
     validators: int,
     directory: Path,
@@ -47,8 +48,9 @@ def init(
     base_port: int,
     timeout_commit: str,
     force: bool,
+    docker: bool,
 ) -> None:
-    """Write N node homes, account keys and a shared genesis."""
+    """Write N node homes, account keys, a shared genesis and the monitoring files."""
     made = net.init(
         directory,
         validators,
@@ -57,11 +59,15 @@ def init(
         base_port=base_port,
         timeout_commit=timeout_commit,
         force=force,
+        docker=docker,
     )
     click.echo(f"testnet {made.chain_id} with {len(made.nodes)} validators in {made.directory}")
     rows = [{"node": n.name, **asdict(n.ports)} for n in made.nodes]
     click.echo(table(rows, ["node", "rpc", "p2p", "abci", "engine_metrics", "app_metrics"]))
     click.echo(f"account keys: {made.keyring.directory}  (use --keyring with tx commands)")
+    click.echo(f"Prometheus and Grafana files: {Path(made.directory) / 'monitoring'}")
+    if docker:
+        click.echo(f"docker compose: {Path(made.directory) / 'docker-compose.yml'}")
 
 
 @testnet.command("start")

@@ -39,7 +39,7 @@ def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
     broken.unlink()
     try:
         net.start(directory, timeout=60)
-        assert len(processes_under(directory)) == 6
+        assert len(processes_under(directory)) == 9
     finally:
         net.stop(directory)
     assert processes_under(directory) == []

@@ -1,0 +1,73 @@
+"""``modelgov node``: what one node, or every node of a local testnet, says about itself."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from chain import testnet as net
+from chain.cli.output import OUTPUT_CHOICE, emit, lines, table
+from chain.ops.status import NodeReport, node_report
+from chain.rpc import DEFAULT_NODE
+
+EXIT_UNREACHABLE = 3
+COLUMNS = [
+    "name",
+    "height",
+    "app_hash",
+    "catching_up",
+    "peers",
+    "validators",
+    "voting_power",
+    "app_version",
+    "rpc",
+    "error",
+]
+
+
+@click.group()
+def node() -> None:
+    """Inspect running nodes."""
+
+
+@node.command("status")
+@click.option(
+    "--node",
+    "url",
+    default=lambda: os.environ.get("MODELGOV_NODE", DEFAULT_NODE),
+    show_default="$MODELGOV_NODE or " + DEFAULT_NODE,
+    help="RPC address of a node",
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="a testnet's directory: report every node of it instead of --node",
+)
+@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text", show_default=True)
+def status(url: str, directory: Path | None, output: str) -> None:
+    """Height, app hash, catching-up, peers, validators and app version of a node.
+
+    Exits 3 when a node does not answer (with --dir: when any does not).
+    """
+    if directory is None:
+        reports = [node_report(url)]
+    else:
+        reports = [node_report(n.rpc_url, n.name) for n in net.Testnet.load(directory).nodes]
+    if directory is None:
+        emit(output, asdict(reports[0]), lambda d: _one(reports[0]))
+    else:
+        emit(output, {"nodes": [asdict(r) for r in reports]}, lambda d: table(d["nodes"], COLUMNS))
+    if not all(r.reachable for r in reports):
+        sys.exit(EXIT_UNREACHABLE)
+
+
+def _one(report: NodeReport) -> str:
+    if not report.reachable:
+        return f"{report.rpc}: unreachable: {report.error}"
+    return lines({k: v for k, v in asdict(report).items() if k not in ("error", "reachable")})

@@ -1,0 +1,1 @@
+"""Operating nodes: status reports, Prometheus and Grafana files, the docker compose testnet."""

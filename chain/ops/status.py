@@ -1,0 +1,96 @@
+"""What an operator asks of a node first: is it up, at which height, with whom, running what.
+
+One report per node from its JSON-RPC: ``/status`` (height, app hash, catching up, versions),
+``/net_info`` (peers), ``/validators`` (every page: count and total voting power) and
+``/abci_info`` (the application's software and protocol versions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chain.rpc import RpcClient, RpcError
+
+VALIDATORS_PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class NodeReport:
+    """One node's answers; ``error`` says why the others are empty when it did not answer."""
+
+    name: str
+    rpc: str
+    reachable: bool
+    error: str = ""
+    moniker: str = ""
+    node_id: str = ""
+    chain_id: str = ""
+    engine_version: str = ""
+    app_version: str = ""
+    app_protocol: int = 0
+    height: int = 0
+    block_time: str = ""
+    app_hash: str = ""
+    catching_up: bool = False
+    peers: int = 0
+    validators: int = 0
+    voting_power: int = 0
+    is_validator: bool = False
+
+
+def node_report(url: str, name: str = "", timeout: float = 5.0) -> NodeReport:
+    """Ask the node at ``url``; a node that does not answer gives a report with ``error``."""
+    client = RpcClient(url, timeout=timeout)
+    try:
+        status = client.status()
+        peers = int(client.net_info()["n_peers"])
+        count, power = validator_set(client)
+        app = client.call("abci_info")["response"]
+    except (RpcError, KeyError, ValueError) as exc:
+        return NodeReport(name or url, url, False, error=str(exc))
+    return _report(name or status["node_info"]["moniker"], url, status, peers, count, power, app)
+
+
+def _report(
+    name: str,
+    url: str,
+    status: dict[str, Any],
+    peers: int,
+    count: int,
+    power: int,
+    app: dict[str, Any],
+) -> NodeReport:
+    info, sync = status["node_info"], status["sync_info"]
+    return NodeReport(
+        name=name,
+        rpc=url,
+        reachable=True,
+        moniker=info["moniker"],
+        node_id=info["id"],
+        chain_id=info["network"],
+        engine_version=info["version"],
+        app_version=str(app.get("version", "")),
+        app_protocol=int(app.get("app_version", 0)),
+        height=int(sync["latest_block_height"]),
+        block_time=sync["latest_block_time"],
+        app_hash=sync["latest_app_hash"],
+        catching_up=bool(sync["catching_up"]),
+        peers=peers,
+        validators=count,
+        voting_power=power,
+        is_validator=int(status["validator_info"]["voting_power"]) > 0,
+    )
+
+
+def validator_set(client: RpcClient) -> tuple[int, int]:
+    """The latest validator set's size and total voting power, reading every page."""
+    count, power, page = 0, 0, 1
+    while True:
+        result = client.call("validators", page=str(page), per_page=str(VALIDATORS_PER_PAGE))
+        entries = result["validators"]
+        count += len(entries)
+        power += sum(int(v["voting_power"]) for v in entries)
+        if not entries or count >= int(result["total"]):
+            return count, power
+        page += 1

@@ -1,0 +1,351 @@
+"""Push and pull: the client side of the weights stores, with resumable, verified downloads.
+
+A download goes to ``<target>.part`` and resumes from its size with a Range request; the bytes
+are verified against the digest before they take the target's name, and a mismatch is deleted
+and blamed on the provider that sent it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from chain.client import ClientError, Node
+from chain.keys import Key
+from chain.weights.auth import authorization
+from chain.weights.digest import Hashed, WeightsError, check_digest, hash_path, parse_manifest
+from chain.weights.store import BlobStore
+
+CHUNK = 1024 * 1024
+EXTENSIONS = {"safetensors": ".safetensors", "pytorch": ".pt", "onnx": ".onnx", "gguf": ".gguf"}
+PENDING_GRACE_SECONDS = 24 * 3600
+
+
+class TransferError(Exception):
+    """A push or pull failed; the message says which provider and why, and what to do."""
+
+
+@dataclass
+class PullReport:
+    """What a pull did: where the weights are and which providers failed on the way."""
+
+    path: Path
+    digest: str
+    provider: str = ""
+    failures: list[str] = field(default_factory=list)
+
+
+def signed_get(
+    key: Key, url: str, path: str, headers: dict[str, str] | None = None, stream: bool = False
+) -> requests.Response:
+    """GET ``url + path`` signed with ``key``."""
+    all_headers = {"Authorization": authorization(key.private_key, "GET", path), **(headers or {})}
+    return requests.get(url.rstrip("/") + path, headers=all_headers, stream=stream, timeout=30)
+
+
+def upload(key: Key, store_url: str, digest: str, source: Path | bytes, model: str) -> None:
+    """PUT a blob to a store; raises TransferError with the store's reason."""
+    path = f"/v1/blobs/{digest}?model={model}"
+    headers = {"Authorization": authorization(key.private_key, "PUT", path)}
+    try:
+        if isinstance(source, bytes):
+            reply = requests.put(
+                store_url.rstrip("/") + path, data=source, headers=headers, timeout=600
+            )
+        else:
+            with source.open("rb") as body:
+                headers["Content-Length"] = str(source.stat().st_size)
+                reply = requests.put(
+                    store_url.rstrip("/") + path, data=body, headers=headers, timeout=600
+                )
+    except requests.RequestException as exc:
+        raise TransferError(f"cannot reach the store at {store_url}: {exc}") from None
+    if reply.status_code not in (200, 201):
+        raise TransferError(f"{store_url} refused the upload: {_reason(reply)}")
+
+
+def _reason(reply: requests.Response) -> str:
+    try:
+        body = reply.json()
+    except ValueError:
+        return f"HTTP {reply.status_code}"
+    hint = f" ({body['hint']})" if body.get("hint") else ""
+    return f"HTTP {reply.status_code}: {body.get('reason', '')}{hint}"
+
+
+def push_blobs(key: Key, store_url: str, hashed: Hashed, source: Path, model: str) -> None:
+    """Upload a file, or a directory's files and then its manifest."""
+    if hashed.manifest is None:
+        upload(key, store_url, hashed.digest, source, model)
+        return
+    for entry in hashed.entries:
+        upload(key, store_url, "sha256:" + entry.sha256, source / entry.path, model)
+    upload(key, store_url, hashed.digest, hashed.manifest, model)
+
+
+def publish_msg(
+    model: str,
+    version: str,
+    hashed: Hashed,
+    fmt: str,
+    store_url: str,
+    license_id: str,
+    parents: tuple[str, ...],
+) -> tx_pb2.Msg:
+    """The PublishVersion of pushed weights, pointing at the store that now holds them."""
+    return tx_pb2.Msg(
+        publish_version=tx_pb2.PublishVersion(
+            model=model,
+            version=version,
+            weights_digest=hashed.digest,
+            size_bytes=hashed.size,
+            format=fmt,
+            framework="pytorch",
+            storage_uris=[f"{store_url.rstrip('/')}/v1/blobs/{hashed.digest}"],
+            parents=parents,
+            license=license_id,
+        )
+    )
+
+
+def sources(node: Node, version: state_pb2.Version) -> list[str]:
+    """Store base URLs to try: the version's storage URIs, then announced providers."""
+    urls = []
+    for uri in version.storage_uris:
+        if uri.startswith(("http://", "https://")) and "/v1/blobs/" in uri:
+            urls.append(uri.split("/v1/blobs/")[0])
+    providers, _ = node.page(
+        "/models/providers", {"digest": version.weights_digest, "limit": 200}, state_pb2.Provider
+    )
+    urls.extend(p.url for p in providers)
+    return list(dict.fromkeys(urls))
+
+
+def download(
+    key: Key,
+    urls: list[str],
+    blob_path: str,
+    sha256_hex: str,
+    target: Path,
+    progress: Callable[[int], None] | None,
+    failures: list[str],
+) -> str:
+    """Fetch one blob from the first provider that serves it right; returns that provider."""
+    for url in urls:
+        try:
+            _fetch(key, url, blob_path, target.with_name(target.name + ".part"), progress)
+        except TransferError as exc:
+            failures.append(str(exc))
+            if "HTTP 403" in str(exc):
+                raise
+            continue
+        part = target.with_name(target.name + ".part")
+        got = _sha256(part)
+        if got == sha256_hex:
+            part.replace(target)
+            return url
+        part.unlink()
+        failures.append(
+            f"{url} sent bytes hashing to sha256:{got}, not sha256:{sha256_hex}; discarded"
+        )
+    raise TransferError("no provider served verified bytes:\n  " + "\n  ".join(failures))
+
+
+def _fetch(
+    key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None
+) -> None:
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    try:
+        reply = signed_get(key, url, path, headers, stream=True)
+    except requests.RequestException as exc:
+        raise TransferError(f"{url}: unreachable ({exc})") from None
+    with reply:
+        if reply.status_code == 416 and have:
+            return  # the part is complete already
+        if reply.status_code not in (200, 206):
+            raise TransferError(f"{url}: {_reason(reply)}")
+        mode = "ab" if reply.status_code == 206 else "wb"
+        if progress is not None and have and mode == "ab":
+            progress(have)
+        with part.open(mode) as out:
+            for chunk in reply.iter_content(CHUNK):
+                out.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+
+
+def _sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as blob:
+        while chunk := blob.read(CHUNK * 8):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def pull(
+    node: Node, key: Key, ref: str, to: Path, progress: Callable[[int], None] | None = None
+) -> PullReport:
+    """Download a version's weights into ``to`` and verify them; raises TransferError."""
+    model_id, _, version_name = ref.rpartition("@")
+    version = node.record(
+        "/models/version", {"model": model_id, "version": version_name}, state_pb2.Version
+    )
+    urls = sources(node, version)
+    if not urls:
+        raise TransferError(
+            f"{ref} names no store and no provider announced {version.weights_digest}"
+        )
+    to.mkdir(parents=True, exist_ok=True)
+    digest = version.weights_digest
+    report = PullReport(to, digest)
+    manifest_path = to.with_name(f".{to.name}.modelgov-manifest")  # beside, not inside: the
+    # directory must hold exactly the manifest's files for its digest to match
+    name = f"{model_id.split('/')[-1]}-{version_name}{EXTENSIONS.get(version.format, '')}"
+    single = to / name
+    report.provider = download(
+        key,
+        urls,
+        f"/v1/blobs/{digest}",
+        check_digest(digest),
+        manifest_path if _is_directory(key, urls, digest) else single,
+        progress,
+        report.failures,
+    )
+    if not manifest_path.exists():
+        report.path = single
+        return report
+    entries = parse_manifest(manifest_path.read_bytes())
+    for entry in entries:
+        target = to / entry.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() and _sha256(target) == entry.sha256:
+            continue
+        download(
+            key,
+            urls,
+            f"/v1/blobs/{digest}/{entry.path}",
+            entry.sha256,
+            target,
+            progress,
+            report.failures,
+        )
+    manifest_path.unlink()
+    return report
+
+
+def _is_directory(key: Key, urls: list[str], digest: str) -> bool:
+    """Whether the blob of ``digest`` is a manifest (peek at its first bytes)."""
+    header = b"modelgov-manifest-v1\n"
+    for url in urls:
+        try:
+            reply = signed_get(
+                key, url, f"/v1/blobs/{digest}", {"Range": f"bytes=0-{len(header) - 1}"}
+            )
+        except requests.RequestException:
+            continue
+        if reply.status_code == 403:
+            raise TransferError(f"{url}: {_reason(reply)}")
+        if reply.status_code in (200, 206):
+            return reply.content[: len(header)] == header
+    return False
+
+
+def referenced(node: Node) -> set[str]:
+    """Every weights digest a published version references."""
+    found: set[str] = set()
+    after = ""
+    while True:
+        answer = node.query("/models/digests", {"after": after, "limit": 200})
+        page = state_pb2.Page.FromString(answer.value)
+        found.update(item.decode() for item in page.items)
+        if not page.next:
+            return found
+        after = page.next
+
+
+def garbage(store: BlobStore, node: Node, now: float | None = None) -> list[str]:
+    """Blobs no on-chain version and no recent pending upload references (nothing deleted)."""
+    keep = referenced(node)
+    for digest in list(keep):
+        for entry in store.manifest(digest) or ():
+            keep.add("sha256:" + entry.sha256)
+    horizon = (time.time() if now is None else now) - PENDING_GRACE_SECONDS
+    for digest, uploaded in store.pending().items():
+        if digest in keep:
+            store.clear_pending(digest)
+        elif uploaded >= horizon:
+            keep.add(digest)
+            for entry in store.manifest(digest) or ():
+                keep.add("sha256:" + entry.sha256)
+    return [d for d in store.digests() if d not in keep]
+
+
+def collect_garbage(store: BlobStore, node: Node, dry_run: bool = False) -> list[str]:
+    """Delete (unless ``dry_run``) and return the unreferenced blobs."""
+    doomed = garbage(store, node)
+    if not dry_run:
+        for digest in doomed:
+            store.remove(digest)
+    return doomed
+
+
+def ensure_model(node: Node, key: Key, model: str, org: str) -> str:
+    """The model id; registered first if it does not exist (the sender's org owns it)."""
+    model_id = model if "/" in model else f"{org}/{model}"
+    try:
+        node.record("/models/model", {"id": model_id}, state_pb2.Model)
+    except ClientError:
+        owner, _, name = model_id.partition("/")
+        node.send(
+            key, [tx_pb2.Msg(register_model=tx_pb2.RegisterModel(owner_org=owner, name=name))]
+        )
+    return model_id
+
+
+def push(
+    node: Node,
+    key: Key,
+    store_url: str,
+    path: Path,
+    model: str,
+    version: str,
+    license_id: str = "",
+    parents: tuple[str, ...] = (),
+    fmt: str = "",
+    progress: bool = False,
+) -> state_pb2.Version:
+    """Hash, upload to the caller's store, publish, announce; the published version record."""
+    from chain.weights.torch_io import check_loadable, detect_format
+
+    fmt = fmt or detect_format(path)
+    if fmt in ("safetensors", "pytorch"):
+        check_loadable(path)
+    hashed = hash_path(path, progress=progress)
+    account = node.account(key.address)
+    model_id = ensure_model(node, key, model, account.org)
+    push_blobs(key, store_url, hashed, path, model_id)
+    node.send(key, [publish_msg(model_id, version, hashed, fmt, store_url, license_id, parents)])
+    announce = tx_pb2.AnnounceProvider(digest=hashed.digest, url=store_url.rstrip("/"))
+    node.send(key, [tx_pb2.Msg(announce_provider=announce)])
+    return node.record(
+        "/models/version", {"model": model_id, "version": version}, state_pb2.Version
+    )
+
+
+def check_held(store: BlobStore, digest: str) -> None:
+    """Refuse to announce what this store does not hold intact."""
+    if not store.has(digest):
+        raise WeightsError(f"this store does not hold {digest}; push or pull it first")
+    got = "sha256:" + _sha256(store.path(digest))
+    if got != digest:
+        raise WeightsError(f"the stored blob of {digest} hashes to {got}: the store is corrupt")
+    for entry in store.manifest(digest) or ():
+        if not store.has("sha256:" + entry.sha256):
+            raise WeightsError(f"{digest} lists {entry.path}, which this store lacks")

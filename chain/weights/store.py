@@ -1,0 +1,134 @@
+"""A node's content-addressed blob store: every blob lives under its SHA-256 and is verified on
+the way in, so nothing in the store can hold bytes other than its name says.
+
+Layout under the store root::
+
+    blobs/sha256/<hex>    a file's bytes, or a directory's manifest
+    tmp/                  uploads in progress (renamed into blobs/ once verified)
+    pending/<hex>         uploads not yet referenced on chain: {"model", "time"}; gc keeps them
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+from chain.weights.digest import ManifestEntry, WeightsError, check_digest, parse_manifest
+
+CHUNK = 8 * 1024 * 1024
+
+
+class Readable(Protocol):
+    """Anything with ``read(size) -> bytes``: a file, a socket stream, a bounded body."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class BlobStore:
+    """The blobs of one node."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.blobs = root / "blobs" / "sha256"
+        self.tmp = root / "tmp"
+        self.pending_dir = root / "pending"
+        for folder in (self.blobs, self.tmp, self.pending_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> Path:
+        """Where the blob of ``digest`` lives (whether or not it is there)."""
+        return self.blobs / check_digest(digest)
+
+    def has(self, digest: str) -> bool:
+        """Whether the store holds ``digest``."""
+        return self.path(digest).is_file()
+
+    def digests(self) -> Iterator[str]:
+        """Every blob held, as "sha256:<hex>"."""
+        for entry in sorted(self.blobs.iterdir()):
+            yield "sha256:" + entry.name
+
+    def put(
+        self,
+        digest: str,
+        source: Readable,
+        progress: Callable[[int], None] | None = None,
+    ) -> bool:
+        """Stream ``source`` in, verifying it hashes to ``digest``; True if it was new.
+
+        Raises WeightsError (and keeps nothing) when the bytes do not match.
+        """
+        expected = check_digest(digest)
+        if self.has(digest):
+            return False
+        part = self.tmp / f"{expected}.{uuid.uuid4().hex}"
+        hasher = hashlib.sha256()
+        try:
+            with part.open("wb") as out:
+                while chunk := source.read(CHUNK):
+                    hasher.update(chunk)
+                    out.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+                out.flush()
+                os.fsync(out.fileno())
+            if hasher.hexdigest() != expected:
+                raise WeightsError(f"the bytes hash to sha256:{hasher.hexdigest()}, not {digest}")
+            os.replace(part, self.path(digest))
+        finally:
+            part.unlink(missing_ok=True)
+        return True
+
+    def put_file(self, digest: str, path: Path) -> bool:
+        """Copy a local file in, verified."""
+        with path.open("rb") as source:
+            return self.put(digest, source)
+
+    def manifest(self, digest: str) -> tuple[ManifestEntry, ...] | None:
+        """The entries if the blob of ``digest`` is a directory manifest, else None."""
+        path = self.path(digest)
+        if not path.is_file():
+            return None
+        with path.open("rb") as blob:
+            head = blob.read(len(b"modelgov-manifest-v1\n"))
+        if head != b"modelgov-manifest-v1\n":
+            return None
+        try:
+            return parse_manifest(path.read_bytes())
+        except WeightsError:
+            return None
+
+    def mark_pending(self, digest: str, model: str) -> None:
+        """Remember an upload until a version references it (gc keeps it meanwhile)."""
+        record = {"model": model, "time": int(time.time())}
+        (self.pending_dir / check_digest(digest)).write_text(json.dumps(record))
+
+    def pending(self) -> dict[str, int]:
+        """Digest -> upload time of every pending upload."""
+        found = {}
+        for entry in self.pending_dir.iterdir():
+            try:
+                found["sha256:" + entry.name] = int(json.loads(entry.read_text())["time"])
+            except (OSError, ValueError, KeyError):
+                continue
+        return found
+
+    def clear_pending(self, digest: str) -> None:
+        """Forget a pending upload (it is referenced on chain now, or abandoned)."""
+        (self.pending_dir / check_digest(digest)).unlink(missing_ok=True)
+
+    def remove(self, digest: str) -> None:
+        """Delete a blob (gc only)."""
+        self.path(digest).unlink(missing_ok=True)
+
+    def clean_tmp(self) -> None:
+        """Drop uploads that never finished."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
