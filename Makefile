@@ -22,4 +22,5 @@ typecheck:
 	.venv/bin/mypy app chain tests benchmarks
 
 pytest:
+	scripts/install-prometheus || echo "no Prometheus: tests/integration/test_prometheus.py will skip"
 	.venv/bin/python -m pytest -q

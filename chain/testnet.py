@@ -175,6 +175,32 @@ def init(
     return testnet
 
 
+def add_node(directory: Path, timeout_commit: str = "") -> NodeSpec:
+    """Make one more node for a testnet: same genesis, peers with every node, a fresh validator
+    key that governance can give power (``modelgov tx gov propose set-validator``). It starts as
+    a full node; start it with ``start_node``."""
+    testnet = Testnet.load(directory)
+    binary = find_cometbft()
+    base = testnet.nodes[0].ports.p2p
+    node = _init_node(binary, Path(testnet.directory), len(testnet.nodes), base)
+    genesis = (testnet.nodes[0].engine_home / "config" / "genesis.json").read_text()
+    (node.engine_home / "config" / "genesis.json").write_text(genesis)
+    nodes = [*testnet.nodes, node]
+    commit = timeout_commit or _setting(testnet.nodes[0], "timeout_commit")
+    _configure(node, nodes, commit)
+    Testnet(testnet.directory, testnet.chain_id, tuple(nodes)).save()
+    return node
+
+
+def _setting(node: NodeSpec, name: str) -> str:
+    """A string setting of a node's config.toml (first occurrence)."""
+    for line in (node.engine_home / "config" / "config.toml").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name:
+            return value.strip().strip('"')
+    raise TestnetError(f"{node.name}'s config.toml has no {name}")
+
+
 def _account_keys(consortium: dict[str, Any], keyring: Keyring) -> dict[str, str]:
     """Generate a key for every consortium account that names no public key."""
     pubkeys = {}

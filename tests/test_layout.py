@@ -14,8 +14,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DETERMINISTIC = [
+    "app/attestations",
     "app/core",
     "app/credits",
+    "app/federated",
     "app/licenses",
     "app/members",
     "app/models",

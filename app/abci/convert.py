@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from app.abci.wire import encode_uvarint
-from app.core.env import Event, TxResult
+from app.core.env import Event, TxResult, ValidatorChange
 from app.pb.tendermint.abci import types_pb2 as abci
+from app.pb.tendermint.crypto import keys_pb2
 
 
 def event(e: Event) -> abci.Event:
@@ -40,3 +41,10 @@ def proto_size_in_block(tx: bytes) -> int:
     """Bytes a tx takes in a block's data, as the engine counts them against max_tx_bytes:
     the repeated-field tag, the length prefix and the tx itself."""
     return 1 + len(encode_uvarint(len(tx))) + len(tx)
+
+
+def validator_update(change: ValidatorChange) -> abci.ValidatorUpdate:
+    """A validator power change for the engine (ed25519)."""
+    return abci.ValidatorUpdate(
+        pub_key=keys_pb2.PublicKey(ed25519=change.pubkey), power=change.power
+    )

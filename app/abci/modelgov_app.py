@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 
 from app import APP_VERSION, SOFTWARE_VERSION
 from app.abci import convert
@@ -23,6 +24,7 @@ from app.core.query_routes import route_query
 from app.core.tx import SignatureCache, decode_envelope
 from app.members.genesis import init_genesis, parse_consortium
 from app.members.keeper import MembersKeeper, MembersReader
+from app.pb.modelgov.v1 import state_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
 from app.pb.tendermint.crypto import proof_pb2
 from app.state import Overlay
@@ -68,6 +70,7 @@ class ModelgovApp(BaseApplication):
         self.chain_id = req.chain_id
         self.pending.set(CHAIN_ID_KEY, req.chain_id.encode())
         init_genesis(MembersKeeper(self.pending), consortium)
+        record_validators(MembersKeeper(self.pending), req.validators)
         self.mempool = Overlay(self.pending)
         self.staged = self.store.stage(self.pending.pending())
         log.info("genesis: %d orgs, %d accounts", len(consortium.orgs), len(consortium.accounts))
@@ -113,6 +116,7 @@ class ModelgovApp(BaseApplication):
         return abci.ResponseFinalizeBlock(
             tx_results=[convert.exec_tx_result(r) for r in output.tx_results],
             events=[convert.event(e) for e in output.events],
+            validator_updates=[convert.validator_update(v) for v in output.validator_updates],
             app_hash=self.staged.root,
         )
 
@@ -151,6 +155,14 @@ class ModelgovApp(BaseApplication):
         if req.path == "/store":
             return QueryAnswer(self.store.get(req.data) or b"", req.data)
         return route_query(self.store, req.path, req.data)
+
+
+def record_validators(keeper: MembersKeeper, validators: Sequence[abci.ValidatorUpdate]) -> None:
+    """Remember the genesis validator set, so governance can change it."""
+    for update in validators:
+        if update.pub_key.WhichOneof("sum") != "ed25519":
+            raise ValueError("modelgov validators use ed25519 keys")
+        keeper.set_validator(state_pb2.Validator(pubkey=update.pub_key.ed25519, power=update.power))
 
 
 def _undecodable(raw: bytes, max_tx_bytes: int) -> bool:

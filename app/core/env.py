@@ -38,8 +38,17 @@ class TxResult:
 
 
 @dataclass(frozen=True)
+class ValidatorChange:
+    """A validator update for the engine: ed25519 key and new power (0 removes)."""
+
+    pubkey: bytes
+    power: int
+
+
+@dataclass(frozen=True)
 class BlockOutput:
     """Everything FinalizeBlock answers besides the app hash."""
 
     tx_results: tuple[TxResult, ...]
     events: tuple[Event, ...] = field(default_factory=tuple)
+    validator_updates: tuple[ValidatorChange, ...] = field(default_factory=tuple)

@@ -12,6 +12,8 @@ from app.core.context import MsgContext
 from app.core.env import BlockEnv, BlockOutput, Event, TxResult
 from app.core.errors import TxError
 from app.core.tx import DecodedTx, SignatureCache, decode_tx
+from app.federated.expiry import close_expired_rounds
+from app.members import governance
 from app.members.keeper import MembersKeeper
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay
@@ -70,8 +72,13 @@ def _run_messages(
 def finalize_block(
     state: Overlay, env: BlockEnv, txs: list[bytes], cache: SignatureCache | None = None
 ) -> BlockOutput:
-    """Execute a decided block's transactions in order: one result per transaction."""
-    return BlockOutput(tuple(execute_tx(state, env, raw, cache) for raw in txs))
+    """Execute a decided block's transactions in order (one result per transaction), then the
+    end-of-block work of the domains: governance decides and executes proposals, federated
+    rounds past their deadline close."""
+    results = tuple(execute_tx(state, env, raw, cache) for raw in txs)
+    events, validator_updates = governance.end_block(state, env)
+    events += close_expired_rounds(state, env)
+    return BlockOutput(results, events, validator_updates)
 
 
 def rejected(err: TxError, gas_wanted: int = 0, info: str = "") -> TxResult:

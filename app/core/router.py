@@ -6,12 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.attestations import handlers as attestations
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import UNKNOWN_MESSAGE, TxError
 from app.credits import handlers as credits
+from app.federated import handlers as federated
+from app.federated import validation as federated_validation
 from app.licenses import handlers as licenses
-from app.members.roles import ADMIN, ANY_MEMBER, CONSUMER, PUBLISHER
+from app.members import governance
+from app.members.roles import ADMIN, ANY_MEMBER, AUDITOR, CONSUMER, PUBLISHER
 from app.models import handlers as models
 from app.models import validation as models_validation
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -42,6 +46,16 @@ ROUTES: dict[str, Route] = {
     "attach_license": Route(PUBLISHER, licenses.validate_attach, licenses.attach_license),
     "use": Route(CONSUMER, usage.validate_use, usage.use),
     "transfer_credits": Route(ADMIN, credits.validate_transfer, credits.transfer_credits),
+    "attest": Route(AUDITOR, attestations.validate_attest, attestations.attest),
+    "open_round": Route(PUBLISHER, federated_validation.validate_open, federated.open_round),
+    "submit_update": Route(
+        PUBLISHER, federated_validation.validate_submit, federated.submit_update
+    ),
+    "finalize_round": Route(
+        PUBLISHER, federated_validation.validate_finalize, federated.finalize_round
+    ),
+    "submit_proposal": Route(ADMIN, governance.validate_submit, governance.submit_proposal),
+    "cast_vote": Route(ADMIN, governance.validate_vote, governance.cast_vote),
 }
 
 

@@ -17,6 +17,9 @@ DEFAULT_PARAMS = state_pb2.Params(
     license_gas_limit=200_000,
     license_memory_limit=1_000_000,
     max_license_source_bytes=16_384,
+    vote_quorum_percent=50,
+    vote_threshold_percent=66,
+    voting_period_blocks=100,
 )
 
 
@@ -41,6 +44,30 @@ class MembersReader:
         raw = self.state.get(keys.PARAMS)
         return DEFAULT_PARAMS if raw is None else state_pb2.Params.FromString(raw)
 
+    def org_ids(self) -> list[str]:
+        """Ids of the member organisations, sorted."""
+        return [k[len(keys.ORG) :].decode() for k, _ in self.state.iterate(keys.ORG)]
+
+    def proposal(self, proposal_id: int) -> state_pb2.Proposal | None:
+        """A proposal, or None."""
+        raw = self.state.get(keys.proposal_key(proposal_id))
+        return None if raw is None else state_pb2.Proposal.FromString(raw)
+
+    def active_proposals(self) -> list[int]:
+        """Ids of the proposals still open to votes, ascending."""
+        return [
+            int.from_bytes(k[len(keys.ACTIVE) :], "big") for k, _ in self.state.iterate(keys.ACTIVE)
+        ]
+
+    def votes(self, proposal_id: int) -> dict[str, int]:
+        """Organisation -> VoteOption of the votes cast on a proposal."""
+        prefix = keys.vote_prefix(proposal_id)
+        return {k[len(prefix) :].decode(): v[0] for k, v in self.state.iterate(prefix)}
+
+    def validators(self) -> list[state_pb2.Validator]:
+        """The validator set as the app last updated it, by public key."""
+        return [state_pb2.Validator.FromString(v) for _, v in self.state.iterate(keys.VALIDATOR)]
+
 
 class MembersKeeper(MembersReader):
     """Read-write view used by transaction handlers and genesis."""
@@ -63,3 +90,38 @@ class MembersKeeper(MembersReader):
     def set_params(self, params: state_pb2.Params) -> None:
         """Store the consortium's parameters."""
         self.state.set(keys.PARAMS, params.SerializeToString())
+
+    def remove_org(self, org_id: str) -> None:
+        """Delete an organisation; its accounts stay but can no longer send (ante refuses)."""
+        self.state.delete(keys.org_key(org_id))
+
+    def remove_account(self, account: state_pb2.Account) -> None:
+        """Delete an account and its index entry."""
+        self.state.delete(keys.account_key(account.address))
+        self.state.delete(keys.org_account_key(account.org, account.address))
+
+    def add_proposal(self, proposal: state_pb2.Proposal) -> state_pb2.Proposal:
+        """Store a new proposal under the next id and open it to votes."""
+        raw = self.state.get(keys.NEXT_PROPOSAL)
+        proposal.id = (0 if raw is None else int.from_bytes(raw, "big")) + 1
+        self.state.set(keys.NEXT_PROPOSAL, proposal.id.to_bytes(8, "big"))
+        self.state.set(keys.active_key(proposal.id), b"\x01")
+        self.set_proposal(proposal)
+        return proposal
+
+    def set_proposal(self, proposal: state_pb2.Proposal) -> None:
+        """Rewrite a proposal; a decided one leaves the active index."""
+        self.state.set(keys.proposal_key(proposal.id), proposal.SerializeToString())
+        if proposal.status != state_pb2.PROPOSAL_STATUS_VOTING:
+            self.state.delete(keys.active_key(proposal.id))
+
+    def set_vote(self, proposal_id: int, org_id: str, option: int) -> None:
+        """Record (or replace) an organisation's vote."""
+        self.state.set(keys.vote_key(proposal_id, org_id), bytes([option]))
+
+    def set_validator(self, validator: state_pb2.Validator) -> None:
+        """Track a validator's power; power 0 removes it."""
+        if validator.power == 0:
+            self.state.delete(keys.validator_key(validator.pubkey))
+        else:
+            self.state.set(keys.validator_key(validator.pubkey), validator.SerializeToString())

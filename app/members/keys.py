@@ -22,3 +22,35 @@ def account_key(address: str) -> bytes:
 def org_account_key(org_id: str, address: str) -> bytes:
     """Index entry listing an account under its organisation."""
     return ORG_ACCOUNT + org_id.encode() + b"\x00" + address.encode()
+
+
+PROPOSAL = PREFIX + b"P"
+NEXT_PROPOSAL = PREFIX + b"N"
+ACTIVE = PREFIX + b"A"
+VOTE = PREFIX + b"v"
+VALIDATOR = PREFIX + b"V"
+
+
+def proposal_key(proposal_id: int) -> bytes:
+    """Key of a proposal (big-endian id, so proposals list in order)."""
+    return PROPOSAL + proposal_id.to_bytes(8, "big")
+
+
+def active_key(proposal_id: int) -> bytes:
+    """Index entry: the proposal is still being voted on."""
+    return ACTIVE + proposal_id.to_bytes(8, "big")
+
+
+def vote_prefix(proposal_id: int) -> bytes:
+    """Prefix of the votes cast on a proposal, one per organisation."""
+    return VOTE + proposal_id.to_bytes(8, "big")
+
+
+def vote_key(proposal_id: int, org_id: str) -> bytes:
+    """Key of an organisation's vote on a proposal."""
+    return vote_prefix(proposal_id) + org_id.encode()
+
+
+def validator_key(pubkey: bytes) -> bytes:
+    """Key of a validator, by its ed25519 public key."""
+    return VALIDATOR + pubkey

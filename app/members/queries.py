@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from app.core.errors import NOT_FOUND, TxError
 from app.core.query import (
     Handler,
     QueryAnswer,
+    int_param,
     limit_param,
     page,
     record,
     text_param,
 )
 from app.members import keys
+from app.members.governance import count
+from app.members.keeper import MembersReader
 from app.state import Reader
 
 
@@ -59,7 +63,44 @@ def params_query(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return record(state, keys.PARAMS, "parameters")
 
 
+def proposal(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/proposal {"id"}: one proposal with its final tally once decided."""
+    proposal_id = int_param(params, "id", 0, 2**64 - 1, minimum=1)
+    return record(state, keys.proposal_key(proposal_id), f"proposal {proposal_id}")
+
+
+def proposals(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/proposals {"after", "limit"}: proposals in id order."""
+    after = int_param(params, "after", 0, 2**64 - 1)
+    start = keys.proposal_key(after) if after else None
+    items = (
+        (str(int.from_bytes(k[len(keys.PROPOSAL) :], "big")), v)
+        for k, v in state.iterate(keys.PROPOSAL, start)
+    )
+    return page(items, limit_param(params))
+
+
+def votes(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/votes {"id"}: the current tally of a proposal, counting current members only."""
+    proposal_id = int_param(params, "id", 0, 2**64 - 1, minimum=1)
+    reader = MembersReader(state)
+    if reader.proposal(proposal_id) is None:
+        raise TxError(NOT_FOUND, f"proposal {proposal_id} not found")
+    tally = count(reader.votes(proposal_id), reader.org_ids())
+    return QueryAnswer(tally.SerializeToString())
+
+
+def validators(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/members/validators: the validator set as governance last set it."""
+    items = ((k.hex(), v) for k, v in state.iterate(keys.VALIDATOR))
+    return page(items, limit_param(params))
+
+
 QUERIES: dict[str, Handler] = {
+    "/members/proposal": proposal,
+    "/members/proposals": proposals,
+    "/members/votes": votes,
+    "/members/validators": validators,
     "/members/org": org,
     "/members/orgs": orgs,
     "/members/account": account,

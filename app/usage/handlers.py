@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
-from app.credits.keeper import CreditsKeeper
+from app.federated.revenue import pay_fee
 from app.models.validation import check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors
@@ -39,7 +39,9 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
             errors.FEE_ABOVE_MAX,
             f"{evaluation.license.id} asks {decision.fee} credits, max_fee is {msg.max_fee}",
         )
-    CreditsKeeper(ctx.state).move(ctx.sender.org, evaluation.owner, decision.fee)
+    paid = pay_fee(
+        ctx.state, ctx.sender.org, evaluation.owner, msg.model, msg.version, decision.fee
+    )
     receipt = UsageKeeper(ctx.state).record(
         state_pb2.Receipt(
             model=msg.model,
@@ -71,5 +73,6 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
             ("licensor", evaluation.owner),
             ("consumer_org", ctx.sender.org),
             ("gas", str(evaluation.gas_used)),
+            ("paid", ",".join(f"{org}:{amount}" for org, amount in paid)),
         ),
     )

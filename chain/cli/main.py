@@ -11,7 +11,9 @@ import sys
 import click
 
 from app.members.genesis import GenesisError
+from chain.cli.fl import fl
 from chain.cli.genesis import genesis
+from chain.cli.gov import gov_tx, proposal, proposals
 from chain.cli.keys import keys
 from chain.cli.license import license_
 from chain.cli.node import node
@@ -44,7 +46,11 @@ cli.add_command(testnet)
 cli.add_command(license_, "license")
 cli.add_command(node)
 cli.add_command(weights)
+tx.add_command(gov_tx)
+query.add_command(proposal)
+query.add_command(proposals)
 cli.add_command(model)
+cli.add_command(fl)
 
 
 def main() -> None:

@@ -97,3 +97,20 @@ def status(directory: Path, output: str) -> None:
     rows = [asdict(s) for s in net.status(directory)]
     columns = ["name", "running", "height", "app_hash", "peers", "catching_up", "rpc"]
     emit(output, {"nodes": rows}, lambda d: table(d["nodes"], columns))
+
+
+@testnet.command("add-node")
+@DIR
+@click.option("--start/--no-start", default=True, help="start it right away")
+def add_node(directory: Path, start: bool) -> None:
+    """Add a full node with a fresh validator key; governance can then give it power."""
+    node = net.add_node(directory)
+    if start:
+        net.start_node(directory, node)
+    key_file = node.engine_home / "config" / "priv_validator_key.json"
+    click.echo(f"{node.name}: {node.rpc_url} ({'started' if start else 'not started'})")
+    click.echo("make it a validator by vote:")
+    click.echo(
+        f"  modelgov tx gov propose set-validator --key-file {key_file} --power 10 "
+        f"--title 'add {node.name}' --from ADMIN"
+    )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from chain.testnet import NodeSpec, Testnet
 
-ENGINE_JOB, APP_JOB = "cometbft", "modelgov-app"
+ENGINE_JOB, APP_JOB, WEIGHTS_JOB = "cometbft", "modelgov-app", "modelgov-weights"
 DATASOURCE_UID = "prometheus"
 DATASOURCE = {"type": "prometheus", "uid": DATASOURCE_UID}
 PROMETHEUS_PORT, GRAFANA_PORT = 9090, 3000
@@ -276,7 +276,8 @@ def prometheus_config(
     host: Callable[[NodeSpec], str],
     scrape_interval: str = "5s",
 ) -> dict[str, Any]:
-    """Scrape every engine (job cometbft) and app (job modelgov-app), labelled node=<name>."""
+    """Scrape every engine (job cometbft), app (job modelgov-app) and weights server (job
+    modelgov-weights), labelled node=<name>."""
 
     def job(name: str, port: Callable[[NodeSpec], int]) -> dict[str, Any]:
         targets = [{"targets": [f"{host(n)}:{port(n)}"], "labels": {"node": n.name}} for n in nodes]
@@ -287,6 +288,7 @@ def prometheus_config(
         "scrape_configs": [
             job(ENGINE_JOB, lambda n: n.ports.engine_metrics),
             job(APP_JOB, lambda n: n.ports.app_metrics),
+            job(WEIGHTS_JOB, lambda n: n.ports.weights),
         ],
     }
 

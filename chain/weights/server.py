@@ -4,6 +4,7 @@
     GET|HEAD /v1/blobs/<digest>/<path>   one file of the directory whose manifest is <digest>
     PUT      /v1/blobs/<digest>?model=M  upload; kept only if the bytes hash to <digest>
     GET      /v1/health                  unauthenticated liveness
+    GET      /metrics                    Prometheus: requests by outcome, bytes served
 
 Every blob request is signed (``chain.weights.auth``); 401 says what is wrong with the
 signature, 403 and 404 say why the ledger refuses and what to do. Ranges (``bytes=a-b``) make
@@ -25,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from chain.client import Node
 from chain.rpc import RpcError
@@ -52,11 +55,24 @@ class WeightsServer(ThreadingHTTPServer):
         self.verifier = Verifier()
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "modelgov_weights_requests",
+            "Blob requests by method and outcome (served, uploaded, refused_<HTTP status>)",
+            ["method", "result"],
+            registry=self.registry,
+        )
+        self.served_bytes = Counter(
+            "modelgov_weights_served_bytes", "Blob bytes sent to members", registry=self.registry
+        )
+        for method, result in (("GET", "served"), ("GET", "refused_403"), ("PUT", "uploaded")):
+            self.requests.labels(method, result)
 
-    def count(self, outcome: str) -> None:
-        """Tally served and refused requests (shown by /v1/health)."""
+    def count(self, outcome: str, method: str = "GET") -> None:
+        """Tally served and refused requests (shown by /v1/health and /metrics)."""
         with self._lock:
             self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        self.requests.labels(method, outcome).inc()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,13 +117,16 @@ class Handler(BaseHTTPRequestHandler):
             self._refuse(Access(False, 422, f"upload refused: {exc}"))
             return
         self.server.store.mark_pending(digest, model)
-        self.server.count("uploaded")
+        self.server.count("uploaded", "PUT")
         self._json(201 if created else 200, {"digest": digest, "stored": True})
 
     def _read(self, send_body: bool) -> None:
         url = urlsplit(self.path)
         if url.path == "/v1/health":
             self._json(200, {"ok": True, "counts": self.server.counts})
+            return
+        if url.path == "/metrics":
+            self._metrics()
             return
         match = BLOB_PATH.match(url.path)
         if match is None:
@@ -171,7 +190,17 @@ class Handler(BaseHTTPRequestHandler):
             with path.open("rb") as blob:
                 for chunk in _chunks(blob, start, end):
                     self.wfile.write(chunk)
-        self.server.count("served")
+            self.server.served_bytes.inc(end - start)
+        self.server.count("served", self.command)
+
+    def _metrics(self) -> None:
+        body = generate_latest(self.server.registry)
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def _signer(self) -> str | None:
         try:
@@ -184,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
         return signed.address
 
     def _refuse(self, access: Access) -> None:
-        self.server.count(f"refused_{access.status}")
+        self.server.count(f"refused_{access.status}", self.command)
         body = {"error": HTTPStatus(access.status).phrase, "reason": access.reason}
         if access.hint:
             body["hint"] = access.hint

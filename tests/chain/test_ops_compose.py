@@ -157,6 +157,7 @@ def test_prometheus_and_grafana_in_compose_use_container_hostnames(
     }
     expected = {("cometbft", n.name, f"{n.name}:{n.ports.engine_metrics}") for n in testnet.nodes}
     expected |= {("modelgov-app", n.name, f"{n.name}:{n.ports.app_metrics}") for n in testnet.nodes}
+    expected |= {("modelgov-weights", n.name, f"{n.name}:{n.ports.weights}") for n in testnet.nodes}
     assert targets == expected
     source = read_yaml(docker / "grafana" / "provisioning" / "datasources" / "prometheus.yml")
     assert source["datasources"][0]["url"] == "http://prometheus:9090"

@@ -26,11 +26,14 @@ def boards(testnet: net.Testnet) -> dict[str, Any]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
 
-def test_prometheus_scrapes_every_engine_and_app_by_node(testnet: net.Testnet) -> None:
+def test_prometheus_scrapes_every_engine_app_and_weights_server_by_node(
+    testnet: net.Testnet,
+) -> None:
     config = read_yaml(Path(testnet.directory) / "monitoring" / "prometheus.yml")
     jobs = {j["job_name"]: j["static_configs"] for j in config["scrape_configs"]}
-    assert set(jobs) == {"cometbft", "modelgov-app"}
-    for job, port in (("cometbft", "engine_metrics"), ("modelgov-app", "app_metrics")):
+    assert set(jobs) == {"cometbft", "modelgov-app", "modelgov-weights"}
+    ports = (("cometbft", "engine_metrics"), ("modelgov-app", "app_metrics"))
+    for job, port in (*ports, ("modelgov-weights", "weights")):
         found = {(c["labels"]["node"], c["targets"][0]) for c in jobs[job]}
         wanted = {(n.name, f"127.0.0.1:{getattr(n.ports, port)}") for n in testnet.nodes}
         assert found == wanted

@@ -1,0 +1,1 @@
+"""Attestations: append-only records of training, evaluation and validation runs about versions."""

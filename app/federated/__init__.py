@@ -1,0 +1,1 @@
+"""Federated-learning rounds: open, submit updates, finalize into a version, or expire."""

@@ -1,0 +1,182 @@
+"""The round message server: open, submit, finalize; each returns one event.
+
+Updates and aggregates are versions of the round's target model, written with the registry's
+keeper: an update is published at submit time as "<target_version>-update-<org>" (parent: the
+base), and the aggregate as "<target_version>" with the base and every included update as its
+parents, so the registry's lineage names every contribution. Opening the round is the target
+owner's consent to those versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.attestations.keeper import AttestationsKeeper
+from app.core.context import MsgContext
+from app.core.env import Event
+from app.core.errors import TxError
+from app.federated import errors
+from app.federated.keeper import FederatedKeeper
+from app.federated.validation import update_version
+from app.members.keeper import MembersReader
+from app.models.keeper import ModelsKeeper, version_ref
+from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
+
+FORMAT = "safetensors"
+FRAMEWORK = "pytorch"
+
+
+def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
+    """Open a round on a published base; the sender's org must own the target model."""
+    models = ModelsKeeper(ctx.state)
+    models.owned_by(msg.target_model, ctx.sender.org)
+    if models.version(msg.base_model, msg.base_version) is None:
+        raise TxError(errors.BASE_NOT_FOUND, f"{msg.base_model}@{msg.base_version} not published")
+    _check_target_free(ctx, msg.target_model, msg.target_version)
+    members = MembersReader(ctx.state)
+    for org in msg.invited_orgs:
+        if members.org(org) is None:
+            raise TxError(errors.UNKNOWN_ORG, f"no organisation {org!r}")
+    if msg.deadline_height <= ctx.env.height:
+        raise TxError(errors.BAD_DEADLINE, f"deadline {msg.deadline_height} is not after now")
+    record = FederatedKeeper(ctx.state).open(
+        federated_pb2.Round(
+            opener=ctx.sender.address,
+            opener_org=ctx.sender.org,
+            base=version_ref(msg.base_model, msg.base_version),
+            target_model=msg.target_model,
+            target_version=msg.target_version,
+            invited_orgs=sorted(msg.invited_orgs),
+            min_participants=msg.min_participants,
+            deadline_height=msg.deadline_height,
+            status=federated_pb2.ROUND_STATUS_OPEN,
+            open_height=ctx.env.height,
+        )
+    )
+    return Event("federated.round_opened", (("id", str(record.id)), ("base", record.base)))
+
+
+def _check_target_free(ctx: MsgContext, model_id: str, version: str) -> None:
+    taken = ModelsKeeper(ctx.state).version(model_id, version) is not None
+    if taken or FederatedKeeper(ctx.state).target_claimed(model_id, version):
+        raise TxError(errors.TARGET_TAKEN, f"{model_id}@{version} is published or claimed")
+
+
+def _open_round(ctx: MsgContext, round_id: int) -> federated_pb2.Round:
+    """The round if it is open and its deadline has not passed; raises TxError."""
+    record = FederatedKeeper(ctx.state).round(round_id)
+    if record is None:
+        raise TxError(errors.ROUND_NOT_FOUND, f"no round {round_id}")
+    if record.status != federated_pb2.ROUND_STATUS_OPEN:
+        raise TxError(errors.ROUND_CLOSED, f"round {round_id} is no longer open")
+    if ctx.env.height > record.deadline_height:
+        raise TxError(errors.ROUND_CLOSED, f"round {round_id} closed at {record.deadline_height}")
+    return record
+
+
+def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
+    """Record an invited org's update and publish it as a version of the target model."""
+    record = _open_round(ctx, msg.round_id)
+    org = ctx.sender.org
+    if org not in record.invited_orgs:
+        raise TxError(errors.NOT_INVITED, f"{org} is not invited to round {record.id}")
+    if any(s.org == org for s in record.submissions):
+        raise TxError(errors.ALREADY_SUBMITTED, f"{org} already submitted to round {record.id}")
+    name = update_version(record.target_version, org)
+    _publish(ctx, record.target_model, name, msg.update_digest, msg.size_bytes, [record.base])
+    submission = federated_pb2.Submission(
+        org=org,
+        submitter=ctx.sender.address,
+        update_digest=msg.update_digest,
+        size_bytes=msg.size_bytes,
+        sample_count=msg.sample_count,
+        version=name,
+        height=ctx.env.height,
+        attestation_id=_attest_update(ctx, record, name, msg.metrics),
+    )
+    record.submissions.append(submission)
+    FederatedKeeper(ctx.state).set_round(record)
+    ref = version_ref(record.target_model, name)
+    return Event("federated.update_submitted", (("round", str(record.id)), ("ref", ref)))
+
+
+def _attest_update(
+    ctx: MsgContext, record: federated_pb2.Round, name: str, metrics: Sequence[tx_pb2.Metric]
+) -> int:
+    """The training attestation of an update's metrics; its id, or 0 without metrics."""
+    if not metrics:
+        return 0
+    attestation = federated_pb2.Attestation(
+        model=record.target_model,
+        version=name,
+        kind="training",
+        metrics=metrics,
+        method=f"federated round {record.id} update from {record.base}",
+        attester=ctx.sender.address,
+        org=ctx.sender.org,
+        height=ctx.env.height,
+        time=ctx.env.time,
+        tx_hash=ctx.tx_hash,
+    )
+    return AttestationsKeeper(ctx.state).append(attestation).id
+
+
+def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
+    """Publish the aggregate of the included updates; its parents are the base and updates."""
+    record = _open_round(ctx, msg.round_id)
+    if ctx.sender.org != record.opener_org:
+        raise TxError(errors.NOT_OPENER, f"round {record.id} was opened by {record.opener_org}")
+    ModelsKeeper(ctx.state).owned_by(record.target_model, ctx.sender.org)
+    included = sorted(msg.included)
+    by_org = {s.org: s for s in record.submissions}
+    for org in included:
+        if org not in by_org:
+            raise TxError(errors.NOT_SUBMITTED, f"{org} submitted no update to round {record.id}")
+    if len(included) < record.min_participants:
+        raise TxError(errors.TOO_FEW, f"{len(included)} included, {record.min_participants} needed")
+    updates = [version_ref(record.target_model, by_org[org].version) for org in included]
+    parents = [record.base, *updates]
+    model, name = record.target_model, record.target_version
+    _publish(ctx, model, name, msg.aggregate_digest, msg.size_bytes, parents)
+    contributors = [
+        federated_pb2.Contributor(org=o, sample_count=by_org[o].sample_count) for o in included
+    ]
+    keeper = FederatedKeeper(ctx.state)
+    keeper.set_contributors(
+        model, name, federated_pb2.Contributors(round_id=record.id, contributors=contributors)
+    )
+    record.status = federated_pb2.ROUND_STATUS_FINALIZED
+    record.included[:] = included
+    record.aggregate_digest = msg.aggregate_digest
+    record.closed_height = ctx.env.height
+    keeper.close(record)
+    ref = version_ref(model, name)
+    return Event("federated.round_finalized", (("id", str(record.id)), ("ref", ref)))
+
+
+def _publish(
+    ctx: MsgContext, model_id: str, name: str, digest: str, size: int, parents: list[str]
+) -> None:
+    """Write a version the way PublishVersion does, on behalf of the round."""
+    models = ModelsKeeper(ctx.state)
+    model = models.model(model_id)
+    if model is None or models.version(model_id, name) is not None:
+        raise TxError(errors.TARGET_TAKEN, f"{model_id}@{name} is published or gone")
+    version = state_pb2.Version(
+        model=model_id,
+        version=name,
+        weights_digest=digest,
+        size_bytes=size,
+        format=FORMAT,
+        framework=FRAMEWORK,
+        parents=parents,
+        status=tx_pb2.VERSION_STATUS_ACTIVE,
+        publisher=ctx.sender.address,
+        height=ctx.env.height,
+        time=ctx.env.time,
+        tx_hash=ctx.tx_hash,
+        index=model.version_count,
+    )
+    models.add_version(version)
+    model.version_count += 1
+    models.set_model(model)

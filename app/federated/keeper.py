@@ -1,0 +1,76 @@
+"""The only code that reads and writes rounds, their indexes and aggregate contributors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from app.federated import keys
+from app.pb.modelgov.v1 import federated_pb2
+from app.state import Overlay, Reader
+
+
+class FederatedReader:
+    """Read-only view for queries and other domains (usage reads contributors)."""
+
+    def __init__(self, state: Reader) -> None:
+        self.state = state
+
+    def round(self, round_id: int) -> federated_pb2.Round | None:
+        """One round, or None."""
+        raw = self.state.get(keys.round_key(round_id))
+        return None if raw is None else federated_pb2.Round.FromString(raw)
+
+    def target_claimed(self, model_id: str, version: str) -> bool:
+        """Whether an open round will publish ``model_id@version``."""
+        return self.state.get(keys.target_key(model_id, version)) is not None
+
+    def contributors(self, model_id: str, version: str) -> federated_pb2.Contributors | None:
+        """The contributors of an aggregate version, or None for any other version."""
+        raw = self.state.get(keys.contributors_key(model_id, version))
+        return None if raw is None else federated_pb2.Contributors.FromString(raw)
+
+    def due(self, height: int) -> Iterator[int]:
+        """Ids of the open rounds whose deadline is at or before ``height``, by deadline."""
+        for key, _ in self.state.iterate(keys.DEADLINE):
+            entry = key[len(keys.DEADLINE) :]
+            if int.from_bytes(entry[:8], "big") > height:
+                return
+            yield int.from_bytes(entry[8:], "big")
+
+
+class FederatedKeeper(FederatedReader):
+    """Read-write view for the round handlers and the end of a block."""
+
+    state: Overlay
+
+    def __init__(self, state: Overlay) -> None:
+        super().__init__(state)
+        self.state = state
+
+    def open(self, record: federated_pb2.Round) -> federated_pb2.Round:
+        """Give a new round the next id and store it with its deadline and target indexes."""
+        raw = self.state.get(keys.NEXT_ID)
+        record.id = 1 if raw is None else int.from_bytes(raw, "big")
+        self.state.set(keys.NEXT_ID, keys.u64(record.id + 1))
+        self.set_round(record)
+        self.state.set(keys.deadline_key(record.deadline_height, record.id), b"\x01")
+        self.state.set(keys.target_key(record.target_model, record.target_version), b"\x01")
+        return record
+
+    def set_round(self, record: federated_pb2.Round) -> None:
+        """Rewrite a round's record."""
+        encoded = record.SerializeToString(deterministic=True)
+        self.state.set(keys.round_key(record.id), encoded)
+
+    def close(self, record: federated_pb2.Round) -> None:
+        """Store a round that is no longer open and drop its open-round indexes."""
+        self.set_round(record)
+        self.state.delete(keys.deadline_key(record.deadline_height, record.id))
+        self.state.delete(keys.target_key(record.target_model, record.target_version))
+
+    def set_contributors(
+        self, model_id: str, version: str, record: federated_pb2.Contributors
+    ) -> None:
+        """Record who shares the fees of an aggregate version."""
+        encoded = record.SerializeToString(deterministic=True)
+        self.state.set(keys.contributors_key(model_id, version), encoded)

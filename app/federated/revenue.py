@@ -1,0 +1,52 @@
+"""Fees of an aggregate version go to its contributors, pro rata to their sample counts.
+
+Each contributor gets ``fee * samples // total``. The few credits that floor division leaves
+(fewer than the number of contributors) go one each to the contributors in descending order of
+sample count, then ascending org id. Every credit moves from the payer, none is made or burnt.
+Any other version's fee goes to its owner, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from app.core.errors import TxError
+from app.credits import errors as credit_errors
+from app.credits.keeper import CreditsKeeper
+from app.federated.keeper import FederatedReader
+from app.pb.modelgov.v1 import federated_pb2
+from app.state import Overlay
+
+
+def split(fee: int, contributors: Sequence[federated_pb2.Contributor]) -> list[tuple[str, int]]:
+    """(org, credits) for each contributor, in org order; the amounts sum to ``fee``."""
+    total = sum(c.sample_count for c in contributors)
+    shares = {c.org: fee * c.sample_count // total for c in contributors}
+    remainder = fee - sum(shares.values())
+    ranked = sorted(contributors, key=lambda c: (-c.sample_count, c.org))
+    for contributor in ranked[:remainder]:
+        shares[contributor.org] += 1
+    return sorted(shares.items())
+
+
+def payees(state: Overlay, owner: str, model: str, version: str, fee: int) -> list[tuple[str, int]]:
+    """Who receives a use's fee: the contributors of an aggregate, else the owner."""
+    record = FederatedReader(state).contributors(model, version)
+    if record is None:
+        return [(owner, fee)]
+    return split(fee, record.contributors)
+
+
+def pay_fee(
+    state: Overlay, payer: str, owner: str, model: str, version: str, fee: int
+) -> list[tuple[str, int]]:
+    """Move a use's fee from ``payer``; raises TxError(insufficient_credits) before any move."""
+    split_fee = payees(state, owner, model, version, fee)
+    credits = CreditsKeeper(state)
+    needed = sum(amount for org, amount in split_fee if org != payer)
+    if credits.balance(payer) < needed:
+        have = credits.balance(payer)
+        raise TxError(credit_errors.INSUFFICIENT, f"{payer} holds {have} credits, {needed} needed")
+    for org, amount in split_fee:
+        credits.move(payer, org, amount)
+    return split_fee

@@ -1,0 +1,70 @@
+"""Stateless checks of round messages (``validate_basic``): they need no state to refuse."""
+
+from __future__ import annotations
+
+from app.attestations.handlers import validate_metrics
+from app.core.errors import TxError
+from app.federated import errors
+from app.models.validation import DIGEST, ORG_ID, VERSION, check_model_id, check_version
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+
+MAX_INVITED = 64
+MAX_SAMPLES = 2**48
+
+
+def update_version(target_version: str, org: str) -> str:
+    """The version under which an org's update of a round is published in the target model."""
+    return f"{target_version}-update-{org}"
+
+
+def _check_digest(value: str, field: str) -> None:
+    if not DIGEST.match(value):
+        raise TxError(errors.INVALID_FIELD, f"{field} {value!r} is not sha256:<64 lowercase hex>")
+
+
+def _check_orgs(orgs: list[str], field: str) -> None:
+    if not orgs or len(orgs) > MAX_INVITED:
+        raise TxError(errors.INVALID_FIELD, f"{field}: 1 to {MAX_INVITED} organisations")
+    if len(set(orgs)) != len(orgs):
+        raise TxError(errors.INVALID_FIELD, f"{field}: an organisation is listed twice")
+    for org in orgs:
+        if not ORG_ID.match(org):
+            raise TxError(errors.INVALID_FIELD, f"{field}: {org!r} is not an org id")
+
+
+def validate_open(msg: tx_pb2.OpenRound, params: state_pb2.Params) -> None:
+    """Checks of OpenRound that need no state."""
+    check_model_id(msg.base_model)
+    check_version(msg.base_version)
+    check_model_id(msg.target_model)
+    check_version(msg.target_version)
+    _check_orgs(list(msg.invited_orgs), "invited_orgs")
+    for org in msg.invited_orgs:
+        if not VERSION.match(update_version(msg.target_version, org)):
+            raise TxError(errors.INVALID_FIELD, "target_version too long to name its updates")
+    if not 1 <= msg.min_participants <= len(msg.invited_orgs):
+        raise TxError(errors.INVALID_FIELD, "min_participants is 1 to the number invited")
+    if msg.deadline_height == 0:
+        raise TxError(errors.INVALID_FIELD, "deadline_height is required")
+
+
+def validate_submit(msg: tx_pb2.SubmitUpdate, params: state_pb2.Params) -> None:
+    """Checks of SubmitUpdate that need no state."""
+    if msg.round_id == 0:
+        raise TxError(errors.INVALID_FIELD, "round_id is required")
+    _check_digest(msg.update_digest, "update_digest")
+    if msg.size_bytes == 0:
+        raise TxError(errors.INVALID_FIELD, "size_bytes must be positive")
+    if not 1 <= msg.sample_count <= MAX_SAMPLES:
+        raise TxError(errors.INVALID_FIELD, f"sample_count is 1 to 2^48, not {msg.sample_count}")
+    validate_metrics(msg.metrics, params)
+
+
+def validate_finalize(msg: tx_pb2.FinalizeRound, params: state_pb2.Params) -> None:
+    """Checks of FinalizeRound that need no state."""
+    if msg.round_id == 0:
+        raise TxError(errors.INVALID_FIELD, "round_id is required")
+    _check_digest(msg.aggregate_digest, "aggregate_digest")
+    if msg.size_bytes == 0:
+        raise TxError(errors.INVALID_FIELD, "size_bytes must be positive")
+    _check_orgs(list(msg.included), "included")

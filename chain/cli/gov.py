@@ -1,0 +1,239 @@
+"""``modelgov tx gov`` and ``modelgov query proposals|proposal``: the consortium governs itself."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.licenses.params import from_data
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from chain.cli.options import Send, reads, signed
+from chain.cli.output import emit, record, table
+from chain.client import Node
+
+ROLES = click.Choice(["admin", "auditor", "consumer", "publisher"])
+TEXT = click.option("--title", required=True, help="what the proposal does, in a line")
+DESCRIPTION = click.option("--description", default="", help="why, for the other members")
+
+
+@click.group("gov")
+def gov_tx() -> None:
+    """Propose changes to the consortium and vote on them (admins, one vote per org)."""
+
+
+@gov_tx.group()
+def propose() -> None:
+    """Submit a proposal; it passes by the members' votes and executes in that block."""
+
+
+def _submit(send: Send, action: tx_pb2.ProposalAction, title: str, description: str) -> None:
+    send(
+        tx_pb2.Msg(
+            submit_proposal=tx_pb2.SubmitProposal(
+                action=action, title=title, description=description
+            )
+        )
+    )
+
+
+def _account(spec: str) -> tx_pb2.AccountSpec:
+    """NAME:PUBKEY_HEX:ROLE[,ROLE...]"""
+    try:
+        name, pubkey, roles = spec.split(":")
+        return tx_pb2.AccountSpec(name=name, pubkey=bytes.fromhex(pubkey), roles=roles.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{spec!r} is not NAME:PUBKEY_HEX:ROLE[,ROLE]") from None
+
+
+def _attributes(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--attr")
+        out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
+@propose.command("add-org")
+@click.option("--id", "org_id", required=True)
+@click.option("--name", required=True)
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["academic", "commercial", "government", "nonprofit"]),
+)
+@click.option("--attr", "attrs", multiple=True, help="KEY=VALUE (integers stay integers)")
+@click.option("--account", "accounts", multiple=True, help="NAME:PUBKEY_HEX:ROLE[,ROLE]")
+@TEXT
+@DESCRIPTION
+@signed
+def add_org(
+    org_id: str,
+    name: str,
+    kind: str,
+    attrs: tuple[str, ...],
+    accounts: tuple[str, ...],
+    title: str,
+    description: str,
+    send: Send,
+) -> None:
+    """Admit an organisation with its accounts."""
+    action = tx_pb2.AddOrg(
+        id=org_id,
+        name=name,
+        kind=kind,
+        attributes=from_data(_attributes(attrs)),
+        accounts=[_account(a) for a in accounts],
+    )
+    _submit(send, tx_pb2.ProposalAction(add_org=action), title, description)
+
+
+@propose.command("remove-org")
+@click.argument("org")
+@TEXT
+@DESCRIPTION
+@signed
+def remove_org(org: str, title: str, description: str, send: Send) -> None:
+    """Remove an organisation: its accounts can no longer send, its open votes stop counting."""
+    _submit(send, tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org=org)), title, description)
+
+
+@propose.command("set-roles")
+@click.argument("address")
+@click.option("--role", "roles", multiple=True, required=True, type=ROLES)
+@TEXT
+@DESCRIPTION
+@signed
+def set_roles(
+    address: str, roles: tuple[str, ...], title: str, description: str, send: Send
+) -> None:
+    """Replace an account's roles."""
+    action = tx_pb2.SetRoles(address=address, roles=list(roles))
+    _submit(send, tx_pb2.ProposalAction(set_roles=action), title, description)
+
+
+@propose.command("add-account")
+@click.argument("org")
+@click.argument("spec", metavar="NAME:PUBKEY_HEX:ROLE[,ROLE]")
+@TEXT
+@DESCRIPTION
+@signed
+def add_account(org: str, spec: str, title: str, description: str, send: Send) -> None:
+    """Add an account to an organisation."""
+    action = tx_pb2.AddAccount(org=org, account=_account(spec))
+    _submit(send, tx_pb2.ProposalAction(add_account=action), title, description)
+
+
+@propose.command("revoke-account")
+@click.argument("address")
+@TEXT
+@DESCRIPTION
+@signed
+def revoke_account(address: str, title: str, description: str, send: Send) -> None:
+    """Revoke an account: its key can no longer send anything."""
+    action = tx_pb2.RevokeAccount(address=address)
+    _submit(send, tx_pb2.ProposalAction(revoke_account=action), title, description)
+
+
+def validator_pubkey(key_file: Path | None, pubkey: str) -> bytes:
+    """The ed25519 key from a priv_validator_key.json (or --pubkey, base64 as CometBFT prints)."""
+    if key_file is not None:
+        pubkey = json.loads(key_file.read_text())["pub_key"]["value"]
+    if not pubkey:
+        raise click.UsageError("give --key-file or --pubkey")
+    return base64.b64decode(pubkey)
+
+
+@propose.command("set-validator")
+@click.option(
+    "--key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the node's priv_validator_key.json (only its public key is read)",
+)
+@click.option("--pubkey", default="", help="ed25519 public key, base64")
+@click.option("--power", required=True, type=click.IntRange(0), help="0 removes the validator")
+@click.option("--name", default="")
+@TEXT
+@DESCRIPTION
+@signed
+def set_validator(
+    key_file: Path | None,
+    pubkey: str,
+    power: int,
+    name: str,
+    title: str,
+    description: str,
+    send: Send,
+) -> None:
+    """Add a validator, change its power, or remove it (power 0)."""
+    action = tx_pb2.SetValidator(pubkey=validator_pubkey(key_file, pubkey), power=power, name=name)
+    _submit(send, tx_pb2.ProposalAction(set_validator=action), title, description)
+
+
+@propose.command("set-params")
+@click.argument("changes", nargs=-1, required=True, metavar="NAME=VALUE...")
+@TEXT
+@DESCRIPTION
+@signed
+def set_params(changes: tuple[str, ...], title: str, description: str, send: Send) -> None:
+    """Change consortium parameters (thresholds, periods, gas and size limits)."""
+    parsed = []
+    for change in changes:
+        name, _, value = change.partition("=")
+        if not value.isdigit():
+            raise click.BadParameter(f"{change!r} is not NAME=POSITIVE_INTEGER")
+        parsed.append(tx_pb2.ParamChange(name=name, value=int(value)))
+    action = tx_pb2.SetParams(changes=parsed)
+    _submit(send, tx_pb2.ProposalAction(set_params=action), title, description)
+
+
+@gov_tx.command("vote")
+@click.argument("proposal_id", type=click.IntRange(1))
+@click.argument("option", type=click.Choice(["yes", "no", "abstain"]))
+@signed
+def vote(proposal_id: int, option: str, send: Send) -> None:
+    """Vote for your organisation; a later vote replaces an earlier one."""
+    value = tx_pb2.VoteOption.Value(f"VOTE_OPTION_{option.upper()}")
+    send(tx_pb2.Msg(cast_vote=tx_pb2.CastVote(proposal_id=proposal_id, option=value)))
+
+
+def _proposal_view(found: state_pb2.Proposal) -> dict[str, Any]:
+    data = record(found)
+    data["status"] = data["status"].removeprefix("PROPOSAL_STATUS_").lower()
+    data["action"] = found.action.WhichOneof("kind")
+    return data
+
+
+@click.command("proposal")
+@click.argument("proposal_id", type=click.IntRange(1))
+@reads
+def proposal(proposal_id: int, client: Node, output: str) -> None:
+    """Show a proposal, its status and tally (the live tally while voting)."""
+    found = client.record("/members/proposal", {"id": proposal_id}, state_pb2.Proposal)
+    data = _proposal_view(found)
+    if found.status == state_pb2.PROPOSAL_STATUS_VOTING:
+        live = client.query("/members/votes", {"id": proposal_id}).value
+        data["tally"] = record(state_pb2.Tally.FromString(live))
+    emit(output, data)
+
+
+@click.command("proposals")
+@click.option("--after", default=0, type=click.IntRange(0))
+@click.option("--limit", default=50, type=click.IntRange(1, 200))
+@reads
+def proposals(after: int, limit: int, client: Node, output: str) -> None:
+    """List proposals with their status."""
+    items, nxt = client.page(
+        "/members/proposals", {"after": after, "limit": limit}, state_pb2.Proposal
+    )
+    data = {"proposals": [_proposal_view(p) for p in items], "next": nxt}
+    emit(
+        output,
+        data,
+        lambda d: table(d["proposals"], ["id", "status", "action", "title", "decided_height"]),
+    )
