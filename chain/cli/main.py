@@ -11,6 +11,7 @@ import sys
 import click
 
 from app.members.genesis import GenesisError
+from chain.cli.collab import attest, attestations, fl_tx, round_
 from chain.cli.fl import fl
 from chain.cli.genesis import genesis
 from chain.cli.gov import gov_tx, proposal, proposals
@@ -47,6 +48,10 @@ cli.add_command(license_, "license")
 cli.add_command(node)
 cli.add_command(weights)
 tx.add_command(gov_tx)
+tx.add_command(attest)
+tx.add_command(fl_tx)
+query.add_command(attestations)
+query.add_command(round_)
 query.add_command(proposal)
 query.add_command(proposals)
 cli.add_command(model)
