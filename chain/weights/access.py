@@ -1,9 +1,10 @@
 """Who may read or write a blob, decided from the ledger through the node's RPC.
 
 Read: the requester's organisation owns a model whose version has the digest; or it holds a
-receipt of an allowed use of that version whose purpose includes download; or the version's
-license allows the requester a download for free right now. Write: a publisher of the
-organisation that owns the named model.
+receipt of an allowed use of that version whose purpose includes download; or it takes part in
+the federated round whose update or aggregate the version is; or the version's license allows
+the requester a download for free right now. Write: a publisher of the organisation that owns
+the named model, or of an organisation invited to an open round into it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 from app.members.roles import PUBLISHER
-from app.pb.modelgov.v1 import state_pb2
+from app.pb.modelgov.v1 import federated_pb2, state_pb2
 from app.usage.purposes import DOWNLOAD_PURPOSES
 from chain.client import ClientError, Node
 
@@ -87,6 +88,8 @@ class Gate:
             ref = f"{version.model}@{version.version}"
             if self._owner(version.model) == account.org or self._has_receipt(version, account):
                 return ALLOWED
+            if any(_in_round(r, version.version) for r in self._rounds(version.model, account)):
+                return ALLOWED
             refusal = self._license_says(version, address, ref)
             if refusal.allowed:
                 return ALLOWED
@@ -134,7 +137,38 @@ class Gate:
             owner = self._owner(model_id)
         except ClientError:
             return Access(False, 404, f"no model {model_id!r}; register it first")
-        if owner != account.org or PUBLISHER not in account.roles:
-            reason = f"only publishers of {owner} upload weights of {model_id}"
+        invited = any(
+            r.status == federated_pb2.ROUND_STATUS_OPEN for r in self._rounds(model_id, account)
+        )
+        if (owner != account.org and not invited) or PUBLISHER not in account.roles:
+            reason = (
+                f"only publishers of {owner}, or of an org invited to an open round of "
+                f"{model_id}, upload weights of {model_id}"
+            )
             return Access(False, 403, reason)
         return ALLOWED
+
+    def _rounds(self, model_id: str, account: state_pb2.Account) -> list[federated_pb2.Round]:
+        """Federated rounds into ``model_id`` that the account's organisation takes part in."""
+        found: list[federated_pb2.Round] = []
+        after = ""
+        while True:
+            page, after = self.node.page(
+                "/federated/rounds", {"after": after, "limit": 200}, federated_pb2.Round
+            )
+            found.extend(
+                r
+                for r in page
+                if r.target_model == model_id
+                and (account.org in r.invited_orgs or account.org == r.opener_org)
+            )
+            if not after:
+                return found
+
+
+def _in_round(round_: federated_pb2.Round, version: str) -> bool:
+    """Whether ``version`` is a round's update or its aggregate: its participants may read it,
+    so that each can aggregate and verify."""
+    return version == round_.target_version or version.startswith(
+        f"{round_.target_version}-update-"
+    )

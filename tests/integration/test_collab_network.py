@@ -187,3 +187,88 @@ def test_an_auditor_attests_and_anyone_reads_it(network: net.Testnet) -> None:
         run(network, "query", "attestations", "--org", "open-health", "-o", "json")
     )["attestations"]
     assert by_org
+
+
+def test_three_orgs_train_aggregate_and_another_member_verifies(
+    network: net.Testnet, tmp_path: Path
+) -> None:
+    pytest.importorskip("torch")
+    from app.pb.modelgov.v1 import tx_pb2
+    from chain.client import Node
+    from chain.weights import tiny_model
+    from chain.weights.client import push, upload
+    from chain.weights.digest import hash_path
+    from chain.weights.torch_io import save_state_dict
+
+    client = Node(network.nodes[0].rpc_url)
+    stores = {
+        "northwind-uni": network.nodes[0],
+        "acme-ai": network.nodes[1],
+        "open-health": network.nodes[0],
+    }
+    owner = network.keyring.get("northwind-researcher")
+    base = tmp_path / "base.safetensors"
+    save_state_dict(tiny_model.train(seed=0, steps=10), base)
+    push(client, owner, network.nodes[0].weights_url, base, "circle-fl", "1.0")
+    round_id = 2
+    open_round = tx_pb2.OpenRound(
+        base_model="northwind-uni/circle-fl",
+        base_version="1.0",
+        target_model="northwind-uni/circle-fl",
+        target_version="2.0",
+        invited_orgs=sorted(stores),
+        min_participants=3,
+        deadline_height=client.height() + 300,
+    )
+    client.send(owner, [tx_pb2.Msg(open_round=open_round)])
+    for seed, (name, samples) in enumerate(CONTRIBUTORS.items(), start=1):
+        key = network.keyring.get(name)
+        org = client.account(key.address).org
+        update = tmp_path / f"{org}.safetensors"
+        save_state_dict(tiny_model.train(seed=seed, samples=samples, steps=50), update)
+        hashed = hash_path(update)
+        store = stores[org].weights_url
+        upload(key, store, hashed.digest, update, "northwind-uni/circle-fl")
+        submit = tx_pb2.SubmitUpdate(
+            round_id=round_id,
+            update_digest=hashed.digest,
+            size_bytes=hashed.size,
+            sample_count=samples,
+        )
+        client.send(key, [tx_pb2.Msg(submit_update=submit)])
+        announce = tx_pb2.AnnounceProvider(digest=hashed.digest, url=store)
+        client.send(key, [tx_pb2.Msg(announce_provider=announce)])
+    aggregate = tmp_path / "aggregate.safetensors"
+    made = json.loads(
+        run(
+            network,
+            "fl",
+            "aggregate",
+            str(round_id),
+            "--to",
+            str(aggregate),
+            "-o",
+            "json",
+            sender="northwind-researcher",
+        )
+    )
+    hashed = hash_path(aggregate)
+    assert made["digest"] == hashed.digest and sorted(made["orgs"]) == sorted(stores)
+    upload(owner, network.nodes[0].weights_url, hashed.digest, aggregate, "northwind-uni/circle-fl")
+    run(
+        network,
+        "tx",
+        "fl",
+        "finalize",
+        str(round_id),
+        "--digest",
+        hashed.digest,
+        "--size",
+        str(hashed.size),
+        *[f"--include={org}" for org in sorted(stores)],
+        sender="northwind-researcher",
+    )
+    checked = json.loads(
+        run(network, "fl", "verify", str(round_id), "-o", "json", sender="acme-ml")
+    )
+    assert checked["match"] is True and checked["finalized"] == hashed.digest
