@@ -17,6 +17,7 @@ from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
 from chain.cli.output import table
 from chain.client import ClientError, Node
+from chain.demo_fl import federated_tour
 from chain.demo_weights import weights_tour
 from chain.keys import Key
 from chain.weights.client import TransferError
@@ -153,6 +154,7 @@ def run(directory: Path) -> None:
         print(f"   refused [{refused.codespace}/{refused.code}]: {refused}")
 
     weights_tour(testnet)
+    federated_tour(testnet)
 
     step("every node agrees")
     rows = [
