@@ -175,8 +175,5 @@ def _publish(
         height=ctx.env.height,
         time=ctx.env.time,
         tx_hash=ctx.tx_hash,
-        index=model.version_count,
     )
-    models.add_version(version)
-    model.version_count += 1
-    models.set_model(model)
+    models.append_version(model, version)

@@ -65,11 +65,8 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
         height=ctx.env.height,
         time=ctx.env.time,
         tx_hash=ctx.tx_hash,
-        index=model.version_count,
     )
-    keeper.add_version(version)
-    model.version_count += 1
-    keeper.set_model(model)
+    keeper.append_version(model, version)
     if msg.license:
         attach(ctx, msg.model, msg.version, msg.license)
     return Event(

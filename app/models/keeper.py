@@ -113,6 +113,13 @@ class ModelsKeeper(ModelsReader):
         key = keys.provider_key(provider.digest, provider.url)
         self.state.set(key, provider.SerializeToString())
 
+    def append_version(self, model: state_pb2.Model, version: state_pb2.Version) -> None:
+        """Publish ``version`` as the model's next: its index, its index entries, the count."""
+        version.index = model.version_count
+        self.add_version(version)
+        model.version_count += 1
+        self.set_model(model)
+
     def update_version(self, version: state_pb2.Version) -> None:
         """Rewrite an existing version's record (its status); its indexes stay."""
         self.state.set(keys.version_key(version.model, version.version), _encode(version))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from clirun import modelgov
+from nets import running
 
 from chain import testnet as net
 
@@ -20,13 +21,8 @@ CONTRIBUTORS = {"northwind-researcher": 600, "acme-ml": 300, "openhealth-admin":
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[net.Testnet]:
-    directory: Path = tmp_path_factory.mktemp("collab")
-    testnet = net.init(directory / "net", 2, base_port=BASE_PORT, timeout_commit="300ms")
-    try:
-        net.start(Path(testnet.directory), timeout=90)
+    with running(tmp_path_factory.mktemp("collab"), 2, BASE_PORT) as testnet:
         yield testnet
-    finally:
-        net.stop(Path(testnet.directory))
 
 
 def run(network: net.Testnet, *args: str, sender: str = "") -> str:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from nets import running
 
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
@@ -22,13 +23,8 @@ ADMINS = ("northwind-admin", "acme-admin", "openhealth-admin")
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[net.Testnet]:
-    directory: Path = tmp_path_factory.mktemp("governance")
-    testnet = net.init(directory / "net", 4, base_port=BASE_PORT, timeout_commit="300ms")
-    try:
-        net.start(Path(testnet.directory), timeout=90)
+    with running(tmp_path_factory.mktemp("governance"), 4, BASE_PORT) as testnet:
         yield testnet
-    finally:
-        net.stop(Path(testnet.directory))
 
 
 def validator_key(node: net.NodeSpec) -> tuple[bytes, str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from clirun import modelgov
+from nets import running
 
 from app.licenses import errors as license_errors
 from app.licenses.params import from_data
@@ -43,13 +44,8 @@ HOSTILE_AT_DEPLOY = {
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[net.Testnet]:
-    directory: Path = tmp_path_factory.mktemp("licenses")
-    testnet = net.init(directory / "net", 4, base_port=BASE_PORT, timeout_commit="300ms")
-    try:
-        net.start(Path(testnet.directory), timeout=90)
+    with running(tmp_path_factory.mktemp("licenses"), 4, BASE_PORT) as testnet:
         yield testnet
-    finally:
-        net.stop(Path(testnet.directory))
 
 
 def deploy(name: str, source: str, **params: object) -> tx_pb2.Msg:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from clirun import modelgov
+from nets import running
 
 from app.core import crypto, errors
 from app.core.crypto import SECP256K1_ORDER
@@ -32,15 +33,8 @@ DIGEST_B = "sha256:" + "b" * 64
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[net.Testnet]:
     """Four validators with short blocks; every process is stopped at teardown."""
-    directory: Path = tmp_path_factory.mktemp("testnet")
-    testnet = net.init(
-        directory / "net", 4, base_port=BASE_PORT, timeout_commit="300ms", chain_id="it-chain"
-    )
-    try:
-        net.start(Path(testnet.directory), timeout=90)
+    with running(tmp_path_factory.mktemp("testnet"), 4, BASE_PORT, chain_id="it-chain") as testnet:
         yield testnet
-    finally:
-        net.stop(Path(testnet.directory))
 
 
 def nodes(network: net.Testnet) -> list[Node]:

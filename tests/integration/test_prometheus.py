@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from clirun import modelgov
+from nets import running
 
 from app import APP_VERSION, SOFTWARE_VERSION
 from app.licenses.params import from_data
@@ -69,13 +70,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[net.Testnet]:
-    directory: Path = tmp_path_factory.mktemp("prometheus")
-    testnet = net.init(directory / "net", 4, base_port=BASE_PORT, timeout_commit="300ms")
-    try:
-        net.start(Path(testnet.directory), timeout=90)
+    with running(tmp_path_factory.mktemp("prometheus"), 4, BASE_PORT) as testnet:
         yield testnet
-    finally:
-        net.stop(Path(testnet.directory))
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 from clirun import modelgov
+from nets import running
 
 from app.licenses.params import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -31,13 +32,8 @@ def authorize(ctx):
 
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[net.Testnet]:
-    directory: Path = tmp_path_factory.mktemp("weights")
-    testnet = net.init(directory / "net", 2, base_port=BASE_PORT, timeout_commit="300ms")
-    try:
-        net.start(Path(testnet.directory), timeout=90)
+    with running(tmp_path_factory.mktemp("weights"), 2, BASE_PORT) as testnet:
         yield testnet
-    finally:
-        net.stop(Path(testnet.directory))
 
 
 @pytest.fixture(scope="module")
