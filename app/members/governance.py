@@ -116,7 +116,13 @@ def end_block(
         keeper.set_proposal(proposal)
         status = state_pb2.ProposalStatus.Name(proposal.status).removeprefix("PROPOSAL_STATUS_")
         events.append(Event("gov.decided", (("id", str(proposal_id)), ("status", status.lower()))))
-    return tuple(events), tuple(changes)
+    return tuple(events), _last_per_key(changes)
+
+
+def _last_per_key(changes: list[ValidatorChange]) -> tuple[ValidatorChange, ...]:
+    """One update per validator key (the engine refuses duplicates in a block): the last."""
+    latest = {change.pubkey: change for change in changes}
+    return tuple(latest.values())
 
 
 def count(votes: dict[str, int], members: list[str]) -> state_pb2.Tally:
@@ -191,6 +197,9 @@ def _check_add_org(msg: tx_pb2.AddOrg) -> None:
     if not ORG_ID.match(msg.id) or not msg.name or msg.kind not in ORG_KINDS:
         raise TxError(errors.INVALID_PROPOSAL, "add_org needs an org id, a name and a kind")
     validate_params(msg.attributes)
+    for entry in msg.attributes.entries:
+        if entry.value.WhichOneof("kind") not in ("int_value", "str_value"):
+            raise TxError(errors.INVALID_PROPOSAL, f"attribute {entry.key!r}: integer or string")
     for spec in msg.accounts:
         _check_account(spec)
 

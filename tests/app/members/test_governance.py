@@ -208,3 +208,15 @@ def test_a_passed_proposal_that_can_no_longer_run_fails_cleanly(gov: Driver) -> 
 )
 def test_refusals(gov: Driver, sender: str, msg: tx_pb2.Msg, error: ErrorCode) -> None:
     expect(gov.run(sender, msg), error)
+
+
+def test_two_changes_of_one_validator_in_a_block_reach_the_engine_once(gov: Driver) -> None:
+    pubkey = bytes(range(32))
+    for power in (7, 9):
+        action = tx_pb2.ProposalAction(
+            set_validator=tx_pb2.SetValidator(pubkey=pubkey, power=power)
+        )
+        gov.ok("uni-admin", propose(action))
+    gov.ok("uni-admin", vote(1, YES), vote(2, YES))
+    response = gov.block([gov.sign("acme-admin", [vote(1, YES), vote(2, YES)])])
+    assert [(u.pub_key.ed25519, u.power) for u in response.validator_updates] == [(pubkey, 9)]
