@@ -236,3 +236,30 @@ def evaluate(
             + f"  ({d['license']})"
         ),
     )
+
+
+@query.command("providers")
+@click.argument("digest")
+@reads
+def providers(digest: str, client: Node, output: str) -> None:
+    """The weights stores announced for a digest, and the versions that reference it."""
+    stores, _ = client.page(
+        "/models/providers", {"digest": digest, "limit": 200}, state_pb2.Provider
+    )
+    versions, _ = client.page(
+        "/models/by_digest", {"digest": digest, "limit": 200}, state_pb2.Version
+    )
+    data = {
+        "digest": digest,
+        "providers": [record(p) for p in stores],
+        "versions": [f"{v.model}@{v.version}" for v in versions],
+    }
+    emit(
+        output,
+        data,
+        lambda d: (
+            table(d["providers"], ["url", "org", "height"])
+            + "\nversions: "
+            + (", ".join(d["versions"]) or "none")
+        ),
+    )

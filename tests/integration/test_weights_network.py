@@ -227,6 +227,11 @@ def test_the_cli_pushes_pulls_and_loads(network: net.Testnet, tmp_path: Path) ->
     assert version["storage_uris"][0].startswith(network.nodes[1].weights_url)
     hashed = modelgov("weights", "hash", str(folder))
     assert hashed.stdout.strip() == version["weights_digest"]
+    listed = json.loads(
+        modelgov("query", "providers", version["weights_digest"], *node, "-o", "json").stdout
+    )
+    assert [p["url"] for p in listed["providers"]] == [network.nodes[1].weights_url]
+    assert listed["versions"] == ["open-health/sharded@1"]
     refused = modelgov(
         "model",
         "pull",
