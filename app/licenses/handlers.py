@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.licenses import errors
 from app.licenses.keeper import LicensesKeeper
-from app.licenses.lang import Limits, ScriptError, check_script, to_value
+from app.licenses.lang import Limits, Program, ScriptError, check_script, to_value
 from app.licenses.params import to_data, validate_params
 from app.models import errors as model_errors
 from app.models.keeper import ModelsReader
@@ -26,6 +27,13 @@ def script_limits(params: state_pb2.Params) -> Limits:
         gas_limit=params.license_gas_limit,
         memory_limit=params.license_memory_limit,
     )
+
+
+@lru_cache(maxsize=256)
+def compiled(source: str, limits: Limits) -> Program:
+    """A script's checked program: a pure function of its arguments, so caching it across
+    CheckTx, FinalizeBlock and later uses cannot change any decision. Raises ScriptError."""
+    return check_script(source, limits)
 
 
 def check_license_id(license_id: str) -> None:
@@ -46,7 +54,7 @@ def validate_deploy(msg: tx_pb2.DeployLicense, params: state_pb2.Params) -> None
     if len(msg.description.encode()) > params.max_description_bytes:
         raise TxError(errors.INVALID_PARAMS, "description longer than max_description_bytes")
     try:
-        check_script(msg.source, script_limits(params))
+        compiled(msg.source, script_limits(params))
     except ScriptError as exc:
         raise TxError(
             errors.INVALID_SCRIPT, f"line {exc.line}, col {exc.col}: {exc.reason}"
@@ -64,7 +72,7 @@ def deploy_license(ctx: MsgContext, msg: tx_pb2.DeployLicense) -> Event:
     license_id = f"{ctx.sender.org}/{msg.name}"
     if keeper.license(license_id) is not None:
         raise TxError(errors.LICENSE_EXISTS, f"{license_id} is already deployed")
-    program = check_script(msg.source, script_limits(ctx.params))
+    program = compiled(msg.source, script_limits(ctx.params))
     record = state_pb2.License(
         id=license_id,
         org=ctx.sender.org,

@@ -7,20 +7,16 @@ dry run answers exactly what a block would decide at the same state and time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from app.core.errors import TxError
-from app.licenses.handlers import script_limits
+from app.licenses.handlers import compiled, script_limits
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
     Decision,
-    Limits,
     MemoryExceeded,
     OutOfGas,
-    Program,
     ScriptRuntimeError,
-    check_script,
     run_authorize,
 )
 from app.licenses.params import to_data
@@ -86,13 +82,6 @@ def evaluate_use(
     except (TypeError, ValueError) as exc:  # the context does not fit the interpreter's limits
         raise TxError(errors.SCRIPT_FAILED, f"{found.id}: context refused: {exc}") from None
     return Evaluation(outcome.decision, outcome.gas_used, found, owner, period_seconds)
-
-
-@lru_cache(maxsize=256)
-def compiled(source: str, limits: Limits) -> Program:
-    """A deployed script's checked program; a pure function of its arguments, so caching it
-    across blocks cannot change any decision."""
-    return check_script(source, limits)
 
 
 def script_context(
