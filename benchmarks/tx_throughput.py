@@ -433,7 +433,7 @@ def main() -> None:
     parser.add_argument("--validators", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--txs", type=int, default=2000, help="transactions per run (<= 4000)")
     parser.add_argument("--timeout-commit", default="1s", help="consensus.timeout_commit")
-    parser.add_argument("--base-port", type=int, default=46656)
+    parser.add_argument("--base-port", type=int, default=14656)
     parser.add_argument("--lanes", type=int, default=4, help="broadcast threads for kvstore")
     parser.add_argument("--idle-timeout", type=float, default=60.0, help="s without a new tx")
     parser.add_argument("--consortium", type=Path, default=tn.DEFAULT_CONSORTIUM)

@@ -32,7 +32,7 @@ from chain.ops import compose as dc
 from chain.ops.monitoring import read_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE_PORT = 61656
+BASE_PORT = 30656
 TOP_LEVEL = {"name", "services", "volumes", "networks", "configs", "secrets", "include"}
 SERVICE_KEYS = {
     "image",

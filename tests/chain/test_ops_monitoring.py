@@ -13,7 +13,7 @@ import pytest
 from chain import testnet as net
 from chain.ops.monitoring import DATASOURCE_UID, expressions, read_yaml, write_yaml
 
-BASE_PORT = 62656
+BASE_PORT = 19656
 
 
 @pytest.fixture(scope="module")

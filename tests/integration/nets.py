@@ -1,4 +1,10 @@
-"""A real local testnet for one integration test module, stopped whatever happens."""
+"""A real local testnet for one integration test module, stopped whatever happens.
+
+Each module takes its own base port below 32768, outside Linux's ephemeral range
+(/proc/sys/net/ipv4/ip_local_port_range), so no outgoing connection can hold a port a node
+must listen on: 19656 monitoring, 20656 network, 21656 lifecycle, 22656 licenses, 23656 weights,
+24656 prometheus, 28656 governance, 29656 collab, 30656 compose (26656 is the demo's).
+"""
 
 from __future__ import annotations
 

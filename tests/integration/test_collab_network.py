@@ -14,7 +14,7 @@ from nets import running
 from chain import testnet as net
 
 pytestmark = pytest.mark.integration
-BASE_PORT = 63656
+BASE_PORT = 29656
 TEMPLATE = Path(__file__).resolve().parents[2] / "genesis" / "licenses" / "pay-per-use.lic"
 CONTRIBUTORS = {"northwind-researcher": 600, "acme-ml": 300, "openhealth-admin": 100}
 

@@ -17,7 +17,7 @@ from chain import testnet as net
 from chain.client import Node
 
 pytestmark = pytest.mark.integration
-BASE_PORT = 62656
+BASE_PORT = 28656
 ADMINS = ("northwind-admin", "acme-admin", "openhealth-admin")
 
 

@@ -18,7 +18,7 @@ from chain import testnet as net
 from chain.client import ClientError, Node
 
 pytestmark = pytest.mark.integration
-BASE_PORT = 58656
+BASE_PORT = 22656
 MODEL = "northwind-uni/scorer"
 PRICED = """
 def authorize(ctx):

@@ -24,7 +24,7 @@ from chain.client import ClientError, Node
 from chain.keys import Key
 
 pytestmark = pytest.mark.integration
-BASE_PORT = 56656
+BASE_PORT = 20656
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64

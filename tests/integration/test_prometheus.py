@@ -37,7 +37,7 @@ from chain.ops.monitoring import (
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-BASE_PORT = 60656
+BASE_PORT = 24656
 MODEL = "northwind-uni/ops"
 LICENSE = """
 def authorize(ctx):

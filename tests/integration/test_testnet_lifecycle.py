@@ -29,7 +29,7 @@ def processes_under(directory: Path) -> list[int]:
 
 
 def test_a_failed_start_stops_what_it_started(tmp_path: Path) -> None:
-    testnet = net.init(tmp_path / "net", 3, base_port=57656, timeout_commit="300ms")
+    testnet = net.init(tmp_path / "net", 3, base_port=21656, timeout_commit="300ms")
     directory = Path(testnet.directory)
     broken = testnet.nodes[2].app_home / "state.db"
     broken.write_text("not a LevelDB directory")

@@ -21,7 +21,7 @@ from chain.weights.client import TransferError, collect_garbage, pull, push
 from chain.weights.store import BlobStore
 
 pytestmark = pytest.mark.integration
-BASE_PORT = 59656
+BASE_PORT = 23656
 MODEL = "northwind-uni/tiny"
 LICENSE = "northwind-uni/paid-download"
 PAID = """
