@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
-from app.core.query import Handler, QueryAnswer, int_param, limit_param, page, record, text_param
+from app.core.query import Handler, QueryAnswer, int_param, limit_param, record, text_param
 from app.members.keeper import MembersReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Reader
@@ -29,8 +29,10 @@ def receipts(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/usage/receipts: receipts in id (= height) order, filtered by any of model, version
     (with model), consumer (address), consumer_org, licensor, from_height, to_height.
 
-    The most selective index present is scanned and the other filters applied; a page also ends
-    after MAX_SCAN scanned receipts, with ``next`` set to resume where it stopped.
+    The most selective index is scanned (the height index when no other filter is given) and the
+    other filters applied. Ids grow with height in every index, so the scan stops at the first
+    receipt above to_height. A page also ends after MAX_SCAN scanned receipts, with ``next`` set
+    to resume where it stopped.
     """
     filters = {name: text_param(params, name, required=False) for name in FILTERS}
     if filters["version"] and not filters["model"]:
@@ -38,22 +40,40 @@ def receipts(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     low = int_param(params, "from_height", 0, MAX_U64)
     high = int_param(params, "to_height", MAX_U64, MAX_U64)
     after = int_param(params, "after", 0, MAX_U64)
-    reader = UsageReader(state)
-    prefix = _index(filters, low)
     limit = limit_param(params)
+    reader = UsageReader(state)
+    out = state_pb2.Page()
+    for scanned, receipt_id in enumerate(_receipt_ids(state, reader, filters, low, after)):
+        found = reader.receipt(receipt_id)
+        if found is None or found.height > high:
+            break
+        if scanned == MAX_SCAN or len(out.items) == limit:
+            out.next = str(after)
+            break
+        if _matches(found, filters, low, high):
+            out.items.append(found.SerializeToString())
+        after = receipt_id
+    return QueryAnswer(out.SerializeToString())
 
-    def items() -> Iterator[tuple[str, bytes]]:
-        for scanned, receipt_id in enumerate(reader.receipt_ids(prefix, after)):
-            found = reader.receipt(receipt_id)
-            if found is None or (found.height > high and prefix.startswith(keys.BY_HEIGHT)):
-                return
-            if scanned >= MAX_SCAN or _matches(found, filters, low, high):
-                yield str(receipt_id), found.SerializeToString()
 
-    return page(items(), limit)
+def _receipt_ids(
+    state: Reader, reader: UsageReader, filters: dict[str, str], low: int, after: int
+) -> Iterator[int]:
+    """Receipt ids after ``after`` from the most selective index."""
+    prefix = _index(filters)
+    if prefix is not None:
+        yield from reader.receipt_ids(prefix, after)
+        return
+    starts = [keys.height_prefix(low - 1) + b"\xff" * 8] if low else []
+    previous = reader.receipt(after) if after else None
+    if previous is not None:
+        starts.append(keys.height_prefix(previous.height) + keys.u64(after))
+    for key, _ in state.iterate(keys.BY_HEIGHT, max(starts) if starts else None):
+        yield int.from_bytes(key[-8:], "big")
 
 
-def _index(filters: dict[str, str], low: int) -> bytes:
+def _index(filters: dict[str, str]) -> bytes | None:
+    """The prefix of the index that answers the filters; None for the height index."""
     if filters["version"]:
         return keys.index_prefix(keys.BY_VERSION, filters["model"], filters["version"])
     for name, index in (
@@ -64,7 +84,7 @@ def _index(filters: dict[str, str], low: int) -> bytes:
     ):
         if filters[name]:
             return keys.index_prefix(index, filters[name])
-    return keys.RECEIPT
+    return None
 
 
 def _matches(r: state_pb2.Receipt, filters: dict[str, str], low: int, high: int) -> bool:

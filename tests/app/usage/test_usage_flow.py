@@ -270,3 +270,19 @@ def test_the_sum_of_balances_never_changes_in_a_random_run(market: Driver) -> No
         balances = state_pb2.Page.FromString(market.query("/credits/balances", {}).value)
         amounts = [state_pb2.Balance.FromString(i).amount for i in balances.items]
         assert sum(amounts) == total
+
+
+def test_a_long_scan_stops_with_a_cursor_and_returns_only_matches(
+    market: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.usage import queries
+
+    for _ in range(3):
+        market.ok("acme-user", use(quantity=1))
+    monkeypatch.setattr(queries, "MAX_SCAN", 2)
+    first, nxt = receipts(market, model=MODEL, licensor="acme")
+    assert first == [] and nxt == "2"
+    rest, end = receipts(market, model=MODEL, licensor="acme", after=int(nxt))
+    assert rest == [] and end == ""
+    mine, _ = receipts(market, model=MODEL, licensor="uni", after=1)
+    assert [r.id for r in mine] == [2, 3]
