@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.members.genesis import GenesisError, parse_consortium
+from chain.keys import Keyring
 
 DEFAULT_POWER = 10
 CONSORTIUM_FIELDS = ("chain_id", "params", "orgs", "accounts", "credits")
@@ -56,6 +57,18 @@ def app_state_of(consortium: Mapping[str, Any], pubkeys: Mapping[str, str]) -> d
     }
     parse_consortium(state)
     return state
+
+
+def account_pubkeys(consortium: Mapping[str, Any], keyring: Keyring) -> dict[str, str]:
+    """Public keys, by account name, for the consortium accounts that name none: the keyring's
+    key of that name, created when it has none."""
+    pubkeys = {}
+    for account in consortium.get("accounts") or []:
+        if isinstance(account, Mapping) and "pubkey" not in account and "name" in account:
+            name = str(account["name"])
+            key = keyring.get(name) if name in keyring.names() else keyring.add(name)
+            pubkeys[name] = key.pubkey.hex()
+    return pubkeys
 
 
 def validator_entry(

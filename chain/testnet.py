@@ -27,7 +27,13 @@ from typing import Any
 
 from chain.engine.config import set_values
 from chain.engine.install import find_cometbft
-from chain.genesis import app_state_of, engine_genesis, load_consortium, validator_entry
+from chain.genesis import (
+    account_pubkeys,
+    app_state_of,
+    engine_genesis,
+    load_consortium,
+    validator_entry,
+)
 from chain.keys import Keyring
 from chain.ops.monitoring import write_monitoring
 from chain.rpc import RpcClient, RpcError
@@ -153,7 +159,7 @@ def init(
     binary = find_cometbft()
     directory.mkdir(parents=True)
     keyring = Keyring(directory / "keys")
-    pubkeys = _account_keys(consortium, keyring)
+    pubkeys = account_pubkeys(consortium, keyring)
     app_state = app_state_of(consortium, pubkeys)
     nodes = [_init_node(binary, directory, i, base_port) for i in range(validators)]
     base = json.loads((nodes[0].engine_home / "config" / "genesis.json").read_text())
@@ -199,15 +205,6 @@ def _setting(node: NodeSpec, name: str) -> str:
         if sep and key.strip() == name:
             return value.strip().strip('"')
     raise TestnetError(f"{node.name}'s config.toml has no {name}")
-
-
-def _account_keys(consortium: dict[str, Any], keyring: Keyring) -> dict[str, str]:
-    """Generate a key for every consortium account that names no public key."""
-    pubkeys = {}
-    for account in consortium.get("accounts") or []:
-        if isinstance(account, dict) and "pubkey" not in account and "name" in account:
-            pubkeys[account["name"]] = keyring.add(str(account["name"])).pubkey.hex()
-    return pubkeys
 
 
 def _init_node(binary: Path, directory: Path, index: int, base_port: int) -> NodeSpec:

@@ -8,12 +8,14 @@ from pathlib import Path
 import click
 
 from chain.genesis import (
+    account_pubkeys,
     app_state_of,
     check_genesis_file,
     engine_genesis,
     load_consortium,
     validator_entry,
 )
+from chain.keys import Keyring
 
 EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -36,12 +38,24 @@ def genesis() -> None:
 )
 @click.option("--chain-id", default="", help="defaults to the consortium file's chain_id")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--keyring",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="for accounts the file gives no pubkey: use this keyring's key of that name, or create it",
+)
 def build(
-    consortium: Path, base: Path, validator_keys: tuple[Path, ...], chain_id: str, out: Path
+    consortium: Path,
+    base: Path,
+    validator_keys: tuple[Path, ...],
+    chain_id: str,
+    out: Path,
+    keyring: Path | None,
 ) -> None:
     """Write genesis.json: engine parameters from --base, the consortium as app_state."""
     spec = load_consortium(consortium)
-    app_state = app_state_of(spec, {})
+    pubkeys = account_pubkeys(spec, Keyring(keyring)) if keyring is not None else {}
+    app_state = app_state_of(spec, pubkeys)
     validators = [validator_entry(p, f"validator{i}") for i, p in enumerate(validator_keys)]
     doc = engine_genesis(
         json.loads(base.read_text()),

@@ -52,7 +52,6 @@ def hash_(path: Path, output: str) -> None:
 @weights.command("gc")
 @click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="list what would go, delete nothing")
-@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
 @reads
 def gc(store_dir: Path, dry_run: bool, output: str, client: Node) -> None:
     """Delete blobs that no on-chain version and no recent upload references."""
