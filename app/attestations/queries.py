@@ -7,8 +7,7 @@ from typing import Any
 
 from app.attestations import keys
 from app.attestations.keeper import AttestationsReader
-from app.core.errors import BAD_QUERY, TxError
-from app.core.query import Handler, QueryAnswer, limit_param, page, text_param
+from app.core.query import Handler, QueryAnswer, id_cursor, limit_param, page, text_param
 from app.state import Reader
 
 
@@ -34,14 +33,6 @@ def _listing(state: Reader, prefix: bytes, params: Mapping[str, Any]) -> QueryAn
                 yield str(attestation_id), raw
 
     return page(items(), limit_param(params))
-
-
-def id_cursor(params: Mapping[str, Any]) -> int:
-    """The numeric "after" cursor of an id-ordered listing (0: from the start)."""
-    after = text_param(params, "after", required=False)
-    if after and not after.isdigit():
-        raise TxError(BAD_QUERY, "'after' is the 'next' of the previous page")
-    return int(after) if after else 0
 
 
 QUERIES: dict[str, Handler] = {

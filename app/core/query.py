@@ -86,3 +86,36 @@ def page(items: Iterator[tuple[str, bytes]], limit: int) -> QueryAnswer:
         out.items.append(item)
         previous = cursor
     return QueryAnswer(out.SerializeToString())
+
+
+def id_cursor(params: Mapping[str, Any]) -> int:
+    """The "after" cursor of an id-ordered listing: the previous page's "next" (a decimal
+    string) or an integer; 0 starts from the beginning."""
+    after = params.get("after", 0)
+    if isinstance(after, str) and after.isdigit():
+        after = int(after)
+    if after == "":
+        return 0
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 2**64:
+        raise TxError(BAD_QUERY, "'after' is the 'next' of the previous page")
+    return after
+
+
+def named_records(state: Reader, prefix: bytes, params: Mapping[str, Any]) -> QueryAnswer:
+    """/…s {"after", "limit"}: a page of the records stored as ``prefix + id``, in id order;
+    the cursor is the id."""
+    after = text_param(params, "after", required=False)
+    start = prefix + after.encode() if after else None
+    items = ((k[len(prefix) :].decode(), v) for k, v in state.iterate(prefix, start))
+    return page(items, limit_param(params))
+
+
+def numbered_records(state: Reader, prefix: bytes, params: Mapping[str, Any]) -> QueryAnswer:
+    """/…s {"after", "limit"}: a page of the records stored as ``prefix + 8-byte id``, in id
+    order; the cursor is the decimal id."""
+    after = id_cursor(params)
+    start = prefix + after.to_bytes(8, "big") if after else None
+    items = (
+        (str(int.from_bytes(k[len(prefix) :], "big")), v) for k, v in state.iterate(prefix, start)
+    )
+    return page(items, limit_param(params))

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.core.query import Handler, QueryAnswer, limit_param, page, text_param
+from app.core.query import (
+    Handler,
+    QueryAnswer,
+    named_records,
+    text_param,
+)
 from app.credits import keys
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Reader
@@ -23,10 +28,7 @@ def balance(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 def balances(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/credits/balances {"after", "limit"}: every balance in org id order."""
-    after = text_param(params, "after", required=False)
-    start = keys.balance_key(after) if after else None
-    items = ((k[len(keys.BALANCE) :].decode(), v) for k, v in state.iterate(keys.BALANCE, start))
-    return page(items, limit_param(params))
+    return named_records(state, keys.BALANCE, params)
 
 
 QUERIES: dict[str, Handler] = {"/credits/balance": balance, "/credits/balances": balances}

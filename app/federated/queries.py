@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from app.attestations.queries import id_cursor
-from app.core.query import Handler, QueryAnswer, int_param, limit_param, page, record, text_param
+from app.core.query import (
+    Handler,
+    QueryAnswer,
+    int_param,
+    numbered_records,
+    record,
+    text_param,
+)
 from app.federated import keys
 from app.state import Reader
 
@@ -21,14 +27,7 @@ def round_(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 def rounds(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/federated/rounds {"after", "limit"}: rounds in id order."""
-    after = id_cursor(params)
-    start = keys.round_key(after) if after else None
-
-    def items() -> Iterator[tuple[str, bytes]]:
-        for key, raw in state.iterate(keys.ROUND, start):
-            yield str(int.from_bytes(key[len(keys.ROUND) :], "big")), raw
-
-    return page(items(), limit_param(params))
+    return numbered_records(state, keys.ROUND, params)
 
 
 def contributors(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from app.core.query import Handler, QueryAnswer, limit_param, page, record, text_param
+from app.core.query import (
+    Handler,
+    QueryAnswer,
+    limit_param,
+    named_records,
+    page,
+    record,
+    text_param,
+)
 from app.licenses import keys
 from app.licenses.keeper import LicensesReader
 from app.state import Reader
@@ -19,10 +27,7 @@ def license_(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 def licenses(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/licenses/licenses {"after", "limit"}: deployed licenses in id order."""
-    after = text_param(params, "after", required=False)
-    start = keys.license_key(after) if after else None
-    items = ((k[len(keys.LICENSE) :].decode(), v) for k, v in state.iterate(keys.LICENSE, start))
-    return page(items, limit_param(params))
+    return named_records(state, keys.LICENSE, params)
 
 
 def attachment(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:

@@ -11,6 +11,8 @@ from app.core.query import (
     QueryAnswer,
     int_param,
     limit_param,
+    named_records,
+    numbered_records,
     page,
     record,
     text_param,
@@ -29,10 +31,7 @@ def org(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 def orgs(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/members/orgs {"after", "limit"}: organisations in id order."""
-    after = text_param(params, "after", required=False)
-    start = keys.org_key(after) if after else None
-    items = ((k[len(keys.ORG) :].decode(), v) for k, v in state.iterate(keys.ORG, start))
-    return page(items, limit_param(params))
+    return named_records(state, keys.ORG, params)
 
 
 def account(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -71,13 +70,7 @@ def proposal(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 def proposals(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/members/proposals {"after", "limit"}: proposals in id order."""
-    after = int_param(params, "after", 0, 2**64 - 1)
-    start = keys.proposal_key(after) if after else None
-    items = (
-        (str(int.from_bytes(k[len(keys.PROPOSAL) :], "big")), v)
-        for k, v in state.iterate(keys.PROPOSAL, start)
-    )
-    return page(items, limit_param(params))
+    return numbered_records(state, keys.PROPOSAL, params)
 
 
 def votes(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
