@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from app.licenses.lang.errors import ScriptError
 from app.licenses.lang.limits import DEFAULT_LIMITS, Limits
+from app.licenses.lang.stack import ensure_host_frames, frames_to_check
 
 # name -> (fewest, most) positional arguments; None means any number.
 BUILTIN_ARITY: dict[str, tuple[int, int | None]] = {
@@ -95,6 +96,8 @@ class Program:
     module: ast.Module = field(compare=False, repr=False)
     functions: Mapping[str, FunctionInfo] = field(compare=False, repr=False)
     global_names: frozenset[str] = field(compare=False, repr=False)
+    depth: int = field(default=0, compare=False, repr=False)
+    """The deepest nesting of the tree (statements and expressions counted)."""
 
 
 def code_hash(source: str) -> str:
@@ -104,8 +107,10 @@ def code_hash(source: str) -> str:
 
 def check_script(source: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     """Parse and check a license script; raises ScriptError with line, column and reason."""
+    ensure_host_frames(frames_to_check(limits.max_ast_depth))
     module = _parse(source, limits)
     _check_depth(module, limits)
+    _check_string_escapes(module, source)
     return _Checker(module, limits).program(source)
 
 
@@ -114,13 +119,15 @@ def _refuse(node: ast.AST, reason: str) -> ScriptError:
 
 
 def _parse(source: str, limits: Limits) -> ast.Module:
-    """``ast.parse`` with every warning an error; any failure becomes a ScriptError."""
+    """``ast.parse`` of plain-ASCII source with every warning an error; any failure becomes a
+    ScriptError."""
     try:
         size = len(source.encode("utf-8"))
     except UnicodeEncodeError as err:
         raise ScriptError(1, 1, f"source is not valid UTF-8 text: {err.reason}") from None
     if size > limits.max_source_bytes:
         raise ScriptError(1, 1, f"source is {size} bytes, the limit is {limits.max_source_bytes}")
+    _require_plain_ascii(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -129,6 +136,68 @@ def _parse(source: str, limits: Limits) -> ast.Module:
         raise ScriptError(err.lineno or 1, err.offset or 1, f"syntax error: {err.msg}") from None
     except (ValueError, RecursionError, MemoryError, Warning) as err:
         raise ScriptError(1, 1, f"cannot parse: {type(err).__name__}: {err}") from None
+
+
+_ALLOWED_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\n"}
+
+
+def _require_plain_ascii(source: str) -> None:
+    """Refuse any character but printable ASCII and newlines.
+
+    What Python makes of other characters depends on its version: identifiers are normalised
+    and classified by the interpreter's Unicode database, the tokenizer's handling of tabs,
+    form feeds and carriage returns changed in 3.12. Text beyond ASCII is still written with
+    ``\\x``, ``\\u`` and ``\\U`` escapes in string literals.
+    """
+    if source.isascii() and all(c in _ALLOWED_CHARS for c in source):
+        return
+    for line_no, line in enumerate(source.split("\n"), 1):
+        for col, char in enumerate(line, 1):
+            if char not in _ALLOWED_CHARS:
+                what = "a tab" if char == "\t" else f"character U+{ord(char):04X}"
+                raise ScriptError(
+                    line_no,
+                    col,
+                    f"{what}: scripts are printable ASCII with spaces and \\n line ends; "
+                    "write other characters as \\uXXXX escapes inside strings",
+                )
+
+
+_ESCAPES = frozenset("\\'\"abfnrtv01234567xuU\n")
+
+
+def _check_string_escapes(module: ast.Module, source: str) -> None:
+    """Refuse escapes in string literals whose meaning depends on the Python: ``\\N{name}``
+    (names come from the Unicode database) and unknown escapes (a warning whose kind changed
+    between versions)."""
+    lines = source.split("\n")
+    for node in ast.walk(module):
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            continue
+        segment = _segment(lines, node)
+        i = 0
+        while i < len(segment):
+            if segment[i] == "\\":
+                escape = segment[i + 1 : i + 2]
+                if escape == "N":
+                    raise _refuse(
+                        node, "\\N{...} escapes are not allowed; write \\uXXXX or \\UXXXXXXXX"
+                    )
+                if escape not in _ESCAPES:
+                    raise _refuse(node, f"unknown escape \\{escape} in a string literal")
+                i += 2
+            else:
+                i += 1
+
+
+def _segment(lines: list[str], node: ast.expr) -> str:
+    """The source text of ``node`` (ASCII, so columns are characters)."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    end = node.end_col_offset if node.end_col_offset is not None else len(lines[last])
+    if first == last:
+        return lines[first][node.col_offset : end]
+    middle = lines[first + 1 : last]
+    return "\n".join([lines[first][node.col_offset :], *middle, lines[last][:end]])
 
 
 def _is_counted(node: ast.AST) -> bool:
@@ -191,6 +260,7 @@ class _Checker:
             self.module,
             dict(self.functions),
             frozenset(self.global_names),
+            _subtree_depth(self.module),
         )
 
     def _collect_module_names(self) -> None:
