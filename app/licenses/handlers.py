@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.licenses import errors
 from app.licenses.keeper import LicensesKeeper
-from app.licenses.lang import Limits, Program, ScriptError, check_script, to_value
+from app.licenses.lang import Limits, ScriptError, to_value
 from app.licenses.params import to_data, validate_params
+from app.licenses.programs import compiled
 from app.models import errors as model_errors
 from app.models.keeper import ModelsReader
 from app.models.validation import LICENSE_ID, check_model_id, check_version
@@ -27,13 +27,6 @@ def script_limits(params: state_pb2.Params) -> Limits:
         gas_limit=params.license_gas_limit,
         memory_limit=params.license_memory_limit,
     )
-
-
-@lru_cache(maxsize=256)
-def compiled(source: str, limits: Limits) -> Program:
-    """A script's checked program: a pure function of its arguments, so caching it across
-    CheckTx, FinalizeBlock and later uses cannot change any decision. Raises ScriptError."""
-    return check_script(source, limits)
 
 
 def check_license_id(license_id: str) -> None:

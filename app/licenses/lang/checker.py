@@ -110,7 +110,6 @@ def check_script(source: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     ensure_host_frames(frames_to_check(limits.max_ast_depth))
     module = _parse(source, limits)
     _check_depth(module, limits)
-    _check_string_escapes(module, source)
     return _Checker(module, limits).program(source)
 
 
@@ -128,6 +127,7 @@ def _parse(source: str, limits: Limits) -> ast.Module:
     if size > limits.max_source_bytes:
         raise ScriptError(1, 1, f"source is {size} bytes, the limit is {limits.max_source_bytes}")
     _require_plain_ascii(source)
+    _check_string_escapes(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -164,40 +164,59 @@ def _require_plain_ascii(source: str) -> None:
 
 
 _ESCAPES = frozenset("\\'\"abfnrtv01234567xuU\n")
+_PREFIXES = frozenset({"", "r", "u", "b", "f", "br", "rb", "fr", "rf"})
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
-def _check_string_escapes(module: ast.Module, source: str) -> None:
+def _check_string_escapes(source: str) -> None:
     """Refuse escapes in string literals whose meaning depends on the Python: ``\\N{name}``
     (names come from the Unicode database) and unknown escapes (a warning whose kind changed
-    between versions)."""
-    lines = source.split("\n")
-    for node in ast.walk(module):
-        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-            continue
-        segment = _segment(lines, node)
-        i = 0
-        while i < len(segment):
-            if segment[i] == "\\":
-                escape = segment[i + 1 : i + 2]
-                if escape == "N":
-                    raise _refuse(
-                        node, "\\N{...} escapes are not allowed; write \\uXXXX or \\UXXXXXXXX"
-                    )
-                if escape not in _ESCAPES:
-                    raise _refuse(node, f"unknown escape \\{escape} in a string literal")
-                i += 2
-            else:
-                i += 1
+    between versions). Runs on the source, before the parser, so every Python gives the
+    same refusal."""
+    i, n = 0, len(source)
+    while i < n:
+        char = source[i]
+        if char == "#":
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+        elif char in "'\"":
+            i = _string_end(source, i)
+        else:
+            i += 2 if char == "\\" else 1
 
 
-def _segment(lines: list[str], node: ast.expr) -> str:
-    """The source text of ``node`` (ASCII, so columns are characters)."""
-    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-    end = node.end_col_offset if node.end_col_offset is not None else len(lines[last])
-    if first == last:
-        return lines[first][node.col_offset : end]
-    middle = lines[first + 1 : last]
-    return "\n".join([lines[first][node.col_offset :], *middle, lines[last][:end]])
+def _string_end(source: str, start: int) -> int:
+    """Check the escapes of the literal opening at ``start``; the index after it."""
+    prefix_start = start
+    while prefix_start > 0 and source[prefix_start - 1] in _NAME_CHARS:
+        prefix_start -= 1
+    prefix = source[prefix_start:start].lower()
+    raw = prefix in _PREFIXES and "r" in prefix
+    quote = source[start] * 3 if source.startswith(source[start] * 3, start) else source[start]
+    i = start + len(quote)
+    while i < len(source) and not source.startswith(quote, i):
+        if source[i] == "\n" and len(quote) == 1:
+            return i  # unterminated: the parser says so
+        if source[i] == "\\":
+            escape = source[i + 1 : i + 2]
+            if not raw:
+                _check_escape(source, i, escape)
+            i += 2
+        else:
+            i += 1
+    return i + len(quote)
+
+
+def _check_escape(source: str, at: int, escape: str) -> None:
+    if escape in _ESCAPES:
+        return
+    line = source.count("\n", 0, at) + 1
+    col = at - (source.rfind("\n", 0, at) + 1) + 1
+    if escape == "N":
+        reason = "\\N{...} escapes are not allowed; write \\uXXXX or \\UXXXXXXXX"
+    else:
+        reason = f"unknown escape \\{escape} in a string literal"
+    raise ScriptError(line, col, reason)
 
 
 def _is_counted(node: ast.AST) -> bool:
