@@ -27,7 +27,16 @@ PAUSE_EVERY = 4096
 """Gas between two pause points: where a query yields to consensus (``app.core.pause``)."""
 
 # Built-ins whose set-up (type checks, copies, a result) costs more than a plain call.
-BUILTIN_BASE: dict[str, int] = {"min": 6, "max": 6, "sum": 4, "sorted": 8, "str": 4, "int": 4}
+BUILTIN_BASE: dict[str, int] = {
+    "min": 6,
+    "max": 6,
+    "sum": 4,
+    "sorted": 8,
+    "str": 8,
+    "int": 4,
+    "allow": 4,
+    "deny": 2,
+}
 
 # Static prices per node type, on top of NODE; sizes are added by node_cost.
 _EXTRA: dict[type, int] = {
@@ -39,13 +48,13 @@ _EXTRA: dict[type, int] = {
     ast.UnaryOp: 0,
     ast.BoolOp: 0,
     ast.Compare: 0,
-    ast.IfExp: 0,
-    ast.Call: 3,
+    ast.IfExp: 1,
+    ast.Call: 4,
     ast.List: 1,
     ast.Dict: 1,
     ast.Assign: 0,
     ast.AugAssign: 2,
-    ast.If: 0,
+    ast.If: 1,
     ast.For: 2,
     ast.Return: 0,
     ast.Expr: 0,
@@ -65,7 +74,7 @@ def node_cost(node: ast.AST) -> int:
         cost += len(node.args) + len(node.keywords)
         cost += BUILTIN_BASE.get(getattr(node.func, "id", ""), 0)
     elif isinstance(node, ast.BoolOp):
-        cost += len(node.values) - 1
+        cost += 2 * (len(node.values) - 1)
     elif isinstance(node, ast.BinOp | ast.AugAssign) and not isinstance(node.op, ast.Add | ast.Sub):
         cost += 1
     elif isinstance(node, ast.List):

@@ -11,6 +11,7 @@ the plain loop's cost per gas. The gas fuzz test and ``benchmarks/license_gas_fu
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,8 +24,7 @@ from app.licenses.lang import (
 )
 from app.licenses.lang.context import example_context
 
-# Names every script can use; sizes are filled in by ``_setup``.
-SETUP = """\
+FUNCTIONS = """\
 def many(a=1, b=2, c=3, d=4, e=5, f=6, g=7, h=8, i=9, j=10, k=11, l=12, m=13, n=14, o=15, p=16):
     return a
 
@@ -35,33 +35,53 @@ def rec(n):
     return rec(n - 1) + 1
 
 
-def authorize(ctx):
-    s = 'a' * {n}
-    s2 = 'a' * {n}
-    needle = 'a' * {k} + 'b'
-    wide = '\\U0001f600' * {w}
-    digits = '9' * 70
-    big = 2 ** 250 + 12345
-    ints = range({n2})
-    strs = []
-    for j in range({n3}):
-        strs = strs + [s[: {m}] + str(j)]
-    lists = []
-    for j in range({n3}):
-        lists = lists + [[0] * {n4} + [j]]
-    nested = [0]
-    for j in range(30):
-        nested = [nested]
-    long_key = 'k' * {n}
-    table = {{long_key: 1, 'x': 2}}
-    x = 0
 """
+
+# The values kernels use, each built only when a kernel names it (in this order, since some
+# build on others); sizes are filled in from ``Sizes``.
+VALUES: dict[str, str] = {
+    "s": "s = 'a' * {n}",
+    "s2": "s2 = 'a' * {n}",
+    "needle": "needle = 'a' * {k} + 'b'",
+    "wide": "wide = '\\U0001f600' * {w}",
+    "digits": "digits = '9' * 70",
+    "big": "big = 2 ** 250 + 12345",
+    "half": "half = 2 ** 126 + 12345",
+    "ints": "ints = range({n2})",
+    "strs": "strs = []\n    for j in range({n3}):\n        strs = strs + ['a' * {m} + str(j)]",
+    "lists": "lists = []\n    for j in range({n3}):\n        lists = lists + [[0] * {n4} + [j]]",
+    "nested": "nested = [0]\n    for j in range(30):\n        nested = [nested]",
+    "long_key": "long_key = 'k' * {n}",
+    "table": "table = {{long_key: 1, 'x': 2}}",
+}
+_NEEDS = {"table": ("long_key",)}
+
+
+def _setup(kernels: list[str], sizes: Sizes) -> str:
+    """The lines that build every value the kernels name (and what those build on)."""
+    text = " ".join(KERNELS[name] for name in kernels)
+    words = set(re.findall(r"[a-z_0-9]+", text))
+    wanted = {name for name in VALUES if name in words}
+    for name in list(wanted):
+        wanted.update(_NEEDS.get(name, ()))
+    fields = {
+        "n": sizes.n,
+        "m": max(1, sizes.n // 40),
+        "k": sizes.k,
+        "w": sizes.w,
+        "n2": sizes.n2,
+        "n3": sizes.n3,
+        "n4": sizes.n4,
+    }
+    lines = [VALUES[name].format(**fields) for name in VALUES if name in wanted]
+    return "".join(f"    {line}\n" for line in lines)
+
 
 KERNELS: dict[str, str] = {
     "plain": "pass",
     "assign": "x = i",
     "int_add": "x = x + i",
-    "int_mul_big": "x = big * big",
+    "int_mul_big": "x = half * half",
     "int_div_big": "x = big // (i + 3)",
     "int_mod_big": "x = big % (i + 7)",
     "int_pow": "x = 3 ** 150",
@@ -148,17 +168,11 @@ def random_sizes(rng: random.Random) -> Sizes:
 
 def script(kernels: list[str], sizes: Sizes, iterations: int = 100_000) -> str:
     """A script that builds its values, then repeats ``kernels`` until the gas runs out."""
-    setup = SETUP.format(
-        n=sizes.n,
-        m=max(1, sizes.n // 40),
-        k=sizes.k,
-        w=sizes.w,
-        n2=sizes.n2,
-        n3=sizes.n3,
-        n4=sizes.n4,
-    )
     body = "".join(f"        {KERNELS[name]}\n" for name in kernels)
-    return f"{setup}    for i in range({iterations}):\n{body}    return allow()\n"
+    return (
+        f"{FUNCTIONS}def authorize(ctx):\n    x = 0\n{_setup(kernels, sizes)}"
+        f"    for i in range({iterations}):\n{body}    return allow()\n"
+    )
 
 
 def random_script(rng: random.Random) -> tuple[list[str], Sizes, str]:
