@@ -40,7 +40,8 @@ def validate_deploy(msg: tx_pb2.DeployLicense, params: state_pb2.Params) -> None
     """Deploy checks: name, size, the script's own check, parameters. A bad script never
     reaches a block: CheckTx runs this too."""
     if not LICENSE_NAME.fullmatch(msg.name):
-        raise TxError(errors.INVALID_NAME, f"{quote(msg.name, 80)}: lowercase letters, digits, . _ -")
+        detail = f"{quote(msg.name, 80)}: lowercase letters, digits, . _ -"
+        raise TxError(errors.INVALID_NAME, detail)
     size = len(msg.source.encode())
     if size > params.max_license_source_bytes:
         limit = params.max_license_source_bytes
@@ -104,7 +105,8 @@ def attach(ctx: MsgContext, model: str, version: str, license_id: str) -> Event:
     keeper = LicensesKeeper(ctx.state)
     found = keeper.license(license_id)
     if found is None:
-        raise TxError(errors.LICENSE_NOT_FOUND, f"no license {quote(license_id, 80)}; deploy it first")
+        detail = f"no license {quote(license_id, 80)}; deploy it first"
+        raise TxError(errors.LICENSE_NOT_FOUND, detail)
     current = keeper.current(model, version)
     attachment = state_pb2.Attachment(
         model=model,
