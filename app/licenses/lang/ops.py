@@ -195,13 +195,23 @@ class Ops:
             self.meter.charge(2 * len(items) + size_of(item))
             return item in items
         if type(container) is DictV:
-            key = self._key(item)
+            key = self._key(item, building=False)
             self.meter.charge(size_of(key))
-            return key in container.items
+            return _storable(key) and key in container.items
         raise Fault(f"'in' needs a str, list or dict on the right, not {type_name(container)}")
 
-    def _key(self, key: Value) -> Key:
-        if type(key) is str or type(key) is int:
+    def _key(self, key: Value, building: bool = True) -> Key:
+        """A dict key: a str, or an int of magnitude below 2**61 when a dict is built.
+
+        Python hashes an int to itself modulo 2**61 - 1, so bigger ints can be chosen to share
+        one hash and make every insertion and lookup scan all the others; below that bound no
+        two keys share a hash (but -1 and -2). Looking up a bigger int just finds nothing.
+        """
+        if type(key) is str:
+            return key
+        if type(key) is int:
+            if building and not _storable(key):
+                raise Fault(f"int dict keys must be below 2**61 in magnitude, not {key}")
             return key
         raise Fault(f"dict keys are str or int, not {type_name(key)}")
 
@@ -210,7 +220,7 @@ class Ops:
     def index(self, container: Value, key: Value) -> Value:
         """``container[key]``: a list or str by (possibly negative) int, a dict by key."""
         if type(container) is DictV:
-            return self._lookup(container, self._key(key))
+            return self._lookup(container, self._key(key, building=False))
         if type(container) is ListV or type(container) is str:
             seq: tuple[Value, ...] | str = (
                 container.items if isinstance(container, ListV) else str(container)
@@ -227,6 +237,8 @@ class Ops:
     def _lookup(self, record: DictV, key: Key) -> Value:
         self.meter.charge(size_of(key))
         try:
+            if not _storable(key):
+                raise KeyError(key)
             return record.items[key]
         except KeyError:
             where = record.path if record.path is not None else "dict"
@@ -258,3 +270,11 @@ class Ops:
         if type(seq) is ListV:
             return self.make_list(seq.items[lo:hi])
         raise Fault(f"{type_name(seq)} cannot be sliced")
+
+
+MAX_INT_KEY = 2**61 - 2
+
+
+def _storable(key: Key) -> bool:
+    """Whether ``key`` can be in a dict (every str; ints below 2**61 in magnitude)."""
+    return type(key) is str or -MAX_INT_KEY <= key <= MAX_INT_KEY  # type: ignore[operator]

@@ -261,3 +261,20 @@ def _stack() -> list[object]:
         frames.append(frame)
         frame = frame.f_back  # type: ignore[assignment]
     return frames
+
+
+def test_int_dict_keys_cannot_share_a_hash() -> None:
+    """Ints equal modulo 2**61 - 1 hash alike: a dict of them would be scanned on every access."""
+    step = 2**61 - 1
+    colliding = ", ".join(f"{i * step}: {i}" for i in range(1, 4))
+    refused = f"def authorize(ctx):\n    d = {{{colliding}}}\n    return allow()\n"
+    with pytest.raises(ScriptRuntimeError, match="below 2\\*\\*61"):
+        run_authorize(check_script(refused), {})
+    lookups = (
+        "def authorize(ctx):\n    d = {2 ** 61 - 2: 1, -(2 ** 61 - 2): 2, 'k': 3}\n"
+        "    return allow(fee=d[2 ** 61 - 2] + d[-(2 ** 61 - 2)] + (5 if 2 ** 70 in d else 0))\n"
+    )
+    assert run_authorize(check_script(lookups), {}).decision.fee == 3
+    missing = "def authorize(ctx):\n    d = {1: 1}\n    return allow(fee=d[2 ** 70])\n"
+    with pytest.raises(ScriptRuntimeError, match="has no key"):
+        run_authorize(check_script(missing), {})
