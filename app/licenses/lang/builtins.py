@@ -9,7 +9,6 @@ size-dependent gas and raises Fault on misuse. ``range`` is materialised as a li
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 
 from app.core.text import quote
@@ -143,10 +142,7 @@ class Builtins(Ops):
         plain = all(type(x) is int for x in items) or all(type(x) is str for x in items)
         size = sum(size_of(x) for x in items)
         self.meter.charge(sort_cost(len(items), size, python_compare=not plain))
-        if plain:
-            result = tuple(sorted(items))  # type: ignore[type-var]
-        else:
-            result = tuple(sorted(items, key=functools.cmp_to_key(order)))
+        result = tuple(sorted(items)) if plain else merge_sort(items)  # type: ignore[type-var]
         return self.make_list(result)
 
     def b_abs(self, args: list[Value], kwargs: dict[str, Value]) -> Value:
@@ -215,3 +211,31 @@ class Builtins(Ops):
         if type(value) is not int:
             raise Fault(f"{what} needs int arguments, not {type_name(value)}")
         return value
+
+
+def merge_sort(items: tuple[Value, ...]) -> tuple[Value, ...]:
+    """A stable bottom-up merge sort by ``order``.
+
+    Values that are not all ints or all strs may be incomparable (``[1]`` and ``[None]``), so
+    whether a sort fails depends on which pairs it compares. Python's own sort changed its merge
+    policy between versions; this one compares the same pairs on every Python.
+    """
+    run = list(items)
+    width = 1
+    while width < len(run):
+        merged: list[Value] = []
+        for low in range(0, len(run), 2 * width):
+            middle, high = min(low + width, len(run)), min(low + 2 * width, len(run))
+            i, j = low, middle
+            while i < middle and j < high:
+                if order(run[j], run[i]) < 0:
+                    merged.append(run[j])
+                    j += 1
+                else:
+                    merged.append(run[i])
+                    i += 1
+            merged.extend(run[i:middle])
+            merged.extend(run[j:high])
+        run = merged
+        width *= 2
+    return tuple(run)

@@ -31,7 +31,7 @@ BUILTIN_BASE: dict[str, int] = {
     "min": 6,
     "max": 6,
     "sum": 4,
-    "sorted": 8,
+    "sorted": 16,
     "str": 8,
     "int": 4,
     "allow": 4,
