@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.text import quote
 from app.licenses import errors
 from app.licenses.keeper import LicensesKeeper
-from app.licenses.lang import Limits, Program, ScriptError, check_script, to_value
+from app.licenses.lang import Limits, ScriptError, to_value
 from app.licenses.params import to_data, validate_params
+from app.licenses.programs import compiled
 from app.models import errors as model_errors
 from app.models.keeper import ModelsReader
 from app.models.validation import LICENSE_ID, check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
-LICENSE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+LICENSE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
 def script_limits(params: state_pb2.Params) -> Limits:
@@ -29,24 +30,18 @@ def script_limits(params: state_pb2.Params) -> Limits:
     )
 
 
-@lru_cache(maxsize=256)
-def compiled(source: str, limits: Limits) -> Program:
-    """A script's checked program: a pure function of its arguments, so caching it across
-    CheckTx, FinalizeBlock and later uses cannot change any decision. Raises ScriptError."""
-    return check_script(source, limits)
-
-
 def check_license_id(license_id: str) -> None:
     """A license id is "<org>/<name>"; raises TxError(invalid_name)."""
     if not LICENSE_ID.match(license_id):
-        raise TxError(errors.INVALID_NAME, f"{license_id!r} is not ORG/NAME")
+        raise TxError(errors.INVALID_NAME, f"{quote(license_id, 80)} is not ORG/NAME")
 
 
 def validate_deploy(msg: tx_pb2.DeployLicense, params: state_pb2.Params) -> None:
     """Deploy checks: name, size, the script's own check, parameters. A bad script never
     reaches a block: CheckTx runs this too."""
-    if not LICENSE_NAME.match(msg.name):
-        raise TxError(errors.INVALID_NAME, f"{msg.name!r}: lowercase letters, digits, . _ -")
+    if not LICENSE_NAME.fullmatch(msg.name):
+        detail = f"{quote(msg.name, 80)}: lowercase letters, digits, . _ -"
+        raise TxError(errors.INVALID_NAME, detail)
     size = len(msg.source.encode())
     if size > params.max_license_source_bytes:
         limit = params.max_license_source_bytes
@@ -110,7 +105,8 @@ def attach(ctx: MsgContext, model: str, version: str, license_id: str) -> Event:
     keeper = LicensesKeeper(ctx.state)
     found = keeper.license(license_id)
     if found is None:
-        raise TxError(errors.LICENSE_NOT_FOUND, f"no license {license_id!r}; deploy it first")
+        detail = f"no license {quote(license_id, 80)}; deploy it first"
+        raise TxError(errors.LICENSE_NOT_FOUND, detail)
     current = keeper.current(model, version)
     attachment = state_pb2.Attachment(
         model=model,

@@ -6,20 +6,23 @@ dry run answers exactly what a block would decide at the same state and time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.core.errors import TxError
-from app.licenses.handlers import compiled, script_limits
+from app.licenses.handlers import script_limits
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
     Decision,
+    Limits,
     MemoryExceeded,
     OutOfGas,
+    ScriptError,
     ScriptRuntimeError,
     run_authorize,
 )
 from app.licenses.params import to_data
+from app.licenses.programs import compiled
 from app.members.keeper import MembersReader
 from app.models.keeper import ModelsReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -70,9 +73,13 @@ def evaluate_use(
     period = params.get("period_seconds")
     period_seconds = period if isinstance(period, int) and period > 0 else DEFAULT_PERIOD_SECONDS
     ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
-    limits = script_limits(MembersReader(state).params())
+    limits = deployed_limits(script_limits(MembersReader(state).params()), found.source)
     try:
         outcome = run_authorize(compiled(found.source, limits), ctx, limits)
+    except ScriptError as exc:
+        raise TxError(
+            errors.SCRIPT_FAILED, f"{found.id}: no longer passes its check: {exc}"
+        ) from None
     except OutOfGas as exc:
         raise TxError(errors.OUT_OF_GAS, f"{found.id}: {exc}") from None
     except MemoryExceeded as exc:
@@ -82,6 +89,15 @@ def evaluate_use(
     except (TypeError, ValueError) as exc:  # the context does not fit the interpreter's limits
         raise TxError(errors.SCRIPT_FAILED, f"{found.id}: context refused: {exc}") from None
     return Evaluation(outcome.decision, outcome.gas_used, found, owner, period_seconds)
+
+
+def deployed_limits(limits: Limits, source: str) -> Limits:
+    """The limits a deployed script runs under: today's, except that the size limit applies
+    only when a script is deployed, so lowering it never breaks a license already in use."""
+    size = len(source.encode())
+    if size <= limits.max_source_bytes:
+        return limits
+    return replace(limits, max_source_bytes=size)
 
 
 def script_context(

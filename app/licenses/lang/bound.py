@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from app.licenses.lang.checker import BUILTIN_ARITY, Program
 from app.licenses.lang.context import FIELDS
-from app.licenses.lang.gas import BUILTIN, CALL, ITER, NODE, int_op_cost, sort_cost
+from app.licenses.lang.gas import CALL, ITER, int_op_cost, node_cost, sort_cost
 from app.licenses.lang.limits import DEFAULT_LIMITS, Limits
 
 _MAX_UNROLLED = 20_000
@@ -91,7 +91,8 @@ class _Bound:
         info = self.program.functions["authorize"]
         ctx = _Abs("dict", self.limits.max_context_size, None, "")
         body, _ = self.call(info.name, [ctx])
-        return cost + CALL + body
+        context = self.limits.max_context_size  # converting ctx costs its size
+        return context + cost + CALL + len(info.params) + body
 
     def call(self, name: str, args: list[_Abs]) -> tuple[int, _Abs]:
         """Gas and result of a call's body for these abstract arguments (memoized)."""
@@ -117,7 +118,7 @@ class _Bound:
         total = 0
         for stmt in body:
             cost, env = self.stmt(stmt, env, top)
-            total += NODE + cost
+            total += node_cost(stmt) + cost
         return total, env
 
     def stmt(self, node: ast.stmt, env: Env, top: bool) -> tuple[int, Env]:
@@ -183,13 +184,13 @@ class _Bound:
                 raise _Unbounded
             span = range(*[c for c in consts if c is not None])
             if len(span) > self.limits.max_loop_range:
-                return NODE + BUILTIN + sum(costs), 0, _INT  # the evaluator refuses it
-            return NODE + BUILTIN + sum(costs), len(span), _INT
+                return node_cost(node) + sum(costs), 0, _INT  # the evaluator refuses it
+            return node_cost(node) + sum(costs), len(span), _INT
         if isinstance(node, ast.List):
             cost, value = self.expr(node, env)
             return cost, len(node.elts), _Abs(None, value.size)
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return NODE, len(node.value), _Abs("str", 1)
+            return node_cost(node), len(node.value), _Abs("str", 1)
         raise _Unbounded
 
     def lookup(self, name: str, env: Env) -> _Abs:
@@ -197,12 +198,12 @@ class _Bound:
             return env[name]
         return self.globals.get(name, _UNKNOWN)
 
-    # expressions: each returns (cost including NODE, abstract value)
+    # expressions: each returns (cost including the node's own price, abstract value)
 
     def expr(self, node: ast.expr, env: Env) -> tuple[int, _Abs]:
         method = getattr(self, "e_" + type(node).__name__)
         cost, value = method(node, env)
-        return NODE + cost, value
+        return node_cost(node) + cost, value
 
     def e_Constant(self, node: ast.Constant, env: Env) -> tuple[int, _Abs]:
         value = node.value
@@ -294,10 +295,10 @@ class _Bound:
         args = [value for _, value in results]
         if name in self.program.functions:
             body, value = self.call(name, args)
-            return cost + CALL + body, value
+            return cost + CALL + len(self.program.functions[name].params) + body, value
         assert name in BUILTIN_ARITY
         extra, value = self.builtin(name, args)
-        return cost + BUILTIN + extra, value
+        return cost + extra, value
 
     def builtin(self, name: str, args: list[_Abs]) -> tuple[int, _Abs]:
         """(extra gas, result) of a built-in, as builtins.Builtins charges it."""
@@ -316,14 +317,15 @@ class _Bound:
         total = sum(s for s in sizes if s is not None)
         if name == "str" and args[0].kind == "int":
             digits = len(str(-(2**limits.max_int_bits)))
-            return 2 + digits, _Abs("str", digits)
+            return 1 + digits, _Abs("str", digits)
         if name == "str":
-            return 2 * total + limits.max_str_len, _Abs("str", limits.max_str_len)
+            rendering = limits.max_value_depth + 1 + 2 * limits.max_str_len
+            return rendering, _Abs("str", limits.max_str_len)
         if name == "sorted":
-            return sort_cost(total, total) + total, _Abs(None, total)
+            return sort_cost(total, total, python_compare=True) + 3 * total, _Abs(None, total)
         kind = "int" if name == "sum" else None
         big = int_op_cost(limits.max_int_bits, limits.max_int_bits)
-        return total * (1 + big), _Abs(kind, total if kind is None else 1)
+        return total * (4 + big), _Abs(kind, total if kind is None else 1)
 
     def e_Subscript(self, node: ast.Subscript, env: Env) -> tuple[int, _Abs]:
         cost, container = self.expr(node.value, env)
@@ -364,7 +366,11 @@ class _Bound:
         results = [self.expr(n, env) for n in [*node.keys, *node.values] if n is not None]
         sizes = [value.size for _, value in results]
         size = None if None in sizes else 1 + sum(s for s in sizes if s is not None)
-        return sum(c for c, _ in results) + len(node.keys), _Abs(None, size)
+        keys = [
+            self.limits.max_str_len if v.size is None else v.size
+            for _, v in results[: len(node.keys)]
+        ]
+        return sum(c for c, _ in results) + len(node.keys) + sum(keys), _Abs(None, size)
 
 
 def _fold(op: ast.operator, a: int | None, b: int | None, max_bits: int) -> int | None:

@@ -9,13 +9,14 @@ size-dependent gas and raises Fault on misuse. ``range`` is materialised as a li
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from app.licenses.lang.errors import Fault
+from app.core.text import quote
+from app.licenses.lang.errors import Fault, MemoryFault
 from app.licenses.lang.gas import sort_cost
 from app.licenses.lang.ops import Ops
 from app.licenses.lang.values import (
+    CONTAINER_SIZE,
     DecisionV,
     DictV,
     ListV,
@@ -50,13 +51,25 @@ class Builtins(Ops):
         }
 
     def elements(self, value: Value, what: str) -> tuple[Value, ...]:
-        """The items a for loop or a built-in sees: list items, dict keys, str characters."""
+        """The items a built-in sees, as a tuple: list items (shared, free), dict keys or str
+        characters (copied: one gas each)."""
         if type(value) is ListV:
             return value.items
         if type(value) is DictV:
+            self.meter.charge(len(value.items))
             return tuple(value.items)
         if type(value) is str:
+            self.meter.charge(len(value))
             return tuple(value)
+        raise Fault(f"{what} needs a list, dict or str, not {type_name(value)}")
+
+    def lazy_elements(self, value: Value, what: str) -> Iterator[Value]:
+        """The items a for loop walks, one at a time and without a copy (the values are
+        immutable): list items, dict keys, str characters. Each step is paid by the loop."""
+        if type(value) is ListV or type(value) is DictV:
+            return iter(value.items)
+        if type(value) is str:
+            return iter(value)
         raise Fault(f"{what} needs a list, dict or str, not {type_name(value)}")
 
     def b_len(self, args: list[Value], kwargs: dict[str, Value]) -> Value:
@@ -72,6 +85,11 @@ class Builtins(Ops):
         items = self.elements(args[0], f"{name}()") if len(args) == 1 else tuple(args)
         if not items:
             raise Fault(f"{name}() of an empty sequence")
+        self.meter.charge(len(items))
+        if all(type(x) is int for x in items) or all(type(x) is str for x in items):
+            # C's min and max keep the first extreme, as the loop below does
+            self.meter.charge(sum(size_of(x) for x in items))
+            return min(items) if sign < 0 else max(items)  # type: ignore[type-var]
         best = items[0]
         for item in items[1:]:
             if self.cmp(item, best) == sign:
@@ -90,7 +108,7 @@ class Builtins(Ops):
         """sum(list of ints, start=0)."""
         total = args[1] if len(args) == 2 else 0
         items = self.elements(args[0], "sum()")
-        self.meter.charge(len(items))
+        self.meter.charge(2 * len(items))
         for item in items:
             total = self.add(self._int_arg(total, "sum()"), self._int_arg(item, "sum()"))
         return total
@@ -115,17 +133,16 @@ class Builtins(Ops):
         span = self.range_of(args)
         self.meter.charge(len(span))
         self.meter.allocate(len(span) + 1)
-        return ListV(tuple(span), len(span) + 1, 1)
+        return ListV(tuple(span), len(span) + CONTAINER_SIZE, 1)
 
     def b_sorted(self, args: list[Value], kwargs: dict[str, Value]) -> Value:
         """sorted(list | dict | str): ascending, stable; elements must be mutually comparable."""
         items = self.elements(args[0], "sorted()")
-        self.meter.charge(sort_cost(len(items), sum(size_of(x) for x in items)))
-        kinds = {type(x) for x in items}
-        if kinds <= {int} or kinds <= {str}:
-            result = tuple(sorted(items))  # type: ignore[type-var]
-        else:
-            result = tuple(sorted(items, key=functools.cmp_to_key(order)))
+        self.meter.charge(len(items))
+        plain = all(type(x) is int for x in items) or all(type(x) is str for x in items)
+        size = sum(size_of(x) for x in items)
+        self.meter.charge(sort_cost(len(items), size, python_compare=not plain))
+        result = tuple(sorted(items)) if plain else merge_sort(items)  # type: ignore[type-var]
         return self.make_list(result)
 
     def b_abs(self, args: list[Value], kwargs: dict[str, Value]) -> Value:
@@ -133,12 +150,18 @@ class Builtins(Ops):
         return abs(self._int_arg(args[0], "abs()"))
 
     def b_str(self, args: list[Value], kwargs: dict[str, Value]) -> Value:
-        """str(value) as Python writes it."""
+        """str(value) as ``values.render`` writes it: the same text on every Python. Rendering
+        costs one gas per character written, and stops at max_str_len characters."""
         value = args[0]
         if type(value) is str:
             return value
-        self.meter.charge(size_of(value) * 2)
-        text = render(value)
+        # a value is walked until its text passes max_str_len: at most one visit per character
+        self.meter.charge(2 * min(size_of(value), CONTAINER_SIZE * self.limits.max_str_len))
+        try:
+            text = render(value, self.limits.max_str_len)
+        except MemoryFault as fault:
+            self.meter.charge(self.limits.max_str_len)
+            raise MemoryFault(f"{fault.reason} (gas used {self.meter.gas})") from None
         self.new_str(len(text))
         return text
 
@@ -153,7 +176,7 @@ class Builtins(Ops):
         text = value.strip(" \t\n")
         digits = text[1:] if text[:1] in ("+", "-") else text
         if not digits or not set(digits) <= _DIGITS:
-            raise Fault(f"int() of a str that is not a decimal integer: {value[:40]!r}")
+            raise Fault(f"int() of a str that is not a decimal integer: {quote(value, 40)}")
         if len(digits) > self.limits.max_int_bits // 3 + 1:
             raise Fault(f"integer overflow: {len(digits)} digits")
         return self.checked_int(int(text))
@@ -188,3 +211,31 @@ class Builtins(Ops):
         if type(value) is not int:
             raise Fault(f"{what} needs int arguments, not {type_name(value)}")
         return value
+
+
+def merge_sort(items: tuple[Value, ...]) -> tuple[Value, ...]:
+    """A stable bottom-up merge sort by ``order``.
+
+    Values that are not all ints or all strs may be incomparable (``[1]`` and ``[None]``), so
+    whether a sort fails depends on which pairs it compares. Python's own sort changed its merge
+    policy between versions; this one compares the same pairs on every Python.
+    """
+    run = list(items)
+    width = 1
+    while width < len(run):
+        merged: list[Value] = []
+        for low in range(0, len(run), 2 * width):
+            middle, high = min(low + width, len(run)), min(low + 2 * width, len(run))
+            i, j = low, middle
+            while i < middle and j < high:
+                if order(run[j], run[i]) < 0:
+                    merged.append(run[j])
+                    j += 1
+                else:
+                    merged.append(run[i])
+                    i += 1
+            merged.extend(run[i:middle])
+            merged.extend(run[j:high])
+        run = merged
+        width *= 2
+    return tuple(run)

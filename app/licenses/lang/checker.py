@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from app.licenses.lang.errors import ScriptError
 from app.licenses.lang.limits import DEFAULT_LIMITS, Limits
+from app.licenses.lang.stack import ensure_host_frames, frames_to_check
 
 # name -> (fewest, most) positional arguments; None means any number.
 BUILTIN_ARITY: dict[str, tuple[int, int | None]] = {
@@ -95,6 +96,8 @@ class Program:
     module: ast.Module = field(compare=False, repr=False)
     functions: Mapping[str, FunctionInfo] = field(compare=False, repr=False)
     global_names: frozenset[str] = field(compare=False, repr=False)
+    depth: int = field(default=0, compare=False, repr=False)
+    """The deepest nesting of the tree (statements and expressions counted)."""
 
 
 def code_hash(source: str) -> str:
@@ -104,6 +107,7 @@ def code_hash(source: str) -> str:
 
 def check_script(source: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     """Parse and check a license script; raises ScriptError with line, column and reason."""
+    ensure_host_frames(frames_to_check(limits.max_ast_depth))
     module = _parse(source, limits)
     _check_depth(module, limits)
     return _Checker(module, limits).program(source)
@@ -114,13 +118,16 @@ def _refuse(node: ast.AST, reason: str) -> ScriptError:
 
 
 def _parse(source: str, limits: Limits) -> ast.Module:
-    """``ast.parse`` with every warning an error; any failure becomes a ScriptError."""
+    """``ast.parse`` of plain-ASCII source with every warning an error; any failure becomes a
+    ScriptError."""
     try:
         size = len(source.encode("utf-8"))
     except UnicodeEncodeError as err:
         raise ScriptError(1, 1, f"source is not valid UTF-8 text: {err.reason}") from None
     if size > limits.max_source_bytes:
         raise ScriptError(1, 1, f"source is {size} bytes, the limit is {limits.max_source_bytes}")
+    _require_plain_ascii(source)
+    _check_string_escapes(source)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -129,6 +136,87 @@ def _parse(source: str, limits: Limits) -> ast.Module:
         raise ScriptError(err.lineno or 1, err.offset or 1, f"syntax error: {err.msg}") from None
     except (ValueError, RecursionError, MemoryError, Warning) as err:
         raise ScriptError(1, 1, f"cannot parse: {type(err).__name__}: {err}") from None
+
+
+_ALLOWED_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\n"}
+
+
+def _require_plain_ascii(source: str) -> None:
+    """Refuse any character but printable ASCII and newlines.
+
+    What Python makes of other characters depends on its version: identifiers are normalised
+    and classified by the interpreter's Unicode database, the tokenizer's handling of tabs,
+    form feeds and carriage returns changed in 3.12. Text beyond ASCII is still written with
+    ``\\x``, ``\\u`` and ``\\U`` escapes in string literals.
+    """
+    if source.isascii() and all(c in _ALLOWED_CHARS for c in source):
+        return
+    for line_no, line in enumerate(source.split("\n"), 1):
+        for col, char in enumerate(line, 1):
+            if char not in _ALLOWED_CHARS:
+                what = "a tab" if char == "\t" else f"character U+{ord(char):04X}"
+                raise ScriptError(
+                    line_no,
+                    col,
+                    f"{what}: scripts are printable ASCII with spaces and \\n line ends; "
+                    "write other characters as \\uXXXX escapes inside strings",
+                )
+
+
+_ESCAPES = frozenset("\\'\"abfnrtv01234567xuU\n")
+_PREFIXES = frozenset({"", "r", "u", "b", "f", "br", "rb", "fr", "rf"})
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _check_string_escapes(source: str) -> None:
+    """Refuse escapes in string literals whose meaning depends on the Python: ``\\N{name}``
+    (names come from the Unicode database) and unknown escapes (a warning whose kind changed
+    between versions). Runs on the source, before the parser, so every Python gives the
+    same refusal."""
+    i, n = 0, len(source)
+    while i < n:
+        char = source[i]
+        if char == "#":
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+        elif char in "'\"":
+            i = _string_end(source, i)
+        else:
+            i += 2 if char == "\\" else 1
+
+
+def _string_end(source: str, start: int) -> int:
+    """Check the escapes of the literal opening at ``start``; the index after it."""
+    prefix_start = start
+    while prefix_start > 0 and source[prefix_start - 1] in _NAME_CHARS:
+        prefix_start -= 1
+    prefix = source[prefix_start:start].lower()
+    raw = prefix in _PREFIXES and "r" in prefix
+    quote = source[start] * 3 if source.startswith(source[start] * 3, start) else source[start]
+    i = start + len(quote)
+    while i < len(source) and not source.startswith(quote, i):
+        if source[i] == "\n" and len(quote) == 1:
+            return i  # unterminated: the parser says so
+        if source[i] == "\\":
+            escape = source[i + 1 : i + 2]
+            if not raw:
+                _check_escape(source, i, escape)
+            i += 2
+        else:
+            i += 1
+    return i + len(quote)
+
+
+def _check_escape(source: str, at: int, escape: str) -> None:
+    if escape in _ESCAPES:
+        return
+    line = source.count("\n", 0, at) + 1
+    col = at - (source.rfind("\n", 0, at) + 1) + 1
+    if escape == "N":
+        reason = "\\N{...} escapes are not allowed; write \\uXXXX or \\UXXXXXXXX"
+    else:
+        reason = f"unknown escape \\{escape} in a string literal"
+    raise ScriptError(line, col, reason)
 
 
 def _is_counted(node: ast.AST) -> bool:
@@ -191,6 +279,7 @@ class _Checker:
             self.module,
             dict(self.functions),
             frozenset(self.global_names),
+            _subtree_depth(self.module),
         )
 
     def _collect_module_names(self) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.core.text import quote
 from app.licenses.lang.errors import Fault, MemoryFault
 from app.licenses.lang.gas import Meter, int_op_cost
 from app.licenses.lang.limits import Limits
 from app.licenses.lang.values import (
+    CONTAINER_SIZE,
     DictV,
     Key,
     ListV,
@@ -115,7 +117,8 @@ class Ops:
         length = len(seq.items) * count
         self.meter.charge(length)
         self.meter.allocate(length + 1)
-        return ListV(seq.items * count, (seq.size - 1) * count + 1, seq.depth)
+        inner = seq.size - CONTAINER_SIZE
+        return ListV(seq.items * count, inner * count + CONTAINER_SIZE, seq.depth)
 
     def floordiv(self, a: Value, b: Value) -> Value:
         """int // int, flooring like Python; division by zero is an error."""
@@ -159,12 +162,21 @@ class Ops:
 
     def eq(self, a: Value, b: Value) -> bool:
         """Deep equality; costs the smaller operand's size."""
+        kind = type(a)
+        if kind is type(b) and (kind is int or kind is str):
+            self.meter.charge(1 + min(len(a), len(b)) if kind is str else 1)  # type: ignore[arg-type]
+            return a == b
         self.meter.charge(min(size_of(a), size_of(b)))
         return equal(a, b)
 
     def cmp(self, a: Value, b: Value) -> int:
-        """Ordering of two ints, strs or lists; costs the smaller operand's size."""
-        self.meter.charge(min(size_of(a), size_of(b)))
+        """Ordering of two ints, strs or lists; costs the smaller operand's size (twice for
+        lists: each pair is tested for equality, then ordered)."""
+        kind = type(a)
+        if kind is type(b) and (kind is int or kind is str):
+            self.meter.charge(1 + min(len(a), len(b)) if kind is str else 1)  # type: ignore[arg-type]
+            return (a > b) - (a < b)  # type: ignore[operator]
+        self.meter.charge(2 * min(size_of(a), size_of(b)))
         return order(a, b)
 
     def contains(self, container: Value, item: Value) -> bool:
@@ -175,16 +187,31 @@ class Ops:
             self.meter.charge(len(container) + len(item))
             return item in container
         if type(container) is ListV:
-            self.meter.charge(len(container.items))
-            return any(self.eq(element, item) for element in container.items)
+            items = container.items
+            if type(item) is ListV or type(item) is DictV:
+                self.meter.charge(len(items))
+                return any(self.eq(element, item) for element in items)
+            # a scalar equals only scalars; C's == over the tuple decides the same way
+            self.meter.charge(2 * len(items) + size_of(item))
+            return item in items
         if type(container) is DictV:
-            key = self._key(item)
+            key = self._key(item, building=False)
             self.meter.charge(size_of(key))
-            return key in container.items
+            return _storable(key) and key in container.items
         raise Fault(f"'in' needs a str, list or dict on the right, not {type_name(container)}")
 
-    def _key(self, key: Value) -> Key:
-        if type(key) is str or type(key) is int:
+    def _key(self, key: Value, building: bool = True) -> Key:
+        """A dict key: a str, or an int of magnitude below 2**61 when a dict is built.
+
+        Python hashes an int to itself modulo 2**61 - 1, so bigger ints can be chosen to share
+        one hash and make every insertion and lookup scan all the others; below that bound no
+        two keys share a hash (but -1 and -2). Looking up a bigger int just finds nothing.
+        """
+        if type(key) is str:
+            return key
+        if type(key) is int:
+            if building and not _storable(key):
+                raise Fault(f"int dict keys must be below 2**61 in magnitude, not {key}")
             return key
         raise Fault(f"dict keys are str or int, not {type_name(key)}")
 
@@ -193,7 +220,7 @@ class Ops:
     def index(self, container: Value, key: Value) -> Value:
         """``container[key]``: a list or str by (possibly negative) int, a dict by key."""
         if type(container) is DictV:
-            return self._lookup(container, self._key(key))
+            return self._lookup(container, self._key(key, building=False))
         if type(container) is ListV or type(container) is str:
             seq: tuple[Value, ...] | str = (
                 container.items if isinstance(container, ListV) else str(container)
@@ -210,10 +237,13 @@ class Ops:
     def _lookup(self, record: DictV, key: Key) -> Value:
         self.meter.charge(size_of(key))
         try:
+            if not _storable(key):
+                raise KeyError(key)
             return record.items[key]
         except KeyError:
             where = record.path if record.path is not None else "dict"
-            raise Fault(f"{where} has no key {key!r}") from None
+            shown = quote(key, 40) if type(key) is str else str(key)
+            raise Fault(f"{where} has no key {shown}") from None
 
     def attribute(self, record: Value, name: str) -> Value:
         """``record.name``: only context records have attributes."""
@@ -240,3 +270,11 @@ class Ops:
         if type(seq) is ListV:
             return self.make_list(seq.items[lo:hi])
         raise Fault(f"{type_name(seq)} cannot be sliced")
+
+
+MAX_INT_KEY = 2**61 - 2
+
+
+def _storable(key: Key) -> bool:
+    """Whether ``key`` can be in a dict (every str; ints below 2**61 in magnitude)."""
+    return type(key) is str or -MAX_INT_KEY <= key <= MAX_INT_KEY  # type: ignore[operator]

@@ -9,11 +9,16 @@ sorted when it is converted so that the order never depends on how the host buil
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from app.licenses.lang.errors import Fault
+from app.core.text import quote
+from app.licenses.lang.errors import Fault, MemoryFault
 from app.licenses.lang.limits import DEFAULT_LIMITS, Limits
+
+CONTAINER_SIZE = 4
+"""Units a list or dict counts for itself in a deep size: walking a container (comparing,
+rendering, converting it) costs the host several times what one scalar element does."""
 
 
 class ListV:
@@ -95,70 +100,149 @@ def truth(value: Value) -> bool:
 
 def equal(a: Value, b: Value) -> bool:
     """Deep equality with Python's semantics; recursion is bounded by the value depth."""
-    if type(a) is ListV:
-        if type(b) is not ListV or len(a.items) != len(b.items):
+    if a is b:
+        return True  # values are immutable: the same object is equal to itself
+    if isinstance(a, ListV):
+        if not isinstance(b, ListV) or len(a.items) != len(b.items):
             return False
-        return all(equal(x, y) for x, y in zip(a.items, b.items, strict=True))
-    if type(a) is DictV:
-        if type(b) is not DictV or len(a.items) != len(b.items):
+        pairs = zip(a.items, b.items, strict=True)
+        return all(x is y or equal(x, y) for x, y in pairs)
+    if isinstance(a, DictV):
+        if not isinstance(b, DictV) or len(a.items) != len(b.items):
             return False
         other = b.items
         return all(k in other and equal(v, other[k]) for k, v in a.items.items())
-    if type(a) is DecisionV or type(b) in (ListV, DictV, DecisionV):
-        return a is b
+    if isinstance(a, DecisionV) or isinstance(b, ListV | DictV | DecisionV):
+        return False
     return bool(a == b)
 
 
 def order(a: Value, b: Value) -> int:
-    """-1, 0 or 1 for two ints, two strs or two lists (lexicographic); raises Fault otherwise."""
+    """-1, 0 or 1 for two ints, two strs or two lists (lexicographic: the first unequal pair
+    decides, as in Python); raises Fault for anything else."""
     ta, tb = type(a), type(b)
     if (ta is int and tb is int) or (ta is str and tb is str):
         return (a > b) - (a < b)  # type: ignore[operator]
-    if isinstance(a, ListV) and isinstance(b, ListV):
-        for x, y in zip(a.items, b.items, strict=False):
-            step = order(x, y)
-            if step:
-                return step
-        return (len(a.items) > len(b.items)) - (len(a.items) < len(b.items))
+    if ta is ListV and tb is ListV:
+        for x, y in zip(a.items, b.items, strict=False):  # type: ignore[union-attr]
+            if x is not y and not equal(x, y):
+                return order(x, y)  # like Python: the first unequal pair decides
+        left, right = len(a.items), len(b.items)  # type: ignore[union-attr]
+        return (left > right) - (left < right)
     raise Fault(f"cannot compare {type_name(a)} with {type_name(b)}")
 
 
-def render(value: Value) -> str:
-    """``str(value)`` as Python writes it (strings inside containers in ``repr`` form)."""
+def render(value: Value, limit: int) -> str:
+    """``str(value)``: a str itself, an int in decimal, containers as Python writes them but
+    with every string inside quoted by ``app.core.text.quote`` (single quotes, everything
+    outside printable ASCII escaped by code point), so the text is the same on every Python.
+
+    Rendering stops as soon as the text passes ``limit`` characters and raises MemoryFault
+    saying how far it got: a huge value is never rendered whole.
+    """
     if type(value) is str:
         return value
-    return _repr(value)
+    out = _Rendering(limit)
+    out.value(value)
+    return "".join(out.parts)
 
 
-def _repr(value: Value) -> str:
-    if type(value) is str:
-        return repr(value)
-    if type(value) is ListV:
-        return "[" + ", ".join(_repr(x) for x in value.items) + "]"
-    if type(value) is DictV:
-        return "{" + ", ".join(f"{_repr(k)}: {_repr(v)}" for k, v in value.items.items()) + "}"
-    if type(value) is DecisionV:
-        if value.allowed:
-            return f"allow(fee={value.fee}, note={value.note!r})"
-        return f"deny({value.reason!r})"
-    return str(value)
+class _Rendering:
+    """Text built piece by piece, iteratively (a value nests at most max_value_depth)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.length = 0
+        self.parts: list[str] = []
+
+    def add(self, piece: str) -> None:
+        self.length += len(piece)
+        if self.length > self.limit:
+            raise MemoryFault(f"str() of a value longer than max_str_len {self.limit}")
+        self.parts.append(piece)
+
+    def value(self, value: Value) -> None:
+        todo: list[Value | _Raw] = [value]
+        while todo:
+            item = todo.pop()
+            if type(item) is _Raw:
+                self.add(item.text)
+            elif type(item) is str:
+                self.add(quote(item, self.limit - self.length + 1))
+            elif type(item) is ListV:
+                todo.append(_Raw("]"))
+                todo.extend(_joined(list(reversed(item.items))))
+                todo.append(_Raw("["))
+            elif type(item) is DictV:
+                todo.append(_Raw("}"))
+                pairs: list[Value | _Raw] = []
+                for key, inner in reversed(list(item.items.items())):
+                    pairs.extend((inner, _Raw(": "), key, _Raw(", ")))
+                todo.extend(pairs[:-1])
+                todo.append(_Raw("{"))
+            elif type(item) is DecisionV:
+                self.add(_decision_text(item, self.limit - self.length + 1))
+            else:
+                self.add(str(item))
+
+
+class _Raw:
+    """Text that goes out as it is (brackets, separators)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _joined(items: list[Value]) -> list[Value | _Raw]:
+    """``items`` (already reversed) with ", " between them, for a stack."""
+    out: list[Value | _Raw] = []
+    for i, item in enumerate(items):
+        if i:
+            out.append(_Raw(", "))
+        out.append(item)
+    return out
+
+
+def _decision_text(decision: DecisionV, limit: int) -> str:
+    if decision.allowed:
+        return f"allow(fee={decision.fee}, note={quote(decision.note, limit)})"
+    return f"deny({quote(decision.reason, limit)})"
 
 
 def new_list(items: tuple[Value, ...], limits: Limits) -> ListV:
     """A list of ``items``; raises Fault when it would nest deeper than the limit."""
-    depth = 1 + max((depth_of(x) for x in items), default=0)
-    if depth > limits.max_value_depth:
+    depth, size = _measure(items)
+    if depth >= limits.max_value_depth:
         raise Fault(f"values nest deeper than max_value_depth {limits.max_value_depth}")
-    return ListV(items, 1 + sum(size_of(x) for x in items), depth)
+    return ListV(items, CONTAINER_SIZE + size, depth + 1)
 
 
 def new_dict(items: dict[Key, Value], limits: Limits, path: str | None = None) -> DictV:
     """A dict of ``items``; raises Fault when it would nest deeper than the limit."""
-    depth = 1 + max((depth_of(x) for x in items.values()), default=0)
-    if depth > limits.max_value_depth:
+    depth, size = _measure(items.values())
+    if depth >= limits.max_value_depth:
         raise Fault(f"values nest deeper than max_value_depth {limits.max_value_depth}")
-    size = 1 + sum(size_of(k) + size_of(v) for k, v in items.items())
-    return DictV(items, size, depth, path)
+    for key in items:
+        size += len(key) if type(key) is str else 1
+    return DictV(items, CONTAINER_SIZE + size, depth + 1, path)
+
+
+def _measure(values: Iterable[Value]) -> tuple[int, int]:
+    """The deepest nesting and the total size of ``values``, in one pass."""
+    depth = size = 0
+    for value in values:
+        kind = type(value)
+        if kind is str:
+            size += len(value)  # type: ignore[arg-type]
+        elif kind is ListV or kind is DictV:
+            size += value.size  # type: ignore[union-attr]
+            if value.depth > depth:  # type: ignore[union-attr]
+                depth = value.depth  # type: ignore[union-attr]
+        else:
+            size += 1
+    return depth, size
 
 
 def to_value(data: Any, limits: Limits = DEFAULT_LIMITS, path: str = "ctx") -> Value:
@@ -166,50 +250,80 @@ def to_value(data: Any, limits: Limits = DEFAULT_LIMITS, path: str = "ctx") -> V
 
     Dicts become records named by ``path`` with sorted keys. Raises TypeError for floats and any
     other type, ValueError for an out-of-range int, an oversize string, a bad key, too deep a
-    nesting or a total size above ``limits.max_context_size``.
+    nesting or a total size above ``limits.max_context_size`` (counted while converting, so an
+    oversize context costs no more than the limit to refuse).
     """
+    budget = _Budget(limits.max_context_size, path)
     try:
-        value = _convert(data, limits, path, 0)
+        return _convert(data, limits, path, 0, budget)
     except Fault as fault:
         raise ValueError(f"{path}: {fault.reason}") from None
-    if size_of(value) > limits.max_context_size:
-        raise ValueError(
-            f"{path} has size {size_of(value)}, above max_context_size {limits.max_context_size}"
-        )
-    return value
 
 
-def _convert(data: Any, limits: Limits, path: str, depth: int) -> Value:
+class _Budget:
+    """The context's size so far, in the units of ``size_of``."""
+
+    def __init__(self, limit: int, path: str) -> None:
+        self.limit = limit
+        self.path = path
+        self.used = 0
+
+    def take(self, units: int) -> None:
+        self.used += units
+        if self.used > self.limit:
+            raise ValueError(
+                f"{self.path} has size over {self.used - units}, above max_context_size "
+                f"{self.limit}"
+            )
+
+
+def _convert(data: Any, limits: Limits, path: str, depth: int, budget: _Budget) -> Value:
     if depth > limits.max_value_depth:
         raise ValueError(f"{path} nests deeper than max_value_depth {limits.max_value_depth}")
     if data is None or isinstance(data, bool):
+        budget.take(1)
         return None if data is None else bool(data)
     if isinstance(data, int):
         if data.bit_length() > limits.max_int_bits:
             raise ValueError(f"{path} is an int beyond {limits.max_int_bits} bits")
+        budget.take(1)
         return int(data)
     if isinstance(data, str):
         if len(data) > limits.max_str_len:
             raise ValueError(f"{path} is a string longer than {limits.max_str_len}")
+        budget.take(len(data))
         return str(data)
     if isinstance(data, list | tuple):
-        items = tuple(_convert(x, limits, f"{path}[{i}]", depth + 1) for i, x in enumerate(data))
+        budget.take(CONTAINER_SIZE)
+        items = tuple(
+            _convert(x, limits, f"{path}[{i}]", depth + 1, budget) for i, x in enumerate(data)
+        )
         return new_list(items, limits)
     if isinstance(data, Mapping):
-        return _convert_mapping(data, limits, path, depth)
+        budget.take(CONTAINER_SIZE)
+        return _convert_mapping(data, limits, path, depth, budget)
     if isinstance(data, float):
         raise TypeError(f"{path} is a float; license contexts hold integers only")
     raise TypeError(f"{path} has type {type(data).__name__}, which a license script cannot read")
 
 
-def _convert_mapping(data: Mapping[Any, Any], limits: Limits, path: str, depth: int) -> DictV:
+def _convert_mapping(
+    data: Mapping[Any, Any], limits: Limits, path: str, depth: int, budget: _Budget
+) -> DictV:
     for key in data:
         if isinstance(key, bool) or not isinstance(key, int | str):
             raise TypeError(f"{path} has a key of type {type(key).__name__}; keys are str or int")
+    budget.take(len(data))  # each entry's value is at least one unit: refuse before sorting
+    budget.used -= len(data)
     keys = sorted(data, key=lambda k: (isinstance(k, str), k))
     items: dict[Key, Value] = {}
     for key in keys:
-        named = isinstance(key, str) and key.isidentifier()
-        inner = f"{path}.{key}" if named else f"{path}[{key!r}]"
-        items[key] = _convert(data[key], limits, inner, depth + 1)
+        if type(key) is str:
+            budget.take(len(key))
+            named = key.isascii() and key.isidentifier()
+            inner = f"{path}.{key}" if named else f"{path}[{quote(key, 40)}]"
+        else:
+            budget.take(1)
+            inner = f"{path}[{key}]"
+        items[key] = _convert(data[key], limits, inner, depth + 1, budget)
     return new_dict(items, limits, path)

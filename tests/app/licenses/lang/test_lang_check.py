@@ -101,7 +101,7 @@ REFUSED = [
     ("def f(a, a):\n    pass", "repeats another name", 1, 10),
     ("X = f(1)\ndef f(a, b):\n    pass", "f() takes 2 arguments, 1 given", 1, 5),
     ("X = len(1, 2)", "len() takes 1 arguments, 2 given", 1, 5),
-    ("X = '\\d'", "syntax error", 1, 5),
+    ("X = '\\d'", "unknown escape", 1, 6),
     ("X = (", "syntax error", 1, 5),
     ("X = 123456789" + "0" * 80, "integer literal beyond 256 bits", 1, 5),
 ]

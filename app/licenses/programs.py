@@ -1,0 +1,52 @@
+"""Checked license programs, kept between uses within a memory budget.
+
+Checking and compiling a script takes milliseconds and its tree and closures take a few hundred
+times its source size in memory, so a use should not redo it and a cache must not grow with
+what anyone submits. ``compiled`` keeps the most recently used programs whose sources add up to
+at most ``SOURCE_BUDGET`` bytes (about 100 MB of trees at the largest scripts), evicting the
+least recently used. A program is a pure function of (source, limits), so whether it came from
+the cache never changes a decision.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from app.licenses.lang import Limits, Program, check_script
+
+SOURCE_BUDGET = 256 * 1024
+
+
+class ProgramCache:
+    """A least-recently-used map (source, limits) -> Program, bounded by source bytes."""
+
+    def __init__(self, budget: int = SOURCE_BUDGET) -> None:
+        self.budget = budget
+        self.used = 0
+        self._programs: OrderedDict[tuple[str, Limits], Program] = OrderedDict()
+
+    def get(self, source: str, limits: Limits) -> Program:
+        """The checked program; raises ScriptError (nothing is cached then)."""
+        key = (source, limits)
+        found = self._programs.get(key)
+        if found is not None:
+            self._programs.move_to_end(key)
+            return found
+        program = check_script(source, limits)
+        self._programs[key] = program
+        self.used += len(source)
+        while self.used > self.budget and len(self._programs) > 1:
+            (old_source, _), _ = self._programs.popitem(last=False)
+            self.used -= len(old_source)
+        return program
+
+    def __len__(self) -> int:
+        return len(self._programs)
+
+
+_CACHE = ProgramCache()
+
+
+def compiled(source: str, limits: Limits) -> Program:
+    """A script's checked program, from the cache when it is there. Raises ScriptError."""
+    return _CACHE.get(source, limits)
