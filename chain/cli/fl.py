@@ -13,7 +13,6 @@ from chain.cli.options import sender_options, signer
 from chain.cli.output import OUTPUT_CHOICE, emit
 from chain.client import Node
 from chain.rpc import DEFAULT_NODE
-from chain.weights.fedavg import pull_updates, write_aggregate
 
 
 @click.group()
@@ -26,6 +25,9 @@ def _round(node: Node, round_id: int) -> federated_pb2.Round:
 
 
 def _aggregate(node: str, keyring: Path | None, from_: str, round_id: int, to: Path) -> Any:
+    # torch takes seconds to import: only the commands that aggregate weights load it
+    from chain.weights.fedavg import pull_updates, write_aggregate
+
     client = Node(node)
     record = _round(client, round_id)
     with tempfile.TemporaryDirectory(prefix="modelgov-fl-") as work:
