@@ -18,7 +18,7 @@ from app.core.crypto import address_of, is_valid_pubkey
 from app.core.env import BlockEnv, Event, ValidatorChange
 from app.core.errors import TxError
 from app.licenses.params import to_data, validate_params
-from app.members import errors
+from app.members import errors, keys
 from app.members.genesis import ACCOUNT_NAME, ORG_ID, PARAM_FIELDS, U64_PARAMS
 from app.members.keeper import MembersKeeper
 from app.members.roles import ALL_ROLES, ORG_KINDS
@@ -27,6 +27,9 @@ from app.state import Overlay
 
 ED25519_KEY_BYTES = 32
 MAX_POWER = 2**50
+MAX_TOTAL_POWER = (2**63 - 1) // 8
+"""CometBFT's MaxTotalVotingPower (MaxInt64 / 8): the engine halts on a validator update that
+would make the set's total power exceed it, so the app refuses such a change itself."""
 YES, NO, ABSTAIN = tx_pb2.VOTE_OPTION_YES, tx_pb2.VOTE_OPTION_NO, tx_pb2.VOTE_OPTION_ABSTAIN
 MAX_TEXT = 4096
 
@@ -47,8 +50,12 @@ def validate_submit(msg: tx_pb2.SubmitProposal, params: state_pb2.Params) -> Non
 
 
 def submit_proposal(ctx: MsgContext, msg: tx_pb2.SubmitProposal) -> Event:
-    """Open a proposal to the member organisations' votes."""
+    """Open a proposal to the member organisations' votes; raises TxError(invalid_proposal)
+    when its voting period would end past the last height a uint64 holds."""
     keeper = MembersKeeper(ctx.state)
+    end = ctx.env.height + ctx.params.voting_period_blocks
+    if end > keys.MAX_U64:
+        raise TxError(errors.INVALID_PROPOSAL, f"the voting period would end at {end}")
     proposal = keeper.add_proposal(
         state_pb2.Proposal(
             action=msg.action,
@@ -57,7 +64,7 @@ def submit_proposal(ctx: MsgContext, msg: tx_pb2.SubmitProposal) -> Event:
             proposer=ctx.sender.address,
             proposer_org=ctx.sender.org,
             submit_height=ctx.env.height,
-            voting_end_height=ctx.env.height + ctx.params.voting_period_blocks,
+            voting_end_height=end,
             status=state_pb2.PROPOSAL_STATUS_VOTING,
         )
     )
@@ -206,7 +213,9 @@ def _check_add_org(msg: tx_pb2.AddOrg) -> None:
 
 def _check_validator(msg: tx_pb2.SetValidator) -> None:
     if len(msg.pubkey) != ED25519_KEY_BYTES or not 0 <= msg.power <= MAX_POWER:
-        raise TxError(errors.INVALID_VALIDATOR, "an ed25519 key of 32 bytes and a power >= 0")
+        raise TxError(errors.INVALID_VALIDATOR, "an ed25519 key of 32 bytes and a power 0 to 2^50")
+    if msg.name and not ACCOUNT_NAME.fullmatch(msg.name):
+        raise TxError(errors.INVALID_VALIDATOR, "a validator name: letters, digits, '.', '_', '-'")
 
 
 def _check_params(msg: tx_pb2.SetParams) -> None:
@@ -311,6 +320,9 @@ def _set_validator(keeper: MembersKeeper, msg: tx_pb2.SetValidator) -> Result:
     current[msg.pubkey] = msg.power
     if sum(1 for p in current.values() if p > 0) == 0:
         raise TxError(errors.INVALID_VALIDATOR, "the last validator cannot be removed")
+    total = sum(current.values())
+    if total > MAX_TOTAL_POWER:
+        raise TxError(errors.INVALID_VALIDATOR, f"total power {total} would pass {MAX_TOTAL_POWER}")
     keeper.set_validator(state_pb2.Validator(pubkey=msg.pubkey, power=msg.power, name=msg.name))
     return f"validator {msg.pubkey.hex()[:16]} power {msg.power}", ValidatorChange(
         msg.pubkey, msg.power

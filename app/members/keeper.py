@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.members import keys
+from app.core.errors import TxError
+from app.members import errors, keys
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
 
@@ -101,9 +102,13 @@ class MembersKeeper(MembersReader):
         self.state.delete(keys.org_account_key(account.org, account.address))
 
     def add_proposal(self, proposal: state_pb2.Proposal) -> state_pb2.Proposal:
-        """Store a new proposal under the next id and open it to votes."""
+        """Store a new proposal under the next id and open it to votes; raises
+        TxError(ids_exhausted) once the 8-byte ids are used up, before any write."""
         raw = self.state.get(keys.NEXT_PROPOSAL)
-        proposal.id = (0 if raw is None else int.from_bytes(raw, "big")) + 1
+        proposal_id = (0 if raw is None else int.from_bytes(raw, "big")) + 1
+        if proposal_id > keys.MAX_U64:
+            raise TxError(errors.IDS_EXHAUSTED, "proposal ids are exhausted")
+        proposal.id = proposal_id
         self.state.set(keys.NEXT_PROPOSAL, proposal.id.to_bytes(8, "big"))
         self.state.set(keys.active_key(proposal.id), b"\x01")
         self.set_proposal(proposal)

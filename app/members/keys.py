@@ -7,6 +7,8 @@ ORG = PREFIX + b"o"
 ACCOUNT = PREFIX + b"a"
 ORG_ACCOUNT = PREFIX + b"i"
 PARAMS = PREFIX + b"p"
+MAX_U64 = 2**64 - 1
+"""The largest proposal id an 8-byte key holds."""
 
 
 def org_key(org_id: str) -> bytes:

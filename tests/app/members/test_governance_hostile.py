@@ -1,0 +1,140 @@
+"""Hostile governance, by kind: ids, heights, powers and names at their extremes.
+
+Every case runs through the driver; a FinalizeBlock that raised would fail the test. A passed
+proposal whose action the state refuses is FAILED with a registered code in its result and
+sends the engine nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from driver import Driver, started
+
+from app.core.errors import ErrorCode
+from app.members import errors, keys
+from app.members.governance import MAX_POWER, MAX_TOTAL_POWER
+from app.members.keeper import DEFAULT_PARAMS
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+
+YES = tx_pb2.VOTE_OPTION_YES
+MAX_U64 = 2**64 - 1
+
+
+def propose(action: tx_pb2.ProposalAction, title: str = "a change") -> tx_pb2.Msg:
+    return tx_pb2.Msg(submit_proposal=tx_pb2.SubmitProposal(action=action, title=title))
+
+
+def vote(proposal_id: int, option: int = YES) -> tx_pb2.Msg:
+    return tx_pb2.Msg(cast_vote=tx_pb2.CastVote(proposal_id=proposal_id, option=option))  # type: ignore[arg-type]
+
+
+def validator(pubkey: bytes, power: int, name: str = "") -> tx_pb2.ProposalAction:
+    return tx_pb2.ProposalAction(
+        set_validator=tx_pb2.SetValidator(pubkey=pubkey, power=power, name=name)
+    )
+
+
+def expect(result: Any, error: ErrorCode) -> None:
+    assert (result.codespace, result.code) == (error.codespace, error.code), result.log
+
+
+def proposal(driver: Driver, proposal_id: int) -> state_pb2.Proposal:
+    answer = driver.query("/members/proposal", {"id": proposal_id})
+    assert answer.code == 0, answer.log
+    return state_pb2.Proposal.FromString(answer.value)
+
+
+def passes(
+    driver: Driver, action: tx_pb2.ProposalAction
+) -> tuple[state_pb2.Proposal, list[tuple[bytes, int]]]:
+    """Submit ``action`` and have uni and acme vote yes: the decided proposal and the validator
+    updates of the block that decided it."""
+    proposal_id = next_id(driver)
+    driver.ok("uni-admin", propose(action), vote(proposal_id))
+    response = driver.block([driver.sign("acme-admin", [vote(proposal_id)])])
+    updates = [(u.pub_key.ed25519, u.power) for u in response.validator_updates]
+    return proposal(driver, proposal_id), updates
+
+
+def next_id(driver: Driver) -> int:
+    raw = driver.store.get(keys.NEXT_PROPOSAL)
+    return (0 if raw is None else int.from_bytes(raw, "big")) + 1
+
+
+@pytest.fixture
+def gov(tmp_path: Path) -> Iterator[Driver]:
+    driver = started(tmp_path, params={"voting_period_blocks": 5})
+    yield driver
+    driver.close()
+
+
+def test_proposal_ids_exhausted_refuse_a_new_proposal(gov: Driver) -> None:
+    gov.app.pending.set(keys.NEXT_PROPOSAL, MAX_U64.to_bytes(8, "big"))
+    gov.block([])
+    expect(gov.run("uni-admin", propose(validator(bytes(32), 1))), errors.IDS_EXHAUSTED)
+
+
+def test_a_voting_period_past_the_last_height_refuses_the_proposal(gov: Driver) -> None:
+    params = state_pb2.Params()
+    params.CopyFrom(DEFAULT_PARAMS)
+    params.voting_period_blocks = MAX_U64  # as no range check lets it be: written directly
+    gov.app.pending.set(keys.PARAMS, params.SerializeToString())
+    gov.block([])
+    expect(gov.run("uni-admin", propose(validator(bytes(32), 1))), errors.INVALID_PROPOSAL)
+
+
+@pytest.mark.parametrize("proposal_id", [0, 2, MAX_U64])
+def test_votes_on_missing_proposals_are_refused(gov: Driver, proposal_id: int) -> None:
+    gov.ok("uni-admin", propose(validator(bytes(32), 1)))
+    expect(gov.run("acme-admin", vote(proposal_id)), errors.PROPOSAL_NOT_FOUND)
+
+
+@pytest.mark.parametrize("option", [0, 4, 2**31 - 1])
+def test_unknown_vote_options_are_refused(gov: Driver, option: int) -> None:
+    gov.ok("uni-admin", propose(validator(bytes(32), 1)))
+    expect(gov.run("acme-admin", vote(1, option)), errors.INVALID_VOTE)
+
+
+VALIDATORS = [
+    ("negative", validator(bytes(32), -1)),
+    ("int64-min", validator(bytes(32), -(2**63))),
+    ("above-max", validator(bytes(32), MAX_POWER + 1)),
+    ("int64-max", validator(bytes(32), 2**63 - 1)),
+    ("short-key", validator(bytes(31), 1)),
+    ("long-key", validator(bytes(33), 1)),
+    ("non-ascii-name", validator(bytes(32), 1, "n\u00e9")),
+    ("newline-name", validator(bytes(32), 1, "node\n")),
+    ("long-name", validator(bytes(32), 1, "n" * 65)),
+]
+
+
+@pytest.mark.parametrize("action", [c[1] for c in VALIDATORS], ids=[c[0] for c in VALIDATORS])
+def test_validator_changes_out_of_range_are_refused(
+    gov: Driver, action: tx_pb2.ProposalAction
+) -> None:
+    expect(gov.run("uni-admin", propose(action)), errors.INVALID_VALIDATOR)
+
+
+def test_the_largest_power_reaches_the_engine(gov: Driver) -> None:
+    decided, updates = passes(gov, validator(bytes(32), MAX_POWER, "big-node"))
+    assert decided.status == state_pb2.PROPOSAL_STATUS_PASSED, decided.result
+    assert updates == [(bytes(32), MAX_POWER)]
+
+
+def test_a_change_past_the_engines_total_power_fails_and_reaches_no_engine(gov: Driver) -> None:
+    big = state_pb2.Validator(pubkey=b"\x07" * 32, power=MAX_TOTAL_POWER - MAX_POWER)
+    gov.app.pending.set(keys.validator_key(big.pubkey), big.SerializeToString())
+    gov.block([])
+    fits, updates = passes(gov, validator(b"\x01" * 32, 1))
+    assert fits.status == state_pb2.PROPOSAL_STATUS_PASSED, fits.result
+    assert updates == [(b"\x01" * 32, 1)]
+    over, updates = passes(gov, validator(b"\x02" * 32, MAX_POWER))
+    assert over.status == state_pb2.PROPOSAL_STATUS_FAILED
+    assert over.result.startswith("invalid_validator:") and updates == []
+    exact, updates = passes(gov, validator(b"\x01" * 32, MAX_POWER))  # the total is the max
+    assert exact.status == state_pb2.PROPOSAL_STATUS_PASSED, exact.result
+    assert updates == [(b"\x01" * 32, MAX_POWER)]
