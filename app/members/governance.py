@@ -10,6 +10,7 @@ only the votes of organisations that are still members count.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,9 +18,18 @@ from app.core.context import MsgContext
 from app.core.crypto import address_of, is_valid_pubkey
 from app.core.env import BlockEnv, Event, ValidatorChange
 from app.core.errors import TxError
+from app.core.text import quote
 from app.licenses.params import to_data, validate_params
 from app.members import errors, keys
-from app.members.genesis import ACCOUNT_NAME, ORG_ID, PARAM_FIELDS, U64_PARAMS
+from app.members.genesis import (
+    ACCOUNT_NAME,
+    ATTRIBUTE_KEY,
+    MAX_ATTRIBUTES,
+    ORG_ID,
+    PARAM_FIELDS,
+    U64_PARAMS,
+)
+from app.members.genesis import MAX_TEXT as MAX_ORG_TEXT
 from app.members.keeper import MembersKeeper
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -32,6 +42,9 @@ MAX_TOTAL_POWER = (2**63 - 1) // 8
 would make the set's total power exceed it, so the app refuses such a change itself."""
 YES, NO, ABSTAIN = tx_pb2.VOTE_OPTION_YES, tx_pb2.VOTE_OPTION_NO, tx_pb2.VOTE_OPTION_ABSTAIN
 MAX_TEXT = 4096
+MAX_NEW_ACCOUNTS = 64
+ADDRESS = re.compile(r"\A[0-9a-f]{40}\Z")
+"""An account address: hex of the first 20 bytes of sha256(public key), as crypto.address_of."""
 
 
 # --- transactions ---------------------------------------------------------------------------
@@ -188,8 +201,8 @@ def _execute(state: Overlay, proposal: state_pb2.Proposal, changes: list[Validat
 
 
 def _check_account(spec: tx_pb2.AccountSpec) -> None:
-    if not ACCOUNT_NAME.match(spec.name):
-        raise TxError(errors.INVALID_PROPOSAL, f"account name {spec.name!r} is not valid")
+    if not ACCOUNT_NAME.fullmatch(spec.name):
+        raise TxError(errors.INVALID_PROPOSAL, f"account name {quote(spec.name, 64)} is not valid")
     if not is_valid_pubkey(spec.pubkey):
         raise TxError(errors.INVALID_PROPOSAL, "an account key is a compressed secp256k1 key")
     _check_roles(list(spec.roles))
@@ -200,15 +213,47 @@ def _check_roles(roles: list[str]) -> None:
         raise TxError(errors.INVALID_PROPOSAL, f"roles: distinct, from {', '.join(ALL_ROLES)}")
 
 
+def _check_org_id(org_id: str) -> None:
+    if not ORG_ID.fullmatch(org_id):
+        raise TxError(errors.INVALID_PROPOSAL, f"{quote(org_id, 64)} is not an organisation id")
+
+
+def _check_address(address: str) -> None:
+    if not ADDRESS.fullmatch(address):
+        raise TxError(errors.INVALID_PROPOSAL, f"{quote(address, 64)} is not an account address")
+
+
 def _check_add_org(msg: tx_pb2.AddOrg) -> None:
-    if not ORG_ID.match(msg.id) or not msg.name or msg.kind not in ORG_KINDS:
-        raise TxError(errors.INVALID_PROPOSAL, "add_org needs an org id, a name and a kind")
-    validate_params(msg.attributes)
-    for entry in msg.attributes.entries:
-        if entry.value.WhichOneof("kind") not in ("int_value", "str_value"):
-            raise TxError(errors.INVALID_PROPOSAL, f"attribute {entry.key!r}: integer or string")
+    """The same rules as an organisation of genesis: id, name, kind, attributes, accounts."""
+    _check_org_id(msg.id)
+    if not 0 < len(msg.name.encode()) <= MAX_ORG_TEXT or msg.kind not in ORG_KINDS:
+        raise TxError(errors.INVALID_PROPOSAL, "add_org needs a name of 1-256 bytes and a kind")
+    _check_attributes(msg.attributes)
+    if len(msg.accounts) > MAX_NEW_ACCOUNTS:
+        raise TxError(errors.INVALID_PROPOSAL, f"at most {MAX_NEW_ACCOUNTS} accounts at once")
+    names = [spec.name for spec in msg.accounts]
+    keys_ = [spec.pubkey for spec in msg.accounts]
+    if len(set(names)) != len(names) or len(set(keys_)) != len(keys_):
+        raise TxError(errors.INVALID_PROPOSAL, "an account name or key is listed twice")
     for spec in msg.accounts:
         _check_account(spec)
+
+
+def _check_attributes(attributes: tx_pb2.ValueMap) -> None:
+    """Attribute names are genesis's snake_case keys; values integers or texts of genesis's
+    sizes, so a script sees the same kinds of attributes for every organisation."""
+    validate_params(attributes)
+    if len(attributes.entries) > MAX_ATTRIBUTES:
+        raise TxError(errors.INVALID_PROPOSAL, f"at most {MAX_ATTRIBUTES} attributes")
+    for entry in attributes.entries:
+        shown = quote(entry.key, 64)
+        if not ATTRIBUTE_KEY.fullmatch(entry.key):
+            raise TxError(errors.INVALID_PROPOSAL, f"attribute {shown} is not snake_case")
+        kind = entry.value.WhichOneof("kind")
+        if kind not in ("int_value", "str_value"):
+            raise TxError(errors.INVALID_PROPOSAL, f"attribute {shown}: integer or string")
+        if kind == "str_value" and len(entry.value.str_value.encode()) > MAX_ORG_TEXT:
+            raise TxError(errors.INVALID_PROPOSAL, f"attribute {shown}: over 256 bytes")
 
 
 def _check_validator(msg: tx_pb2.SetValidator) -> None:
@@ -221,7 +266,8 @@ def _check_validator(msg: tx_pb2.SetValidator) -> None:
 def _check_params(msg: tx_pb2.SetParams) -> None:
     names = [c.name for c in msg.changes]
     if not names or len(set(names)) != len(names) or any(n not in PARAM_FIELDS for n in names):
-        raise TxError(errors.INVALID_PARAMS, f"change known parameters once: {PARAM_FIELDS}")
+        known = ", ".join(PARAM_FIELDS)
+        raise TxError(errors.INVALID_PARAMS, f"change known parameters once: {known}")
     for change in msg.changes:
         limit = 2**64 if change.name in U64_PARAMS else 2**32
         if not 0 < change.value < limit:
@@ -230,24 +276,30 @@ def _check_params(msg: tx_pb2.SetParams) -> None:
             raise TxError(errors.INVALID_PARAMS, f"{change.name} is a percentage")
 
 
+def _check_remove_org(msg: tx_pb2.RemoveOrg) -> None:
+    _check_org_id(msg.org)
+
+
 def _check_set_roles(msg: tx_pb2.SetRoles) -> None:
+    _check_address(msg.address)
     _check_roles(list(msg.roles))
 
 
 def _check_add_account(msg: tx_pb2.AddAccount) -> None:
+    _check_org_id(msg.org)
     _check_account(msg.account)
 
 
-def _no_check(msg: Any) -> None:
-    """Actions naming only an existing org or address: the state decides at execution."""
+def _check_revoke_account(msg: tx_pb2.RevokeAccount) -> None:
+    _check_address(msg.address)
 
 
 _CHECKS: dict[str, Callable[[Any], None]] = {
     "add_org": _check_add_org,
-    "remove_org": _no_check,
+    "remove_org": _check_remove_org,
     "set_roles": _check_set_roles,
     "add_account": _check_add_account,
-    "revoke_account": _no_check,
+    "revoke_account": _check_revoke_account,
     "set_validator": _check_validator,
     "set_params": _check_params,
 }
@@ -257,7 +309,7 @@ Result = tuple[str, ValidatorChange | None]
 
 def _add_org(keeper: MembersKeeper, msg: tx_pb2.AddOrg) -> Result:
     if keeper.org(msg.id) is not None:
-        raise TxError(errors.ORG_EXISTS, f"organisation {msg.id!r} exists")
+        raise TxError(errors.ORG_EXISTS, f"organisation {quote(msg.id, 64)} exists")
     attributes = [
         state_pb2.Attribute(key=k, int_value=v)
         if isinstance(v, int)
@@ -273,7 +325,7 @@ def _add_org(keeper: MembersKeeper, msg: tx_pb2.AddOrg) -> Result:
 def _new_account(keeper: MembersKeeper, org: str, spec: tx_pb2.AccountSpec) -> None:
     address = address_of(spec.pubkey)
     if keeper.account(address) is not None:
-        raise TxError(errors.ACCOUNT_EXISTS, f"key of {spec.name!r} belongs to {address}")
+        raise TxError(errors.ACCOUNT_EXISTS, f"key of {quote(spec.name, 64)} belongs to {address}")
     keeper.set_account(
         state_pb2.Account(
             address=address, pubkey=spec.pubkey, org=org, roles=sorted(spec.roles), name=spec.name
@@ -283,7 +335,7 @@ def _new_account(keeper: MembersKeeper, org: str, spec: tx_pb2.AccountSpec) -> N
 
 def _remove_org(keeper: MembersKeeper, msg: tx_pb2.RemoveOrg) -> Result:
     if keeper.org(msg.org) is None:
-        raise TxError(errors.ORG_NOT_FOUND, f"no organisation {msg.org!r}")
+        raise TxError(errors.ORG_NOT_FOUND, f"no organisation {quote(msg.org, 64)}")
     keeper.remove_org(msg.org)
     return f"removed {msg.org}", None
 
@@ -300,7 +352,7 @@ def _set_roles(keeper: MembersKeeper, msg: tx_pb2.SetRoles) -> Result:
 
 def _add_account(keeper: MembersKeeper, msg: tx_pb2.AddAccount) -> Result:
     if keeper.org(msg.org) is None:
-        raise TxError(errors.ORG_NOT_FOUND, f"no organisation {msg.org!r}")
+        raise TxError(errors.ORG_NOT_FOUND, f"no organisation {quote(msg.org, 64)}")
     _new_account(keeper, msg.org, msg.account)
     return f"added account {msg.account.name} to {msg.org}", None
 

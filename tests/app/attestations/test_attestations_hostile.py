@@ -64,6 +64,14 @@ CASES = [
     ("empty", {"metrics": [], "method": ""}, errors.EMPTY),
     ("kind-unknown", {"kind": "vibes"}, errors.INVALID_KIND),
     ("kind-empty", {"kind": ""}, errors.INVALID_KIND),
+    ("kind-newline", {"kind": "evaluation\n"}, errors.INVALID_KIND),
+    ("metric-name-newline", {"metrics": metric(name="acc\n", int_value=1)}, errors.INVALID_FIELD),
+    (
+        "metric-name-non-ascii",
+        {"metrics": metric(name="acc\u0131", int_value=1)},
+        errors.INVALID_FIELD,
+    ),
+    ("digest-newline", {"artifact_digest": digest("x") + "\n"}, errors.INVALID_FIELD),
     ("digest-upper", {"dataset_digest": digest("x").upper()}, errors.INVALID_FIELD),
     ("no-version", {"version": "9.9"}, errors.VERSION_NOT_FOUND),
     (
@@ -84,6 +92,7 @@ def test_attesting_at_the_extremes(
     registry: Driver, fields: dict[str, Any], error: ErrorCode | None
 ) -> None:
     result = registry.run("openml-audit", attest(**fields))
+    assert result.log.isascii() and result.log.isprintable(), result.log
     if error is None:
         assert result.code == 0, result.log
         answer = registry.query("/attestations/by_version", {"model": MODEL, "version": "1.0"})

@@ -51,6 +51,9 @@ AMOUNTS = [
     ("unknown-org", "nobody", 1, errors.UNKNOWN_ORG),
     ("empty-org", "", 1, errors.UNKNOWN_ORG),
     ("trailing-newline", "uni\n", 1, errors.UNKNOWN_ORG),
+    ("non-ascii", "un\u0131", 1, errors.UNKNOWN_ORG),
+    ("astral", "uni\U0001f600", 1, errors.UNKNOWN_ORG),
+    ("nbsp", "uni\u00a0", 1, errors.UNKNOWN_ORG),
 ]
 
 
@@ -63,7 +66,7 @@ def test_a_refused_transfer_moves_nothing(
     before = balances(chain)
     result = chain.run("acme-admin", pay(to_org, amount))
     expect(result, error)
-    assert result.log.isascii()
+    assert result.log.isascii() and result.log.isprintable(), result.log
     assert balances(chain) == before
 
 

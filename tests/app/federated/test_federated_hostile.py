@@ -11,12 +11,14 @@ import pytest
 from driver import Driver, started
 from rounds import MODEL, PUBLISHERS, base_published, finalize, open_round, round_record, submit
 
+from app.attestations import errors as attestation_errors
 from app.core.errors import ErrorCode
 from app.credits.keeper import MAX_BALANCE
 from app.federated import errors, keys
 from app.federated.revenue import split
 from app.federated.validation import MAX_INVITED, MAX_SAMPLES
 from app.licenses.params import from_data
+from app.models import errors as model_errors
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 
 MAX_U64 = 2**64 - 1
@@ -51,6 +53,12 @@ OPENS = [
     ),
     ("invited-twice", {"invited_orgs": ["uni", "uni"]}, errors.INVALID_FIELD),
     ("invited-unknown", {"invited_orgs": ["uni", "nobody"]}, errors.UNKNOWN_ORG),
+    ("invited-newline", {"invited_orgs": ["uni", "acme\n"]}, errors.INVALID_FIELD),
+    ("invited-non-ascii", {"invited_orgs": ["uni", "acm\u00e9"]}, errors.INVALID_FIELD),
+    ("invited-empty", {"invited_orgs": ["uni", ""]}, errors.INVALID_FIELD),
+    ("target-version-newline", {"target_version": "2.0\n"}, model_errors.INVALID_VERSION),
+    ("target-model-newline", {"target_model": "uni/base\n"}, model_errors.INVALID_NAME),
+    ("target-version-too-long", {"target_version": "v" * 60}, errors.INVALID_FIELD),
 ]
 
 
@@ -59,6 +67,7 @@ def test_opening_at_the_extremes(
     based: Driver, fields: dict[str, Any], error: ErrorCode | None
 ) -> None:
     result = based.run("uni-pub", open_round(**fields))
+    assert result.log.isascii() and result.log.isprintable(), result.log
     if error is None:
         assert result.code == 0, result.log
         assert round_record(based).deadline_height == fields["deadline_height"]
@@ -83,6 +92,12 @@ SUBMITS = [
     ("samples-u64-max", {"sample_count": MAX_U64}, errors.INVALID_FIELD),
     ("size-zero", {"size_bytes": 0}, errors.INVALID_FIELD),
     ("size-u64-max", {"size_bytes": MAX_U64}, None),
+    ("digest-newline", {"update_digest": "sha256:" + "0" * 64 + "\n"}, errors.INVALID_FIELD),
+    (
+        "metric-newline",
+        {"metrics": [tx_pb2.Metric(name="loss\n", int_value=1)]},
+        attestation_errors.INVALID_FIELD,
+    ),
 ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from driver import Driver, started
+from driver import Driver, make_account, started
 
 from app.core.errors import ErrorCode
 from app.members import errors, keys
@@ -138,3 +138,108 @@ def test_a_change_past_the_engines_total_power_fails_and_reaches_no_engine(gov: 
     exact, updates = passes(gov, validator(b"\x01" * 32, MAX_POWER))  # the total is the max
     assert exact.status == state_pb2.PROPOSAL_STATUS_PASSED, exact.result
     assert updates == [(b"\x01" * 32, MAX_POWER)]
+
+
+ODD_ORGS = ["", "uni\n", "\nuni", "un\u0131", "uni\u00a0", "UNI", "u", "x" * 33]
+ODD_ADDRESSES = ["", "a" * 40 + "\n", "A" * 40, "a" * 39, "a" * 41, "\u0661" * 40, "g" * 40]
+SPEC = tx_pb2.AccountSpec(
+    name="newcomer", pubkey=make_account("newcomer", "beta").pubkey, roles=["consumer"]
+)
+
+
+def add_org(**overrides: Any) -> tx_pb2.ProposalAction:
+    fields: dict[str, Any] = {"id": "beta", "name": "Beta Labs", "kind": "commercial"}
+    fields.update(overrides)
+    return tx_pb2.ProposalAction(add_org=tx_pb2.AddOrg(**fields))
+
+
+def attributes(**values: Any) -> tx_pb2.ValueMap:
+    return tx_pb2.ValueMap(
+        entries=[
+            tx_pb2.ValueEntry(
+                key=k,
+                value=tx_pb2.Value(int_value=v)
+                if isinstance(v, int)
+                else tx_pb2.Value(str_value=v),
+            )
+            for k, v in sorted(values.items())
+        ]
+    )
+
+
+ACTIONS = [
+    *[
+        pytest.param(tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org=o)), id=f"remove-{i}")
+        for i, o in enumerate(ODD_ORGS)
+    ],
+    *[
+        pytest.param(
+            tx_pb2.ProposalAction(revoke_account=tx_pb2.RevokeAccount(address=a)), id=f"revoke-{i}"
+        )
+        for i, a in enumerate(ODD_ADDRESSES)
+    ],
+    *[
+        pytest.param(
+            tx_pb2.ProposalAction(set_roles=tx_pb2.SetRoles(address=a, roles=["consumer"])),
+            id=f"roles-{i}",
+        )
+        for i, a in enumerate(ODD_ADDRESSES)
+    ],
+    *[
+        pytest.param(
+            tx_pb2.ProposalAction(add_account=tx_pb2.AddAccount(org=o, account=SPEC)),
+            id=f"add-account-{i}",
+        )
+        for i, o in enumerate(ODD_ORGS)
+    ],
+    *[pytest.param(add_org(id=o), id=f"add-org-id-{i}") for i, o in enumerate(ODD_ORGS)],
+    pytest.param(add_org(name=""), id="add-org-empty-name"),
+    pytest.param(add_org(name="n" * 257), id="add-org-long-name"),
+    pytest.param(add_org(name="\u00e9" * 129), id="add-org-long-utf8-name"),
+    pytest.param(add_org(kind="commercial\n"), id="add-org-kind-newline"),
+    pytest.param(add_org(attributes=attributes(Tier=1)), id="attribute-uppercase"),
+    pytest.param(add_org(attributes=attributes(**{"tier\n": 1})), id="attribute-newline"),
+    pytest.param(add_org(attributes=attributes(**{"t\u0131er": 1})), id="attribute-non-ascii"),
+    pytest.param(add_org(attributes=attributes(**{"": 1})), id="attribute-empty"),
+    pytest.param(add_org(attributes=attributes(**{"1tier": 1})), id="attribute-digit-first"),
+    pytest.param(add_org(attributes=attributes(note="x" * 257)), id="attribute-long-text"),
+    pytest.param(
+        add_org(attributes=attributes(**{f"a{i}": i for i in range(65)})), id="attributes-65"
+    ),
+    pytest.param(add_org(accounts=[SPEC, SPEC]), id="accounts-twice"),
+    pytest.param(
+        add_org(accounts=[tx_pb2.AccountSpec(name="n\n", pubkey=SPEC.pubkey, roles=["admin"])]),
+        id="account-name-newline",
+    ),
+]
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+def test_malformed_actions_are_refused_before_they_are_stored(
+    gov: Driver, action: tx_pb2.ProposalAction
+) -> None:
+    result = gov.run("uni-admin", propose(action))
+    expect(result, errors.INVALID_PROPOSAL)
+    assert result.log.isascii() and result.log.isprintable(), result.log
+    assert next_id(gov) == 1
+
+
+def test_the_largest_valid_org_is_added(gov: Driver) -> None:
+    action = add_org(
+        id="b" * 32,
+        name="\u00e9" * 128,
+        attributes=attributes(**{f"a{i:02d}": -(2**63) + 1 + i for i in range(63)}, note="x" * 256),
+        accounts=[
+            tx_pb2.AccountSpec(name="n" * 64, pubkey=SPEC.pubkey, roles=["admin", "publisher"])
+        ],
+    )
+    decided, _ = passes(gov, action)
+    assert decided.status == state_pb2.PROPOSAL_STATUS_PASSED, decided.result
+    org = state_pb2.Org.FromString(gov.query("/members/org", {"id": "b" * 32}).value)
+    assert len(org.attributes) == 64 and org.name == "\u00e9" * 128
+
+
+def test_a_failed_actions_result_is_the_same_text_on_every_python(gov: Driver) -> None:
+    decided, _ = passes(gov, add_org(id="acme"))
+    assert decided.status == state_pb2.PROPOSAL_STATUS_FAILED
+    assert decided.result == "org_exists: organisation 'acme' exists"

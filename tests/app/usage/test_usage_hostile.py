@@ -19,6 +19,7 @@ from app.credits import errors as credit_errors
 from app.credits import keys as credit_keys
 from app.credits.keeper import MAX_BALANCE
 from app.licenses.params import from_data
+from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors, keys
 
@@ -226,3 +227,25 @@ def test_max_fee_at_its_extremes(chain: Driver, max_fee: int) -> None:
         expect(result, errors.FEE_ABOVE_MAX)
     else:
         assert result.code == 0, result.log
+
+
+ODD_USES = [
+    ("model-newline", {"model": OTHER + "\n"}, model_errors.INVALID_NAME),
+    ("version-newline", {"version": "1.0\n"}, model_errors.INVALID_VERSION),
+    ("purpose-newline", {"purpose": "inference\n"}, errors.INVALID_PURPOSE),
+    ("purpose-non-ascii", {"purpose": "inf\u00e9rence"}, errors.INVALID_PURPOSE),
+    ("purpose-empty", {"purpose": ""}, errors.INVALID_PURPOSE),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"), [c[1:] for c in ODD_USES], ids=[c[0] for c in ODD_USES]
+)
+def test_odd_names_in_a_use_are_refused(
+    chain: Driver, fields: dict[str, Any], error: ErrorCode
+) -> None:
+    body: dict[str, Any] = {"model": OTHER, "version": "1.0", "purpose": "inference", "quantity": 1}
+    body.update(fields)
+    result = chain.run("acme-user", tx_pb2.Msg(use=tx_pb2.Use(**body)))
+    expect(result, error)
+    assert result.log.isascii() and result.log.isprintable(), result.log
