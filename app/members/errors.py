@@ -14,3 +14,6 @@ ACCOUNT_NOT_FOUND = register(MEMBERS, 8, "account_not_found", "no account with t
 INVALID_VALIDATOR = register(MEMBERS, 9, "invalid_validator", "the validator change is not valid")
 INVALID_PARAMS = register(MEMBERS, 10, "invalid_params", "the parameter change is not valid")
 IDS_EXHAUSTED = register(MEMBERS, 11, "ids_exhausted", "every proposal id has been used")
+TOO_MANY_OPEN = register(
+    MEMBERS, 12, "too_many_open_proposals", "the organisation has the most open proposals allowed"
+)

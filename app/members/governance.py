@@ -1,8 +1,9 @@
 """Consortium self-government: proposals, one vote per organisation, execution at end of block.
 
-A proposal is open for ``voting_period_blocks``. At the end of every block each open proposal
-is counted; it is decided early once every member organisation has voted or once it would pass
-even if every organisation yet to vote voted no, else when its period ends.
+A proposal is open for ``voting_period_blocks``; an organisation has at most MAX_OPEN_PER_ORG
+open at a time. At the end of a block the open proposals whose count may have changed are
+counted (see ``end_block``); one is decided early once every member organisation has voted or
+once it would pass even if every organisation yet to vote voted no, else when its period ends.
 Quorum: voting orgs x 100 >= quorum percent x member orgs. Pass: yes x 100 >= threshold
 percent x (yes + no), with at least one yes. A passed proposal executes there, in that block;
 only the votes of organisations that are still members count.
@@ -10,8 +11,10 @@ only the votes of organisations that are still members count.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.core.context import MsgContext
@@ -42,6 +45,9 @@ MAX_TOTAL_POWER = (2**63 - 1) // 8
 would make the set's total power exceed it, so the app refuses such a change itself."""
 YES, NO, ABSTAIN = tx_pb2.VOTE_OPTION_YES, tx_pb2.VOTE_OPTION_NO, tx_pb2.VOTE_OPTION_ABSTAIN
 MAX_TEXT = 4096
+MAX_OPEN_PER_ORG = 8
+"""Open proposals one organisation may have at a time: bounds what an end of block recounts
+when the members or parameters change (and the records one admin can pile up)."""
 MAX_NEW_ACCOUNTS = 64
 ADDRESS = re.compile(r"\A[0-9a-f]{40}\Z")
 """An account address: hex of the first 20 bytes of sha256(public key), as crypto.address_of."""
@@ -63,9 +69,17 @@ def validate_submit(msg: tx_pb2.SubmitProposal, params: state_pb2.Params) -> Non
 
 
 def submit_proposal(ctx: MsgContext, msg: tx_pb2.SubmitProposal) -> Event:
-    """Open a proposal to the member organisations' votes; raises TxError(invalid_proposal)
-    when its voting period would end past the last height a uint64 holds."""
+    """Open a proposal to the member organisations' votes.
+
+    Raises TxError(too_many_open_proposals) when the sender's organisation already has
+    MAX_OPEN_PER_ORG open, (invalid_proposal) when the voting period would end past the last
+    height a uint64 holds.
+    """
     keeper = MembersKeeper(ctx.state)
+    if keeper.open_proposals_of(ctx.sender.org) >= MAX_OPEN_PER_ORG:
+        raise TxError(
+            errors.TOO_MANY_OPEN, f"{ctx.sender.org} has {MAX_OPEN_PER_ORG} proposals open"
+        )
     end = ctx.env.height + ctx.params.voting_period_blocks
     if end > keys.MAX_U64:
         raise TxError(errors.INVALID_PROPOSAL, f"the voting period would end at {end}")
@@ -114,29 +128,70 @@ def cast_vote(ctx: MsgContext, msg: tx_pb2.CastVote) -> Event:
 def end_block(
     state: Overlay, env: BlockEnv
 ) -> tuple[tuple[Event, ...], tuple[ValidatorChange, ...]]:
-    """Count every open proposal; decide and execute those whose time has come."""
+    """Count the open proposals whose count may have changed; decide and execute those whose
+    time has come.
+
+    A proposal's tally changes only when a vote is cast on it, when the member list changes,
+    and its decision also when the parameters change or its period ends. So a block counts the
+    proposals voted on in it and those whose period ends at its height, and every open proposal
+    only when the members or the parameters differ from those of the last block's count. A
+    block's cost therefore follows its own votes (each a transaction) and, on a membership or
+    parameter change, the open proposals, which MAX_OPEN_PER_ORG bounds per organisation.
+    """
     keeper = MembersKeeper(state)
+    basis = _Basis.read(keeper)
+    candidates = _candidates(keeper, basis, env.height)
     events: list[Event] = []
     changes: list[ValidatorChange] = []
-    for proposal_id in keeper.active_proposals():
+    for proposal_id in candidates:
         proposal = keeper.proposal(proposal_id)
-        if proposal is None:
-            raise RuntimeError(f"active proposal {proposal_id} has no record")
-        members = keeper.org_ids()
-        tally = count(keeper.votes(proposal_id), members)
+        if proposal is None or proposal.status != state_pb2.PROPOSAL_STATUS_VOTING:
+            raise RuntimeError(f"open proposal {proposal_id} has no open record")
+        tally = count(keeper.votes(proposal_id), basis.members)
         voted = tally.yes + tally.no + tally.abstain
-        settled = voted == tally.eligible or certain_to_pass(tally, keeper.params())
+        settled = voted == tally.eligible or certain_to_pass(tally, basis.params)
         if not settled and env.height < proposal.voting_end_height:
             continue
         proposal.tally.CopyFrom(tally)
         proposal.decided_height = env.height
-        proposal.status = decide(tally, keeper.params())
+        proposal.status = decide(tally, basis.params)
         if proposal.status == state_pb2.PROPOSAL_STATUS_PASSED:
             _execute(state, proposal, changes)
+            basis = _Basis.read(keeper)  # what it changed counts for the proposals after it
         keeper.set_proposal(proposal)
         status = state_pb2.ProposalStatus.Name(proposal.status).removeprefix("PROPOSAL_STATUS_")
         events.append(Event("gov.decided", (("id", str(proposal_id)), ("status", status.lower()))))
     return tuple(events), _last_per_key(changes)
+
+
+@dataclass(frozen=True)
+class _Basis:
+    """What a count depends on besides the votes: the member list and the parameters."""
+
+    members: list[str]
+    params: state_pb2.Params
+    fingerprint: bytes
+
+    @classmethod
+    def read(cls, keeper: MembersKeeper) -> _Basis:
+        """The current members and parameters, read once, with their fingerprint."""
+        members, params = keeper.org_ids(), keeper.params()
+        digest = hashlib.sha256("\n".join(members).encode())
+        digest.update(b"\x00" + params.SerializeToString(deterministic=True))
+        return cls(members, params, digest.digest())
+
+
+def _candidates(keeper: MembersKeeper, basis: _Basis, height: int) -> list[int]:
+    """The open proposals this block must count, ascending; clears the touched marks."""
+    if keeper.counted_under() != basis.fingerprint:
+        active = keeper.active_proposals()
+        if active:  # with none open, nothing was counted (and an empty block writes nothing)
+            keeper.set_counted_under(basis.fingerprint)
+            keeper.forget_touched(keeper.touched_proposals())
+        return active
+    touched = keeper.touched_proposals()
+    keeper.forget_touched(touched)
+    return sorted(set(touched).union(keeper.due_proposals(height)))
 
 
 def _last_per_key(changes: list[ValidatorChange]) -> tuple[ValidatorChange, ...]:

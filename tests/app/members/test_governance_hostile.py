@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from driver import Driver, make_account, started
 
+from app.core.env import BlockEnv
 from app.core.errors import ErrorCode
+from app.core.execute import execute_tx
 from app.members import errors, keys
-from app.members.governance import MAX_POWER, MAX_TOTAL_POWER
+from app.members.governance import MAX_OPEN_PER_ORG, MAX_POWER, MAX_TOTAL_POWER, end_block
 from app.members.keeper import DEFAULT_PARAMS
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.state import Overlay
 
 YES = tx_pb2.VOTE_OPTION_YES
 MAX_U64 = 2**64 - 1
@@ -243,3 +246,94 @@ def test_a_failed_actions_result_is_the_same_text_on_every_python(gov: Driver) -
     decided, _ = passes(gov, add_org(id="acme"))
     assert decided.status == state_pb2.PROPOSAL_STATUS_FAILED
     assert decided.result == "org_exists: organisation 'acme' exists"
+
+
+# --- spam: open proposals per organisation, and what an end of block recounts ----------------
+
+
+def test_an_org_has_at_most_max_open_proposals(tmp_path: Path) -> None:
+    gov = started(tmp_path, params={"voting_period_blocks": 100})
+    action = validator(bytes(32), 1)
+    gov.ok("uni-admin", *[propose(action) for _ in range(MAX_OPEN_PER_ORG)])
+    expect(gov.run("uni-admin", propose(action)), errors.TOO_MANY_OPEN)
+    gov.ok("acme-admin", propose(action))  # another organisation's bound is its own
+    gov.ok("uni-admin", vote(1))
+    gov.ok("acme-admin", vote(1))
+    assert proposal(gov, 1).status == state_pb2.PROPOSAL_STATUS_PASSED
+    gov.ok("uni-admin", propose(action))  # a decided proposal frees its place
+    expect(gov.run("uni-admin", propose(action)), errors.TOO_MANY_OPEN)
+    gov.close()
+
+
+def test_expired_proposals_free_their_places(gov: Driver) -> None:
+    action = validator(bytes(32), 1)
+    gov.ok("uni-admin", *[propose(action) for _ in range(MAX_OPEN_PER_ORG)])
+    for _ in range(5):
+        gov.block([])
+    assert proposal(gov, MAX_OPEN_PER_ORG).status == state_pb2.PROPOSAL_STATUS_EXPIRED
+    gov.ok("uni-admin", *[propose(action) for _ in range(MAX_OPEN_PER_ORG)])
+
+
+class CountingReader:
+    """A store reader that counts the proposal records read through it."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+        self.proposal_reads = 0
+
+    def get(self, key: bytes) -> bytes | None:
+        if key.startswith(keys.PROPOSAL):
+            self.proposal_reads += 1
+        return self.base.get(key)  # type: ignore[no-any-return]
+
+    def iterate(self, prefix: bytes, start_after: bytes | None = None) -> Iterator[Any]:
+        return self.base.iterate(prefix, start_after)  # type: ignore[no-any-return]
+
+
+def proposals_read_by_end_block(driver: Driver, txs: list[bytes]) -> int:
+    """Finalize ``txs`` on a counting view of the committed state (nothing is committed)."""
+    reader = CountingReader(driver.store)
+    state = Overlay(reader)
+    env = BlockEnv(driver.chain_id, driver.height + 1, driver.time + 5)
+    for raw in txs:
+        assert execute_tx(state, env, raw).code == 0
+    before = reader.proposal_reads
+    end_block(state, env)
+    return reader.proposal_reads - before
+
+
+def test_an_end_of_block_reads_only_the_proposals_that_changed(gov: Driver) -> None:
+    action = validator(bytes(32), 1)
+    gov.ok("uni-admin", *[propose(action) for _ in range(MAX_OPEN_PER_ORG)])
+    gov.ok("acme-admin", *[propose(action) for _ in range(MAX_OPEN_PER_ORG)])
+    gov.block([])
+    assert proposals_read_by_end_block(gov, []) == 0
+    one_vote = gov.sign(
+        "acme-admin", [vote(3, tx_pb2.VOTE_OPTION_NO)], nonce=gov["acme-admin"].nonce
+    )
+    assert proposals_read_by_end_block(gov, [one_vote]) == 1
+
+
+def test_a_parameter_change_recounts_every_open_proposal(gov: Driver) -> None:
+    gov.ok("uni-admin", propose(validator(bytes(32), 1)), vote(1))
+    gov.ok("acme-admin", vote(1, tx_pb2.VOTE_OPTION_NO))
+    assert proposal(gov, 1).status == state_pb2.PROPOSAL_STATUS_VOTING  # 1 yes of 3 at 66%
+    lower = tx_pb2.SetParams(changes=[tx_pb2.ParamChange(name="vote_threshold_percent", value=33)])
+    changed, _ = passes(gov, tx_pb2.ProposalAction(set_params=lower))
+    assert changed.status == state_pb2.PROPOSAL_STATUS_PASSED, changed.result
+    gov.block([])  # the next block counts every open proposal under the new threshold
+    decided = proposal(gov, 1)
+    assert decided.status == state_pb2.PROPOSAL_STATUS_PASSED
+    assert decided.decided_height == changed.decided_height + 1 < decided.voting_end_height
+
+
+def test_a_membership_change_recounts_every_open_proposal(gov: Driver) -> None:
+    gov.ok("uni-admin", propose(validator(bytes(32), 1)), vote(1))
+    gov.ok("acme-admin", vote(1, tx_pb2.VOTE_OPTION_ABSTAIN))
+    assert proposal(gov, 1).status == state_pb2.PROPOSAL_STATUS_VOTING  # openml has not voted
+    removed, _ = passes(gov, tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org="openml")))
+    assert removed.status == state_pb2.PROPOSAL_STATUS_PASSED, removed.result
+    gov.block([])  # every member has now voted
+    decided = proposal(gov, 1)
+    assert decided.status == state_pb2.PROPOSAL_STATUS_PASSED
+    assert (decided.tally.eligible, decided.decided_height) == (2, removed.decided_height + 1)
