@@ -16,6 +16,7 @@ from app.core.text import quote
 from app.credits.genesis import init_balances, parse_balances
 from app.credits.keeper import CreditsKeeper
 from app.members.keeper import DEFAULT_PARAMS, MembersKeeper
+from app.members.params import PARAM_FIELDS, out_of_range
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2
 
@@ -25,8 +26,6 @@ ATTRIBUTE_KEY = re.compile(r"\A[a-z][a-z0-9_]{0,63}\Z")
 MAX_TEXT = 256
 MAX_ATTRIBUTES = 64
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
-PARAM_FIELDS = tuple(f.name for f in state_pb2.Params.DESCRIPTOR.fields)
-U64_PARAMS = ("max_tx_bytes", "license_gas_limit", "license_memory_limit")
 
 
 class GenesisError(ValueError):
@@ -171,16 +170,15 @@ def _roles(raw: Any, where: str) -> list[str]:
 
 
 def _parse_params(raw: Any) -> state_pb2.Params:
+    """The defaults with the given parameters, each inside its range (app.members.params)."""
     obj = _object(raw, "params")
     _no_unknown(obj, PARAM_FIELDS, "params")
     params = state_pb2.Params()
     params.CopyFrom(DEFAULT_PARAMS)
     for name, value in sorted(obj.items()):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise GenesisError(f"params.{name}", "must be a positive integer")
-        limit = 2**64 if name in U64_PARAMS else 2**32
-        if value >= limit:
-            raise GenesisError(f"params.{name}", f"must be below 2^{limit.bit_length() - 1}")
+        reason = out_of_range(name, value)
+        if reason is not None:
+            raise GenesisError(f"params.{name}", reason)
         setattr(params, name, value)
     return params
 

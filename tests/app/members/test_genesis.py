@@ -33,9 +33,9 @@ def test_valid_consortium_is_sorted() -> None:
 
 def test_params_override() -> None:
     state = _valid()
-    state["params"] = {"max_tx_bytes": 2**40, "max_uris_per_version": 3}
+    state["params"] = {"max_tx_bytes": 2**20, "max_uris_per_version": 3}
     params = parse_consortium(state).params
-    assert (params.max_tx_bytes, params.max_uris_per_version) == (2**40, 3)
+    assert (params.max_tx_bytes, params.max_uris_per_version) == (2**20, 3)
     assert params.max_messages_per_tx == DEFAULT_PARAMS.max_messages_per_tx
     state.pop("params")
     assert parse_consortium(state).params == DEFAULT_PARAMS
