@@ -175,3 +175,28 @@ def test_the_split_of_the_extremes_sums_to_the_fee() -> None:
 def test_contributors_without_samples_are_a_broken_invariant() -> None:
     with pytest.raises(ValueError):
         split(10, [federated_pb2.Contributor(org="uni", sample_count=0)])
+
+
+FINALIZES = [
+    ("round-zero", {"round_id": 0}, errors.INVALID_FIELD),
+    ("round-u64-max", {"round_id": MAX_U64}, errors.ROUND_NOT_FOUND),
+    ("size-zero", {"size_bytes": 0}, errors.INVALID_FIELD),
+    ("no-included", {"included": []}, errors.INVALID_FIELD),
+    ("included-newline", {"included": ["acme\n"]}, errors.INVALID_FIELD),
+    ("too-few", {"included": ["acme"]}, errors.TOO_FEW),
+    ("not-submitted", {"included": ["acme", "openml"]}, errors.NOT_SUBMITTED),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"), [c[1:] for c in FINALIZES], ids=[c[0] for c in FINALIZES]
+)
+def test_finalizing_at_the_extremes(
+    based: Driver, fields: dict[str, Any], error: ErrorCode
+) -> None:
+    based.ok("uni-pub", open_round())
+    based.ok("acme-pub", submit(org="acme"))
+    based.ok("uni-pub", submit(org="uni"))
+    result = based.run("uni-pub", finalize(**{"included": ("acme", "uni"), **fields}))
+    expect(result, error)
+    assert round_record(based).status == federated_pb2.ROUND_STATUS_OPEN
