@@ -9,6 +9,7 @@ from app.attestations.keeper import AttestationsKeeper
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.text import quote
 from app.models.keeper import ModelsReader
 from app.models.validation import (
     DIGEST,
@@ -28,7 +29,9 @@ def validate_attest(msg: tx_pb2.Attest, params: state_pb2.Params) -> None:
     check_model_id(msg.model)
     check_version(msg.version)
     if msg.kind not in KINDS:
-        raise TxError(errors.INVALID_KIND, f"kind {msg.kind!r} is not one of {', '.join(KINDS)}")
+        raise TxError(
+            errors.INVALID_KIND, f"kind {quote(msg.kind, 64)} is not one of {', '.join(KINDS)}"
+        )
     check_optional_digest(msg.dataset_digest, "dataset_digest")
     check_optional_digest(msg.artifact_digest, "artifact_digest")
     validate_metrics(msg.metrics, params)
@@ -52,18 +55,24 @@ def validate_metrics(metrics: Sequence[tx_pb2.Metric], params: state_pb2.Params)
 
 def _check_metric(metric: tx_pb2.Metric) -> None:
     kind = metric.WhichOneof("value")
-    if not METRIC_NAME.match(metric.name) or kind is None:
-        raise TxError(errors.INVALID_FIELD, f"metric {metric.name!r} has no valid name or value")
+    if not METRIC_NAME.fullmatch(metric.name) or kind is None:
+        raise TxError(
+            errors.INVALID_FIELD, f"metric {quote(metric.name, 64)} has no valid name or value"
+        )
     if metric.scale > MAX_SCALE or (kind == "text_value" and metric.scale):
-        raise TxError(errors.INVALID_FIELD, f"metric {metric.name!r}: scale 0-18, ints only")
+        raise TxError(
+            errors.INVALID_FIELD, f"metric {quote(metric.name, 64)}: scale 0-18, ints only"
+        )
     if kind == "text_value" and len(metric.text_value.encode()) > MAX_METRIC_TEXT:
-        raise TxError(errors.INVALID_FIELD, f"metric {metric.name!r} text over 256 bytes")
+        raise TxError(errors.INVALID_FIELD, f"metric {quote(metric.name, 64)} text over 256 bytes")
 
 
 def check_optional_digest(value: str, field: str) -> None:
     """An optional digest is empty or sha256:<64 lowercase hex>; raises TxError(invalid_field)."""
-    if value and not DIGEST.match(value):
-        raise TxError(errors.INVALID_FIELD, f"{field} {value!r} is not sha256:<64 lowercase hex>")
+    if value and not DIGEST.fullmatch(value):
+        raise TxError(
+            errors.INVALID_FIELD, f"{field} {quote(value, 64)} is not sha256:<64 lowercase hex>"
+        )
 
 
 def attest(ctx: MsgContext, msg: tx_pb2.Attest) -> Event:

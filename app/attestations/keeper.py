@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from app.attestations import keys
+from app.attestations import errors, keys
+from app.core.errors import TxError
 from app.pb.modelgov.v1 import federated_pb2
 from app.state import Overlay, Reader
 
@@ -37,9 +38,14 @@ class AttestationsKeeper(AttestationsReader):
         self.state = state
 
     def append(self, attestation: federated_pb2.Attestation) -> federated_pb2.Attestation:
-        """Give the attestation the next id and store it with its indexes; returns it."""
+        """Give the attestation the next id and store it with its indexes; returns it.
+
+        Raises TxError(ids_exhausted) once the 8-byte ids are used up, before any write.
+        """
         raw = self.state.get(keys.NEXT_ID)
         attestation.id = 1 if raw is None else int.from_bytes(raw, "big")
+        if attestation.id >= keys.MAX_U64:
+            raise TxError(errors.IDS_EXHAUSTED, "attestation ids are exhausted")
         self.state.set(keys.NEXT_ID, keys.u64(attestation.id + 1))
         encoded = attestation.SerializeToString(deterministic=True)
         self.state.set(keys.attestation_key(attestation.id), encoded)

@@ -9,10 +9,12 @@ ATTESTATION = PREFIX + b"a"
 BY_VERSION = PREFIX + b"V"
 BY_ORG = PREFIX + b"O"
 SEP = b"\x00"
+MAX_U64 = 2**64 - 1
+"""The largest id or height an 8-byte key holds."""
 
 
 def u64(value: int) -> bytes:
-    """8-byte big-endian."""
+    """8-byte big-endian; callers check ``0 <= value <= MAX_U64`` first (else OverflowError)."""
     return value.to_bytes(8, "big")
 
 

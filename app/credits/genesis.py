@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from app.core.text import quote
 from app.credits.keeper import MAX_BALANCE, CreditsKeeper
 
 
@@ -19,7 +20,7 @@ def parse_balances(
     total = 0
     for org, amount in raw.items():
         if org not in org_ids:
-            raise error(f"credits.{org}", f"no organisation {org!r} in orgs")
+            raise error(f"credits.{org}", f"no organisation {quote(org, 64)} in orgs")
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise error(f"credits.{org}", "must be a non-negative integer")
         total += amount

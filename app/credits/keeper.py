@@ -48,11 +48,23 @@ class CreditsKeeper(CreditsReader):
         self.state.set(keys.balance_key(org_id), record.SerializeToString())
 
     def move(self, payer: str, payee: str, amount: int) -> None:
-        """Move ``amount`` from ``payer`` to ``payee``; raises TxError(insufficient_credits)."""
+        """Move ``amount`` from ``payer`` to ``payee``, both balances checked before either is
+        written.
+
+        Raises TxError(bad_amount) for an amount outside 0..2^63-1, (insufficient_credits) when
+        the payer holds too little, (balance_overflow) when the payee's balance would leave the
+        range. The last cannot happen while the credits' sum stays what genesis bounded, but a
+        refusal is the answer to input that breaks a bound, never a halt of the node.
+        """
+        if not 0 <= amount <= MAX_BALANCE:
+            raise TxError(errors.BAD_AMOUNT, f"amount {amount} is not 0 to 2^63-1")
         if amount == 0 or payer == payee:
             return
         have = self.balance(payer)
         if have < amount:
             raise TxError(errors.INSUFFICIENT, f"{payer} holds {have} credits, {amount} needed")
+        received = self.balance(payee) + amount
+        if received > MAX_BALANCE:
+            raise TxError(errors.BALANCE_OVERFLOW, f"{payee} would hold {received} credits")
         self.set_balance(payer, have - amount)
-        self.set_balance(payee, self.balance(payee) + amount)
+        self.set_balance(payee, received)

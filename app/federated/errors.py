@@ -15,3 +15,4 @@ ALREADY_SUBMITTED = register(FEDERATED, 9, "already_submitted", "one update per 
 NOT_OPENER = register(FEDERATED, 10, "not_opener", "only the opening organisation finalizes")
 NOT_SUBMITTED = register(FEDERATED, 11, "not_submitted", "an included org submitted no update")
 TOO_FEW = register(FEDERATED, 12, "too_few_participants", "fewer updates than min_participants")
+IDS_EXHAUSTED = register(FEDERATED, 13, "ids_exhausted", "every round id has been used")

@@ -15,6 +15,7 @@ from app.attestations.keeper import AttestationsKeeper
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.text import quote
 from app.federated import errors
 from app.federated.keeper import FederatedKeeper
 from app.federated.validation import update_version
@@ -36,7 +37,7 @@ def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
     members = MembersReader(ctx.state)
     for org in msg.invited_orgs:
         if members.org(org) is None:
-            raise TxError(errors.UNKNOWN_ORG, f"no organisation {org!r}")
+            raise TxError(errors.UNKNOWN_ORG, f"no organisation {quote(org, 64)}")
     if msg.deadline_height <= ctx.env.height:
         raise TxError(errors.BAD_DEADLINE, f"deadline {msg.deadline_height} is not after now")
     record = FederatedKeeper(ctx.state).open(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from app.federated import keys
+from app.core.errors import TxError
+from app.federated import errors, keys
 from app.pb.modelgov.v1 import federated_pb2
 from app.state import Overlay, Reader
 
@@ -48,9 +49,14 @@ class FederatedKeeper(FederatedReader):
         self.state = state
 
     def open(self, record: federated_pb2.Round) -> federated_pb2.Round:
-        """Give a new round the next id and store it with its deadline and target indexes."""
+        """Give a new round the next id and store it with its deadline and target indexes.
+
+        Raises TxError(ids_exhausted) once the 8-byte ids are used up, before any write.
+        """
         raw = self.state.get(keys.NEXT_ID)
         record.id = 1 if raw is None else int.from_bytes(raw, "big")
+        if record.id >= keys.MAX_U64:
+            raise TxError(errors.IDS_EXHAUSTED, "round ids are exhausted")
         self.state.set(keys.NEXT_ID, keys.u64(record.id + 1))
         self.set_round(record)
         self.state.set(keys.deadline_key(record.deadline_height, record.id), b"\x01")

@@ -3,7 +3,9 @@
 Each contributor gets ``fee * samples // total``. The few credits that floor division leaves
 (fewer than the number of contributors) go one each to the contributors in descending order of
 sample count, then ascending org id. Every credit moves from the payer, none is made or burnt.
-Any other version's fee goes to its owner, as before.
+Any other version's fee goes to its owner, as before. A fee is at most 2^63-1 and a sample
+count at most 2^48 (validate_submit), so every product and share is a plain integer and every
+share fits a balance.
 """
 
 from __future__ import annotations
@@ -19,8 +21,14 @@ from app.state import Overlay
 
 
 def split(fee: int, contributors: Sequence[federated_pb2.Contributor]) -> list[tuple[str, int]]:
-    """(org, credits) for each contributor, in org order; the amounts sum to ``fee``."""
+    """(org, credits) for each contributor, in org order; the amounts sum to ``fee``.
+
+    Raises ValueError for contributors without samples: finalize_round only records
+    contributors with 1 to 2^48 samples each, so that is a broken invariant.
+    """
     total = sum(c.sample_count for c in contributors)
+    if total <= 0:
+        raise ValueError("an aggregate's contributors hold no samples")
     shares = {c.org: fee * c.sample_count // total for c in contributors}
     remainder = fee - sum(shares.values())
     ranked = sorted(contributors, key=lambda c: (-c.sample_count, c.org))

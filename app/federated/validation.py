@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.attestations.handlers import validate_metrics
 from app.core.errors import TxError
+from app.core.text import quote
 from app.federated import errors
 from app.models.validation import DIGEST, ORG_ID, VERSION, check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -18,8 +19,10 @@ def update_version(target_version: str, org: str) -> str:
 
 
 def _check_digest(value: str, field: str) -> None:
-    if not DIGEST.match(value):
-        raise TxError(errors.INVALID_FIELD, f"{field} {value!r} is not sha256:<64 lowercase hex>")
+    if not DIGEST.fullmatch(value):
+        raise TxError(
+            errors.INVALID_FIELD, f"{field} {quote(value, 64)} is not sha256:<64 lowercase hex>"
+        )
 
 
 def _check_orgs(orgs: list[str], field: str) -> None:
@@ -28,8 +31,8 @@ def _check_orgs(orgs: list[str], field: str) -> None:
     if len(set(orgs)) != len(orgs):
         raise TxError(errors.INVALID_FIELD, f"{field}: an organisation is listed twice")
     for org in orgs:
-        if not ORG_ID.match(org):
-            raise TxError(errors.INVALID_FIELD, f"{field}: {org!r} is not an org id")
+        if not ORG_ID.fullmatch(org):
+            raise TxError(errors.INVALID_FIELD, f"{field}: {quote(org, 64)} is not an org id")
 
 
 def validate_open(msg: tx_pb2.OpenRound, params: state_pb2.Params) -> None:
@@ -40,7 +43,7 @@ def validate_open(msg: tx_pb2.OpenRound, params: state_pb2.Params) -> None:
     check_version(msg.target_version)
     _check_orgs(list(msg.invited_orgs), "invited_orgs")
     for org in msg.invited_orgs:
-        if not VERSION.match(update_version(msg.target_version, org)):
+        if not VERSION.fullmatch(update_version(msg.target_version, org)):
             raise TxError(errors.INVALID_FIELD, "target_version too long to name its updates")
     if not 1 <= msg.min_participants <= len(msg.invited_orgs):
         raise TxError(errors.INVALID_FIELD, "min_participants is 1 to the number invited")

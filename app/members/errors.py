@@ -13,3 +13,7 @@ ACCOUNT_EXISTS = register(MEMBERS, 7, "account_exists", "this key already belong
 ACCOUNT_NOT_FOUND = register(MEMBERS, 8, "account_not_found", "no account with this address")
 INVALID_VALIDATOR = register(MEMBERS, 9, "invalid_validator", "the validator change is not valid")
 INVALID_PARAMS = register(MEMBERS, 10, "invalid_params", "the parameter change is not valid")
+IDS_EXHAUSTED = register(MEMBERS, 11, "ids_exhausted", "every proposal id has been used")
+TOO_MANY_OPEN = register(
+    MEMBERS, 12, "too_many_open_proposals", "the organisation has the most open proposals allowed"
+)

@@ -12,19 +12,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.crypto import address_of, is_valid_pubkey
+from app.core.text import quote
 from app.credits.genesis import init_balances, parse_balances
 from app.credits.keeper import CreditsKeeper
 from app.members.keeper import DEFAULT_PARAMS, MembersKeeper
+from app.members.params import PARAM_FIELDS, out_of_range
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2
 
-ORG_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
-ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+ORG_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{1,31}\Z")
+ACCOUNT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+ATTRIBUTE_KEY = re.compile(r"\A[a-z][a-z0-9_]{0,63}\Z")
 MAX_TEXT = 256
+MAX_ATTRIBUTES = 64
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
-PARAM_FIELDS = tuple(f.name for f in state_pb2.Params.DESCRIPTOR.fields)
-U64_PARAMS = ("max_tx_bytes", "license_gas_limit", "license_memory_limit")
 
 
 class GenesisError(ValueError):
@@ -86,10 +87,12 @@ def _parse_orgs(items: list[Any]) -> list[state_pb2.Org]:
         _no_unknown(obj, ("id", "name", "kind", "attributes"), where)
         org_id = _text(obj, "id", where, ORG_ID, "lowercase letters, digits and '-', 2-32 chars")
         if org_id in orgs:
-            raise GenesisError(f"{where}.id", f"organisation {org_id!r} appears twice")
+            raise GenesisError(f"{where}.id", f"organisation {quote(org_id, 64)} appears twice")
         kind = _text(obj, "kind", where)
         if kind not in ORG_KINDS:
-            raise GenesisError(f"{where}.kind", f"{kind!r} is not one of {', '.join(ORG_KINDS)}")
+            raise GenesisError(
+                f"{where}.kind", f"{quote(kind, 64)} is not one of {', '.join(ORG_KINDS)}"
+            )
         orgs[org_id] = state_pb2.Org(
             id=org_id,
             name=_text(obj, "name", where),
@@ -101,8 +104,11 @@ def _parse_orgs(items: list[Any]) -> list[state_pb2.Org]:
 
 def _parse_attributes(raw: Any, where: str) -> list[state_pb2.Attribute]:
     attributes = []
-    for key, value in sorted(_object(raw, where).items()):
-        if not isinstance(key, str) or not ATTRIBUTE_KEY.match(key):
+    items = _object(raw, where)
+    if len(items) > MAX_ATTRIBUTES:
+        raise GenesisError(where, f"at most {MAX_ATTRIBUTES} attributes")
+    for key, value in sorted(items.items()):
+        if not isinstance(key, str) or not ATTRIBUTE_KEY.fullmatch(key):
             raise GenesisError(f"{where}.{key}", "attribute names are snake_case identifiers")
         if isinstance(value, bool) or not isinstance(value, int | str):
             raise GenesisError(f"{where}.{key}", "an attribute is an integer or a string")
@@ -111,8 +117,7 @@ def _parse_attributes(raw: Any, where: str) -> list[state_pb2.Attribute]:
                 raise GenesisError(f"{where}.{key}", "integer out of the signed 64-bit range")
             attributes.append(state_pb2.Attribute(key=key, int_value=value))
         else:
-            if len(value.encode()) > MAX_TEXT:
-                raise GenesisError(f"{where}.{key}", f"longer than {MAX_TEXT} bytes")
+            _check_size(value, f"{where}.{key}")
             attributes.append(state_pb2.Attribute(key=key, text_value=value))
     return attributes
 
@@ -126,11 +131,11 @@ def _parse_accounts(items: list[Any], org_ids: set[str]) -> list[state_pb2.Accou
         _no_unknown(obj, ("name", "org", "pubkey", "roles"), where)
         name = _text(obj, "name", where, ACCOUNT_NAME, "letters, digits, '.', '_', '-'")
         if name in names:
-            raise GenesisError(f"{where}.name", f"account name {name!r} appears twice")
+            raise GenesisError(f"{where}.name", f"account name {quote(name, 64)} appears twice")
         names.add(name)
         org = _text(obj, "org", where)
         if org not in org_ids:
-            raise GenesisError(f"{where}.org", f"no organisation {org!r} in orgs")
+            raise GenesisError(f"{where}.org", f"no organisation {quote(org, 64)} in orgs")
         pubkey = _pubkey(_text(obj, "pubkey", where), f"{where}.pubkey")
         address = address_of(pubkey)
         if address in accounts:
@@ -156,24 +161,24 @@ def _roles(raw: Any, where: str) -> list[str]:
     if not isinstance(raw, list) or not raw:
         raise GenesisError(where, f"a non-empty list of roles from {', '.join(ALL_ROLES)}")
     for role in raw:
-        if role not in ALL_ROLES:
-            raise GenesisError(where, f"unknown role {role!r} (allowed: {', '.join(ALL_ROLES)})")
+        if not isinstance(role, str) or role not in ALL_ROLES:
+            shown = quote(role, 64) if isinstance(role, str) else f"of type {type(role).__name__}"
+            raise GenesisError(where, f"unknown role {shown} (allowed: {', '.join(ALL_ROLES)})")
     if len(set(raw)) != len(raw):
         raise GenesisError(where, "a role is listed twice")
     return sorted(raw)
 
 
 def _parse_params(raw: Any) -> state_pb2.Params:
+    """The defaults with the given parameters, each inside its range (app.members.params)."""
     obj = _object(raw, "params")
     _no_unknown(obj, PARAM_FIELDS, "params")
     params = state_pb2.Params()
     params.CopyFrom(DEFAULT_PARAMS)
     for name, value in sorted(obj.items()):
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise GenesisError(f"params.{name}", "must be a positive integer")
-        limit = 2**64 if name in U64_PARAMS else 2**32
-        if value >= limit:
-            raise GenesisError(f"params.{name}", f"must be below 2^{limit.bit_length() - 1}")
+        reason = out_of_range(name, value)
+        if reason is not None:
+            raise GenesisError(f"params.{name}", reason)
         setattr(params, name, value)
     return params
 
@@ -201,11 +206,21 @@ def _text(
     value = obj.get(name)
     if not isinstance(value, str) or not value:
         raise GenesisError(f"{where}.{name}", "a non-empty string is required")
-    if len(value.encode()) > MAX_TEXT:
-        raise GenesisError(f"{where}.{name}", f"longer than {MAX_TEXT} bytes")
-    if pattern is not None and not pattern.match(value):
-        raise GenesisError(f"{where}.{name}", f"{value!r} is not valid: {expected}")
+    _check_size(value, f"{where}.{name}")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise GenesisError(f"{where}.{name}", f"{quote(value, 64)} is not valid: {expected}")
     return value
+
+
+def _check_size(value: str, where: str) -> None:
+    """At most MAX_TEXT bytes of UTF-8: a lone surrogate (JSON's "\\ud800") is no text and
+    could not be stored in a protobuf string."""
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise GenesisError(where, "not valid Unicode text (a lone surrogate)") from None
+    if size > MAX_TEXT:
+        raise GenesisError(where, f"longer than {MAX_TEXT} bytes")
 
 
 def _no_unknown(obj: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.members import keys
+from app.core.errors import TxError
+from app.members import errors, keys
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
 
@@ -59,6 +60,32 @@ class MembersReader:
             int.from_bytes(k[len(keys.ACTIVE) :], "big") for k, _ in self.state.iterate(keys.ACTIVE)
         ]
 
+    def open_proposals_of(self, org_id: str) -> int:
+        """How many of the proposals ``org_id`` submitted are still open."""
+        raw = self.state.get(keys.open_count_key(org_id))
+        return 0 if raw is None else int.from_bytes(raw, "big")
+
+    def due_proposals(self, height: int) -> list[int]:
+        """Ids of the open proposals whose voting period ends at or before ``height``, by end."""
+        due = []
+        for key, _ in self.state.iterate(keys.DUE):
+            entry = key[len(keys.DUE) :]
+            if int.from_bytes(entry[:8], "big") > height:
+                break
+            due.append(int.from_bytes(entry[8:], "big"))
+        return due
+
+    def touched_proposals(self) -> list[int]:
+        """Ids of the proposals voted on since the end of the last block, ascending."""
+        return [
+            int.from_bytes(k[len(keys.TOUCHED) :], "big")
+            for k, _ in self.state.iterate(keys.TOUCHED)
+        ]
+
+    def counted_under(self) -> bytes:
+        """The fingerprint of the members and parameters of the last end of block."""
+        return self.state.get(keys.COUNTED) or b""
+
     def votes(self, proposal_id: int) -> dict[str, int]:
         """Organisation -> VoteOption of the votes cast on a proposal."""
         prefix = keys.vote_prefix(proposal_id)
@@ -101,23 +128,54 @@ class MembersKeeper(MembersReader):
         self.state.delete(keys.org_account_key(account.org, account.address))
 
     def add_proposal(self, proposal: state_pb2.Proposal) -> state_pb2.Proposal:
-        """Store a new proposal under the next id and open it to votes."""
+        """Store a new proposal under the next id and open it to votes; raises
+        TxError(ids_exhausted) once the 8-byte ids are used up, before any write."""
         raw = self.state.get(keys.NEXT_PROPOSAL)
-        proposal.id = (0 if raw is None else int.from_bytes(raw, "big")) + 1
+        proposal_id = (0 if raw is None else int.from_bytes(raw, "big")) + 1
+        if proposal_id > keys.MAX_U64:
+            raise TxError(errors.IDS_EXHAUSTED, "proposal ids are exhausted")
+        proposal.id = proposal_id
         self.state.set(keys.NEXT_PROPOSAL, proposal.id.to_bytes(8, "big"))
         self.state.set(keys.active_key(proposal.id), b"\x01")
+        self._count_open(proposal.proposer_org, +1)
+        self.state.set(keys.due_key(proposal.voting_end_height, proposal.id), b"\x01")
         self.set_proposal(proposal)
         return proposal
 
     def set_proposal(self, proposal: state_pb2.Proposal) -> None:
-        """Rewrite a proposal; a decided one leaves the active index."""
+        """Rewrite a proposal; a decided one leaves the open indexes (once)."""
         self.state.set(keys.proposal_key(proposal.id), proposal.SerializeToString())
-        if proposal.status != state_pb2.PROPOSAL_STATUS_VOTING:
+        still_open = self.state.get(keys.active_key(proposal.id)) is not None
+        if proposal.status != state_pb2.PROPOSAL_STATUS_VOTING and still_open:
             self.state.delete(keys.active_key(proposal.id))
+            self._count_open(proposal.proposer_org, -1)
+            self.state.delete(keys.due_key(proposal.voting_end_height, proposal.id))
+            self.state.delete(keys.touched_key(proposal.id))
+
+    def _count_open(self, org_id: str, step: int) -> None:
+        """Move an organisation's count of open proposals by ``step``; dropped at zero."""
+        count = self.open_proposals_of(org_id) + step
+        if count < 0:
+            raise RuntimeError(f"{org_id} would have {count} open proposals")
+        if count == 0:
+            self.state.delete(keys.open_count_key(org_id))
+        else:
+            self.state.set(keys.open_count_key(org_id), count.to_bytes(8, "big"))
 
     def set_vote(self, proposal_id: int, org_id: str, option: int) -> None:
-        """Record (or replace) an organisation's vote."""
+        """Record (or replace) an organisation's vote; the proposal is recounted at the end of
+        this block."""
         self.state.set(keys.vote_key(proposal_id, org_id), bytes([option]))
+        self.state.set(keys.touched_key(proposal_id), b"\x01")
+
+    def forget_touched(self, proposal_ids: list[int]) -> None:
+        """Clear the touched marks once the end of the block has counted those proposals."""
+        for proposal_id in proposal_ids:
+            self.state.delete(keys.touched_key(proposal_id))
+
+    def set_counted_under(self, fingerprint: bytes) -> None:
+        """Remember the members and parameters this end of block counted under."""
+        self.state.set(keys.COUNTED, fingerprint)
 
     def set_validator(self, validator: state_pb2.Validator) -> None:
         """Track a validator's power; power 0 removes it."""

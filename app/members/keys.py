@@ -7,6 +7,8 @@ ORG = PREFIX + b"o"
 ACCOUNT = PREFIX + b"a"
 ORG_ACCOUNT = PREFIX + b"i"
 PARAMS = PREFIX + b"p"
+MAX_U64 = 2**64 - 1
+"""The largest proposal id an 8-byte key holds."""
 
 
 def org_key(org_id: str) -> bytes:
@@ -29,6 +31,11 @@ NEXT_PROPOSAL = PREFIX + b"N"
 ACTIVE = PREFIX + b"A"
 VOTE = PREFIX + b"v"
 VALIDATOR = PREFIX + b"V"
+OPEN_COUNT = PREFIX + b"O"
+DUE = PREFIX + b"D"
+TOUCHED = PREFIX + b"T"
+COUNTED = PREFIX + b"C"
+"""Fingerprint of the member list and parameters the open proposals were last counted under."""
 
 
 def proposal_key(proposal_id: int) -> bytes:
@@ -54,3 +61,19 @@ def vote_key(proposal_id: int, org_id: str) -> bytes:
 def validator_key(pubkey: bytes) -> bytes:
     """Key of a validator, by its ed25519 public key."""
     return VALIDATOR + pubkey
+
+
+def open_count_key(org_id: str) -> bytes:
+    """How many open proposals an organisation submitted (what bounds its spam): a counter,
+    read and written in O(1), never a scan."""
+    return OPEN_COUNT + org_id.encode()
+
+
+def due_key(end_height: int, proposal_id: int) -> bytes:
+    """Index entry of an open proposal by the height its voting period ends."""
+    return DUE + end_height.to_bytes(8, "big") + proposal_id.to_bytes(8, "big")
+
+
+def touched_key(proposal_id: int) -> bytes:
+    """Index entry: a vote was cast on the proposal since the end of the last block."""
+    return TOUCHED + proposal_id.to_bytes(8, "big")

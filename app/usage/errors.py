@@ -14,3 +14,11 @@ FEE_ABOVE_MAX = register(USAGE, 8, "fee_above_max", "the license asks more than 
 VERSION_REVOKED = register(USAGE, 9, "version_revoked", "a revoked version cannot be used")
 VERSION_NOT_FOUND = register(USAGE, 10, "version_not_found", "no such version")
 BAD_QUERY = register(USAGE, 11, "bad_receipt_query", "the receipt query is not valid")
+FEE_OUT_OF_RANGE = register(USAGE, 12, "fee_out_of_range", "the license asks a fee above 2^63-1")
+COUNTER_OVERFLOW = register(
+    USAGE, 13, "counter_overflow", "the consumer's usage counter would pass 2^64-1"
+)
+IDS_EXHAUSTED = register(USAGE, 14, "ids_exhausted", "every receipt id has been used")
+INVALID_PERIOD = register(
+    USAGE, 15, "invalid_period", "the license's period_seconds is not 1 to 2^64-1"
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.text import quote
+from app.credits.keeper import MAX_BALANCE
 from app.federated.revenue import pay_fee
 from app.models.validation import check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -14,6 +16,10 @@ from app.usage.keeper import UsageKeeper
 from app.usage.purposes import PURPOSES
 
 MAX_QUANTITY = 2**32
+MAX_FEE = MAX_BALANCE
+"""A fee is paid in credits, so it never exceeds what a balance can hold (a script may ask up
+to 2^256: that would overflow Receipt.fee and the licensor's totals inside FinalizeBlock)."""
+MAX_SHOWN = 256
 
 
 def validate_use(msg: tx_pb2.Use, params: state_pb2.Params) -> None:
@@ -22,7 +28,7 @@ def validate_use(msg: tx_pb2.Use, params: state_pb2.Params) -> None:
     check_version(msg.version)
     if msg.purpose not in PURPOSES:
         raise TxError(
-            errors.INVALID_PURPOSE, f"{msg.purpose!r} is not one of {', '.join(PURPOSES)}"
+            errors.INVALID_PURPOSE, f"{quote(msg.purpose, 64)} is not one of {', '.join(PURPOSES)}"
         )
     if not 1 <= msg.quantity <= MAX_QUANTITY:
         raise TxError(errors.INVALID_QUANTITY, f"quantity {msg.quantity} is not 1 to 2^32")
@@ -32,12 +38,14 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
     """Ask the license; on allow within max_fee, pay the owner and write the receipt."""
     evaluation = evaluate_use(ctx.state, ctx.sender, msg, ctx.env.height, ctx.env.time)
     decision = evaluation.decision
+    license_id = evaluation.license.id
     if not decision.allowed:
-        raise TxError(errors.DENIED, f"{evaluation.license.id}: {decision.reason}")
+        raise TxError(errors.DENIED, f"{license_id}: {quote(decision.reason, MAX_SHOWN)}")
+    check_answer(license_id, decision.fee, decision.note)
     if decision.fee > msg.max_fee:
         raise TxError(
             errors.FEE_ABOVE_MAX,
-            f"{evaluation.license.id} asks {decision.fee} credits, max_fee is {msg.max_fee}",
+            f"{license_id} asks {decision.fee} credits, max_fee is {msg.max_fee}",
         )
     paid = pay_fee(
         ctx.state, ctx.sender.org, evaluation.owner, msg.model, msg.version, decision.fee
@@ -76,3 +84,18 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
             ("paid", ",".join(f"{org}:{amount}" for org, amount in paid)),
         ),
     )
+
+
+def check_answer(license_id: str, fee: int, note: str) -> None:
+    """Refuse an allow whose fee or note cannot be stored: a fee above MAX_FEE
+    (fee_out_of_range), a note that is not UTF-8 text, e.g. a lone surrogate a script built
+    with an escape (script_failed). Either would otherwise raise while encoding the receipt."""
+    if not 0 <= fee <= MAX_FEE:
+        shown = str(fee) if fee.bit_length() <= 64 else f"a {fee.bit_length()}-bit number"
+        raise TxError(errors.FEE_OUT_OF_RANGE, f"{license_id} asks {shown} credits, above 2^63-1")
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TxError(
+            errors.SCRIPT_FAILED, f"{license_id}: the note {quote(note, MAX_SHOWN)} is not text"
+        ) from None

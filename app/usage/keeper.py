@@ -1,6 +1,11 @@
 """The only code that reads and writes receipts, their indexes, totals and usage counters.
 
 Receipts are append-only: a receipt is written once under the next id and never changed.
+Every integer is checked before it reaches an 8-byte key or a uint64 field: an id or a
+consumer's counter that would pass 2^64-1 refuses the use (registered codes, nothing written);
+a licensor's totals are statistics and stop at 2^64-1 instead, so that no one (the licensor
+itself, or the sole contributor of an aggregate, whose fees move no credit) can make the
+licensor's later uses fail by inflating them.
 """
 
 from __future__ import annotations
@@ -8,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from app.core.errors import TxError
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
-from app.usage import keys
+from app.usage import errors, keys
 
 DEFAULT_PERIOD_SECONDS = 30 * 24 * 3600
 
@@ -31,6 +37,20 @@ def _int(raw: bytes | None) -> int:
     return 0 if raw is None else int.from_bytes(raw, "big")
 
 
+def period_index(time: int, period_seconds: int) -> int:
+    """The period a block time falls in; raises TxError(invalid_period) for a length outside
+    1..2^64-1. A time before 1970 (a header the engine allows) counts as period 0, never as a
+    negative index that no 8-byte key can hold."""
+    if not 1 <= period_seconds <= keys.MAX_U64:
+        raise TxError(errors.INVALID_PERIOD, f"period_seconds {period_seconds} is not 1 to 2^64-1")
+    return max(time, 0) // period_seconds
+
+
+def _saturated(value: int) -> int:
+    """A statistic that stops at the uint64 maximum instead of overflowing its field."""
+    return min(value, keys.MAX_U64)
+
+
 class UsageReader:
     """Read-only view of receipts and counters."""
 
@@ -38,8 +58,9 @@ class UsageReader:
         self.state = state
 
     def usage(self, org: str, model: str, version: str, time: int, period_seconds: int) -> Usage:
-        """``org``'s usage of ``model@version`` as of block time ``time``."""
-        index = time // period_seconds
+        """``org``'s usage of ``model@version`` as of block time ``time``; raises
+        TxError(invalid_period)."""
+        index = period_index(time, period_seconds)
         get = self.state.get
         return Usage(
             version_total=_int(get(keys.use_key(keys.VERSION_USE, org, model, version))),
@@ -85,8 +106,14 @@ class UsageKeeper(UsageReader):
         self.state = state
 
     def record(self, receipt: state_pb2.Receipt, period_seconds: int) -> state_pb2.Receipt:
-        """Append ``receipt`` under the next id, index it, and count its quantity."""
+        """Append ``receipt`` under the next id, index it, and count its quantity.
+
+        Raises TxError(ids_exhausted | counter_overflow | invalid_period) before any write.
+        """
         receipt_id = _int(self.state.get(keys.NEXT_ID)) + 1
+        if receipt_id > keys.MAX_U64:
+            raise TxError(errors.IDS_EXHAUSTED, "receipt ids are exhausted")
+        counters = self._counted(receipt, period_seconds)
         self.state.set(keys.NEXT_ID, keys.u64(receipt_id))
         receipt.id = receipt_id
         self.state.set(keys.receipt_key(receipt_id), receipt.SerializeToString())
@@ -100,16 +127,16 @@ class UsageKeeper(UsageReader):
             keys.height_prefix(r.height),
         ):
             self.state.set(prefix + keys.u64(receipt_id), marker)
-        self._count(r, period_seconds)
-        totals = self.totals(r.licensor_org)
-        totals.receipts += 1
-        totals.quantity += r.quantity
-        totals.fees += r.fee
-        self.state.set(keys.totals_key(r.licensor_org), totals.SerializeToString())
+        for key, value in counters:
+            self.state.set(key, keys.u64(value))
+        self._add_to_totals(r)
         return receipt
 
-    def _count(self, r: state_pb2.Receipt, period_seconds: int) -> None:
-        index = r.time // period_seconds
+    def _counted(self, r: state_pb2.Receipt, period_seconds: int) -> list[tuple[bytes, int]]:
+        """The consumer's four counters after this use, as (key, value); raises
+        TxError(counter_overflow) when one would pass 2^64-1."""
+        index = period_index(r.time, period_seconds)
+        counters = []
         for key in (
             keys.use_key(keys.VERSION_USE, r.consumer_org, r.model, r.version),
             keys.use_key(keys.MODEL_USE, r.consumer_org, r.model),
@@ -118,4 +145,16 @@ class UsageKeeper(UsageReader):
             ),
             keys.period_key(keys.MODEL_PERIOD, r.consumer_org, r.model, "", period_seconds, index),
         ):
-            self.state.set(key, keys.u64(_int(self.state.get(key)) + r.quantity))
+            value = _int(self.state.get(key)) + r.quantity
+            if value > keys.MAX_U64:
+                raise TxError(errors.COUNTER_OVERFLOW, f"{r.consumer_org}'s usage of {r.model}")
+            counters.append((key, value))
+        return counters
+
+    def _add_to_totals(self, r: state_pb2.Receipt) -> None:
+        """Count a receipt in its licensor's totals (saturating: see the module's docstring)."""
+        totals = self.totals(r.licensor_org)
+        totals.receipts = _saturated(totals.receipts + 1)
+        totals.quantity = _saturated(totals.quantity + r.quantity)
+        totals.fees = _saturated(totals.fees + r.fee)
+        self.state.set(keys.totals_key(r.licensor_org), totals.SerializeToString())

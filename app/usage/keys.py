@@ -18,10 +18,12 @@ MODEL_USE = PREFIX + b"m"
 VERSION_PERIOD = PREFIX + b"p"
 MODEL_PERIOD = PREFIX + b"q"
 SEP = b"\x00"
+MAX_U64 = 2**64 - 1
+"""The largest id, height, period or counter an 8-byte key or a uint64 field holds."""
 
 
 def u64(value: int) -> bytes:
-    """8-byte big-endian."""
+    """8-byte big-endian; callers check ``0 <= value <= MAX_U64`` first (else OverflowError)."""
     return value.to_bytes(8, "big")
 
 

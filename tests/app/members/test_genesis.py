@@ -33,9 +33,9 @@ def test_valid_consortium_is_sorted() -> None:
 
 def test_params_override() -> None:
     state = _valid()
-    state["params"] = {"max_tx_bytes": 2**40, "max_uris_per_version": 3}
+    state["params"] = {"max_tx_bytes": 2**20, "max_uris_per_version": 3}
     params = parse_consortium(state).params
-    assert (params.max_tx_bytes, params.max_uris_per_version) == (2**40, 3)
+    assert (params.max_tx_bytes, params.max_uris_per_version) == (2**20, 3)
     assert params.max_messages_per_tx == DEFAULT_PARAMS.max_messages_per_tx
     state.pop("params")
     assert parse_consortium(state).params == DEFAULT_PARAMS
@@ -130,6 +130,21 @@ MALFORMED: list[tuple[str, Mutation, str]] = [
     ("account-name", _set("accounts[1].name", "-x"), "accounts[1].name"),
     ("account-name-twice", _duplicate_name, "accounts[3].name"),
     ("account-unknown-field", _set("accounts[0].nonce", 5), "accounts[0].nonce"),
+    ("org-id-newline", _set("orgs[0].id", "uni\n"), "orgs[0].id"),
+    ("org-id-non-ascii", _set("orgs[0].id", "un\u0131"), "orgs[0].id"),
+    ("org-id-fullwidth", _set("orgs[0].id", "uni\uff11"), "orgs[0].id"),
+    ("org-name-surrogate", _set("orgs[0].name", "a\ud800"), "orgs[0].name"),
+    ("org-attr-newline", _set("orgs[1].attributes", {"tier\n": 1}), "orgs[1].attributes.tier\n"),
+    ("org-attr-surrogate", _set("orgs[1].attributes", {"t": "\udfff"}), "orgs[1].attributes.t"),
+    (
+        "org-attrs-too-many",
+        _set("orgs[1].attributes", {f"a{i}": i for i in range(65)}),
+        "orgs[1].attributes",
+    ),
+    ("account-name-newline", _set("accounts[1].name", "x\n"), "accounts[1].name"),
+    ("account-name-non-ascii", _set("accounts[1].name", "x\u00e9"), "accounts[1].name"),
+    ("account-roles-int", _set("accounts[2].roles", [1]), "accounts[2].roles"),
+    ("account-roles-list", _set("accounts[2].roles", [["admin"]]), "accounts[2].roles"),
     ("params-not-object", _set("params", [1]), "params"),
     ("params-unknown", _set("params", {"max_gas": 5}), "params.max_gas"),
     ("params-zero", _set("params", {"max_tx_bytes": 0}), "params.max_tx_bytes"),

@@ -66,10 +66,10 @@ def test_accounts_of_an_org(chain: Driver) -> None:
 def test_params_default_and_overridden(chain: Driver, tmp_path: Path) -> None:
     response = chain.query("/members/params", {})
     assert state_pb2.Params.FromString(response.value) == DEFAULT_PARAMS
-    other = started(tmp_path / "other", params={"max_tx_bytes": 1000, "max_messages_per_tx": 2})
+    other = started(tmp_path / "other", params={"max_tx_bytes": 10_000, "max_messages_per_tx": 2})
     try:
         params = state_pb2.Params.FromString(other.query("/members/params").value)
-        assert (params.max_tx_bytes, params.max_messages_per_tx) == (1000, 2)
+        assert (params.max_tx_bytes, params.max_messages_per_tx) == (10_000, 2)
         assert params.max_uris_per_version == DEFAULT_PARAMS.max_uris_per_version
     finally:
         other.close()

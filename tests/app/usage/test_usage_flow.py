@@ -139,7 +139,7 @@ def test_a_refused_use_changes_nothing_but_the_nonce(
 
 def test_the_denial_carries_the_scripts_reason(market: Driver) -> None:
     result = market.run("acme-user", use(purpose="redistribution"))
-    assert "uni/ppu: purpose redistribution is not licensed" in result.log
+    assert "uni/ppu: 'purpose redistribution is not licensed'" in result.log
 
 
 def test_no_license_and_revoked_versions_are_refused(market: Driver) -> None:
