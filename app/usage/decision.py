@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from app.core.errors import TxError
+from app.core.text import quote
+from app.credits.keeper import MAX_BALANCE
 from app.licenses.handlers import script_limits
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
@@ -88,6 +90,8 @@ def evaluate_use(
         raise TxError(errors.SCRIPT_FAILED, f"{found.id}: {exc}") from None
     except (TypeError, ValueError) as exc:  # the context does not fit the interpreter's limits
         raise TxError(errors.SCRIPT_FAILED, f"{found.id}: context refused: {exc}") from None
+    if outcome.decision.allowed:
+        check_answer(found.id, outcome.decision.fee, outcome.decision.note)
     return Evaluation(outcome.decision, outcome.gas_used, found, owner, period_seconds)
 
 
@@ -142,3 +146,21 @@ def script_context(
         },
         "params": params,
     }
+
+
+MAX_FEE = MAX_BALANCE
+
+
+def check_answer(license_id: str, fee: int, note: str) -> None:
+    """Refuse an allow whose fee or note cannot be stored: a fee above MAX_FEE
+    (fee_out_of_range), a note that is not UTF-8 text, e.g. a lone surrogate a script built
+    with an escape (script_failed). Either would otherwise raise while encoding the receipt."""
+    if not 0 <= fee <= MAX_FEE:
+        shown = str(fee) if fee.bit_length() <= 64 else f"a {fee.bit_length()}-bit number"
+        raise TxError(errors.FEE_OUT_OF_RANGE, f"{license_id} asks {shown} credits, above 2^63-1")
+    try:
+        note.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TxError(
+            errors.SCRIPT_FAILED, f"{license_id}: the note {quote(note, 256)} is not text"
+        ) from None

@@ -6,7 +6,6 @@ from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
-from app.credits.keeper import MAX_BALANCE
 from app.federated.revenue import pay_fee
 from app.models.validation import check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -16,7 +15,6 @@ from app.usage.keeper import UsageKeeper
 from app.usage.purposes import PURPOSES
 
 MAX_QUANTITY = 2**32
-MAX_FEE = MAX_BALANCE
 """A fee is paid in credits, so it never exceeds what a balance can hold (a script may ask up
 to 2^256: that would overflow Receipt.fee and the licensor's totals inside FinalizeBlock)."""
 MAX_SHOWN = 256
@@ -41,7 +39,6 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
     license_id = evaluation.license.id
     if not decision.allowed:
         raise TxError(errors.DENIED, f"{license_id}: {quote(decision.reason, MAX_SHOWN)}")
-    check_answer(license_id, decision.fee, decision.note)
     if decision.fee > msg.max_fee:
         raise TxError(
             errors.FEE_ABOVE_MAX,
@@ -84,18 +81,3 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
             ("paid", ",".join(f"{org}:{amount}" for org, amount in paid)),
         ),
     )
-
-
-def check_answer(license_id: str, fee: int, note: str) -> None:
-    """Refuse an allow whose fee or note cannot be stored: a fee above MAX_FEE
-    (fee_out_of_range), a note that is not UTF-8 text, e.g. a lone surrogate a script built
-    with an escape (script_failed). Either would otherwise raise while encoding the receipt."""
-    if not 0 <= fee <= MAX_FEE:
-        shown = str(fee) if fee.bit_length() <= 64 else f"a {fee.bit_length()}-bit number"
-        raise TxError(errors.FEE_OUT_OF_RANGE, f"{license_id} asks {shown} credits, above 2^63-1")
-    try:
-        note.encode("utf-8")
-    except UnicodeEncodeError:
-        raise TxError(
-            errors.SCRIPT_FAILED, f"{license_id}: the note {quote(note, MAX_SHOWN)} is not text"
-        ) from None

@@ -434,6 +434,8 @@ class _Checker:
         elif isinstance(value, str):
             if len(value) > self.limits.max_str_len:
                 raise _refuse(node, f"string literal longer than {self.limits.max_str_len}")
+            if any("\ud800" <= c <= "\udfff" for c in value):
+                raise _refuse(node, "a lone surrogate (\\ud800-\\udfff) is not text")
         elif isinstance(value, float):
             raise _refuse(node, "float literals are not allowed; use integers (e.g. basis points)")
         else:

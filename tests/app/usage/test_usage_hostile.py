@@ -18,6 +18,7 @@ from app.core.errors import ErrorCode
 from app.credits import errors as credit_errors
 from app.credits import keys as credit_keys
 from app.credits.keeper import MAX_BALANCE
+from app.licenses import errors as license_errors
 from app.licenses.params import from_data
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -142,20 +143,29 @@ def test_a_fee_into_a_full_balance_is_refused(chain: Driver) -> None:
     assert balances(chain) == before and receipt_count(chain) == 0
 
 
-NOTES = [
-    ("surrogate-note", allow_fee("1", "a\\ud800b"), errors.SCRIPT_FAILED),
-    ("surrogate-reason", 'def authorize(ctx):\n    return deny("x\\udfffy")\n', errors.DENIED),
-    ("non-ascii-reason", 'def authorize(ctx):\n    return deny("caf\\u00e9")\n', errors.DENIED),
+SURROGATES = [
+    ("surrogate-note", allow_fee("1", "a\\ud800b")),
+    ("surrogate-reason", 'def authorize(ctx):\n    return deny("x\\udfffy")\n'),
 ]
 
 
-@pytest.mark.parametrize(("source", "error"), [c[1:] for c in NOTES], ids=[c[0] for c in NOTES])
-def test_a_scripts_text_that_is_not_utf8_is_refused_not_raised(
-    chain: Driver, source: str, error: ErrorCode
+@pytest.mark.parametrize("source", [c[1] for c in SURROGATES], ids=[c[0] for c in SURROGATES])
+def test_a_script_that_could_write_text_that_is_not_utf8_is_refused_at_deploy(
+    chain: Driver, source: str
 ) -> None:
-    licensed(chain, OTHER, "uni-pub", "text", source)
+    """A lone surrogate cannot be stored in a receipt or a protobuf answer: the checker refuses
+    the literal, so no script value can hold one (contexts come from valid UTF-8)."""
+    result = chain.run("uni-pub", deploy("text", source))
+    expect(result, license_errors.INVALID_SCRIPT)
+    assert "lone surrogate" in result.log and result.log.isascii()
+
+
+def test_a_deny_reason_beyond_ascii_is_quoted_in_the_log(chain: Driver) -> None:
+    licensed(
+        chain, OTHER, "uni-pub", "text", 'def authorize(ctx):\n    return deny("caf\\u00e9")\n'
+    )
     result = chain.run("acme-user", use(OTHER))
-    expect(result, error)
+    expect(result, errors.DENIED)
     assert result.log.isascii()
 
 

@@ -20,7 +20,6 @@ import pytest
 from driver import Driver, publish, register, started
 
 from app.core.errors import registered
-from app.licenses.lang import ScriptError
 from app.licenses.params import from_data
 from app.members.params import RANGES
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -32,11 +31,6 @@ BIG = (
     "def authorize(ctx):\n"
     + "".join(f"    # clause {i}: {'x' * 60}\n" for i in range(LOWEST // 70 + 10))
     + '    return allow(fee=2, note="big")\n'
-)
-PENDING_FIX = pytest.mark.xfail(
-    raises=ScriptError,
-    strict=True,
-    reason="app/usage/decision.py recompiles a deployed license under the lowered limit",
 )
 
 
@@ -72,13 +66,11 @@ def lowered(tmp_path: Path) -> Iterator[Driver]:
     driver.close()
 
 
-@PENDING_FIX
 def test_a_use_of_a_license_above_the_lowered_limit_answers(lowered: Driver) -> None:
     result = lowered.run("acme-user", use())
     assert result.code == 0 or (result.codespace, result.code) in CODES, result.log
 
 
-@PENDING_FIX
 def test_a_dry_run_of_a_license_above_the_lowered_limit_answers(lowered: Driver) -> None:
     answer = lowered.query(
         "/licenses/evaluate",

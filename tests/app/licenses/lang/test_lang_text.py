@@ -52,6 +52,11 @@ REFUSED: list[tuple[str, str, str]] = [
         "\\N{...} escapes are not allowed",
     ),
     (
+        "a lone surrogate",
+        "def authorize(ctx):\n    return deny('x\\ud800')\n",
+        "lone surrogate",
+    ),
+    (
         "an unknown escape",
         "def authorize(ctx):\n    return deny('a\\qb')\n",
         "unknown escape",
