@@ -421,10 +421,7 @@ class Chaos:
         fault.lasted = time.monotonic() - injected
         repaired = time.monotonic()
         report = net.start(self.directory, timeout=180)
-        fault.note += "; ".join(
-            f"{node}: {', '.join(a.what + ' ' + a.role for a in acts)}"
-            for node, acts in report.by_node().items()
-        )
+        fault.note += start_summary(report)
         caught = wait_caught_up(self.testnet, victims, max(self.heights.values()) + 1)
         fault.recovery = time.monotonic() - repaired if caught >= 0 else -1.0
 
@@ -493,6 +490,17 @@ class Chaos:
         for node in self.testnet.nodes:
             net.kill_node(self.directory, node)
         self._restart(fault, injected, list(self.testnet.nodes))
+
+
+def start_summary(report: net.StartReport) -> str:
+    """What ``testnet start`` did, per node, in few words ("every node: ..." when alike)."""
+    done = {
+        node: ", ".join(f"{a.what} {a.role}" for a in actions)
+        for node, actions in report.by_node().items()
+    }
+    if len(done) == len(report.testnet.nodes) and len(set(done.values())) == 1:
+        return f"every node: {next(iter(done.values()))}"
+    return "; ".join(f"{node}: {what}" for node, what in done.items())
 
 
 # --- partition ------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ checks themselves are tested first on chains with known defects, so they can fai
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from collections import Counter
 from pathlib import Path
@@ -74,6 +76,25 @@ def test_the_credit_check_finds_creation_and_disagreement() -> None:
     ]
     moved = chaos.credit_problems({"n0": good, "n1": {"a": 50, "b": 50}}, 100)
     assert len(moved) == 1 and "differ" in moved[0]
+
+
+def test_the_partition_finds_the_local_ports_of_connections_to_peer_ports() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        listening = server.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", listening)) as dialled:
+            accepted, _ = server.accept()
+            with accepted:
+                local = dialled.getsockname()[1]
+                assert chaos.dialled_ports(os.getpid(), {listening}) == {local}
+                assert chaos.dialled_ports(os.getpid(), {listening + 1}) == set()
+
+
+def test_the_partition_is_skipped_with_a_reason_where_iptables_cannot_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert chaos.iptables_unusable() == "iptables is not installed and installing it needs root"
 
 
 @pytest.mark.integration
