@@ -541,7 +541,19 @@ def stop(directory: Path, timeout: float = 15.0) -> int:
     ordered = [p["pid"] for role in ("weights", "engine", "app") for p in pids if p["role"] == role]
     running = _terminate(ordered, timeout)
     (directory / PIDS).unlink(missing_ok=True)
+    _remove_sockets(directory)
     return running
+
+
+def _remove_sockets(directory: Path) -> None:
+    """Unlink the stopped apps' unix sockets (an app leaves its socket file behind, and one in
+    the private socket directory would outlive the testnet)."""
+    if not (directory / MANIFEST).exists():
+        return
+    for node in Testnet.load(directory).nodes:
+        scheme, _, path = node.abci.partition("://")
+        if scheme == "unix":
+            Path(path).unlink(missing_ok=True)
 
 
 def kill_node(directory: Path, node: NodeSpec) -> None:

@@ -113,6 +113,7 @@ def test_a_testnet_too_deep_for_a_socket_path_uses_a_private_short_one(tmp_path:
         assert Path(path).parent.stat().st_mode & 0o777 == 0o700
     finally:
         net.stop(Path(testnet.directory))
+    assert not Path(path).exists()  # stop leaves no socket behind in the shared directory
 
 
 @pytest.fixture(scope="module")
