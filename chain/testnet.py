@@ -2,30 +2,41 @@
 
 Port scheme (node i, base port B = 26656 by default; every port is B + offset + 100*i):
 
-    P2P  B+0 (26656)   RPC  B+1 (26657)   ABCI B+2 (26658)
+    P2P  B+0 (26656)   RPC  B+1 (26657)   ABCI B+2 (26658, docker compose only)
     engine Prometheus B+4 (26660)         app Prometheus B+5 (26661)   weights B+6 (26662)
 
-``init`` writes the node homes, keys and a shared genesis; ``start`` runs the processes detached
-with a log file each and waits for blocks; ``stop`` ends them. A start that fails stops what it
-started. The manifest ``testnet.json`` records what init made so the other commands need only
-the directory.
+The engine reaches its app over a unix socket, ``<node>/abci.sock``, which only the node's own
+user can open: no TCP port that another local process could talk ABCI to. Where that path is
+over the kernel's 107-byte limit (a deep directory), the socket lives in a private per-user
+directory instead (``$TMPDIR/modelgov-<uid>/``, mode 0700); the manifest records where.
+
+``init`` writes the node homes, keys and a shared genesis; ``start`` starts every process that
+is not running (app, then engine, then the weights server) detached with a log file each and
+waits for blocks; ``stop`` ends them. A start that fails stops what it started. The manifest
+``testnet.json`` records what init made so the other commands need only the directory, and
+``pids.json`` the processes running (pid and kernel start time, so a reused pid is not taken for
+one of ours).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from chain.engine.config import set_values
+from chain.engine.config import UNIX_PATH_MAX, SocketPathError, set_values, unix_address
 from chain.engine.install import find_cometbft
 from chain.genesis import (
     account_pubkeys,
@@ -43,6 +54,8 @@ DEFAULT_CONSORTIUM = PROJECT_ROOT / "genesis" / "consortium.example.toml"
 DEFAULT_BASE_PORT = 26656
 MANIFEST = "testnet.json"
 PIDS = "pids.json"
+ABCI_SOCKET = "abci.sock"
+ROLES = ("app", "engine", "weights")  # the order a node's processes start in
 
 
 class TestnetError(RuntimeError):
@@ -78,6 +91,12 @@ class NodeSpec:
     home: str  # the node's directory; engine home is home/cometbft, app home is home/app
     node_id: str
     ports: NodePorts
+    abci_address: str = ""  # unix://PATH; empty in manifests from before the unix socket
+
+    @property
+    def abci(self) -> str:
+        """Where the app listens for its engine (an old manifest's nodes: the ABCI TCP port)."""
+        return self.abci_address or f"tcp://127.0.0.1:{self.ports.abci}"
 
     @property
     def engine_home(self) -> Path:
@@ -215,7 +234,50 @@ def _init_node(binary: Path, directory: Path, index: int, base_port: int) -> Nod
     node_id = _run([str(binary), "show-node-id", "--home", str(engine_home)]).strip()
     (home / "app").mkdir(parents=True)
     (home / "logs").mkdir()
-    return NodeSpec(index, name, str(home), node_id, NodePorts.of(index, base_port))
+    ports = NodePorts.of(index, base_port)
+    return NodeSpec(index, name, str(home), node_id, ports, _abci_address(home))
+
+
+def abci_socket_path(home: Path) -> Path:
+    """Where a node's app listens: ``<home>/abci.sock``, or, when that path is over the
+    kernel's limit, a file named by a digest of ``home`` in the user's private socket
+    directory (both the app and the engine must use the same short path)."""
+    inside = home / ABCI_SOCKET
+    if len(os.fsencode(inside)) <= UNIX_PATH_MAX:
+        return inside
+    digest = hashlib.sha256(os.fsencode(home)).hexdigest()[:24]
+    return private_socket_dir() / f"{digest}.sock"
+
+
+def private_socket_dir() -> Path:
+    """The per-user directory for sockets whose node path is too long."""
+    return Path(tempfile.gettempdir()) / f"modelgov-{os.getuid()}"
+
+
+def _abci_address(home: Path) -> str:
+    try:
+        return unix_address(abci_socket_path(home))
+    except SocketPathError as exc:
+        raise TestnetError(f"{exc}; put the testnet in a shorter directory") from None
+
+
+def _prepare_socket_dir(node: NodeSpec) -> None:
+    """Make sure the directory of a unix ABCI socket outside the node's home exists and is
+    ours alone: a directory another user made (or a link) could hand the engine their socket."""
+    scheme, _, path = node.abci.partition("://")
+    parent = Path(path).parent
+    if scheme != "unix" or parent == Path(node.home):
+        return
+    try:
+        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = parent.lstat()
+    except OSError as exc:
+        raise TestnetError(f"cannot make the socket directory {parent}: {exc}") from None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise TestnetError(
+            f"the socket directory {parent} must be owned by uid {os.getuid()} with mode 0700; "
+            "remove it and start again"
+        )
 
 
 def _configure(node: NodeSpec, nodes: list[NodeSpec], timeout_commit: str) -> None:
@@ -224,7 +286,7 @@ def _configure(node: NodeSpec, nodes: list[NodeSpec], timeout_commit: str) -> No
         node.engine_home / "config" / "config.toml",
         {
             "moniker": node.name,
-            "proxy_app": f"tcp://127.0.0.1:{node.ports.abci}",
+            "proxy_app": node.abci,
             "rpc.laddr": f"tcp://127.0.0.1:{node.ports.rpc}",
             "p2p.laddr": f"tcp://127.0.0.1:{node.ports.p2p}",
             "p2p.persistent_peers": peers,
@@ -272,7 +334,7 @@ def app_command(node: NodeSpec) -> list[str]:
         "--home",
         str(node.app_home),
         "--address",
-        f"tcp://127.0.0.1:{node.ports.abci}",
+        node.abci,
         "--metrics",
         f"127.0.0.1:{node.ports.app_metrics}",
     ]
@@ -283,43 +345,130 @@ def engine_command(binary: Path, node: NodeSpec) -> list[str]:
     return [str(binary), "start", "--home", str(node.engine_home)]
 
 
-def start(directory: Path, timeout: float = 60.0) -> Testnet:
-    """Start every node that is not running and wait until all commit blocks."""
+@dataclass(frozen=True)
+class Action:
+    """One thing ``start`` did to one process of a node."""
+
+    node: str
+    role: str  # app, engine or weights
+    pid: int
+    what: str  # "started", or "stopped" for an engine whose app had died
+
+    def describe(self) -> str:
+        """``started app (pid 123)`` and the like, for the operator."""
+        why = " whose app had died" if self.what == "stopped" else ""
+        return f"{self.what} {self.role}{why} (pid {self.pid})"
+
+
+@dataclass(frozen=True)
+class StartReport:
+    """What ``start`` found and did."""
+
+    testnet: Testnet
+    actions: tuple[Action, ...]
+
+    def by_node(self) -> dict[str, list[Action]]:
+        """The actions grouped by node, nodes in testnet order, untouched nodes left out."""
+        grouped: dict[str, list[Action]] = {}
+        for action in self.actions:
+            grouped.setdefault(action.node, []).append(action)
+        return grouped
+
+
+def start(directory: Path, timeout: float = 60.0) -> StartReport:
+    """Start every process of every node that is not running and leave running ones alone.
+
+    Per node the app starts first and the engine once the app's socket answers, then the weights
+    server. An engine whose app is gone is stopped and started again after the new app: the
+    engine (CometBFT v0.38) never reconnects to its app, it stops itself when the connection
+    breaks. An app whose engine died is left running: a new engine's handshake (Info, then
+    replay of the blocks the app lacks) brings it up to date. When anything started, waits
+    until every node has committed a block past the highest one any node had once all answer,
+    so the chain is moving and restarted nodes have caught up when this returns; raises
+    TestnetError naming the laggards.
+    """
     testnet = Testnet.load(directory)
     binary = find_cometbft()
-    started: list[int] = []
+    deadline = time.monotonic() + timeout
+    actions: list[Action] = []
     try:
-        for node in testnet.nodes:
-            if not _node_running(directory, node):
-                started.extend(start_node(directory, node, binary))
+        _start_missing(directory, list(testnet.nodes), binary, actions)
         wait_until_producing(testnet, timeout)
+        if any(a.what == "started" for a in actions):
+            top = max(_height(n) for n in testnet.nodes)
+            wait_until_producing(testnet, max(deadline - time.monotonic(), 1.0), top + 1)
     except BaseException:
+        started = [a.pid for a in actions if a.what == "started"]
         _terminate(started)
         _forget(directory, started)
         raise
-    return testnet
+    return StartReport(testnet, tuple(actions))
 
 
 def start_node(directory: Path, node: NodeSpec, binary: Path | None = None) -> list[int]:
-    """Start one node's app, wait for its ABCI port, then its engine; returns their pids."""
-    binary = binary or find_cometbft()
-    logs = Path(node.home) / "logs"
-    app = _spawn(app_command(node), logs / "app.log")
-    pids = [app.pid]
-    _record(directory, node, "app", app.pid)
+    """Start whichever of one node's processes are not running (app, then engine, then the
+    weights server) without waiting for blocks; returns the pids it started. On failure it
+    stops what it started and raises TestnetError."""
+    actions: list[Action] = []
     try:
-        _wait_for_port(node.ports.abci, app, logs / "app.log")
-        engine = _spawn(engine_command(binary, node), logs / "engine.log")
+        _start_missing(directory, [node], binary or find_cometbft(), actions)
     except BaseException:
-        _terminate(pids)
-        _forget(directory, pids)
+        started = [a.pid for a in actions if a.what == "started"]
+        _terminate(started)
+        _forget(directory, started)
         raise
-    pids.append(engine.pid)
-    _record(directory, node, "engine", engine.pid)
-    weights = _spawn(weights_command(node), logs / "weights.log")
-    pids.append(weights.pid)
-    _record(directory, node, "weights", weights.pid)
-    return pids
+    return [a.pid for a in actions if a.what == "started"]
+
+
+def _start_missing(
+    directory: Path, nodes: list[NodeSpec], binary: Path, actions: list[Action]
+) -> None:
+    """Start the missing processes of ``nodes``, appending each step to ``actions`` as it is
+    taken (so a caller can undo them). Every app is spawned before any is waited for: their
+    start-up (imports, opening LevelDB) overlaps."""
+    running = {n.name: node_processes(directory, n) for n in nodes}
+    for node in nodes:
+        if "app" not in running[node.name] and "engine" in running[node.name]:
+            pid = running[node.name].pop("engine")
+            _stop_orphaned_engine(pid)
+            _forget(directory, [pid])
+            actions.append(Action(node.name, "engine", pid, "stopped"))
+    apps: dict[str, subprocess.Popen[bytes]] = {}
+    for node in nodes:
+        if "app" not in running[node.name]:
+            _prepare_socket_dir(node)
+            apps[node.name] = _launch(directory, node, "app", app_command(node), actions)
+    for node in nodes:
+        if node.name in apps:
+            _wait_for_app(node, apps[node.name])
+        if "engine" not in running[node.name]:
+            _launch(directory, node, "engine", engine_command(binary, node), actions)
+        if "weights" not in running[node.name]:
+            _launch(directory, node, "weights", weights_command(node), actions)
+
+
+def _launch(
+    directory: Path, node: NodeSpec, role: str, args: list[str], actions: list[Action]
+) -> subprocess.Popen[bytes]:
+    process = _spawn(args, Path(node.home) / "logs" / f"{role}.log")
+    actions.append(Action(node.name, role, process.pid, "started"))
+    _record(directory, node, role, process.pid)
+    return process
+
+
+def _stop_orphaned_engine(pid: int) -> None:
+    """An engine whose app died stops itself within moments; give it that, then end it."""
+    if not _reap(pid, 3.0):
+        _terminate([pid])
+
+
+def node_processes(directory: Path, node: NodeSpec) -> dict[str, int]:
+    """The live processes of ``node`` by role (app, engine, weights) and their pids."""
+    return {
+        p["role"]: p["pid"]
+        for p in _load_pids(Path(directory))
+        if p["node"] == node.name and _entry_alive(p)
+    }
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -334,17 +483,33 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+def _wait_for_app(node: NodeSpec, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Wait until the app accepts connections at its ABCI address (a unix socket or a port)."""
+    log = Path(node.home) / "logs" / "app.log"
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise TestnetError(f"the app exited with {process.returncode}; see {log}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        if _accepts(node.abci):
             return
-        except OSError:
-            time.sleep(0.1)
-    raise TestnetError(f"the app did not listen on port {port} within 30s; see {log}")
+        time.sleep(0.1)
+    raise TestnetError(f"the app did not listen on {node.abci} within {timeout:.0f}s; see {log}")
+
+
+def _accepts(address: str) -> bool:
+    """Whether something accepts connections at ``unix://PATH`` or ``tcp://HOST:PORT``."""
+    scheme, _, rest = address.partition("://")
+    try:
+        if scheme == "unix":
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(0.5)
+                probe.connect(rest)
+        else:
+            host, _, port = rest.rpartition(":")
+            socket.create_connection((host, int(port)), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
 
 
 def wait_until_producing(testnet: Testnet, timeout: float = 60.0, height: int = 1) -> None:
@@ -372,35 +537,51 @@ def _height(node: NodeSpec) -> int:
 
 def stop(directory: Path, timeout: float = 15.0) -> int:
     """Stop every process the testnet runs (engines first); returns how many were running."""
-    pids = _load_pids(directory)
-    ordered = [p["pid"] for p in pids if p["role"] == "weights"]
-    ordered += [p["pid"] for p in pids if p["role"] == "engine"]
-    ordered += [p["pid"] for p in pids if p["role"] == "app"]
+    pids = [p for p in _load_pids(directory) if _entry_alive(p)]
+    ordered = [p["pid"] for role in ("weights", "engine", "app") for p in pids if p["role"] == role]
     running = _terminate(ordered, timeout)
     (directory / PIDS).unlink(missing_ok=True)
+    _remove_sockets(directory)
     return running
 
 
+def _remove_sockets(directory: Path) -> None:
+    """Unlink the stopped apps' unix sockets (an app leaves its socket file behind, and one in
+    the private socket directory would outlive the testnet)."""
+    if not (directory / MANIFEST).exists():
+        return
+    for node in Testnet.load(directory).nodes:
+        scheme, _, path = node.abci.partition("://")
+        if scheme == "unix":
+            Path(path).unlink(missing_ok=True)
+
+
 def kill_node(directory: Path, node: NodeSpec) -> None:
-    """SIGKILL a node's engine and app at once, as a power cut would."""
-    victims = [p for p in _load_pids(directory) if p["node"] == node.name]
-    for entry in victims:
-        if _alive(entry["pid"]):
-            os.kill(entry["pid"], signal.SIGKILL)
-    _forget(directory, [p["pid"] for p in victims])
-    for entry in victims:
-        _reap(entry["pid"], 5.0)
+    """SIGKILL every process of a node at once, as a power cut would."""
+    victims = node_processes(directory, node)
+    for pid in victims.values():
+        _signal(pid, signal.SIGKILL)
+    _forget(directory, list(victims.values()))
+    for pid in victims.values():
+        _reap(pid, 5.0)
 
 
 def _terminate(pids: list[int], timeout: float = 15.0) -> int:
     alive = [pid for pid in pids if _alive(pid)]
     for pid in alive:
-        os.kill(pid, signal.SIGTERM)
+        _signal(pid, signal.SIGTERM)
+        _signal(pid, signal.SIGCONT)  # a paused process handles SIGTERM only once resumed
     for pid in alive:
         if not _reap(pid, timeout):
-            os.kill(pid, signal.SIGKILL)
+            _signal(pid, signal.SIGKILL)
             _reap(pid, 5.0)
     return len(alive)
+
+
+def _signal(pid: int, sig: int) -> None:
+    """Send ``sig`` unless the process has exited meanwhile."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
 
 
 def _reap(pid: int, timeout: float) -> bool:
@@ -419,15 +600,30 @@ def _reap(pid: int, timeout: float) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    return _proc_stat(pid)[:1] not in ("", "Z")
+
+
+def _proc_stat(pid: int) -> str:
+    """The fields of /proc/PID/stat after the command name (state first); empty when gone."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[-1][:1] != "Z"
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return stat_file.read().rpartition(") ")[2]
     except OSError:
-        return False
+        return ""
 
 
-def _node_running(directory: Path, node: NodeSpec) -> bool:
-    return any(p["node"] == node.name and _alive(p["pid"]) for p in _load_pids(directory))
+def _start_time(pid: int) -> int:
+    """The kernel's start time of ``pid`` (clock ticks since boot; 0 when gone): with the pid,
+    it names one process, where a pid alone may have been reused by an unrelated one."""
+    fields = _proc_stat(pid).split()
+    return int(fields[19]) if len(fields) > 19 else 0
+
+
+def _entry_alive(entry: dict[str, Any]) -> bool:
+    """Whether a recorded process still runs (entries from older versions have no start time)."""
+    pid = int(entry["pid"])
+    since = entry.get("since")
+    return _alive(pid) and (since is None or _start_time(pid) == since)
 
 
 def _load_pids(directory: Path) -> list[dict[str, Any]]:
@@ -439,8 +635,8 @@ def _load_pids(directory: Path) -> list[dict[str, Any]]:
 
 
 def _record(directory: Path, node: NodeSpec, role: str, pid: int) -> None:
-    entries = [p for p in _load_pids(directory) if _alive(p["pid"])]
-    entries.append({"node": node.name, "role": role, "pid": pid})
+    entries = [p for p in _load_pids(directory) if _entry_alive(p)]
+    entries.append({"node": node.name, "role": role, "pid": pid, "since": _start_time(pid)})
     (directory / PIDS).write_text(json.dumps(entries, indent=2) + "\n")
 
 
@@ -458,11 +654,12 @@ class NodeStatus:
 
     name: str
     rpc: str
-    running: bool
+    running: bool  # every process of the node runs
     height: int
     app_hash: str
     peers: int
     catching_up: bool
+    processes: str = ""  # the roles that run, e.g. "app,weights" ("" when none)
 
 
 def status(directory: Path) -> list[NodeStatus]:
@@ -478,8 +675,12 @@ def status(directory: Path) -> list[NodeStatus]:
             catching_up = bool(sync["catching_up"])
         except RpcError:
             height, app_hash, peers, catching_up = -1, "", 0, False
-        running = _node_running(directory, node)
+        live = node_processes(directory, node)
+        processes = ",".join(role for role in ROLES if role in live)
+        running = len(live) == len(ROLES)
         rows.append(
-            NodeStatus(node.name, node.rpc_url, running, height, app_hash, peers, catching_up)
+            NodeStatus(
+                node.name, node.rpc_url, running, height, app_hash, peers, catching_up, processes
+            )
         )
     return rows

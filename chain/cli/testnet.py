@@ -74,10 +74,18 @@ def init(
 @DIR
 @click.option("--timeout", default=60.0, show_default=True, help="seconds to wait for blocks")
 def start(directory: Path, timeout: float) -> None:
-    """Start every node (app, then engine) and wait until all commit blocks."""
-    started = net.start(directory, timeout)
-    click.echo(f"testnet {started.chain_id} is producing blocks; logs in <node>/logs/")
-    for node in started.nodes:
+    """Start every process that is not running (app, then engine, then weights server), leave
+    running ones alone, and wait until every node has caught up with a new block."""
+    report = net.start(directory, timeout)
+    done = report.by_node()
+    for node in report.testnet.nodes:
+        steps = done.get(node.name)
+        what = ", ".join(a.describe() for a in steps) if steps else "already running"
+        click.echo(f"  {node.name}: {what}")
+    if not done:
+        click.echo(f"all {len(report.testnet.nodes)} nodes were already running; nothing started")
+    click.echo(f"testnet {report.testnet.chain_id} is producing blocks; logs in <node>/logs/")
+    for node in report.testnet.nodes:
         click.echo(f"  {node.name}: {node.rpc_url}")
 
 
@@ -95,7 +103,7 @@ def stop(directory: Path) -> None:
 def status(directory: Path, output: str) -> None:
     """Height, app hash, peers of every node."""
     rows = [asdict(s) for s in net.status(directory)]
-    columns = ["name", "running", "height", "app_hash", "peers", "catching_up", "rpc"]
+    columns = ["name", "processes", "height", "app_hash", "peers", "catching_up", "rpc"]
     emit(output, {"nodes": rows}, lambda d: table(d["nodes"], columns))
 
 

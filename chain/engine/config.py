@@ -6,6 +6,7 @@ in known sections, so we rewrite those lines rather than re-serialising the whol
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,3 +47,23 @@ def set_values(path: Path, values: Mapping[str, Value]) -> None:
     if remaining:
         raise KeyError(f"{path} has no setting {', '.join(sorted(remaining))}")
     path.write_text("".join(lines))
+
+
+# sun_path of a Linux AF_UNIX address holds 108 bytes including the terminating NUL.
+UNIX_PATH_MAX = 107
+
+
+class SocketPathError(ValueError):
+    """A unix socket path is longer than the kernel accepts."""
+
+
+def unix_address(path: Path) -> str:
+    """``unix://PATH`` for the engine's ``proxy_app`` and the app's ``--address``; raises
+    SocketPathError when PATH is over UNIX_PATH_MAX bytes, which neither the app nor the engine
+    could bind or dial (they would fail later with a less helpful message)."""
+    size = len(os.fsencode(path))
+    if size > UNIX_PATH_MAX:
+        raise SocketPathError(
+            f"unix socket path {path} is {size} bytes; the limit is {UNIX_PATH_MAX} bytes"
+        )
+    return f"unix://{path}"

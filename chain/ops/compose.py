@@ -8,11 +8,13 @@ genesis, keys, node ids, ports and commands. Node *i* is four services:
     node<i>-engine   the engine (``engine_command``), sharing node<i>'s network namespace
     node<i>-weights  the weights server (``weights_command``), sharing it too
 
-so, as on one host, the engine reaches the app's ABCI socket and the weights server the RPC on
-127.0.0.1, unpublished. Inside a container the home is ``/data`` (the volume), ``python`` is the
-image's interpreter, and what other containers must reach (P2P, RPC, both metrics ports, the
-weights server) listens on 0.0.0.0 instead of 127.0.0.1; the engine's differences from its
-config.toml come as ``CMT_*`` environment variables (its documented overrides: listen addresses
+so the engine reaches the app's ABCI listener and the weights server the RPC on 127.0.0.1,
+unpublished. ABCI between those two containers is TCP on that shared loopback: the process
+testnet's unix socket lives in the host's node directory, which the containers do not see.
+Inside a container the home is ``/data`` (the volume), ``python`` is the image's interpreter,
+and what other containers must reach (P2P, RPC, both metrics ports, the weights server) listens
+on 0.0.0.0 instead of 127.0.0.1; the engine's differences from its config.toml come as
+``CMT_*`` environment variables (its documented overrides: listen addresses, the app's address
 and persistent peers ``<id>@node<j>:<p2p>``). Ports are published on the host's loopback under
 the same numbers as the process testnet. Prometheus and Grafana run beside them with the
 provisioning of ``chain.ops.monitoring``.
@@ -47,8 +49,14 @@ DASHBOARDS_IN_GRAFANA = "/etc/grafana/dashboards"
 
 
 def container_node(node: net.NodeSpec) -> net.NodeSpec:
-    """The node as its containers see it: its home is the volume at /data."""
-    return replace(node, home=HOME)
+    """The node as its containers see it: its home is the volume at /data, its app listens on
+    the ABCI port of the loopback its containers share."""
+    return replace(node, home=HOME, abci_address=abci_address(node))
+
+
+def abci_address(node: net.NodeSpec) -> str:
+    """The app's ABCI address inside the node's network namespace."""
+    return f"tcp://{LOOPBACK}:{node.ports.abci}"
 
 
 def listening(args: list[str]) -> list[str]:
@@ -84,6 +92,7 @@ def engine_environment(node: net.NodeSpec, nodes: tuple[net.NodeSpec, ...]) -> d
     return {
         "CMT_P2P_LADDR": f"tcp://{ANY}:{node.ports.p2p}",
         "CMT_RPC_LADDR": f"tcp://{ANY}:{node.ports.rpc}",
+        "CMT_PROXY_APP": abci_address(node),
         "CMT_P2P_PERSISTENT_PEERS": peers,
         "CMT_INSTRUMENTATION_PROMETHEUS_LISTEN_ADDR": f"{ANY}:{node.ports.engine_metrics}",
     }

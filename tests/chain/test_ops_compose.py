@@ -14,6 +14,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,8 @@ def test_every_node_service_runs_the_process_testnets_command_and_ports(
     for node in testnet.nodes:
         app, engine = services[node.name], services[f"{node.name}-engine"]
         weights = services[f"{node.name}-weights"]
-        assert _as_process(app["command"], node) == net.app_command(node)
+        on_loopback = replace(node, abci_address=dc.abci_address(node))
+        assert _as_process(app["command"], node) == net.app_command(on_loopback)
         assert _as_process(weights["command"], node) == net.weights_command(node)
         assert _as_process(engine["command"], node)[1:] == net.engine_command(binary, node)[1:]
         assert engine["command"][0] == "cometbft"
@@ -141,7 +143,8 @@ def test_the_engines_overrides_name_the_same_peers_and_ports(
         assert env["CMT_INSTRUMENTATION_PROMETHEUS_LISTEN_ADDR"] == metrics.replace(
             "127.0.0.1", "0.0.0.0"
         )
-        assert config["proxy_app"] == f"tcp://127.0.0.1:{node.ports.abci}"
+        assert config["proxy_app"] == node.abci == f"unix://{node.home}/abci.sock"
+        assert env["CMT_PROXY_APP"] == f"tcp://127.0.0.1:{node.ports.abci}"  # between containers
 
 
 def test_prometheus_and_grafana_in_compose_use_container_hostnames(
@@ -199,17 +202,21 @@ def single(tmp_path: Path) -> Iterator[net.Testnet]:
 
 
 def test_a_real_engine_takes_the_compose_overrides(single: net.Testnet) -> None:
-    """The compose file relies on CMT_* variables overriding config.toml: run one and see."""
+    """The compose file relies on CMT_* variables overriding config.toml: run one and see (the
+    app listens on the compose ABCI port, where config.toml names the host's unix socket)."""
     node = single.nodes[0]
     spec = read_yaml(Path(single.directory) / "docker-compose.yml")
     env = spec["services"][f"{node.name}-engine"]["environment"]
     directory = Path(single.directory)
     logs = Path(node.home) / "logs"
+    on_loopback = replace(node, abci_address=env["CMT_PROXY_APP"])
     app = subprocess.Popen(
-        net.app_command(node), stdout=(logs / "app.log").open("wb"), stderr=subprocess.STDOUT
+        net.app_command(on_loopback),
+        stdout=(logs / "app.log").open("wb"),
+        stderr=subprocess.STDOUT,
     )
     net._record(directory, node, "app", app.pid)
-    net._wait_for_port(node.ports.abci, app, logs / "app.log")
+    net._wait_for_app(on_loopback, app)
     engine = subprocess.Popen(
         net.engine_command(install.find_cometbft(), node),
         env={**os.environ, **env},
