@@ -33,7 +33,15 @@ from xpy_compare import (
     interpreters,
     source_tree,
 )
-from xpy_values import FEE_OVERFLOW, GOV_TEXT, IDENTIFIER, NAMED_ESCAPE, RENDER, TAGS
+from xpy_values import (
+    FEE_OVERFLOW,
+    GOV_TEXT,
+    IDENTIFIER,
+    LIMIT_SHRINK,
+    NAMED_ESCAPE,
+    RENDER,
+    TAGS,
+)
 
 from chain.engine.pythons import SUPPORTED_MINORS, PythonUnavailable
 
@@ -52,6 +60,9 @@ KNOWN: dict[str, str] = {
     FEE_OVERFLOW: "app/usage/keeper.py record() adds a receipt's fee into the licensor's uint64 "
     "totals without a range check: a second use allowed with a fee of 2^64-1 raises ValueError "
     "in FinalizeBlock (issue 9 item 1, the integer-range work)",
+    LIMIT_SHRINK: "app/usage/decision.py evaluate_use recompiles the license under the current "
+    "max_license_source_bytes; after a vote lowers it below a deployed script's size, check_script "
+    "raises ScriptError in FinalizeBlock on every use of that license (issue 9 item 3)",
 }
 KNOWN_OTHER = (
     "logs quote user input with !r (repr follows the Unicode database) and the query cursor "

@@ -28,7 +28,16 @@ from typing import Any
 
 from driver import app_state, make_account
 from xpy_scripts import Script, ScriptMaker
-from xpy_values import FEE_OVERFLOW, GOV_TEXT, IDENTIFIER, NAMED_ESCAPE, RENDER, TAGS, Hostile
+from xpy_values import (
+    FEE_OVERFLOW,
+    GOV_TEXT,
+    IDENTIFIER,
+    LIMIT_SHRINK,
+    NAMED_ESCAPE,
+    RENDER,
+    TAGS,
+    Hostile,
+)
 
 from app.pb.modelgov.v1 import tx_pb2
 
@@ -899,6 +908,8 @@ class Generator:
             return name, self.rng.choice((4, 2**32 - 1))
         if name == "voting_period_blocks":
             return name, self.rng.choice((1, 2, 2**32, 2**63 - 1, 2**64 - 1))
+        if name == "max_license_source_bytes" and LIMIT_SHRINK not in self.enabled:
+            return name, self.rng.choice((65_536, 2**31, 2**32 - 1, 2**32))
         wide = name.startswith("license_gas") or name.startswith("license_memory")
         high = (2**64 - 1, 2**63) if wide else (2**32 - 1, 2**31)
         return name, self.rng.choice((1, 2, 0, *high))
@@ -1145,6 +1156,16 @@ def scenario(tag: str) -> tuple[Generator, list[Block]]:
         action = tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org="ghost\U0001fae8\U0002ebf0"))
         block.txs.append(gen.proposal_tx(action))
         gen.new_block().txs.extend(gen.votes(block.txs[-1].creates))
+        return gen, gen.blocks
+    elif tag == LIMIT_SHRINK:
+        block.txs.append(gen.proposal_tx(gen.set_params({"max_license_source_bytes": 2})))
+        gen.new_block().txs.extend(gen.votes(block.txs[-1].creates))
+        use = tx_pb2.Msg(
+            use=tx_pb2.Use(
+                model="acme/m0", version="1.0", purpose="research", quantity=1, max_fee=10**6
+            )
+        )
+        gen.new_block().txs.append(gen.tx("uni-user", [use], "uni-user: use acme/m0@1.0"))
         return gen, gen.blocks
     elif tag == FEE_OVERFLOW:
         script = Script(

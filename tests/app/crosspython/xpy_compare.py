@@ -12,7 +12,7 @@ The interpreters are the per-machine environments of ``chain.engine.pythons`` (b
 use). The app under test is imported from a source tree: this checkout by default, or another
 one (``--source DIR`` or ``MODELGOV_XPY_SOURCE=DIR``), which needs its generated ``app/pb``.
 
-The long run, outside pytest (about 40 s per 1000 blocks and run on these machines, two runs at
+The long run, outside pytest (about 25 s per 1000 blocks and run on these machines, two runs at
 a time)::
 
     .venv/bin/python tests/app/crosspython/xpy_compare.py --blocks 5000 --seed 7 \\

@@ -17,6 +17,7 @@ NAMED_ESCAPE = "named-escape-new"
 IDENTIFIER = "identifier-new-unicode"
 GOV_TEXT = "governance-text-new-unicode"
 FEE_OVERFLOW = "fee-overflow"
+LIMIT_SHRINK = "source-limit-shrink"
 TAGS: dict[str, str] = {
     RENDER: "a script's str() of a container holding text whose printability changed "
     "between Unicode 14.0, 15.0 and 15.1 (fee, gas and receipt note)",
@@ -26,6 +27,8 @@ TAGS: dict[str, str] = {
     GOV_TEXT: "a failed governance action's stored result quoting newer-Unicode text with repr",
     FEE_OVERFLOW: "license fees near 2^64 (FinalizeBlock must refuse, not raise, when a total "
     "would overflow)",
+    LIMIT_SHRINK: "a vote lowering max_license_source_bytes below deployed scripts' sizes (later "
+    "uses must still work or be refused, not raise)",
 }
 """Feature tags: the ways the generator knows to make validators on different Pythons disagree,
 or a block stop the node. A tag's values appear in a sequence only when the tag is enabled."""
