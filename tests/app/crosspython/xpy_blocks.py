@@ -193,6 +193,7 @@ class Generator:
         self.attached: list[tuple[str, str]] = []
         self.licenses: dict[str, list[str]] = {"uni": [], "acme": [], "openml": []}
         self.rounds: list[tuple[str, str, list[str]]] = []  # (reference, opener, invited)
+        self.submitted: dict[str, list[str]] = {}  # round reference -> orgs sent a plain update
         self.opened = 0
         self.proposals = 0
         self.pending_votes: list[str] = []  # references of proposals to vote for
@@ -809,7 +810,7 @@ class Generator:
             "target_version": target_version,
             "invited_orgs": invited,
             "min_participants": self.rng.randint(1, len(invited)),
-            "deadline_height": len(self.blocks) + self.rng.choice((3, 10, 40)),
+            "deadline_height": len(self.blocks) + self.rng.choice((3, 20, 60)),
         }
         hostile = self.hostile(0.25)
         if hostile:
@@ -865,6 +866,8 @@ class Generator:
                 fields["size_bytes"] = values.u64()
             else:
                 fields["update_digest"] = values.text(71)
+        else:
+            self.submitted.setdefault(ref, []).append(org)
         msg = tx_pb2.Msg(submit_update=tx_pb2.SubmitUpdate(**fields))
         return account, [msg], f"submit update to round {ref}"
 
@@ -872,7 +875,11 @@ class Generator:
         ref, opener, invited = self.round_pick("finalize_round")
         round_id = int(ref) if ref.isdecimal() else 1
         account = self.pick("publisher", opener)
-        included = self.rng.sample(invited, self.rng.randint(1, len(invited)))
+        sent = sorted(set(self.submitted.get(ref, [])))
+        if sent and self.rng.random() < 0.7:  # mostly the orgs that did submit: it can succeed
+            included = self.rng.sample(sent, self.rng.randint(1, len(sent)))
+        else:
+            included = self.rng.sample(invited, self.rng.randint(1, len(invited)))
         fields: dict[str, Any] = {
             "round_id": round_id,
             "aggregate_digest": digest(f"agg{round_id}"),
