@@ -81,3 +81,7 @@ def main() -> None:
     except (KeyringError, GenesisError, EngineError, TestnetError, WeightsError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_LOCAL)
+
+
+if __name__ == "__main__":
+    main()
