@@ -109,8 +109,8 @@ def check_script(source: str, limits: Limits = DEFAULT_LIMITS) -> Program:
     """Parse and check a license script; raises ScriptError with line, column and reason."""
     ensure_host_frames(frames_to_check(limits.max_ast_depth))
     module = _parse(source, limits)
-    _check_depth(module, limits)
-    return _Checker(module, limits).program(source)
+    depths = _check_depth(module, limits)
+    return _Checker(module, limits, depths).program(source)
 
 
 def _refuse(node: ast.AST, reason: str) -> ScriptError:
@@ -223,27 +223,21 @@ def _is_counted(node: ast.AST) -> bool:
     return isinstance(node, ast.stmt | ast.expr)
 
 
-def _check_depth(module: ast.Module, limits: Limits) -> None:
-    """Refuse statements and expressions nested deeper than ``max_ast_depth`` (iteratively)."""
-    stack: list[tuple[ast.AST, int]] = [(module, 0)]
+def _check_depth(module: ast.Module, limits: Limits) -> dict[int, int]:
+    """Refuse statements and expressions nested deeper than ``max_ast_depth``, in one iterative
+    walk that also measures each top-level statement's counted depth (itself included), by
+    ``id`` of the statement."""
+    depths: dict[int, int] = {}
+    stack: list[tuple[ast.AST, int, int]] = [(stmt, 1, id(stmt)) for stmt in module.body]
     while stack:
-        node, depth = stack.pop()
+        node, depth, top = stack.pop()
         if depth > limits.max_ast_depth:
             raise _refuse(node, f"nesting too deep: more than {limits.max_ast_depth} levels")
+        if depth > depths.get(top, 0):
+            depths[top] = depth
         for child in ast.iter_child_nodes(node):
-            stack.append((child, depth + 1 if _is_counted(child) else depth))
-
-
-def _subtree_depth(node: ast.AST) -> int:
-    """Counted nesting depth of ``node`` and everything below it (iteratively)."""
-    best = 0
-    stack: list[tuple[ast.AST, int]] = [(node, 1)]
-    while stack:
-        current, depth = stack.pop()
-        best = max(best, depth)
-        for child in ast.iter_child_nodes(current):
-            stack.append((child, depth + 1 if _is_counted(child) else depth))
-    return best
+            stack.append((child, depth + 1 if _is_counted(child) else depth, top))
+    return depths
 
 
 @dataclass
@@ -257,9 +251,10 @@ class _Scope:
 class _Checker:
     """One pass over the module; recursion is bounded by the depth check that ran first."""
 
-    def __init__(self, module: ast.Module, limits: Limits) -> None:
+    def __init__(self, module: ast.Module, limits: Limits, depths: dict[int, int]) -> None:
         self.module = module
         self.limits = limits
+        self.depths = depths
         self.defs: dict[str, ast.FunctionDef] = {}
         self.global_names: set[str] = set()
         self.functions: dict[str, FunctionInfo] = {}
@@ -279,7 +274,7 @@ class _Checker:
             self.module,
             dict(self.functions),
             frozenset(self.global_names),
-            _subtree_depth(self.module),
+            1 + max(self.depths.values(), default=0),
         )
 
     def _collect_module_names(self) -> None:
@@ -316,7 +311,7 @@ class _Checker:
             params,
             len(node.args.defaults),
             frozenset(local_names),
-            _subtree_depth(node),
+            self.depths[id(node)],
             node,
         )
 
