@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import platform
 from collections.abc import Sequence
 
 from app import APP_VERSION, SOFTWARE_VERSION
@@ -35,6 +36,12 @@ log = logging.getLogger("modelgov.app")
 PROOF_OP_TYPE = "modelgov/smt"
 
 
+def info_data() -> str:
+    """What /abci_info's data says of this process: the app and the Python running it
+    (validators must agree on the supported Pythons, so operators need to see which)."""
+    return f"modelgov python={platform.python_version()} {platform.python_implementation()}"
+
+
 class ModelgovApp(BaseApplication):
     """The consortium's state machine as the engine sees it."""
 
@@ -52,7 +59,7 @@ class ModelgovApp(BaseApplication):
         """Query connection, at start-up: what Commit last saved, so the engine can replay."""
         height = self.store.height
         return abci.ResponseInfo(
-            data="modelgov",
+            data=info_data(),
             version=SOFTWARE_VERSION,
             app_version=APP_VERSION,
             last_block_height=height,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from app.store import MerkleStore
 def test_info_before_and_after_genesis(fresh: Driver) -> None:
     info = fresh.info()
     assert (info.last_block_height, info.last_block_app_hash) == (0, b"")
+    python = f"{platform.python_version()} {platform.python_implementation()}"
     assert (info.data, info.version, info.app_version) == (
-        "modelgov",
+        f"modelgov python={python}",
         SOFTWARE_VERSION,
         APP_VERSION,
     )
