@@ -17,7 +17,7 @@ from app import APP_VERSION, SOFTWARE_VERSION
 from app.abci import convert
 from app.abci.application import BaseApplication
 from app.core.env import BlockEnv
-from app.core.errors import HEIGHT_UNAVAILABLE, TxError
+from app.core.errors import BAD_QUERY, HEIGHT_UNAVAILABLE, TxError
 from app.core.execute import check_tx, finalize_block
 from app.core.meta import CHAIN_ID_KEY
 from app.core.query import QueryAnswer
@@ -34,6 +34,8 @@ from app.store import MerkleStore, StagedCommit
 log = logging.getLogger("modelgov.app")
 
 PROOF_OP_TYPE = "modelgov/smt"
+MAX_STORE_KEY_BYTES = 4096
+"""Longest key a /store query may name (state keys are far shorter)."""
 
 
 def info_data() -> str:
@@ -160,6 +162,8 @@ class ModelgovApp(BaseApplication):
 
     def _answer(self, req: abci.RequestQuery) -> QueryAnswer:
         if req.path == "/store":
+            if len(req.data) > MAX_STORE_KEY_BYTES:
+                raise TxError(BAD_QUERY, f"a /store key is at most {MAX_STORE_KEY_BYTES} bytes")
             return QueryAnswer(self.store.get(req.data) or b"", req.data)
         return route_query(self.store, req.path, req.data)
 
