@@ -9,6 +9,7 @@ import pytest
 from driver import BLOCK_SECONDS, Driver, register, timestamp
 
 from app import APP_VERSION, SOFTWARE_VERSION
+from app.abci.application import OutOfOrder
 from app.abci.convert import proto_size_in_block
 from app.abci.modelgov_app import ModelgovApp
 from app.core import errors
@@ -61,8 +62,8 @@ def test_init_chain_refuses_a_malformed_consortium(fresh: Driver, app_state: byt
         fresh.app.init_chain(request)
 
 
-def test_commit_without_finalize_is_a_bug(chain: Driver) -> None:
-    with pytest.raises(RuntimeError):
+def test_commit_without_finalize_is_out_of_order(chain: Driver) -> None:
+    with pytest.raises(OutOfOrder):
         chain.app.commit(abci.RequestCommit())
 
 
