@@ -106,9 +106,10 @@ class ModelgovApp(BaseApplication):
         return abci.ResponseInitChain(app_hash=self.staged.root)
 
     def check_tx(self, req: abci.RequestCheckTx) -> abci.ResponseCheckTx:
-        """Mempool connection: admit a tx if it decodes, verifies and its nonce is next."""
+        """Mempool connection: admit a tx if it decodes, verifies, its nonce is next and its
+        sender has not too many others waiting."""
         env = BlockEnv(self.chain_id, self.store.height + 1, 0)
-        result = check_tx(self.mempool, env, req.tx, self.signatures)
+        result = check_tx(self.mempool, env, req.tx, self.signatures, self.pending)
         return convert.check_tx_response(result)
 
     def prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
