@@ -2,12 +2,17 @@
 
 The engine connects to ``--address``; the state lives in LevelDB under ``--home``. The process
 exits 0 on SIGTERM/SIGINT and non-zero, loudly, when a block could not be executed.
+
+Whoever can connect to the ABCI socket speaks for the engine, so it is local only: a unix socket
+is created owner-only, and a TCP address must be on loopback unless ``--allow-remote-abci`` says
+otherwise (an engine on another host; then firewall the port).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import logging
 import signal
 import sys
@@ -24,10 +29,49 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options of the app process."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     parser.add_argument("--home", required=True, type=Path, help="node's app directory")
-    parser.add_argument("--address", default="tcp://127.0.0.1:26658", help="ABCI listen address")
+    parser.add_argument(
+        "--address",
+        default="tcp://127.0.0.1:26658",
+        help="ABCI listen address: unix://PATH (owner-only) or tcp://HOST:PORT (loopback)",
+    )
+    parser.add_argument(
+        "--allow-remote-abci",
+        action="store_true",
+        help="allow a TCP address that is not loopback (the engine on another host)",
+    )
     parser.add_argument("--metrics", default="", help="HOST:PORT for Prometheus metrics")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    problem = address_problem(args.address, args.allow_remote_abci)
+    if problem:
+        parser.error(problem)
+    return args
+
+
+def address_problem(address: str, allow_remote: bool) -> str:
+    """Why the app must not listen on ``address`` ("" when it may): only unix sockets and,
+    unless ``allow_remote``, loopback TCP addresses."""
+    scheme, _, rest = address.partition("://")
+    if scheme == "unix":
+        return "" if rest else "unix://PATH needs a path"
+    if scheme != "tcp":
+        return f"--address {address}: use unix://PATH or tcp://HOST:PORT"
+    host, _, port = rest.rpartition(":")
+    if not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"--address {address}: the port must be 1 to 65535"
+    if allow_remote or is_loopback(host.strip("[]")):
+        return ""
+    return f"--address {address} is not loopback; pass --allow-remote-abci to listen on it"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (an empty host would bind every interface)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def serve(app: ModelgovApp, address: str, metrics: str) -> None:

@@ -9,8 +9,18 @@ from __future__ import annotations
 from app.pb.tendermint.abci import types_pb2 as abci
 
 
+class OutOfOrder(Exception):
+    """A request the engine never sends in this order (Commit without a finalized block,
+    FinalizeBlock for another height than the next, a second InitChain). Raised before anything
+    changes; the server closes the connection that sent it and the node goes on."""
+
+
 class BaseApplication:
     """Default answers for every ABCI 2.0 request."""
+
+    def consensus_closed(self) -> None:
+        """The consensus connection closed (the engine stopped or restarts): drop whatever was
+        kept for it. A new engine starts again with Info and replays what was not committed."""
 
     def echo(self, req: abci.RequestEcho) -> abci.ResponseEcho:
         """Any connection, to check the app is alive: answer the message back."""

@@ -4,19 +4,24 @@ The writes of InitChain and of the block being finalized wait in overlays; Final
 computes the next app hash from them without touching the disk, and Commit is the only writer:
 one synced LevelDB batch holding the block's state and the new (height, app hash). Info answers
 what Commit saved, so after a crash the engine replays exactly the blocks that were lost.
+
+Consensus requests out of the engine's order are refused (``OutOfOrder``) before they change
+anything. Info and Query run on the server's query thread and read only a ``CommittedView`` of
+the store, never the overlays or the store's own caches.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import platform
 from collections.abc import Sequence
 
 from app import APP_VERSION, SOFTWARE_VERSION
 from app.abci import convert
-from app.abci.application import BaseApplication
+from app.abci.application import BaseApplication, OutOfOrder
 from app.core.env import BlockEnv
-from app.core.errors import HEIGHT_UNAVAILABLE, TxError
+from app.core.errors import BAD_QUERY, HEIGHT_UNAVAILABLE, TxError
 from app.core.execute import check_tx, finalize_block
 from app.core.meta import CHAIN_ID_KEY
 from app.core.query import QueryAnswer
@@ -28,11 +33,19 @@ from app.pb.modelgov.v1 import state_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
 from app.pb.tendermint.crypto import proof_pb2
 from app.state import Overlay
-from app.store import MerkleStore, StagedCommit
+from app.store import CommittedView, MerkleStore, StagedCommit
 
 log = logging.getLogger("modelgov.app")
 
 PROOF_OP_TYPE = "modelgov/smt"
+MAX_STORE_KEY_BYTES = 4096
+"""Longest key a /store query may name (state keys are far shorter)."""
+
+
+def info_data() -> str:
+    """What /abci_info's data says of this process: the app and the Python running it
+    (validators must agree on the supported Pythons, so operators need to see which)."""
+    return f"modelgov python={platform.python_version()} {platform.python_implementation()}"
 
 
 class ModelgovApp(BaseApplication):
@@ -40,32 +53,48 @@ class ModelgovApp(BaseApplication):
 
     def __init__(self, store: MerkleStore) -> None:
         self.store = store
-        self.pending = Overlay(store)  # InitChain's writes until the first Commit
+        self.signatures = SignatureCache()
+        self._reset_consensus()
+
+    def _reset_consensus(self) -> None:
+        """What is kept between consensus requests, as a fresh process has it: nothing that
+        was not committed."""
+        self.pending = Overlay(self.store)  # InitChain's writes until the first Commit
         self.block: Overlay | None = None  # the finalized block's writes until Commit
         self.staged: StagedCommit | None = None
         self.finalized_height = 0
-        self.mempool = Overlay(store)
-        self.signatures = SignatureCache()
-        self.chain_id = (store.get(CHAIN_ID_KEY) or b"").decode()
+        self.genesis_height: int | None = None  # InitChain's initial height until a Commit
+        self.chain_id = (self.store.get(CHAIN_ID_KEY) or b"").decode()
+        self.mempool = Overlay(self.pending)
+
+    def consensus_closed(self) -> None:
+        """The engine's consensus connection closed: forget the uncommitted block and genesis;
+        the engine that connects next asks Info and replays them."""
+        self._reset_consensus()
 
     def info(self, req: abci.RequestInfo) -> abci.ResponseInfo:
         """Query connection, at start-up: what Commit last saved, so the engine can replay."""
-        height = self.store.height
+        with self.store.view() as view:
+            height, root = view.height, view.root
         return abci.ResponseInfo(
-            data="modelgov",
+            data=info_data(),
             version=SOFTWARE_VERSION,
             app_version=APP_VERSION,
             last_block_height=height,
-            last_block_app_hash=self.store.root if height > 0 else b"",
+            last_block_app_hash=root if height > 0 else b"",
         )
 
     def init_chain(self, req: abci.RequestInitChain) -> abci.ResponseInitChain:
         """Consensus connection, before block 1: load the consortium from genesis app_state.
 
         A malformed app_state raises GenesisError, which stops the node with the field and the
-        reason (``modelgov genesis`` refuses such a file before any node starts).
+        reason (``modelgov genesis`` refuses such a file before any node starts). The engine
+        sends InitChain only while the app reports height 0, once per connection.
         """
+        if self.store.height > 0 or self.genesis_height is not None:
+            raise OutOfOrder(f"InitChain at committed height {self.store.height}, or a second")
         consortium = parse_consortium(json.loads(req.app_state_bytes or b"null"))
+        self.genesis_height = max(req.initial_height, 1)
         self.pending = Overlay(self.store)
         self.chain_id = req.chain_id
         self.pending.set(CHAIN_ID_KEY, req.chain_id.encode())
@@ -77,9 +106,10 @@ class ModelgovApp(BaseApplication):
         return abci.ResponseInitChain(app_hash=self.staged.root)
 
     def check_tx(self, req: abci.RequestCheckTx) -> abci.ResponseCheckTx:
-        """Mempool connection: admit a tx if it decodes, verifies and its nonce is next."""
+        """Mempool connection: admit a tx if it decodes, verifies, its nonce is next and its
+        sender has not too many others waiting."""
         env = BlockEnv(self.chain_id, self.store.height + 1, 0)
-        result = check_tx(self.mempool, env, req.tx, self.signatures)
+        result = check_tx(self.mempool, env, req.tx, self.signatures, self.pending)
         return convert.check_tx_response(result)
 
     def prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
@@ -105,7 +135,11 @@ class ModelgovApp(BaseApplication):
         return abci.ResponseProcessProposal(status=status)
 
     def finalize_block(self, req: abci.RequestFinalizeBlock) -> abci.ResponseFinalizeBlock:
-        """Consensus connection, once per decided block: execute it and compute the app hash."""
+        """Consensus connection, once per decided block: execute it and compute the app hash.
+        The height is the one after the last commit (after InitChain: the initial height)."""
+        expected = self._next_height()
+        if req.height != expected:
+            raise OutOfOrder(f"FinalizeBlock for height {req.height}; the next is {expected}")
         env = BlockEnv(self.chain_id, req.height, req.time.seconds, req.proposer_address)
         self.block = Overlay(self.pending)
         output = finalize_block(self.block, env, list(req.txs), self.signatures)
@@ -123,38 +157,55 @@ class ModelgovApp(BaseApplication):
     def commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
         """Consensus connection, after FinalizeBlock: the one write of the block, synced."""
         if self.staged is None or self.block is None:
-            raise RuntimeError("Commit without a finalized block")
+            raise OutOfOrder("Commit without a finalized block")
         self.store.commit(self.staged, self.finalized_height)
         self.pending = Overlay(self.store)
-        self.block, self.staged = None, None
+        self.block, self.staged, self.genesis_height = None, None, None
         self.mempool = Overlay(self.store)
         return abci.ResponseCommit(retain_height=0)
 
-    def query(self, req: abci.RequestQuery) -> abci.ResponseQuery:
-        """Query connection: answer a typed query or a raw ``/store`` key, with proof if asked."""
-        height = self.store.height
-        try:
-            if req.height not in (0, height):
-                raise TxError(HEIGHT_UNAVAILABLE, f"asked {req.height}, the state is at {height}")
-            answer = self._answer(req)
-        except TxError as err:
-            return abci.ResponseQuery(
-                code=err.error.code, codespace=err.error.codespace, log=err.log, height=height
-            )
-        response = abci.ResponseQuery(key=answer.key, value=answer.value, height=height)
-        if req.prove and answer.key:
-            proof = self.store.prove(answer.key)
-            response.proof_ops.CopyFrom(
-                proof_pb2.ProofOps(
-                    ops=[proof_pb2.ProofOp(type=PROOF_OP_TYPE, key=answer.key, data=proof.encode())]
-                )
-            )
-        return response
+    def _next_height(self) -> int:
+        """The height FinalizeBlock must name; raises OutOfOrder before InitChain."""
+        if self.store.height > 0:
+            return self.store.height + 1
+        if self.genesis_height is None:
+            raise OutOfOrder("FinalizeBlock before InitChain")
+        return self.genesis_height
 
-    def _answer(self, req: abci.RequestQuery) -> QueryAnswer:
-        if req.path == "/store":
-            return QueryAnswer(self.store.get(req.data) or b"", req.data)
-        return route_query(self.store, req.path, req.data)
+    def query(self, req: abci.RequestQuery) -> abci.ResponseQuery:
+        """Query connection: answer a typed query or a raw ``/store`` key, with proof if asked,
+        all from one committed version of the state."""
+        with self.store.view() as view:
+            return _query(view, req)
+
+
+def _query(view: CommittedView, req: abci.RequestQuery) -> abci.ResponseQuery:
+    height = view.height
+    try:
+        if req.height not in (0, height):
+            raise TxError(HEIGHT_UNAVAILABLE, f"asked {req.height}, the state is at {height}")
+        answer = _answer(view, req)
+    except TxError as err:
+        return abci.ResponseQuery(
+            code=err.error.code, codespace=err.error.codespace, log=err.log, height=height
+        )
+    response = abci.ResponseQuery(key=answer.key, value=answer.value, height=height)
+    if req.prove and answer.key:
+        proof = view.prove(answer.key)
+        response.proof_ops.CopyFrom(
+            proof_pb2.ProofOps(
+                ops=[proof_pb2.ProofOp(type=PROOF_OP_TYPE, key=answer.key, data=proof.encode())]
+            )
+        )
+    return response
+
+
+def _answer(view: CommittedView, req: abci.RequestQuery) -> QueryAnswer:
+    if req.path == "/store":
+        if len(req.data) > MAX_STORE_KEY_BYTES:
+            raise TxError(BAD_QUERY, f"a /store key is at most {MAX_STORE_KEY_BYTES} bytes")
+        return QueryAnswer(view.get(req.data) or b"", req.data)
+    return route_query(view, req.path, req.data)
 
 
 def record_validators(keeper: MembersKeeper, validators: Sequence[abci.ValidatorUpdate]) -> None:

@@ -77,3 +77,6 @@ BAD_QUERY = register(QUERY, 2, "bad_query", "the query data is not valid")
 NOT_FOUND = register(QUERY, 3, "not_found", "nothing is stored under this key")
 HEIGHT_UNAVAILABLE = register(QUERY, 4, "height_unavailable", "only the latest state is kept")
 INTERNAL = register(TX, 16, "internal", "the node failed to check this transaction; see its log")
+TOO_MANY_PENDING = register(
+    TX, 17, "too_many_pending", "the sender already has the most transactions waiting for a block"
+)

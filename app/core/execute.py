@@ -1,7 +1,10 @@
 """The state transition: ``check_tx``, ``execute_tx`` and ``finalize_block`` as plain functions.
 
-A transaction that fails decoding or authentication changes nothing. One that authenticates
-consumes its nonce even if a message then fails, and the failed messages' writes are dropped.
+A transaction is checked cheapest first: decoding and signature, then the sender's account and
+nonce, and only then its messages' own stateless checks, so no one without a member's key makes
+the app parse a license script. A transaction that fails any of these changes nothing. One that
+passes consumes its nonce even if a message then fails, and the failed messages' writes are
+dropped.
 Only ``TxError`` is a rejection; any other exception is a bug and propagates to stop the node.
 """
 
@@ -10,32 +13,61 @@ from __future__ import annotations
 from app.core.ante import authenticate
 from app.core.context import MsgContext
 from app.core.env import BlockEnv, BlockOutput, Event, TxResult
-from app.core.errors import TxError
-from app.core.tx import DecodedTx, SignatureCache, decode_tx
+from app.core.errors import TOO_MANY_PENDING, TxError
+from app.core.tx import DecodedTx, SignatureCache, decode_tx, validate_messages
 from app.federated.expiry import close_expired_rounds
 from app.members import governance
-from app.members.keeper import MembersKeeper
+from app.members.keeper import MembersKeeper, MembersReader
 from app.pb.modelgov.v1 import state_pb2
-from app.state import Overlay
+from app.state import Overlay, Reader
+
+MAX_PENDING_PER_ACCOUNT = 1000
+"""Most transactions of one account the mempool admits before a block commits them: with no
+fees, nothing else stops one account from filling every node's mempool."""
 
 
 def check_tx(
-    state: Overlay, env: BlockEnv, raw: bytes, cache: SignatureCache | None = None
+    state: Overlay,
+    env: BlockEnv,
+    raw: bytes,
+    cache: SignatureCache | None = None,
+    committed: Reader | None = None,
 ) -> TxResult:
     """Admit a transaction to the mempool: stateless checks and authentication only.
 
     On success the sender's nonce advances in ``state`` (the mempool's view), so several
-    transactions of one sender can wait for the same block in order.
+    transactions of one sender can wait for the same block in order, and ``cache`` remembers
+    the transaction's verified signature for FinalizeBlock. With ``committed`` (the state the
+    mempool's view starts from), a sender already MAX_PENDING_PER_ACCOUNT nonces ahead of it
+    is refused.
     """
     members = MembersKeeper(state)
+    params = members.params()
     try:
-        tx = decode_tx(raw, members.params(), cache)
+        tx = decode_tx(raw, params, cache)
         account = authenticate(members, env, tx)
+        if committed is not None:
+            _check_pending(account, MembersReader(committed))
+        validate_messages(tx, params)
     except TxError as err:
         return rejected(err)
     account.nonce += 1
     members.set_account(account)
+    if cache is not None:
+        cache.add(tx.hash)
     return TxResult(gas_wanted=len(tx.msgs))
+
+
+def _check_pending(account: state_pb2.Account, committed: MembersReader) -> None:
+    """Raises TxError(too_many_pending) when the mempool already holds the account's limit."""
+    stored = committed.account(account.address)
+    pending = account.nonce - (0 if stored is None else stored.nonce)
+    if pending >= MAX_PENDING_PER_ACCOUNT:
+        raise TxError(
+            TOO_MANY_PENDING,
+            f"{pending} transactions of {account.address} wait for a block; "
+            f"at most {MAX_PENDING_PER_ACCOUNT}",
+        )
 
 
 def execute_tx(
@@ -43,9 +75,11 @@ def execute_tx(
 ) -> TxResult:
     """Execute one transaction of a block on ``state`` (the block's overlay)."""
     members = MembersKeeper(Overlay(state))
+    params = members.params()
     try:
-        tx = decode_tx(raw, members.params(), cache)
+        tx = decode_tx(raw, params, cache)
         account = authenticate(members, env, tx)
+        validate_messages(tx, params)
     except TxError as err:
         return rejected(err)
     account.nonce += 1

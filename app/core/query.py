@@ -3,6 +3,12 @@
 A query names a path (``/models/version``) and passes its parameters as a JSON object; the
 answer's value is the stored record's bytes, and ``key`` is the store key it came from, so
 ``prove=true`` can attach a Merkle proof of exactly those bytes. ``/store`` takes a raw key.
+
+Anyone who reaches a node's RPC can query, so every query is bounded: the parameters are a small,
+shallow JSON object of strings and integers (``parse_params``), list queries return pages of at
+most MAX_LIMIT items and scan a bounded number of keys, and every malformed parameter is a
+registered ``bad_query`` answer, never an internal error. Long scans call ``pause_point`` so that
+a query running beside consensus lets it go first.
 """
 
 from __future__ import annotations
@@ -13,11 +19,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
+from app.core.pause import pause_point
+from app.core.text import quote
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Reader
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+MAX_QUERY_BYTES = 4096
+"""Largest query data: the parameters of every query fit in far less."""
+MAX_NESTING = 2
+"""Deepest nesting of JSON arrays and objects in the parameters (the object itself is 1)."""
+MAX_INT_DIGITS = 20
+"""Most digits of an integer parameter (2**64 - 1 has 20), so no int() of a huge literal."""
+MAX_TEXT_CHARS = 1024
+"""Longest string parameter (names, digests, addresses, cursors are all far shorter)."""
 
 
 @dataclass(frozen=True)
@@ -32,23 +48,76 @@ Handler = Callable[[Reader, Mapping[str, Any]], QueryAnswer]
 
 
 def parse_params(data: bytes) -> Mapping[str, Any]:
-    """Decode a query's JSON object; empty data means no parameters."""
+    """Decode a query's JSON object; empty data means no parameters.
+
+    Raises TxError(bad_query) for data over MAX_QUERY_BYTES, nesting deeper than MAX_NESTING
+    (checked before parsing: the parser recurses on the host stack), floats, NaN and Infinity,
+    integers of more than MAX_INT_DIGITS digits, or anything but an object.
+    """
     if not data:
         return {}
+    if len(data) > MAX_QUERY_BYTES:
+        raise TxError(BAD_QUERY, f"query data of {len(data)} bytes, at most {MAX_QUERY_BYTES}")
     try:
-        params = json.loads(data.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TxError(BAD_QUERY, f"query data is not a JSON object ({exc})") from None
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise TxError(BAD_QUERY, "query data is not UTF-8") from None
+    if nesting(text) > MAX_NESTING:
+        raise TxError(BAD_QUERY, f"query data nests deeper than {MAX_NESTING} levels")
+    try:
+        params = json.loads(
+            text, parse_int=_json_int, parse_float=_no_float, parse_constant=_no_float
+        )
+    except json.JSONDecodeError as exc:
+        raise TxError(BAD_QUERY, f"query data is not a JSON object ({exc.msg})") from None
     if not isinstance(params, dict):
         raise TxError(BAD_QUERY, "query data must be a JSON object")
     return params
 
 
+def nesting(text: str) -> int:
+    """Deepest nesting of arrays and objects in JSON text (strings skipped), in one pass."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _json_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise TxError(BAD_QUERY, f"an integer parameter has more than {MAX_INT_DIGITS} digits")
+    return int(literal)
+
+
+def _no_float(literal: str) -> Any:
+    raise TxError(BAD_QUERY, f"parameters are integers or strings, not {quote(literal, 20)}")
+
+
 def text_param(params: Mapping[str, Any], name: str, required: bool = True) -> str:
-    """A string parameter; raises TxError(bad_query) when missing or of another type."""
+    """A string parameter of printable text; raises TxError(bad_query) when missing, of another
+    type, too long, or holding control characters or lone surrogates (which no key holds and
+    UTF-8 cannot encode)."""
     value = params.get(name, "")
     if not isinstance(value, str) or (required and not value):
         raise TxError(BAD_QUERY, f"parameter {name!r} must be a non-empty string")
+    if len(value) > MAX_TEXT_CHARS:
+        raise TxError(BAD_QUERY, f"parameter {name!r} is longer than {MAX_TEXT_CHARS} characters")
+    if any(c < " " or c == "\x7f" or "\ud800" <= c <= "\udfff" for c in value):
+        raise TxError(BAD_QUERY, f"parameter {name!r} holds control characters or surrogates")
     return value
 
 
@@ -80,6 +149,7 @@ def page(items: Iterator[tuple[str, bytes]], limit: int) -> QueryAnswer:
     out = state_pb2.Page()
     previous = ""
     for cursor, item in items:
+        pause_point()
         if len(out.items) == limit:
             out.next = previous
             break
@@ -88,17 +158,33 @@ def page(items: Iterator[tuple[str, bytes]], limit: int) -> QueryAnswer:
     return QueryAnswer(out.SerializeToString())
 
 
-def id_cursor(params: Mapping[str, Any]) -> int:
-    """The "after" cursor of an id-ordered listing: the previous page's "next" (a decimal
-    string) or an integer; 0 starts from the beginning."""
-    after = params.get("after", 0)
-    if isinstance(after, str) and after.isdigit():
-        after = int(after)
-    if after == "":
-        return 0
-    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after < 2**64:
+def id_cursor(params: Mapping[str, Any], maximum: int = 2**64 - 1) -> int:
+    """The "after" cursor of a listing by id (ids start at 1): the previous page's "next" or
+    an integer; absent, 0 or "" start from the beginning. Raises TxError(bad_query)."""
+    after = optional_cursor(params, maximum)
+    return 0 if after is None else after
+
+
+def optional_cursor(params: Mapping[str, Any], maximum: int) -> int | None:
+    """The "after" cursor of a listing by number: the previous page's "next" (a decimal string
+    of ASCII digits) or an integer, 0 to ``maximum``; None when absent or "". Raises
+    TxError(bad_query)."""
+    after = params.get("after")
+    if after is None or after == "":
+        return None
+    if isinstance(after, str):
+        after = decimal(after, "after")
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= maximum:
         raise TxError(BAD_QUERY, "'after' is the 'next' of the previous page")
     return after
+
+
+def decimal(text: str, name: str) -> int:
+    """A non-negative integer written in at most MAX_INT_DIGITS ASCII digits (``isdigit``
+    alone admits other scripts' digits and superscripts, which ``int`` reads or refuses)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_INT_DIGITS):
+        raise TxError(BAD_QUERY, f"parameter {name!r} must be a decimal integer")
+    return int(text)
 
 
 def named_records(state: Reader, prefix: bytes, params: Mapping[str, Any]) -> QueryAnswer:

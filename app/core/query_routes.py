@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.attestations.queries import QUERIES as ATTESTATIONS
 from app.core.errors import UNKNOWN_PATH, TxError
 from app.core.query import Handler, QueryAnswer, parse_params
+from app.core.text import quote
 from app.credits.queries import QUERIES as CREDITS
 from app.federated.queries import QUERIES as FEDERATED
 from app.licenses.queries import QUERIES as LICENSES
@@ -29,5 +30,5 @@ def route_query(state: Reader, path: str, data: bytes) -> QueryAnswer:
     handler = QUERIES.get(path)
     if handler is None:
         known = ", ".join(sorted([*QUERIES, "/store"]))
-        raise TxError(UNKNOWN_PATH, f"no query at {path!r}; paths: {known}")
+        raise TxError(UNKNOWN_PATH, f"no query at {quote(path, 100)}; paths: {known}")
     return handler(state, parse_params(data))

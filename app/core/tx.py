@@ -2,6 +2,11 @@
 
 Everything here is a pure function of the bytes and the parameters, so a signature verified
 once (in CheckTx) need not be verified again for the same bytes (in FinalizeBlock).
+
+The checks come in order of cost, so that an outsider pays for everything the app does:
+``decode_tx`` only parses the envelope (bounded by max_tx_bytes), looks at the body's shape and
+verifies the signature; the messages' own stateless checks (``validate_messages``; a license
+deploy parses and analyses its script) run only after the sender has been authenticated.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ MAX_MEMO_BYTES = 256
 
 @dataclass(frozen=True)
 class DecodedTx:
-    """A transaction whose encoding, messages and signature have been checked."""
+    """A transaction whose encoding, body shape, message kinds and signature have been checked
+    (not yet its messages' contents: see ``validate_messages``)."""
 
     hash: bytes  # sha256 of the raw bytes, as the engine names transactions
     body: tx_pb2.TxBody
@@ -41,7 +47,12 @@ class DecodedTx:
 
 
 class SignatureCache:
-    """Hashes of transactions whose signature verified, bounded, oldest forgotten first."""
+    """Hashes of transactions whose signature verified, bounded, oldest forgotten first.
+
+    Only transactions the mempool admitted (an authenticated sender, right nonce, valid
+    messages) are added: anyone can make valid signatures with fresh keys, so remembering every
+    verified signature would let an outsider flush the entries of members' transactions.
+    """
 
     def __init__(self, capacity: int = 50_000) -> None:
         self.capacity = capacity
@@ -50,8 +61,11 @@ class SignatureCache:
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._seen
 
+    def __len__(self) -> int:
+        return len(self._seen)
+
     def add(self, tx_hash: bytes) -> None:
-        """Remember a verified transaction."""
+        """Remember an admitted transaction."""
         self._seen[tx_hash] = None
         if len(self._seen) > self.capacity:
             self._seen.popitem(last=False)
@@ -87,18 +101,25 @@ def _known_fields_only(msg: Message) -> bytes:
 def decode_tx(
     raw: bytes, params: state_pb2.Params, cache: SignatureCache | None = None
 ) -> DecodedTx:
-    """All stateless checks of a transaction; raises TxError with the first failure."""
+    """The cheap stateless checks of a transaction, its signature last (skipped for the bytes
+    ``cache`` holds); raises TxError with the first failure. Nothing is remembered here."""
     envelope, body = decode_envelope(raw, params.max_tx_bytes)
     tx_hash = hashlib.sha256(raw).digest()
     msgs = _check_body(body, params)
     if cache is None or tx_hash not in cache:
         _check_signature(envelope, body)
-        if cache is not None:
-            cache.add(tx_hash)
     return DecodedTx(tx_hash, body, crypto.address_of(body.sender), msgs)
 
 
+def validate_messages(tx: DecodedTx, params: state_pb2.Params) -> None:
+    """Each message's own stateless check, which may be costly (a license deploy parses and
+    analyses its script): run it only for an authenticated sender. Raises TxError."""
+    for msg in tx.msgs:
+        msg.route.validate(msg.body, params)
+
+
 def _check_body(body: tx_pb2.TxBody, params: state_pb2.Params) -> tuple[RoutedMsg, ...]:
+    """The body's shape: sender key, message count, memo, known message kinds."""
     if not crypto.is_valid_pubkey(body.sender):
         raise TxError(BAD_PUBKEY, "sender must be a 33-byte compressed secp256k1 public key")
     if not body.messages:
@@ -108,10 +129,7 @@ def _check_body(body: tx_pb2.TxBody, params: state_pb2.Params) -> tuple[RoutedMs
         raise TxError(TOO_MANY_MESSAGES, f"{len(body.messages)} messages, at most {limit}")
     if len(body.memo.encode()) > MAX_MEMO_BYTES:
         raise TxError(MEMO_TOO_LONG)
-    msgs = tuple(route(m) for m in body.messages)
-    for msg in msgs:
-        msg.route.validate(msg.body, params)
-    return msgs
+    return tuple(route(m) for m in body.messages)
 
 
 def _check_signature(envelope: tx_pb2.Tx, body: tx_pb2.TxBody) -> None:

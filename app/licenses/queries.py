@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from app.core.query import (
@@ -10,13 +10,16 @@ from app.core.query import (
     QueryAnswer,
     limit_param,
     named_records,
+    optional_cursor,
     page,
     record,
     text_param,
 )
 from app.licenses import keys
-from app.licenses.keeper import LicensesReader
 from app.state import Reader
+
+MAX_SEQ = 2**32 - 1
+"""Attachment sequence numbers are stored in 4 bytes."""
 
 
 def license_(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -37,14 +40,16 @@ def attachment(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 
 def history(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
-    """/licenses/history {"model", "version"}: every attachment of a version, oldest first."""
+    """/licenses/history {"model", "version", "after", "limit"}: every attachment of a version,
+    oldest first; the cursor is the attachment's sequence number."""
     model, version = text_param(params, "model"), text_param(params, "version")
-
-    def items() -> Iterator[tuple[str, bytes]]:
-        for found in LicensesReader(state).history(model, version):
-            yield str(found.seq), found.SerializeToString()
-
-    return page(items(), limit_param(params))
+    after = optional_cursor(params, MAX_SEQ)
+    prefix = keys.attachment_prefix(model, version)
+    start = None if after is None else keys.attachment_key(model, version, after)
+    items = (
+        (str(int.from_bytes(k[len(prefix) :], "big")), v) for k, v in state.iterate(prefix, start)
+    )
+    return page(items, limit_param(params))
 
 
 QUERIES: dict[str, Handler] = {

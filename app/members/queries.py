@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.core.errors import NOT_FOUND, TxError
+from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
 from app.core.query import (
     Handler,
     QueryAnswer,
@@ -21,6 +21,9 @@ from app.members import keys
 from app.members.governance import count
 from app.members.keeper import MembersReader
 from app.state import Reader
+
+HEX = frozenset("0123456789abcdef")
+MAX_CURSOR_HEX = 128
 
 
 def org(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -84,8 +87,13 @@ def votes(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 
 def validators(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
-    """/members/validators: the validator set as governance last set it."""
-    items = ((k.hex(), v) for k, v in state.iterate(keys.VALIDATOR))
+    """/members/validators {"after", "limit"}: the validator set as governance last set it, in
+    public key order; the cursor is the key in hex."""
+    after = text_param(params, "after", required=False)
+    if len(after) > MAX_CURSOR_HEX or any(c not in HEX for c in after) or len(after) % 2:
+        raise TxError(BAD_QUERY, "'after' is the 'next' of the previous page")
+    start = keys.VALIDATOR + bytes.fromhex(after) if after else None
+    items = ((k[len(keys.VALIDATOR) :].hex(), v) for k, v in state.iterate(keys.VALIDATOR, start))
     return page(items, limit_param(params))
 
 

@@ -6,9 +6,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
+from app.core.pause import pause_point
 from app.core.query import (
     Handler,
     QueryAnswer,
+    decimal,
     int_param,
     limit_param,
     page,
@@ -21,8 +23,11 @@ from app.pb.modelgov.v1 import state_pb2
 from app.state import Reader
 
 MAX_LINEAGE = 1000
+MAX_LINEAGE_STEPS = 5000
+"""Most edges one lineage walk follows (a version may have any number of children)."""
 DEFAULT_DEPTH = 16
 MAX_DEPTH = 64
+MAX_INDEX = 2**64 - 1
 
 
 def model(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -93,15 +98,21 @@ def _parents(reader: ModelsReader, ref: str) -> Iterator[str]:
 
 
 def _walk(start: str, depth: int, step: Any) -> list[str]:
-    """Breadth-first refs reachable from ``start`` within ``depth`` steps, each once."""
+    """Breadth-first refs reachable from ``start`` within ``depth`` steps, each once; stops at
+    MAX_LINEAGE refs or after following MAX_LINEAGE_STEPS edges, whichever comes first."""
     seen = {start}
     frontier = [start]
     out: list[str] = []
+    steps = 0
     for _ in range(depth):
         following = []
         for ref in frontier:
             for nxt in step(ref):
-                if nxt not in seen and len(out) < MAX_LINEAGE:
+                pause_point()
+                steps += 1
+                if len(out) == MAX_LINEAGE or steps > MAX_LINEAGE_STEPS:
+                    return out
+                if nxt not in seen:
                     seen.add(nxt)
                     out.append(nxt)
                     following.append(nxt)
@@ -110,20 +121,26 @@ def _walk(start: str, depth: int, step: Any) -> list[str]:
 
 
 def _index_cursor(after: str) -> int:
+    """The "after" of /models/versions: a version index, -1 for the first page."""
     if not after:
         return -1
-    if not after.isdigit():
+    index = decimal(after, "after")
+    if index > MAX_INDEX:
         raise TxError(BAD_QUERY, "'after' of /models/versions is the 'next' of the previous page")
-    return int(after)
+    return index
 
 
 def by_digest(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
-    """/models/by_digest {"digest"}: the versions whose weights have this digest."""
+    """/models/by_digest {"digest", "after", "limit"}: the versions whose weights have this
+    digest, in ref order; the cursor is the ref."""
     digest = text_param(params, "digest")
-    reader = ModelsReader(state)
+    after = text_param(params, "after", required=False)
+    prefix = keys.digest_prefix(digest)
+    start = keys.digest_key(digest, after) if after else None
 
     def items() -> Iterator[tuple[str, bytes]]:
-        for ref in reader.refs_with_digest(digest):
+        for key, _ in state.iterate(prefix, start):
+            ref = key[len(prefix) :].decode()
             raw = state.get(keys.version_key(*split_ref(ref)))
             if raw is not None:
                 yield ref, raw
@@ -132,25 +149,34 @@ def by_digest(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 
 def digests(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
-    """/models/digests {"after", "limit"}: every weights digest a version references, once."""
+    """/models/digests {"after", "limit"}: every weights digest a version references, once.
+
+    The index holds one key per (digest, version): after each digest the scan seeks past all
+    of its keys, so a digest shared by many versions costs one seek, not one step each.
+    """
     after = text_param(params, "after", required=False)
-    start = keys.digest_prefix(after) + b"\xff" if after else None
 
     def items() -> Iterator[tuple[str, bytes]]:
-        last = ""
-        for key, _ in state.iterate(keys.BY_DIGEST, start):
+        start = keys.digest_prefix(after) + b"\xff" if after else None
+        while True:
+            key = next((k for k, _ in state.iterate(keys.BY_DIGEST, start)), None)
+            if key is None:
+                return
             digest = key[len(keys.BY_DIGEST) :].split(keys.SEP, 1)[0].decode()
-            if digest != last:
-                last = digest
-                yield digest, digest.encode()
+            yield digest, digest.encode()
+            start = keys.digest_prefix(digest) + b"\xff"
 
     return page(items(), limit_param(params))
 
 
 def providers(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
-    """/models/providers {"digest"}: the stores announced for a digest."""
-    prefix = keys.provider_prefix(text_param(params, "digest"))
-    items = ((k[len(prefix) :].decode(), v) for k, v in state.iterate(prefix))
+    """/models/providers {"digest", "after", "limit"}: the stores announced for a digest, in
+    URL order; the cursor is the URL."""
+    digest = text_param(params, "digest")
+    after = text_param(params, "after", required=False)
+    prefix = keys.provider_prefix(digest)
+    start = keys.provider_key(digest, after) if after else None
+    items = ((k[len(prefix) :].decode(), v) for k, v in state.iterate(prefix, start))
     return page(items, limit_param(params))
 
 

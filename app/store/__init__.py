@@ -6,12 +6,13 @@ block's writes lead to, ``commit`` writes them atomically, and ``prove``/``verif
 check membership and non-membership proofs against a committed root.
 """
 
-from app.store.leveldb_store import EMPTY_ROOT, MerkleStore, StagedCommit
+from app.store.leveldb_store import EMPTY_ROOT, CommittedView, MerkleStore, StagedCommit
 from app.store.proof import Proof, ProofError, verify_proof
 from app.store.smt import CorruptStoreError
 
 __all__ = [
     "EMPTY_ROOT",
+    "CommittedView",
     "CorruptStoreError",
     "MerkleStore",
     "Proof",

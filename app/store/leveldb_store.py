@@ -12,13 +12,17 @@ Layout of the database (one-byte prefixes)::
 ``stage`` computes a new root without writing; ``commit`` is the only writer and puts the flat
 writes, the new nodes, the deletion of replaced nodes and the new meta in one synced write
 batch, so a process killed at any instant reopens at its last full commit.
+
+``view`` opens a ``CommittedView``: a LevelDB snapshot whose state, height and root belong to
+one commit (they are read from the snapshot itself, and a commit is one batch). It shares no
+mutable structure with the store, so queries read it on another thread while blocks commit.
 """
 
 from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,7 +98,8 @@ class _NodeCache:
 class MerkleStore:
     """Committed application state with a sparse-Merkle root over all of it.
 
-    Not thread-safe: one ABCI connection drives it (stage in FinalizeBlock, commit in Commit).
+    Not thread-safe: one ABCI connection drives it (stage in FinalizeBlock, commit in Commit);
+    other threads read a ``view()``.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, node_cache_size: int = 100_000) -> None:
@@ -135,14 +140,12 @@ class MerkleStore:
     ) -> Iterator[tuple[bytes, bytes]]:
         """Committed pairs whose key starts with ``prefix``, ascending, strictly after
         ``start_after`` when given. Reads a snapshot taken when iteration starts."""
-        start, include_start = STATE_PREFIX + prefix, True
-        if start_after is not None and start_after >= prefix:
-            start, include_start = STATE_PREFIX + start_after, False
-        stop = _prefix_end(STATE_PREFIX + prefix)
-        iterator = self._db.iterator(start=start, stop=stop, include_start=include_start)
-        with iterator:
-            for raw_key, value in iterator:
-                yield raw_key[1:], value
+        return _iterate(self._db, prefix, start_after)
+
+    def view(self) -> CommittedView:
+        """A consistent read-only view of the last commit, safe to read from another thread
+        while this store commits; close it when done."""
+        return CommittedView(self._db.snapshot())
 
     def stage(self, writes: Mapping[bytes, bytes | None]) -> StagedCommit:
         """Compute the change ``writes`` makes to the committed state, without writing it.
@@ -198,13 +201,7 @@ class MerkleStore:
 
     def prove(self, key: bytes) -> Proof:
         """A proof of the committed value of ``key`` (or of its absence) against ``root``."""
-        path = prove_path(self._root, sha256(key), self._load)
-        if path.terminal is None:
-            return Proof(key, None, path.siblings, None)
-        _, key_hash, value_hash = path.terminal
-        if key_hash == sha256(key):
-            return Proof(key, self.get(key), path.siblings, None)
-        return Proof(key, None, path.siblings, (key_hash, value_hash))
+        return _prove(self._root, key, self._load, self.get)
 
     def stats(self) -> dict[str, int]:
         """Cheap counters kept in meta: committed height, keys and stored tree nodes."""
@@ -268,6 +265,75 @@ class MerkleStore:
         if len(staged.new_nodes) <= self._cache.capacity // 4:
             for h, encoded in staged.new_nodes:
                 self._cache.put(h, decode_node(encoded))
+
+
+class CommittedView:
+    """One committed version of the store, read through a LevelDB snapshot: its state, height
+    and root agree whatever commits meanwhile. It loads tree nodes itself, without the store's
+    cache, so it may be read on another thread than the one committing."""
+
+    def __init__(self, snapshot: Any) -> None:
+        self._snapshot = snapshot
+        self.height = _read_u64(snapshot.get(_META_HEIGHT))
+        self.root: bytes = snapshot.get(_META_ROOT) or EMPTY_ROOT
+
+    def close(self) -> None:
+        """Release the snapshot; the view is unusable afterwards."""
+        self._snapshot.close()
+
+    def __enter__(self) -> CommittedView:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of ``key`` in this commit, or None."""
+        value: bytes | None = self._snapshot.get(STATE_PREFIX + key)
+        return value
+
+    def iterate(
+        self, prefix: bytes, start_after: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """This commit's pairs under ``prefix``, ascending, strictly after ``start_after``."""
+        return _iterate(self._snapshot, prefix, start_after)
+
+    def prove(self, key: bytes) -> Proof:
+        """A proof of ``key``'s value (or absence) in this commit, against ``root``."""
+        return _prove(self.root, key, self._load, self.get)
+
+    def _load(self, h: bytes) -> Node:
+        raw = self._snapshot.get(NODE_PREFIX + h)
+        if raw is None:
+            raise CorruptStoreError(f"tree node {h.hex()} is missing")
+        return decode_node(raw)
+
+
+def _iterate(
+    source: Any, prefix: bytes, start_after: bytes | None
+) -> Iterator[tuple[bytes, bytes]]:
+    """State pairs of a database or snapshot under ``prefix``, after ``start_after``."""
+    start, include_start = STATE_PREFIX + prefix, True
+    if start_after is not None and start_after >= prefix:
+        start, include_start = STATE_PREFIX + start_after, False
+    stop = _prefix_end(STATE_PREFIX + prefix)
+    iterator = source.iterator(start=start, stop=stop, include_start=include_start)
+    with iterator:
+        for raw_key, value in iterator:
+            yield raw_key[1:], value
+
+
+def _prove(
+    root: bytes, key: bytes, load: Callable[[bytes], Node], get: Callable[[bytes], bytes | None]
+) -> Proof:
+    """A membership or non-membership proof of ``key`` in the tree with ``root``."""
+    path = prove_path(root, sha256(key), load)
+    if path.terminal is None:
+        return Proof(key, None, path.siblings, None)
+    _, key_hash, value_hash = path.terminal
+    if key_hash == sha256(key):
+        return Proof(key, get(key), path.siblings, None)
+    return Proof(key, None, path.siblings, (key_hash, value_hash))
 
 
 def _read_u64(raw: bytes | None) -> int:

@@ -6,7 +6,16 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
-from app.core.query import Handler, QueryAnswer, int_param, limit_param, record, text_param
+from app.core.pause import pause_point
+from app.core.query import (
+    Handler,
+    QueryAnswer,
+    id_cursor,
+    int_param,
+    limit_param,
+    record,
+    text_param,
+)
 from app.members.keeper import MembersReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Reader
@@ -39,11 +48,12 @@ def receipts(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
         raise TxError(BAD_QUERY, "filtering by version needs the model too")
     low = int_param(params, "from_height", 0, MAX_U64)
     high = int_param(params, "to_height", MAX_U64, MAX_U64)
-    after = int_param(params, "after", 0, MAX_U64)
+    after = id_cursor(params)
     limit = limit_param(params)
     reader = UsageReader(state)
     out = state_pb2.Page()
     for scanned, receipt_id in enumerate(_receipt_ids(state, reader, filters, low, after)):
+        pause_point()
         found = reader.receipt(receipt_id)
         if found is None or found.height > high:
             break

@@ -2,7 +2,7 @@
 
 One report per node from its JSON-RPC: ``/status`` (height, app hash, catching up, versions),
 ``/net_info`` (peers), ``/validators`` (every page: count and total voting power) and
-``/abci_info`` (the application's software and protocol versions).
+``/abci_info`` (the application's software and protocol versions, and the Python it runs on).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class NodeReport:
     engine_version: str = ""
     app_version: str = ""
     app_protocol: int = 0
+    app_python: str = ""
     height: int = 0
     block_time: str = ""
     app_hash: str = ""
@@ -72,6 +73,7 @@ def _report(
         engine_version=info["version"],
         app_version=str(app.get("version", "")),
         app_protocol=int(app.get("app_version", 0)),
+        app_python=python_of(str(app.get("data", ""))),
         height=int(sync["latest_block_height"]),
         block_time=sync["latest_block_time"],
         app_hash=sync["latest_app_hash"],
@@ -81,6 +83,16 @@ def _report(
         voting_power=power,
         is_validator=int(status["validator_info"]["voting_power"]) > 0,
     )
+
+
+def python_of(data: str) -> str:
+    """The Python an app names in /abci_info's data, e.g. "3.11.7 CPython" from
+    "modelgov python=3.11.7 CPython"; empty when it names none (an older app)."""
+    words = data.split()
+    for i, word in enumerate(words):
+        if word.startswith("python="):
+            return " ".join([word.removeprefix("python="), *words[i + 1 : i + 2]])
+    return ""
 
 
 def validator_set(client: RpcClient) -> tuple[int, int]:

@@ -73,7 +73,8 @@ def _blocks(d: Driver) -> list[list[bytes]]:
     blocks.append(
         [
             d.sign("openml-pub", [publish("openml/tiny", f"{i}") for i in range(6)]),
-            d.sign("uni-pub", [register("uni", "c")], chain_id="other"),
+            # Refused before its nonce is checked: the next tx reuses that nonce.
+            d.sign("uni-pub", [register("uni", "c")], nonce=d["uni-pub"].nonce, chain_id="other"),
             d.sign("uni-pub", [register("uni", "d"), publish("uni/d", "1", license="x")]),
         ]
     )

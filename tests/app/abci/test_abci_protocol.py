@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import pytest
 from driver import BLOCK_SECONDS, Driver, register, timestamp
 
 from app import APP_VERSION, SOFTWARE_VERSION
+from app.abci.application import OutOfOrder
 from app.abci.convert import proto_size_in_block
 from app.abci.modelgov_app import ModelgovApp
 from app.core import errors
@@ -19,8 +21,9 @@ from app.store import MerkleStore
 def test_info_before_and_after_genesis(fresh: Driver) -> None:
     info = fresh.info()
     assert (info.last_block_height, info.last_block_app_hash) == (0, b"")
+    python = f"{platform.python_version()} {platform.python_implementation()}"
     assert (info.data, info.version, info.app_version) == (
-        "modelgov",
+        f"modelgov python={python}",
         SOFTWARE_VERSION,
         APP_VERSION,
     )
@@ -59,8 +62,8 @@ def test_init_chain_refuses_a_malformed_consortium(fresh: Driver, app_state: byt
         fresh.app.init_chain(request)
 
 
-def test_commit_without_finalize_is_a_bug(chain: Driver) -> None:
-    with pytest.raises(RuntimeError):
+def test_commit_without_finalize_is_out_of_order(chain: Driver) -> None:
+    with pytest.raises(OutOfOrder):
         chain.app.commit(abci.RequestCommit())
 
 

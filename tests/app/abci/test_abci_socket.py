@@ -3,119 +3,60 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
+from abci_client import FLUSH, TIMEOUT, Client, Scenario, free_port, request, serve
 from driver import Driver, register
 
 from app.abci.server import AbciServer, FatalError
-from app.abci.wire import frame, split_frames
 from app.core import errors
 from app.pb.tendermint.abci import types_pb2 as abci
 
-TIMEOUT = 5.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _request(**kwargs: object) -> bytes:
-    return frame(abci.Request(**kwargs).SerializeToString())  # type: ignore[arg-type]
-
-
-FLUSH = _request(flush=abci.RequestFlush())
-
-
-class Client:
-    """One ABCI connection, as the engine opens them."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.buffer = bytearray()
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def receive(self, count: int) -> list[abci.Response]:
-        """Exactly ``count`` responses (fails on EOF or timeout)."""
-        frames: list[bytes] = []
-        while len(frames) < count:
-            chunk = await asyncio.wait_for(self.reader.read(4096), TIMEOUT)
-            assert chunk, f"connection closed after {len(frames)} of {count} responses"
-            self.buffer.extend(chunk)
-            frames.extend(split_frames(self.buffer))
-        assert len(frames) == count
-        return [abci.Response.FromString(f) for f in frames]
-
-    async def receive_until_closed(self) -> list[abci.Response]:
-        frames: list[bytes] = []
-        while chunk := await asyncio.wait_for(self.reader.read(4096), TIMEOUT):
-            self.buffer.extend(chunk)
-            frames.extend(split_frames(self.buffer))
-        return [abci.Response.FromString(f) for f in frames]
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
-
-
-Scenario = Callable[[AbciServer, Callable[[], Awaitable[Client]]], Awaitable[None]]
+_request = request
 
 
 def _serve(driver: Driver, scenario: Scenario) -> None:
-    """Run ``scenario`` against a server on a free port, then stop it cleanly."""
-
-    async def main() -> None:
-        address = f"tcp://127.0.0.1:{_free_port()}"
-        server = AbciServer(driver.app, address)
-        await server.start()
-        host, port = address.removeprefix("tcp://").split(":")
-
-        async def connect() -> Client:
-            reader, writer = await asyncio.open_connection(host, int(port))
-            return Client(reader, writer)
-
-        try:
-            await scenario(server, connect)
-        finally:
-            server.stop()
-            await server.serve_until_stopped()
-
-    asyncio.run(asyncio.wait_for(main(), 4 * TIMEOUT))
+    serve(driver.app, scenario)
 
 
 def test_pipelined_requests_answered_in_order(chain: Driver) -> None:
     tx = chain.sign("uni-pub", [register("uni", "m")])
 
     async def scenario(server: AbciServer, connect: Callable[[], Awaitable[Client]]) -> None:
-        client = await connect()
-        await client.send(
+        query, mempool = await connect(), await connect()
+        await query.send(
             _request(echo=abci.RequestEcho(message="one"))
             + _request(info=abci.RequestInfo())
-            + _request(check_tx=abci.RequestCheckTx(tx=tx))
-            + _request(check_tx=abci.RequestCheckTx(tx=tx))
             + _request(query=abci.RequestQuery(path="/members/org", data=b'{"id": "uni"}'))
             + _request(echo=abci.RequestEcho(message="two"))
             + FLUSH
         )
-        responses = await client.receive(7)
+        await mempool.send(
+            _request(check_tx=abci.RequestCheckTx(tx=tx))
+            + _request(echo=abci.RequestEcho(message="three"))
+            + _request(check_tx=abci.RequestCheckTx(tx=tx))
+            + FLUSH
+        )
+        responses = await query.receive(5)
         kinds = [r.WhichOneof("value") for r in responses]
-        assert kinds == ["echo", "info", "check_tx", "check_tx", "query", "echo", "flush"]
+        assert kinds == ["echo", "info", "query", "echo", "flush"]
         assert responses[0].echo.message == "one"
         assert responses[1].info.last_block_height == chain.height
-        assert responses[2].check_tx.code == 0
-        assert responses[3].check_tx.code == errors.NONCE_REPLAYED.code
-        assert responses[4].query.code == 0
-        assert responses[5].echo.message == "two"
-        await client.close()
+        assert responses[2].query.code == 0
+        assert responses[3].echo.message == "two"
+        responses = await mempool.receive(4)
+        assert [r.WhichOneof("value") for r in responses] == [
+            "check_tx",
+            "echo",
+            "check_tx",
+            "flush",
+        ]
+        assert responses[0].check_tx.code == 0
+        assert responses[1].echo.message == "three"
+        assert responses[2].check_tx.code == errors.NONCE_REPLAYED.code
+        await query.close()
+        await mempool.close()
 
     _serve(chain, scenario)
 
@@ -211,7 +152,7 @@ def test_finalize_block_failure_stops_the_node(
     monkeypatch.setattr(chain.app, "finalize_block", broken)
 
     async def main() -> None:
-        server = AbciServer(chain.app, f"tcp://127.0.0.1:{_free_port()}")
+        server = AbciServer(chain.app, f"tcp://127.0.0.1:{free_port()}")
         await server.start()
         port = int(server.address.rpartition(":")[2])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -181,6 +181,7 @@ def test_codes_are_distinct_and_stable() -> None:
         "unknown_message": 14,
         "sender_disabled": 15,
         "internal": 16,
+        "too_many_pending": 17,
     }
 
 
