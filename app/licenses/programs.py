@@ -5,11 +5,13 @@ times its source size in memory, so a use should not redo it and a cache must no
 what anyone submits. ``compiled`` keeps the most recently used programs whose sources add up to
 at most ``SOURCE_BUDGET`` bytes (about 100 MB of trees at the largest scripts), evicting the
 least recently used. A program is a pure function of (source, limits), so whether it came from
-the cache never changes a decision.
+the cache never changes a decision. Queries run on their own thread, so the cache takes a lock;
+a program itself is immutable once checked (its compiled code is made once and never changed).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 from app.licenses.lang import Limits, Program, check_script
@@ -24,29 +26,33 @@ class ProgramCache:
         self.budget = budget
         self.used = 0
         self._programs: OrderedDict[tuple[str, Limits], Program] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, source: str, limits: Limits) -> Program:
         """The checked program; raises ScriptError (nothing is cached then)."""
         key = (source, limits)
-        found = self._programs.get(key)
-        if found is not None:
-            self._programs.move_to_end(key)
-            return found
-        program = check_script(source, limits)
-        self._programs[key] = program
-        self.used += len(source)
-        while self.used > self.budget and len(self._programs) > 1:
-            (old_source, _), _ = self._programs.popitem(last=False)
-            self.used -= len(old_source)
+        with self._lock:
+            found = self._programs.get(key)
+            if found is not None:
+                self._programs.move_to_end(key)
+                return found
+        program = check_script(source, limits)  # outside the lock: checks take milliseconds
+        with self._lock:
+            if key not in self._programs:
+                self._programs[key] = program
+                self.used += len(source)
+            while self.used > self.budget and len(self._programs) > 1:
+                (old_source, _), _ = self._programs.popitem(last=False)
+                self.used -= len(old_source)
         return program
 
     def __len__(self) -> int:
         return len(self._programs)
 
 
-_CACHE = ProgramCache()
+CACHE = ProgramCache()
 
 
 def compiled(source: str, limits: Limits) -> Program:
     """A script's checked program, from the cache when it is there. Raises ScriptError."""
-    return _CACHE.get(source, limits)
+    return CACHE.get(source, limits)

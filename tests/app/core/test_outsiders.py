@@ -14,7 +14,7 @@ from driver import Driver, make_account
 from app.core import crypto, errors
 from app.core.errors import ErrorCode
 from app.licenses import errors as license_errors
-from app.licenses import handlers
+from app.licenses import programs
 from app.pb.modelgov.v1 import tx_pb2
 
 SCRIPT_BYTES = 16_000
@@ -99,13 +99,13 @@ CASES = [
 def checker_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every source the license deploy checker is asked to check."""
     calls: list[str] = []
-    real = handlers.check_script  # type: ignore[attr-defined]
+    real = programs.check_script
 
     def spy(source: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(source)
         return real(source, *args, **kwargs)
 
-    monkeypatch.setattr(handlers, "check_script", spy)
+    monkeypatch.setattr(programs, "check_script", spy)
     return calls
 
 
@@ -114,11 +114,11 @@ def test_check_tx_refuses_before_any_costly_check(
     chain: Driver, checker_calls: list[str], case: Case
 ) -> None:
     raw = case.make(chain, f"check-{case.name}")
-    programs = handlers.compiled.cache_info().currsize
+    cached = len(programs.CACHE)
     response = chain.check(raw)
     assert (response.codespace, response.code) == (case.error.codespace, case.error.code)
     assert checker_calls == []
-    assert handlers.compiled.cache_info().currsize == programs
+    assert len(programs.CACHE) == cached
     assert len(chain.app.signatures) == 0
 
 
@@ -127,12 +127,12 @@ def test_finalize_block_refuses_before_any_costly_check(
     chain: Driver, checker_calls: list[str], case: Case
 ) -> None:
     raw = case.make(chain, f"block-{case.name}")
-    programs = handlers.compiled.cache_info().currsize
+    cached = len(programs.CACHE)
     before = chain.store.root
     result = chain.block([raw], check_proposal=False).tx_results[0]
     assert (result.codespace, result.code) == (case.error.codespace, case.error.code)
     assert checker_calls == []
-    assert handlers.compiled.cache_info().currsize == programs
+    assert len(programs.CACHE) == cached
     assert len(chain.app.signatures) == 0
     assert chain.store.root == before
 
