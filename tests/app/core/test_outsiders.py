@@ -99,7 +99,7 @@ CASES = [
 def checker_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every source the license deploy checker is asked to check."""
     calls: list[str] = []
-    real = programs.check_script
+    real = programs.check_script  # type: ignore[attr-defined]
 
     def spy(source: str, *args: Any, **kwargs: Any) -> Any:
         calls.append(source)
