@@ -12,6 +12,7 @@ from app.core.errors import (
     WRONG_CHAIN,
     TxError,
 )
+from app.core.text import quote
 from app.core.tx import DecodedTx
 from app.members.keeper import MembersReader
 from app.members.roles import ANY_MEMBER
@@ -22,12 +23,17 @@ def authenticate(members: MembersReader, env: BlockEnv, tx: DecodedTx) -> state_
     """The sender's account if it may send ``tx`` now; raises TxError with the reason."""
     body = tx.body
     if body.chain_id != env.chain_id:
-        raise TxError(WRONG_CHAIN, f"signed for {body.chain_id!r}, this chain is {env.chain_id!r}")
+        raise TxError(
+            WRONG_CHAIN,
+            f"signed for {quote(body.chain_id, 80)}, this chain is {quote(env.chain_id, 80)}",
+        )
     account = members.account(tx.sender)
     if account is None:
         raise TxError(UNKNOWN_SENDER, f"no account {tx.sender} in the consortium")
     if members.org(account.org) is None:
-        raise TxError(SENDER_DISABLED, f"organisation {account.org!r} is no longer a member")
+        raise TxError(
+            SENDER_DISABLED, f"organisation {quote(account.org, 80)} is no longer a member"
+        )
     if body.nonce < account.nonce:
         raise TxError(NONCE_REPLAYED, f"nonce {body.nonce} was used; the next is {account.nonce}")
     if body.nonce > account.nonce:

@@ -15,6 +15,7 @@ from app.core.query import (
     record,
     text_param,
 )
+from app.core.text import quote
 from app.licenses import keys
 from app.state import Reader
 
@@ -25,7 +26,7 @@ MAX_SEQ = 2**32 - 1
 def license_(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/licenses/license {"id"}: a deployed license with its source and parameters."""
     license_id = text_param(params, "id")
-    return record(state, keys.license_key(license_id), f"license {license_id!r}")
+    return record(state, keys.license_key(license_id), f"license {quote(license_id, 80)}")
 
 
 def licenses(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:

@@ -17,6 +17,7 @@ from app.core.query import (
     record,
     text_param,
 )
+from app.core.text import quote
 from app.members import keys
 from app.members.governance import count
 from app.members.keeper import MembersReader
@@ -29,7 +30,7 @@ MAX_CURSOR_HEX = 128
 def org(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/members/org {"id"}: one organisation."""
     org_id = text_param(params, "id")
-    return record(state, keys.org_key(org_id), f"organisation {org_id!r}")
+    return record(state, keys.org_key(org_id), f"organisation {quote(org_id, 80)}")
 
 
 def orgs(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -40,7 +41,7 @@ def orgs(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 def account(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/members/account {"address"}: one account."""
     address = text_param(params, "address")
-    return record(state, keys.account_key(address), f"account {address!r}")
+    return record(state, keys.account_key(address), f"account {quote(address, 80)}")
 
 
 def accounts(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:

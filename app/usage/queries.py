@@ -16,6 +16,7 @@ from app.core.query import (
     record,
     text_param,
 )
+from app.core.text import quote
 from app.members.keeper import MembersReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Reader
@@ -123,7 +124,7 @@ def evaluate(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     address = text_param(params, "address")
     account = MembersReader(state).account(address)
     if account is None:
-        raise TxError(NOT_FOUND, f"account {address!r} not found")
+        raise TxError(NOT_FOUND, f"account {quote(address, 80)} not found")
     use = tx_pb2.Use(
         model=text_param(params, "model"),
         version=text_param(params, "version"),

@@ -40,11 +40,6 @@ from xpy_values import (
 from chain.engine.pythons import SUPPORTED_MINORS, PythonUnavailable
 
 KNOWN: dict[str, str] = {}
-KNOWN_OTHER = (
-    "logs quote user input with !r (repr follows the Unicode database) and the query cursor "
-    "accepts str.isdigit() digits (U+11F50 is a digit from Unicode 15.0): app/core/query.py "
-    "id_cursor, app/models/queries.py"
-)
 SEED = 1
 BLOCKS = int(os.environ.get("MODELGOV_XPY_BLOCKS", "500"))
 ENABLED = sorted(set(TAGS) - set(KNOWN))
@@ -84,7 +79,6 @@ def test_no_block_of_the_sequence_crashes_the_app(report: Report) -> None:
     assert not report.crashes, report.text()
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_OTHER)
 def test_logs_checktx_and_queries_agree_too(report: Report) -> None:
     assert not report.other, report.text()
 
