@@ -54,3 +54,22 @@ def vote_key(proposal_id: int, org_id: str) -> bytes:
 def validator_key(pubkey: bytes) -> bytes:
     """Key of a validator, by its ed25519 public key."""
     return VALIDATOR + pubkey
+
+
+REMOVED = PREFIX + b"R"
+RETIRED = PREFIX + b"r"
+
+
+def removed_key(org_id: str) -> bytes:
+    """Key of a removed organisation's last record (kept while its id is not a member)."""
+    return REMOVED + org_id.encode()
+
+
+def retired_key(address: str) -> bytes:
+    """Key of a deleted account's next nonce, so its key can never replay an old transaction."""
+    return RETIRED + address.encode()
+
+
+def org_account_prefix(org_id: str) -> bytes:
+    """Prefix of the index entries of an organisation's accounts."""
+    return ORG_ACCOUNT + org_id.encode() + b"\x00"
