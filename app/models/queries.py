@@ -11,6 +11,7 @@ from app.core.query import (
     QueryAnswer,
     int_param,
     limit_param,
+    named_records,
     page,
     record,
     text_param,
@@ -154,7 +155,28 @@ def providers(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return page(items, limit_param(params))
 
 
+def holder(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/holder {"digest"}: the organisation that holds a blob digest (provable)."""
+    digest = text_param(params, "digest")
+    return record(state, keys.holder_key(digest), f"a holder of {digest}")
+
+
+def manifest(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/manifest {"digest"}: a directory manifest whose files the chain knows."""
+    digest = text_param(params, "digest")
+    return record(state, keys.manifest_key(digest), f"the files of {digest}")
+
+
+def files(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/files {"digest", "after", "limit"}: a known manifest's files in path order
+    (``after`` is the last path of the previous page)."""
+    return named_records(state, keys.file_prefix(text_param(params, "digest")), params)
+
+
 QUERIES: dict[str, Handler] = {
+    "/models/holder": holder,
+    "/models/manifest": manifest,
+    "/models/files": files,
     "/models/by_digest": by_digest,
     "/models/digests": digests,
     "/models/providers": providers,
