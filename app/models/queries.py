@@ -16,7 +16,8 @@ from app.core.query import (
     record,
     text_param,
 )
-from app.models import keys
+from app.models import access, keys, validation
+from app.models.access import Clock
 from app.models.keeper import ModelsReader, split_ref, version_ref
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Reader
@@ -24,6 +25,8 @@ from app.state import Reader
 MAX_LINEAGE = 1000
 DEFAULT_DEPTH = 16
 MAX_DEPTH = 64
+MAX_U64 = 2**64 - 1
+MAX_I64 = 2**63 - 1
 
 
 def model(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -173,7 +176,34 @@ def files(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return named_records(state, keys.file_prefix(text_param(params, "digest")), params)
 
 
+def read_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/read_access {"address", "digest", "path", "height", "time"}: may this account
+    download the blob (or the file ``path`` of the directory) now? ``height`` and ``time`` are
+    the next block's, for the license rule; without them no license is asked."""
+    address, digest = text_param(params, "address"), text_param(params, "digest")
+    if not validation.DIGEST.match(digest):
+        raise TxError(BAD_QUERY, "'digest' is sha256:<64 lowercase hex>")
+    path = text_param(params, "path", required=False)
+    clock = None
+    if "height" in params or "time" in params:
+        clock = Clock(
+            int_param(params, "height", 0, MAX_U64), int_param(params, "time", 0, MAX_I64)
+        )
+    decision = access.read_access(state, address, digest, path, clock)
+    return QueryAnswer(decision.SerializeToString(deterministic=True))
+
+
+def write_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/write_access {"address", "model"}: may this account upload weights of the model
+    to a store now?"""
+    address, model_id = text_param(params, "address"), text_param(params, "model")
+    decision = access.write_access(state, address, model_id)
+    return QueryAnswer(decision.SerializeToString(deterministic=True))
+
+
 QUERIES: dict[str, Handler] = {
+    "/models/read_access": read_access,
+    "/models/write_access": write_access,
     "/models/holder": holder,
     "/models/manifest": manifest,
     "/models/files": files,
