@@ -121,6 +121,54 @@ class Node:
         """The committed account record of ``address``."""
         return self.record("/members/account", {"address": address}, state_pb2.Account)
 
+    def read_access(
+        self, address: str, digest: str, path: str = "", clock: tuple[int, int] | None = None
+    ) -> tuple[state_pb2.AccessDecision, int]:
+        """``/models/read_access``: may ``address`` download ``digest`` (or its file ``path``)?
+        ``clock`` is the next block's (height, time), for the license rule. Returns the
+        decision and the height of the state that decided it."""
+        params: dict[str, Any] = {"address": address, "digest": digest}
+        if path:
+            params["path"] = path
+        if clock is not None:
+            params["height"], params["time"] = clock
+        answer = self.query("/models/read_access", params)
+        return state_pb2.AccessDecision.FromString(answer.value), answer.height
+
+    def write_access(self, address: str, model: str) -> state_pb2.AccessDecision:
+        """``/models/write_access``: may ``address`` upload weights of ``model``?"""
+        answer = self.query("/models/write_access", {"address": address, "model": model})
+        return state_pb2.AccessDecision.FromString(answer.value)
+
+    def manifest_files(self, digest: str) -> list[tx_pb2.ManifestFile]:
+        """Every file the chain lists for the directory ``digest`` (empty when it lists none)."""
+        files: list[tx_pb2.ManifestFile] = []
+        after = ""
+        while True:
+            page, after = self.page(
+                "/models/files",
+                {"digest": digest, "after": after, "limit": 200},
+                tx_pb2.ManifestFile,
+            )
+            files.extend(page)
+            if not after:
+                return files
+
+    def prove_keys(self, keys: list[bytes], height: int) -> bool:
+        """Whether every key's value (or absence) at ``height`` verifies against the app hash
+        of that height: the proof of an access decision. False if the state moved on."""
+        root = self.app_hash_at(height)
+        for key in keys:
+            result = self.query_key(key, prove=True)
+            if result.height != height or result.proof is None:
+                return False
+            try:
+                if not verify_proof(root, key, result.value or None, result.proof):
+                    return False
+            except ProofError:
+                return False
+        return True
+
     def sign(
         self, key: Key, msgs: list[tx_pb2.Msg], nonce: int | None = None, memo: str = ""
     ) -> bytes:
