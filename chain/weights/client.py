@@ -35,6 +35,7 @@ EXTENSIONS = {"safetensors": ".safetensors", "pytorch": ".pt", "onnx": ".onnx", 
 PENDING_GRACE_SECONDS = 24 * 3600
 MAX_FILES = 4096
 TX_OVERHEAD = 512
+RETRY_AFTER_403_SECONDS = 1.5
 
 
 class TransferError(Exception):
@@ -194,7 +195,7 @@ def download(
     """Fetch one blob from the first provider that serves it right; returns that provider."""
     for url in urls:
         try:
-            _fetch(key, url, blob_path, target.with_name(target.name + ".part"), progress)
+            _fetch_or_retry(key, url, blob_path, target.with_name(target.name + ".part"), progress)
         except TransferError as exc:
             failures.append(str(exc))
             if "HTTP 403" in str(exc):
@@ -210,6 +211,21 @@ def download(
             f"{url} sent bytes hashing to sha256:{got}, not sha256:{sha256_hex}; discarded"
         )
     raise TransferError("no provider served verified bytes:\n  " + "\n  ".join(failures))
+
+
+def _fetch_or_retry(
+    key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None
+) -> None:
+    """Fetch; after a 403, once more a block later: a store decides on its own node's state,
+    which may not have the block with a receipt just obtained through another node yet (the
+    wait is the client's; the store never waits)."""
+    try:
+        _fetch(key, url, path, part, progress)
+    except TransferError as exc:
+        if "HTTP 403" not in str(exc):
+            raise
+        time.sleep(RETRY_AFTER_403_SECONDS)
+        _fetch(key, url, path, part, progress)
 
 
 def _fetch(

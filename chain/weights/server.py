@@ -531,7 +531,7 @@ def serve(
     host, _, port = listen.rpartition(":")
     store = BlobStore(store_dir)
     store.clean_tmp()
-    config = ServerConfig(origins or [f"http://{host or '127.0.0.1'}:{port}"], **bounds)
+    config = ServerConfig(origins or default_origins(host, int(port)), **bounds)
     return WeightsServer(
         (host or "127.0.0.1", int(port)),
         store,
@@ -539,6 +539,15 @@ def serve(
         Quotas(store, **(quotas or {})),
         config,
     )
+
+
+def default_origins(host: str, port: int) -> list[str]:
+    """What clients sign for when no --url is given: the listen address; for a wildcard one
+    (a container's 0.0.0.0) the loopback names and this host's name on that port."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        names = ["127.0.0.1", "localhost", socket.gethostname()]
+        return [f"http://{name}:{port}" for name in dict.fromkeys(names)]
+    return [f"http://{host}:{port}"]
 
 
 def main(argv: list[str] | None = None) -> int:

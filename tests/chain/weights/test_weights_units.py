@@ -247,3 +247,12 @@ def test_a_full_disk_is_507(tmp_path: Path) -> None:
     with pytest.raises(QuotaError) as full:
         quotas.reserve("acme", 1)
     assert full.value.status == 507 and "another store" in full.value.hint
+
+
+def test_a_wildcard_listener_answers_to_its_loopback_names() -> None:
+    from chain.weights.server import default_origins
+
+    assert default_origins("127.0.0.1", 18662) == ["http://127.0.0.1:18662"]
+    wildcard = default_origins("0.0.0.0", 18662)
+    assert wildcard[:2] == ["http://127.0.0.1:18662", "http://localhost:18662"]
+    assert all(origin(url) for url in wildcard)
