@@ -122,14 +122,22 @@ class Node:
         return self.record("/members/account", {"address": address}, state_pb2.Account)
 
     def read_access(
-        self, address: str, digest: str, path: str = "", clock: tuple[int, int] | None = None
+        self,
+        address: str,
+        digest: str,
+        path: str = "",
+        clock: tuple[int, int] | None = None,
+        uploader: str = "",
     ) -> tuple[state_pb2.AccessDecision, int]:
-        """``/models/read_access``: may ``address`` download ``digest`` (or its file ``path``)?
-        ``clock`` is the next block's (height, time), for the license rule. Returns the
-        decision and the height of the state that decided it."""
+        """``/models/read_access``: may ``address`` download ``digest`` (or its file ``path``)
+        from a copy ``uploader`` (an org) brought into a store? ``clock`` is the next block's
+        (height, time), for the license rule. Returns the decision and the height of the state
+        that decided it."""
         params: dict[str, Any] = {"address": address, "digest": digest}
         if path:
             params["path"] = path
+        if uploader:
+            params["uploader"] = uploader
         if clock is not None:
             params["height"], params["time"] = clock
         answer = self.query("/models/read_access", params)

@@ -17,7 +17,12 @@ Download of digest D (optionally one ``path`` of the directory D) by account A o
    with a download purpose; ``license`` the version's license allows O a download for free at
    the given height and time;
 4. with a path, the chain must list that file in D's manifest; the answer names its digest,
-   which is the blob the store serves.
+   which is the blob the store serves;
+5. the answer names the holder of the served blob. A store serves its copy only if the org that
+   uploaded it is that holder; otherwise it asks again with ``uploader``, and the copy is served
+   only if that org may name the blob (it named it with the holder's consent) or, for a file,
+   the directory. So publishing first a digest one never held (front-running the owner's
+   publication seen in a mempool) yields no byte from the owner's stores.
 
 Every version naming D exists with D's holder's consent (``app.models.keeper``), so naming a
 digest grants nothing. Upload into model M by A: A is a publisher of a member org that owns M,
@@ -94,16 +99,54 @@ class _Refused(Exception):
 
 
 def read_access(
-    state: Reader, address: str, digest: str, path: str = "", clock: Clock | None = None
+    state: Reader,
+    address: str,
+    digest: str,
+    path: str = "",
+    clock: Clock | None = None,
+    uploader: str = "",
 ) -> state_pb2.AccessDecision:
-    """May ``address`` download the blob ``digest`` (or the file ``path`` of it) now?"""
+    """May ``address`` download the blob ``digest`` (or the file ``path`` of it) now, from a
+    store whose copy ``uploader`` (an org id) uploaded, if given?"""
     try:
         case = _requester(state, address, digest)
         live = _live_versions(state, case)
         decision = _grant(state, case, live, clock)
-        return _with_file(state, case, decision, path) if path else decision
+        if path:
+            decision = _with_file(state, case, decision, path)
+        return _from_copy(state, decision, digest, uploader) if decision.allowed else decision
     except _Refused as refused:
         return refused.decision
+
+
+def _from_copy(
+    state: Reader, decision: state_pb2.AccessDecision, digest: str, uploader: str
+) -> state_pb2.AccessDecision:
+    """Name the served blob's holder; with ``uploader``, refuse a copy that the uploading org
+    may not name (it is not the holder and has no consent, for the blob or, for a file, for
+    the directory). So a digest published first by someone who never held the bytes (a front
+    run of the real owner's publication) yields nothing from the real owner's stores."""
+    models = ModelsReader(state)
+    blob = decision.file_digest or digest
+    held = models.holder(blob)
+    decision.blob_holder = held.org if held is not None else ""
+    if not uploader or uploader == decision.blob_holder:
+        return decision
+    proof = [keys.holder_key(blob), keys.consent_key(blob, uploader)]
+    if blob != digest:
+        proof += [keys.holder_key(digest), keys.consent_key(digest, uploader)]
+    decision.keys.extend(key for key in proof if key not in decision.keys)
+    whole = blob != digest and models.may_name(digest, uploader)
+    if models.may_name(blob, uploader) or whole:
+        return decision
+    reason = (
+        f"this store's copy of {blob} was uploaded by {quote(uploader, 64)}, which neither holds "
+        f"it ({decision.blob_holder} does) nor named it with the holder's consent"
+    )
+    hint = "try another provider (modelgov query providers)"
+    refusal = _refusal(errors.COPY_NOT_CONSENTED, reason, list(decision.keys), hint, decision.org)
+    refusal.blob_holder = decision.blob_holder
+    return refusal
 
 
 def _requester(state: Reader, address: str, digest: str) -> _Case:

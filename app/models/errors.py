@@ -45,3 +45,6 @@ FILE_NOT_LISTED = register(
 NOT_WRITER = register(
     MODELS, 26, "not_writer", "the requester may not upload weights of this model"
 )
+COPY_NOT_CONSENTED = register(
+    MODELS, 27, "copy_not_consented", "the store's copy was uploaded by an org that may not name it"
+)

@@ -107,6 +107,13 @@ class ModelsReader:
         raw = self.state.get(keys.file_key(digest, path))
         return None if raw is None else tx_pb2.ManifestFile.FromString(raw)
 
+    def may_name(self, digest: str, org: str) -> bool:
+        """Whether ``org`` holds ``digest`` or named it with its holder's consent."""
+        held = self.holder(digest)
+        if held is not None and held.org == org:
+            return True
+        return self.state.get(keys.consent_key(digest, org)) is not None
+
     def lists_file(self, manifest: str, file_digest: str) -> bool:
         """Whether the known manifest ``manifest`` lists a file with ``file_digest``."""
         return self.state.get(keys.contains_key(manifest, file_digest)) is not None
@@ -186,7 +193,10 @@ class ModelsKeeper(ModelsReader):
             )
             self.state.set(keys.holder_key(digest), record.SerializeToString(deterministic=True))
             return
-        if held.org == claim.org or self._consented(held, digest, claim):
+        if held.org == claim.org:
+            return
+        if self._consented(held, digest, claim):
+            self.state.set(keys.consent_key(digest, claim.org), b"\x01")
             return
         what = f"file {digest} of the listed manifest" if manifest else digest
         raise TxError(

@@ -18,6 +18,7 @@ HOLDER = PREFIX + b"H"
 MANIFEST = PREFIX + b"F"
 MANIFEST_FILE = PREFIX + b"f"
 CONTAINS = PREFIX + b"i"
+CONSENT = PREFIX + b"k"
 SEP = b"\x00"
 
 
@@ -104,3 +105,8 @@ def file_key(manifest: str, path: str) -> bytes:
 def contains_key(manifest: str, file_digest: str) -> bytes:
     """Index entry: the manifest lists a file with ``file_digest``."""
     return CONTAINS + manifest.encode() + SEP + file_digest.encode()
+
+
+def consent_key(digest: str, org: str) -> bytes:
+    """Index entry: ``org`` named a digest it does not hold, with its holder's consent."""
+    return CONSENT + digest.encode() + SEP + org.encode()

@@ -177,9 +177,10 @@ def files(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 
 def read_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
-    """/models/read_access {"address", "digest", "path", "height", "time"}: may this account
-    download the blob (or the file ``path`` of the directory) now? ``height`` and ``time`` are
-    the next block's, for the license rule; without them no license is asked."""
+    """/models/read_access {"address", "digest", "path", "height", "time", "uploader"}: may this
+    account download the blob (or the file ``path`` of the directory) now? ``height`` and
+    ``time`` are the next block's, for the license rule (without them no license is asked);
+    ``uploader`` is the org whose upload brought the store's copy in."""
     address, digest = text_param(params, "address"), text_param(params, "digest")
     if not validation.DIGEST.match(digest):
         raise TxError(BAD_QUERY, "'digest' is sha256:<64 lowercase hex>")
@@ -189,7 +190,8 @@ def read_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
         clock = Clock(
             int_param(params, "height", 0, MAX_U64), int_param(params, "time", 0, MAX_I64)
         )
-    decision = access.read_access(state, address, digest, path, clock)
+    uploader = text_param(params, "uploader", required=False)
+    decision = access.read_access(state, address, digest, path, clock, uploader)
     return QueryAnswer(decision.SerializeToString(deterministic=True))
 
 
@@ -201,8 +203,16 @@ def write_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return QueryAnswer(decision.SerializeToString(deterministic=True))
 
 
+def consent(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/consent {"digest", "org"}: present if the org named a digest it does not hold
+    with its holder's consent (provable, like its absence)."""
+    digest, org = text_param(params, "digest"), text_param(params, "org")
+    return record(state, keys.consent_key(digest, org), f"a consent for {org} to name {digest}")
+
+
 QUERIES: dict[str, Handler] = {
     "/models/read_access": read_access,
+    "/models/consent": consent,
     "/models/write_access": write_access,
     "/models/holder": holder,
     "/models/manifest": manifest,

@@ -34,12 +34,15 @@ class Access:
     hint: str = ""
     org: str = ""
     file_digest: str = ""
+    blob_holder: str = ""
 
 
 def from_decision(decision: state_pb2.AccessDecision) -> Access:
     """The HTTP view of the ledger's answer: 404 for nothing to serve, else 403."""
     if decision.allowed:
-        return Access(True, 200, decision.reason, "", decision.org, decision.file_digest)
+        return Access(
+            True, 200, decision.reason, "", decision.org, decision.file_digest, decision.blob_holder
+        )
     status = 404 if decision.rule in NOT_FOUND else 403
     return Access(False, status, decision.reason, decision.hint, decision.org)
 
@@ -64,10 +67,12 @@ class Ledger:
             self._local.node = node
         return node
 
-    def read(self, address: str, digest: str, path: str = "") -> Access:
-        """May ``address`` download ``digest`` (or its file ``path``) now?"""
+    def read(self, address: str, digest: str, path: str = "", uploader: str = "") -> Access:
+        """May ``address`` download ``digest`` (or its file ``path``) now, from a copy that
+        ``uploader``'s upload brought into this store (if given)?"""
         try:
-            decision, _ = self.node().read_access(address, digest, path, self.clock())
+            clock = self.clock()
+            decision, _ = self.node().read_access(address, digest, path, clock, uploader)
         except ClientError as exc:
             return Access(False, 400, f"the ledger refused the question: {exc}")
         except RpcError as exc:

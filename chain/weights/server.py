@@ -214,10 +214,22 @@ class Handler(BaseHTTPRequestHandler):
         signed = self._signer()
         if signed is None:
             return
-        access = self.server.ledger.read(signed.address, digest, inner)
+        access = self._read_decision(signed.address, digest, inner)
         if self._granted(signed, access):
             name = f"{digest}/{inner}" if inner else digest
             self._serve(access.file_digest or digest, name, wanted, send_body)
+
+    def _read_decision(self, address: str, digest: str, inner: str) -> Access:
+        """The ledger's answer for this store's copy: when the org that uploaded the copy is
+        not the blob's holder, ask again naming it (a copy it may not name is refused)."""
+        ledger = self.server.ledger
+        access = ledger.read(address, digest, inner)
+        if not access.allowed:
+            return access
+        uploader = self.server.store.owner(access.file_digest or digest)
+        if uploader is None or uploader == access.blob_holder:
+            return access
+        return ledger.read(address, digest, inner, uploader)
 
     def _serve(
         self, blob: str, name: str, wanted: tuple[int | None, int | None] | None, send_body: bool

@@ -131,6 +131,13 @@ class BlobStore:
         """Charge a new blob to the organisation that uploaded it."""
         (self.owners_dir / check_digest(digest)).write_text(org)
 
+    def owner(self, digest: str) -> str | None:
+        """The organisation whose upload brought the blob in; None if the operator placed it."""
+        try:
+            return (self.owners_dir / check_digest(digest)).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
     def owners(self) -> Iterator[tuple[str, str]]:
         """(digest, organisation) of every blob charged to an organisation."""
         for entry in self.owners_dir.iterdir():

@@ -158,6 +158,40 @@ def test_a_manifest_cannot_reach_another_orgs_file(
         pull(node, acme, "acme-ai/copy@opaque", tmp_path / "opaque")
 
 
+def test_publishing_first_bytes_one_never_held_yields_nothing(
+    network: net.Testnet, guarded: dict[str, state_pb2.Version], tmp_path: Path
+) -> None:
+    """northwind stored new weights and is about to publish them; acme, having seen the digest
+    (in the mempool, say), publishes it first. acme then holds the digest, but northwind's
+    store will not hand acme a copy that northwind uploaded."""
+    node = client(network)
+    owner = network.keyring.get("northwind-researcher")
+    acme = network.keyring.get("acme-ml")
+    store = network.nodes[0].weights_url
+    fresh = safetensors_file(tmp_path / "next.safetensors", 9)
+    digest = digest_of_bytes(fresh.read_bytes())
+    upload(owner, store, digest, fresh, MODEL)
+    front = tx_pb2.PublishVersion(
+        model="acme-ai/copy",
+        version="front",
+        weights_digest=digest,
+        size_bytes=fresh.stat().st_size,
+        format="safetensors",
+        framework="pytorch",
+        storage_uris=[f"{store}/v1/blobs/{digest}"],
+    )
+    node.send(acme, [tx_pb2.Msg(publish_version=front)])
+    taken = tx_pb2.PublishVersion()
+    taken.CopyFrom(front)
+    taken.model, taken.version = MODEL, "next"
+    with pytest.raises(ClientError, match="held by acme-ai"):
+        node.send(owner, [tx_pb2.Msg(publish_version=taken)])
+    refused = signed_get(acme, store, f"/v1/blobs/{digest}")
+    assert refused.status_code == 403 and "uploaded by 'northwind-uni'" in refused.json()["reason"]
+    with pytest.raises(TransferError, match="HTTP 403"):
+        pull(node, acme, "acme-ai/copy@front", tmp_path / "front")
+
+
 def _mirror(network: net.Testnet, version: state_pb2.Version, tmp: Path) -> None:
     """northwind copies MODEL@1.0 into node1's store and announces it there."""
     node = client(network, 1)

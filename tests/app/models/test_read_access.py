@@ -538,3 +538,59 @@ def test_the_justifying_keys_of_a_grant_and_a_refusal(chain: Driver) -> None:
     assert keys.model_key(MODEL) in granted.keys
     stranger = read(chain, STRANGER, weights("1.0"))
     assert chain.query("/store", data=stranger.keys[0]).value == b""  # proof of absence
+
+
+def read_copy(driver: Driver, who: str, digest_: str, uploader: str, path: str = "") -> Any:
+    params: dict[str, Any] = {"address": address(driver, who), "digest": digest_}
+    params.update(uploader=uploader, height=driver.height + 1, time=driver.time)
+    if path:
+        params["path"] = path
+    answer = driver.query("/models/read_access", params)
+    assert answer.code == 0, answer.log
+    return state_pb2.AccessDecision.FromString(answer.value)
+
+
+REDISTRIBUTE = "def authorize(ctx):\n    return allow(fee=0)\n"
+
+
+def test_a_copy_is_served_only_if_its_uploader_may_name_it(chain: Driver) -> None:
+    assert read(chain, "uni-pub", weights("1.0")).blob_holder == "uni"
+    assert read_copy(chain, "uni-pub", weights("1.0"), "uni").allowed
+    refused = read_copy(chain, "uni-pub", weights("1.0"), "acme")
+    assert (refused.allowed, refused.rule) == (False, "copy_not_consented")
+    assert "uploaded by 'acme'" in refused.reason
+    assert_proven(chain, refused)
+    chain.ok("uni-pub", deploy("open", REDISTRIBUTE))
+    attach = tx_pb2.AttachLicense(model=MODEL, version="dir", license="uni/open")
+    chain.ok("uni-pub", tx_pb2.Msg(attach_license=attach))
+    chain.ok("acme-user", use("dir", "redistribution", 0))
+    chain.ok("acme-pub", register("acme", "mirror"))
+    again = publish(
+        "acme/mirror",
+        "1",
+        weights_digest=DIRECTORY,
+        size_bytes=3,
+        files=FILES,
+        consent_receipts=[1],
+    )
+    chain.ok("acme-pub", again)  # acme republishes uni's directory with uni's consent
+    assert read_copy(chain, "acme-user", DIRECTORY, "acme", "shards/a.bin").allowed
+    assert not read_copy(chain, "acme-user", DIRECTORY, "openml", "shards/a.bin").allowed
+
+
+def test_publishing_first_what_one_never_held_yields_nothing_from_the_owners_store(
+    chain: Driver,
+) -> None:
+    """uni uploaded bytes to its store; acme saw the digest (say, in uni's PublishVersion in a
+    mempool) and published it first. acme holds the digest and owns the version, but uni's
+    store's copy was uploaded by uni, which acme's holding does not cover."""
+    stolen = digest("uni's next weights")
+    chain.ok(
+        "acme-pub", register("acme", "front"), publish("acme/front", "1", weights_digest=stolen)
+    )
+    refused = chain.run("uni-pub", publish(MODEL, "2.0", weights_digest=stolen))
+    assert refused.code == errors.DIGEST_HELD.code and "held by acme" in refused.log
+    granted = read(chain, "acme-pub", stolen)
+    assert granted.allowed and granted.blob_holder == "acme"
+    from_uni = read_copy(chain, "acme-pub", stolen, "uni")
+    assert (from_uni.allowed, from_uni.rule) == (False, "copy_not_consented")

@@ -39,11 +39,14 @@ class FakeLedger:
     allowed: set[str] = field(default_factory=set)
     asked: list[str] = field(default_factory=list)
 
-    def read(self, address: str, digest: str, path: str = "") -> Access:
-        self.asked.append(f"{digest}/{path}")
+    def read(self, address: str, digest: str, path: str = "", uploader: str = "") -> Access:
+        self.asked.append(f"{digest}/{path}" + (f" from {uploader}" if uploader else ""))
         if digest not in self.allowed:
             return Access(False, 403, "the ledger says no", "obtain a receipt")
-        return Access(True, org="acme", file_digest=FILE_DIGEST if path else "")
+        if uploader and uploader != "uni":
+            return Access(False, 403, f"this store's copy was uploaded by {uploader}")
+        blob = FILE_DIGEST if path else ""
+        return Access(True, org="acme", file_digest=blob, blob_holder="uni")
 
     def write(self, address: str, model: str) -> Access:
         self.asked.append(model)
@@ -258,3 +261,14 @@ def test_an_unreachable_ledger_is_503_at_once() -> None:
     began = time.monotonic()
     answer = ledger.read("addr", DIGEST)
     assert answer.status == 503 and time.monotonic() - began < 3
+
+
+def test_a_copy_uploaded_by_another_org_than_the_holder_is_checked(running: Running) -> None:
+    store = running.server.store
+    store.set_owner(DIGEST, "uni")  # the holder's own upload: one question
+    assert running.request("GET", f"/v1/blobs/{DIGEST}")[0] == 200
+    assert running.ledger.asked == [f"{DIGEST}/"]
+    store.set_owner(DIGEST, "squatter")  # another org's copy: asked again, naming it
+    status, _, body = running.request("GET", f"/v1/blobs/{DIGEST}")
+    assert status == 403 and b"uploaded by squatter" in body
+    assert running.ledger.asked[-1] == f"{DIGEST}/ from squatter"
