@@ -382,6 +382,10 @@ def write_access(state: Reader, address: str, model_id: str) -> state_pb2.Access
         return _refusal(errors.NOT_WRITER, f"no model {quote(model_id, 200)}", case.keys, hint, org)
     if model.owner_org == org:
         return _decision(True, "owner", f"{org} owns {model_id}", case.keys, org)
+    case.keys.append(member_keys.org_key(model.owner_org))
+    if MembersReader(state).org(model.owner_org) is None:
+        reason = f"{model_id} belongs to {model.owner_org}, no longer a member"
+        return _refusal(errors.NOT_WRITER, reason, case.keys, org=org)
     invited = _open_round_inviting(state, model_id, org)
     if invited is not None:
         case.keys.append(federated_keys.round_key(invited))

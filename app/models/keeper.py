@@ -175,6 +175,7 @@ class ModelsKeeper(ModelsReader):
             raise RuntimeError(f"version publisher {version.publisher} has no account")
         claim = _Claim(publisher.org, version_ref(version.model, version.version), version.height)
         claim.consents = self._consents(publisher.org, consents)
+        claim.parents = version.parents
         self.claim(version.weights_digest, claim)
         if files and self.manifest(version.weights_digest) is None:
             self._record_manifest(version.weights_digest, files, claim)
@@ -240,12 +241,34 @@ class ModelsKeeper(ModelsReader):
         return found
 
     def _consented(self, held: state_pb2.DigestHolder, digest: str, claim: _Claim) -> bool:
-        """Whether a consent receipt from the holder covers ``digest`` (the receipt's version
-        has those weights, or its manifest lists that file)."""
-        return any(
-            licensor == held.org and (weights == digest or self.lists_file(weights, digest))
+        """Whether the holder, still a member, consented to the claimant naming ``digest``:
+        by a consent receipt whose version covers it (its weights, or a file of them), or by a
+        live parent version in a model the claimant owns that covers it (a federated update in
+        the opener's model: submitting to a round lets its opener publish those bytes again,
+        as the aggregate of a single update is)."""
+        if MembersReader(self.state).org(held.org) is None:
+            return False
+        if any(
+            licensor == held.org and self._covers(weights, digest)
             for licensor, weights in claim.consents
-        )
+        ):
+            return True
+        for parent in claim.parents[:MAX_CONSENTS]:
+            found = self.version(*split_ref(parent))
+            model = self.model(found.model) if found is not None else None
+            if (
+                found is not None
+                and model is not None
+                and model.owner_org == claim.org
+                and found.status != tx_pb2.VERSION_STATUS_REVOKED
+                and self._covers(found.weights_digest, digest)
+            ):
+                return True
+        return False
+
+    def _covers(self, weights: str, digest: str) -> bool:
+        """Whether weights ``weights`` are ``digest`` or a directory listing it."""
+        return weights == digest or self.lists_file(weights, digest)
 
     def update_version(self, version: state_pb2.Version) -> None:
         """Rewrite an existing version's record (its status); its indexes stay."""
@@ -261,6 +284,7 @@ class _Claim:
     ref: str
     height: int
     consents: list[tuple[str, str]] = field(default_factory=list)
+    parents: Sequence[str] = ()
 
 
 def _encode(version: state_pb2.Version) -> bytes:

@@ -20,6 +20,7 @@ wait for the ledger beyond a short RPC timeout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import queue
@@ -28,6 +29,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -61,6 +63,7 @@ class ServerConfig:
     workers: int = 16
     backlog: int = 64
     socket_timeout: float = 20.0
+    header_timeout: float = 10.0
     max_upload: int = 1 << 40
 
 
@@ -108,6 +111,33 @@ class WeightsServer(HTTPServer):
         ]
         for worker in self._workers:
             worker.start()
+        self._deadlines: dict[socket.socket, float] = {}
+        self._deadlines_lock = threading.Lock()
+        self._closing = threading.Event()
+        threading.Thread(target=self._reap, name="weights-reaper", daemon=True).start()
+
+    def watch(self, connection: socket.socket) -> None:
+        """Start the header deadline of a connection's next request."""
+        with self._deadlines_lock:
+            self._deadlines[connection] = time.monotonic() + self.config.header_timeout
+
+    def unwatch(self, connection: socket.socket) -> None:
+        """The request's headers are in (or the connection is done)."""
+        with self._deadlines_lock:
+            self._deadlines.pop(connection, None)
+
+    def _reap(self) -> None:
+        """Shut connections whose request line and headers took longer than header_timeout
+        (a peer trickling bytes resets the per-read timeout but not this deadline)."""
+        while not self._closing.wait(0.25):
+            now = time.monotonic()
+            with self._deadlines_lock:
+                late = [c for c, deadline in self._deadlines.items() if deadline < now]
+                for connection in late:
+                    del self._deadlines[connection]
+            for connection in late:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
 
     def count(self, outcome: str, method: str = "GET") -> None:
         """Tally served and refused requests (shown by /v1/health and /metrics)."""
@@ -139,6 +169,7 @@ class WeightsServer(HTTPServer):
                 self.shutdown_request(request)
 
     def server_close(self) -> None:
+        self._closing.set()
         super().server_close()
         for _ in self._workers:
             try:
@@ -170,6 +201,19 @@ class Handler(BaseHTTPRequestHandler):
         """Every read and write of this connection times out (a stalled peer frees its worker)."""
         super().setup()
         self.connection.settimeout(self.server.config.socket_timeout)
+
+    def handle_one_request(self) -> None:
+        """One request, its line and headers under the header deadline."""
+        self.server.watch(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.unwatch(self.connection)
+
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()
+        self.server.unwatch(self.connection)
+        return parsed
 
     def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
@@ -577,6 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=16, help="requests served at once")
     parser.add_argument("--backlog", type=int, default=64, help="connections waiting; then 503")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per socket read/write")
+    parser.add_argument(
+        "--header-timeout", type=float, default=10.0, help="seconds for a request's headers"
+    )
     parser.add_argument("--quota", default=str(DEFAULT_QUOTA), help="bytes per org (64G, 512M...)")
     parser.add_argument(
         "--org-quota", action="append", default=[], metavar="ORG=SIZE", help="one org's quota"
@@ -605,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         backlog=args.backlog,
         socket_timeout=args.timeout,
+        header_timeout=args.header_timeout,
     )
     origins = ", ".join(server.config.origins)
     log.info("serving %s on %s as %s (ledger: %s)", args.store, args.listen, origins, args.node)

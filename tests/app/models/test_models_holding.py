@@ -299,3 +299,53 @@ def test_non_ascii_paths_are_ordered_by_their_utf8_bytes(chain: Driver) -> None:
         chain.run("acme-pub", directory("acme/copy", "2", [files[1], files[0]])),
         errors.BAD_MANIFEST,
     )
+
+
+def _round_with_one_update(chain: Driver) -> None:
+    """uni opens round 1 into uni/base@3.0; acme submits an update."""
+    opened = tx_pb2.OpenRound(
+        base_model="uni/base",
+        base_version="1.0",
+        target_model="uni/base",
+        target_version="3.0",
+        invited_orgs=["acme"],
+        min_participants=1,
+        deadline_height=100,
+    )
+    chain.ok("uni-pub", tx_pb2.Msg(open_round=opened))
+    submit = tx_pb2.SubmitUpdate(
+        round_id=1, update_digest=digest("acme update"), size_bytes=10, sample_count=5
+    )
+    chain.ok("acme-pub", tx_pb2.Msg(submit_update=submit))
+
+
+def test_the_aggregate_of_a_single_update_may_repeat_its_bytes(chain: Driver) -> None:
+    _round_with_one_update(chain)
+    final = tx_pb2.FinalizeRound(
+        round_id=1, aggregate_digest=digest("acme update"), size_bytes=10, included=["acme"]
+    )
+    chain.ok("uni-pub", tx_pb2.Msg(finalize_round=final))
+    assert holder(chain, digest("acme update")).org == "acme"
+    consent = chain.query("/models/consent", {"digest": digest("acme update"), "org": "uni"})
+    assert consent.code == 0  # uni may serve its copy of the aggregate
+
+
+def test_a_parent_in_another_orgs_model_is_no_consent(chain: Driver) -> None:
+    squat = publish(
+        "acme/copy", "1", weights_digest=digest("uni/base@1.0"), parents=["uni/base@1.0"]
+    )
+    expect(chain.run("acme-pub", squat), errors.DIGEST_HELD)
+
+
+def test_a_removed_holders_old_consent_no_longer_counts(chain: Driver) -> None:
+    receipt = _redistribution_receipt(chain)
+    remove = tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org="uni"))
+    chain.ok(
+        "acme-admin", tx_pb2.Msg(submit_proposal=tx_pb2.SubmitProposal(action=remove, title="t"))
+    )
+    for admin in ("acme-admin", "uni-admin"):
+        vote = tx_pb2.CastVote(proposal_id=1, option=tx_pb2.VOTE_OPTION_YES)
+        chain.ok(admin, tx_pb2.Msg(cast_vote=vote))
+    assert chain.query("/members/org", {"id": "uni"}).code != 0
+    again = directory("acme/copy", "1", UNI_FILES, consent_receipts=[receipt])
+    expect(chain.run("acme-pub", again), errors.DIGEST_HELD)

@@ -499,6 +499,14 @@ WRITES = [
     ("invited-to-open-round", in_round(False), "openml-pub", MODEL, ALLOWED, "round"),
     ("round-closed", in_round(True), "openml-pub", MODEL, REFUSED, "not_writer"),
     ("removed-org", removed("uni"), "uni-pub", MODEL, REFUSED, "no_account"),
+    (
+        "round-into-removed-owner",
+        then(in_round(False), removed("uni")),
+        "openml-pub",
+        MODEL,
+        REFUSED,
+        "not_writer",
+    ),
     ("unknown-account", nothing, STRANGER, MODEL, REFUSED, "no_account"),
 ]
 

@@ -272,3 +272,28 @@ def test_a_copy_uploaded_by_another_org_than_the_holder_is_checked(running: Runn
     status, _, body = running.request("GET", f"/v1/blobs/{DIGEST}")
     assert status == 403 and b"uploaded by squatter" in body
     assert running.ledger.asked[-1] == f"{DIGEST}/ from squatter"
+
+
+def test_a_peer_trickling_its_headers_is_cut_off(tmp_path: Path) -> None:
+    served = start(tmp_path, socket_timeout=5, header_timeout=1, workers=1)
+    try:
+        began = time.monotonic()
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            closed = False
+            for byte in b"GET /v1/health HTTP/1.1\r\nX-Slow: " + b"a" * 100:
+                try:
+                    sock.sendall(bytes([byte]))
+                except OSError:
+                    closed = True
+                    break
+                time.sleep(0.1)
+                if time.monotonic() - began > 4:
+                    break
+            if not closed:
+                sock.settimeout(3)
+                closed = sock.recv(100) == b""
+        assert closed and time.monotonic() - began < 5
+        assert served.request("GET", "/v1/health", sign=False)[0] == 200
+    finally:
+        served.server.shutdown()
+        served.server.server_close()
