@@ -95,12 +95,17 @@ def _check_order(paths: list[bytes]) -> None:
 
 
 def _check_no_file_under_file(paths: list[str]) -> None:
-    """No path is a directory of another ("a" and "a/b"); a lookup per '/' of each path."""
-    listed = dict.fromkeys(paths)
+    """No path is a directory of another ("a" and "a/b"), in one pass over the sorted paths.
+
+    The stack holds the listed paths that are prefixes of the current one, each a prefix of the
+    next; a path under the file "a" starts with the top of the stack plus "/" (a deeper entry
+    would have made the top itself a path under a file). Cost: the paths' length, once.
+    """
+    stack: list[str] = []
     for path in paths:
-        cut = path.find("/")
-        while cut != -1:
-            if path[:cut] in listed:
-                parent = quote(path[:cut], 80)
-                raise TxError(errors.BAD_MANIFEST, f"{quote(path, 80)} is under the file {parent}")
-            cut = path.find("/", cut + 1)
+        while stack and not path.startswith(stack[-1]):
+            stack.pop()
+        if stack and path.startswith(stack[-1] + "/"):
+            parent = quote(stack[-1], 80)
+            raise TxError(errors.BAD_MANIFEST, f"{quote(path, 80)} is under the file {parent}")
+        stack.append(path)

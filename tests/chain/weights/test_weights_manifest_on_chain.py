@@ -30,6 +30,11 @@ ENTRY = st.builds(
 def test_the_chain_accepts_exactly_the_manifests_the_client_builds(
     entries: list[ManifestEntry],
 ) -> None:
+    assert_agree(entries)
+
+
+def assert_agree(entries: list[ManifestEntry]) -> None:
+    """The client builds a manifest of ``entries`` iff the chain accepts them, to the byte."""
     try:
         built = build_manifest(entries)
     except WeightsError:
@@ -44,3 +49,22 @@ def test_the_chain_accepts_exactly_the_manifests_the_client_builds(
         return
     assert manifest_bytes(files) == built
     check_files(files, digest, size)
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ["a", "a.b", "a/b"],
+        ["a", "a b", "a/c"],
+        ["a", "a-1", "a-1/x"],
+        ["a", "a-1", "a-1.z", "a/q"],
+        ["a/b", "a0"],
+        ["a", "a0/b"],
+        ["x/y", "x/y/z"],
+        ["\u00e9", "\u00e9/x"],
+        ["d/a", "d/b", "d/b.c", "d/b/c"],
+    ],
+)
+def test_files_under_files_agree_on_tricky_orders(paths: list[str]) -> None:
+    entries = [ManifestEntry(p, 1, "ab" * 32) for p in paths]
+    assert_agree(entries)
