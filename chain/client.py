@@ -164,18 +164,19 @@ class Node:
 
     def prove_keys(self, keys: list[bytes], height: int) -> bool:
         """Whether every key's value (or absence) at ``height`` verifies against the app hash
-        of that height: the proof of an access decision. False if the state moved on."""
+        of that height: the proof of an access decision. The node keeps only its latest state,
+        so the proofs are read at once and False means the state moved on (ask again)."""
+        results = [self.query_key(key, prove=True) for key in keys]
+        if any(r.height != height or r.proof is None for r in results):
+            return False
         root = self.app_hash_at(height)
-        for key in keys:
-            result = self.query_key(key, prove=True)
-            if result.height != height or result.proof is None:
-                return False
-            try:
-                if not verify_proof(root, key, result.value or None, result.proof):
-                    return False
-            except ProofError:
-                return False
-        return True
+        try:
+            return all(
+                r.proof is not None and verify_proof(root, key, r.value or None, r.proof)
+                for key, r in zip(keys, results, strict=True)
+            )
+        except ProofError:
+            return False
 
     def sign(
         self, key: Key, msgs: list[tx_pb2.Msg], nonce: int | None = None, memo: str = ""

@@ -24,7 +24,7 @@ from chain.weights.store import BlobStore
 
 EXISTING = click.Path(exists=True, path_type=Path)
 STORE_PORT_OFFSET = 5  # weights B+6 beside RPC B+1 on the testnet scheme
-PROVE_TRIES = 5  # a proof needs every key at the decision's height; blocks may move on
+PROVE_TRIES = 10  # a proof needs every key at the decision's height; blocks may move on
 
 
 def default_store_url(node: str) -> str:

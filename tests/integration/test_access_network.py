@@ -5,6 +5,9 @@ after removal (and after re-admission), a revoked version, and replaying a signe
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +28,7 @@ from chain.weights.store import BlobStore
 
 pytestmark = pytest.mark.integration
 BASE_PORT = 25656
+ROOT = Path(__file__).resolve().parents[2]
 OWNER = "northwind-uni"
 MODEL = f"{OWNER}/guarded"
 PAID = "def authorize(ctx):\n    return allow(fee=5 * ctx.quantity, note='5 a download')\n"
@@ -109,6 +113,39 @@ def test_naming_another_orgs_digest_is_refused_and_yields_nothing(
         acme, network.nodes[0].weights_url, f"/v1/blobs/{guarded['1.0'].weights_digest}"
     )
     assert direct.status_code == 403 and time.monotonic() - began < 2  # no wait for blocks
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """This checkout's CLI."""
+    run = [sys.executable, "-c", "from chain.cli.main import main; main()", *args]
+    return subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_the_cli_shows_and_proves_a_decision(
+    network: net.Testnet, guarded: dict[str, state_pb2.Version]
+) -> None:
+    node = ["--node", network.nodes[1].rpc_url, "-o", "json"]
+    digest = guarded["dir"].weights_digest
+    owner = network.keyring.get("northwind-researcher").address
+    shown = cli(
+        "weights",
+        "access",
+        digest,
+        "--address",
+        owner,
+        "--path",
+        "part-1.safetensors",
+        "--prove",
+        *node,
+    )
+    assert shown.returncode == 0, shown.stderr
+    answer = json.loads(shown.stdout)
+    assert (answer["allowed"], answer["rule"], answer["proven"]) == (True, "owner", True)
+    acme = network.keyring.get("acme-ml").address
+    refused = cli("weights", "access", digest, "--address", acme, "--prove", *node)
+    assert refused.returncode == 1 and json.loads(refused.stdout)["proven"] is True
+    held = json.loads(cli("weights", "holder", digest, *node).stdout)
+    assert held["org"] == OWNER and len(held["files"]) == 2
 
 
 def test_a_manifest_cannot_reach_another_orgs_file(
