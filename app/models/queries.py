@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ MAX_LINEAGE = 1000
 DEFAULT_DEPTH = 16
 MAX_DEPTH = 64
 MAX_U64 = 2**64 - 1
+ASCII_INDEX = re.compile(r"[0-9]{1,10}")
 MAX_I64 = 2**63 - 1
 
 
@@ -116,7 +118,7 @@ def _walk(start: str, depth: int, step: Any) -> list[str]:
 def _index_cursor(after: str) -> int:
     if not after:
         return -1
-    if not after.isdigit():
+    if not ASCII_INDEX.fullmatch(after):  # str.isdigit() follows the Unicode database
         raise TxError(BAD_QUERY, "'after' of /models/versions is the 'next' of the previous page")
     return int(after)
 

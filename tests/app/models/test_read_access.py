@@ -53,7 +53,7 @@ def weights(version: str) -> str:
 def chain(tmp_path: Path) -> Iterator[Driver]:
     """uni publishes uni/base: 1.0 (paid download), free (free license), denied (a license that
     denies downloads), dir (a directory listing its files, paid)."""
-    params = {"voting_period_blocks": 2, "vote_quorum_percent": 30, "vote_threshold_percent": 50}
+    params = {"voting_period_blocks": 5, "vote_quorum_percent": 30, "vote_threshold_percent": 50}
     driver = started(tmp_path, params=params)
     driver.ok("uni-pub", register("uni", "base"), deploy("paid", PAID), deploy("free", FREE))
     driver.ok("uni-pub", deploy("deny", DENY))
@@ -101,10 +101,12 @@ def govern(driver: Driver, action: tx_pb2.ProposalAction) -> None:
     driver.ok(
         "uni-admin", tx_pb2.Msg(cast_vote=tx_pb2.CastVote(proposal_id=proposal_id, option=YES))
     )
-    for _ in range(3):
+    for _ in range(8):
+        found = driver.query("/members/proposal", {"id": proposal_id}).value
+        decided = state_pb2.Proposal.FromString(found)
+        if decided.status != state_pb2.PROPOSAL_STATUS_VOTING:
+            break
         driver.block([])
-    found = driver.query("/members/proposal", {"id": proposal_id}).value
-    decided = state_pb2.Proposal.FromString(found)
     assert decided.status == state_pb2.PROPOSAL_STATUS_PASSED, decided.result
 
 
