@@ -121,6 +121,63 @@ class Node:
         """The committed account record of ``address``."""
         return self.record("/members/account", {"address": address}, state_pb2.Account)
 
+    def read_access(
+        self,
+        address: str,
+        digest: str,
+        path: str = "",
+        clock: tuple[int, int] | None = None,
+        uploader: str = "",
+    ) -> tuple[state_pb2.AccessDecision, int]:
+        """``/models/read_access``: may ``address`` download ``digest`` (or its file ``path``)
+        from a copy ``uploader`` (an org) brought into a store? ``clock`` is the next block's
+        (height, time), for the license rule. Returns the decision and the height of the state
+        that decided it."""
+        params: dict[str, Any] = {"address": address, "digest": digest}
+        if path:
+            params["path"] = path
+        if uploader:
+            params["uploader"] = uploader
+        if clock is not None:
+            params["height"], params["time"] = clock
+        answer = self.query("/models/read_access", params)
+        return state_pb2.AccessDecision.FromString(answer.value), answer.height
+
+    def write_access(self, address: str, model: str) -> state_pb2.AccessDecision:
+        """``/models/write_access``: may ``address`` upload weights of ``model``?"""
+        answer = self.query("/models/write_access", {"address": address, "model": model})
+        return state_pb2.AccessDecision.FromString(answer.value)
+
+    def manifest_files(self, digest: str) -> list[tx_pb2.ManifestFile]:
+        """Every file the chain lists for the directory ``digest`` (empty when it lists none)."""
+        files: list[tx_pb2.ManifestFile] = []
+        after = ""
+        while True:
+            page, after = self.page(
+                "/models/files",
+                {"digest": digest, "after": after, "limit": 200},
+                tx_pb2.ManifestFile,
+            )
+            files.extend(page)
+            if not after:
+                return files
+
+    def prove_keys(self, keys: list[bytes], height: int) -> bool:
+        """Whether every key's value (or absence) at ``height`` verifies against the app hash
+        of that height: the proof of an access decision. The node keeps only its latest state,
+        so the proofs are read at once and False means the state moved on (ask again)."""
+        results = [self.query_key(key, prove=True) for key in keys]
+        if any(r.height != height or r.proof is None for r in results):
+            return False
+        root = self.app_hash_at(height)
+        try:
+            return all(
+                r.proof is not None and verify_proof(root, key, r.value or None, r.proof)
+                for key, r in zip(keys, results, strict=True)
+            )
+        except ProofError:
+            return False
+
     def sign(
         self, key: Key, msgs: list[tx_pb2.Msg], nonce: int | None = None, memo: str = ""
     ) -> bytes:

@@ -361,8 +361,13 @@ Result = tuple[str, ValidatorChange | None]
 
 
 def _add_org(keeper: MembersKeeper, msg: tx_pb2.AddOrg) -> Result:
+    """Admit an organisation with exactly the proposal's accounts. An id that was removed comes
+    back with what it holds (models, licenses, receipts, frozen credits) but none of its old
+    accounts: an id names one member for the life of the chain, so a different organisation is
+    admitted under a new id."""
     if keeper.org(msg.id) is not None:
         raise TxError(errors.ORG_EXISTS, f"organisation {quote(msg.id, 64)} exists")
+    returning = keeper.readmit(msg.id)
     attributes = [
         state_pb2.Attribute(key=k, int_value=v)
         if isinstance(v, int)
@@ -372,25 +377,33 @@ def _add_org(keeper: MembersKeeper, msg: tx_pb2.AddOrg) -> Result:
     keeper.set_org(state_pb2.Org(id=msg.id, name=msg.name, kind=msg.kind, attributes=attributes))
     for spec in msg.accounts:
         _new_account(keeper, msg.id, spec)
-    return f"added {msg.id} with {len(msg.accounts)} accounts", None
+    verb = "re-admitted" if returning else "added"
+    return f"{verb} {msg.id} with {len(msg.accounts)} accounts", None
 
 
 def _new_account(keeper: MembersKeeper, org: str, spec: tx_pb2.AccountSpec) -> None:
+    """Create an account; a key that had an account before continues from its old nonce."""
     address = address_of(spec.pubkey)
     if keeper.account(address) is not None:
         raise TxError(errors.ACCOUNT_EXISTS, f"key of {quote(spec.name, 64)} belongs to {address}")
     keeper.set_account(
         state_pb2.Account(
-            address=address, pubkey=spec.pubkey, org=org, roles=sorted(spec.roles), name=spec.name
+            address=address,
+            pubkey=spec.pubkey,
+            org=org,
+            roles=sorted(spec.roles),
+            name=spec.name,
+            nonce=keeper.reuse_nonce(address),
         )
     )
 
 
 def _remove_org(keeper: MembersKeeper, msg: tx_pb2.RemoveOrg) -> Result:
+    """Remove a member (``MembersKeeper.remove_org`` says what that means)."""
     if keeper.org(msg.org) is None:
         raise TxError(errors.ORG_NOT_FOUND, f"no organisation {quote(msg.org, 64)}")
-    keeper.remove_org(msg.org)
-    return f"removed {msg.org}", None
+    deleted = keeper.remove_org(msg.org)
+    return f"removed {msg.org} and deleted its {deleted} accounts", None
 
 
 def _set_roles(keeper: MembersKeeper, msg: tx_pb2.SetRoles) -> Result:

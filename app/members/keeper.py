@@ -91,6 +91,21 @@ class MembersReader:
         prefix = keys.vote_prefix(proposal_id)
         return {k[len(prefix) :].decode(): v[0] for k, v in self.state.iterate(prefix)}
 
+    def removed_org(self, org_id: str) -> state_pb2.Org | None:
+        """The last record of an organisation governance removed (None once re-admitted)."""
+        raw = self.state.get(keys.removed_key(org_id))
+        return None if raw is None else state_pb2.Org.FromString(raw)
+
+    def retired_nonce(self, address: str) -> int | None:
+        """The next nonce of a deleted account (revoked, or of a removed org), else None."""
+        raw = self.state.get(keys.retired_key(address))
+        return None if raw is None else int.from_bytes(raw, "big")
+
+    def org_accounts(self, org_id: str) -> list[str]:
+        """Addresses listed under an organisation, in address order."""
+        prefix = keys.org_account_prefix(org_id)
+        return [k[len(prefix) :].decode() for k, _ in self.state.iterate(prefix)]
+
     def validators(self) -> list[state_pb2.Validator]:
         """The validator set as the app last updated it, by public key."""
         return [state_pb2.Validator.FromString(v) for _, v in self.state.iterate(keys.VALIDATOR)]
@@ -118,14 +133,59 @@ class MembersKeeper(MembersReader):
         """Store the consortium's parameters."""
         self.state.set(keys.PARAMS, params.SerializeToString())
 
-    def remove_org(self, org_id: str) -> None:
-        """Delete an organisation; its accounts stay but can no longer send (ante refuses)."""
+    def remove_org(self, org_id: str) -> int:
+        """Remove an organisation: what removal means, in one place.
+
+        Its record moves to the removed index; every account listed under it is deleted (its
+        key can send nothing and read nothing, and re-admitting the id brings none of them
+        back); its votes on open proposals are withdrawn. What the id holds stays on chain,
+        frozen: models and versions (no store serves them while the id is not a member),
+        licenses, receipts, and credits (credits are never burnt; no account can move them).
+        Returns the number of accounts deleted.
+        """
+        org = self.org(org_id)
+        if org is None:
+            raise ValueError(f"no organisation {org_id!r} to remove")
         self.state.delete(keys.org_key(org_id))
+        self.state.set(keys.removed_key(org_id), org.SerializeToString(deterministic=True))
+        addresses = self.org_accounts(org_id)
+        for address in addresses:
+            self._forget_listing(org_id, address)
+        for proposal_id in self.active_proposals():
+            self.state.delete(keys.vote_key(proposal_id, org_id))
+        return len(addresses)
+
+    def readmit(self, org_id: str) -> bool:
+        """Clear what a removal left under ``org_id`` before it is admitted again: the removed
+        record and any account still listed (state written before removals deleted them).
+        Returns whether the id had been removed."""
+        for address in self.org_accounts(org_id):
+            self._forget_listing(org_id, address)
+        was_removed = self.state.get(keys.removed_key(org_id)) is not None
+        self.state.delete(keys.removed_key(org_id))
+        return was_removed
+
+    def _forget_listing(self, org_id: str, address: str) -> None:
+        """Delete an account listed under ``org_id`` (or only the listing, if it moved)."""
+        account = self.account(address)
+        if account is not None and account.org == org_id:
+            self.remove_account(account)
+        self.state.delete(keys.org_account_key(org_id, address))
 
     def remove_account(self, account: state_pb2.Account) -> None:
-        """Delete an account and its index entry."""
+        """Delete an account and its index entry, keeping its next nonce: if the same key is
+        ever admitted again it continues from there, so no transaction it signed before can be
+        replayed."""
         self.state.delete(keys.account_key(account.address))
         self.state.delete(keys.org_account_key(account.org, account.address))
+        self.state.set(keys.retired_key(account.address), account.nonce.to_bytes(8, "big"))
+
+    def reuse_nonce(self, address: str) -> int:
+        """The nonce a (re-)admitted key starts from: its retired nonce, else 0; the retired
+        record is dropped since the account record carries it from now on."""
+        nonce = self.retired_nonce(address)
+        self.state.delete(keys.retired_key(address))
+        return 0 if nonce is None else nonce
 
     def add_proposal(self, proposal: state_pb2.Proposal) -> state_pb2.Proposal:
         """Store a new proposal under the next id and open it to votes; raises

@@ -77,3 +77,22 @@ def due_key(end_height: int, proposal_id: int) -> bytes:
 def touched_key(proposal_id: int) -> bytes:
     """Index entry: a vote was cast on the proposal since the end of the last block."""
     return TOUCHED + proposal_id.to_bytes(8, "big")
+
+
+REMOVED = PREFIX + b"R"
+RETIRED = PREFIX + b"r"
+
+
+def removed_key(org_id: str) -> bytes:
+    """Key of a removed organisation's last record (kept while its id is not a member)."""
+    return REMOVED + org_id.encode()
+
+
+def retired_key(address: str) -> bytes:
+    """Key of a deleted account's next nonce, so its key can never replay an old transaction."""
+    return RETIRED + address.encode()
+
+
+def org_account_prefix(org_id: str) -> bytes:
+    """Prefix of the index entries of an organisation's accounts."""
+    return ORG_ACCOUNT + org_id.encode() + b"\x00"

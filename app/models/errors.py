@@ -20,3 +20,31 @@ ORG_MISMATCH = register(MODELS, 13, "org_mismatch", "accounts register models fo
 LICENSE_UNSUPPORTED = register(MODELS, 14, "license_unsupported", "retired: licenses now exist")
 TOO_MANY = register(MODELS, 15, "too_many", "a list is longer than the consortium allows")
 SAME_OWNER = register(MODELS, 16, "same_owner", "the model already belongs to that org")
+# Digest holding (publish) and access decisions (/models/read_access, /models/write_access).
+DIGEST_HELD = register(
+    MODELS, 17, "digest_held", "another organisation holds this digest; name it with its consent"
+)
+BAD_MANIFEST = register(
+    MODELS, 18, "bad_manifest", "the listed files do not make the manifest of the weights digest"
+)
+BAD_CONSENT = register(
+    MODELS, 19, "bad_consent", "a consent receipt is not a redistribution receipt of the holder"
+)
+NO_ACCOUNT = register(MODELS, 20, "no_account", "the requester is not a consortium account")
+NOT_MEMBER = register(MODELS, 21, "not_member", "the requester's organisation is not a member")
+NOT_PUBLISHED = register(MODELS, 22, "not_published", "no published version names this digest")
+VERSION_REVOKED = register(
+    MODELS, 23, "version_revoked", "every version naming this digest is revoked"
+)
+NOT_GRANTED = register(
+    MODELS, 24, "not_granted", "no version naming this digest grants the requester a download"
+)
+FILE_NOT_LISTED = register(
+    MODELS, 25, "file_not_listed", "the chain lists no such file in this directory's manifest"
+)
+NOT_WRITER = register(
+    MODELS, 26, "not_writer", "the requester may not upload weights of this model"
+)
+COPY_NOT_CONSENTED = register(
+    MODELS, 27, "copy_not_consented", "the store's copy was uploaded by an org that may not name it"
+)

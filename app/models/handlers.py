@@ -13,6 +13,7 @@ from app.licenses.handlers import attach
 from app.members.keeper import MembersReader
 from app.models import errors
 from app.models.keeper import ModelsKeeper, split_ref, version_ref
+from app.models.manifest import check_files
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 
@@ -39,9 +40,13 @@ def register_model(ctx: MsgContext, msg: tx_pb2.RegisterModel) -> Event:
 
 
 def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
-    """Add an immutable version to a model the sender's organisation owns."""
+    """Add an immutable version to a model the sender's organisation owns; the weights digest
+    (and every listed file) must be free, the sender's organisation's, or consented by its
+    holder (see ``app.models.keeper``)."""
     keeper = ModelsKeeper(ctx.state)
     model = keeper.owned_by(msg.model, ctx.sender.org)
+    if msg.files:
+        check_files(msg.files, msg.weights_digest, msg.size_bytes)
     if keeper.version(msg.model, msg.version) is not None:
         raise TxError(errors.VERSION_EXISTS, f"{msg.model}@{msg.version} is already published")
     for parent in msg.parents:
@@ -66,7 +71,7 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
         time=ctx.env.time,
         tx_hash=ctx.tx_hash,
     )
-    keeper.append_version(model, version)
+    keeper.append_version(model, version, msg.files, msg.consent_receipts)
     if msg.license:
         attach(ctx, msg.model, msg.version, msg.license)
     return Event(

@@ -1,13 +1,31 @@
-"""The only code that reads and writes models, versions and their indexes."""
+"""The only code that reads and writes models, versions and their indexes.
+
+Digest holding. Whoever publishes a blob first holds it: the organisation of the account whose
+transaction first names a digest, as a version's weights or as a file listed in a directory
+version's manifest, holds that digest for the life of the chain. A version of any other
+organisation that names a held digest (its weights, or any file of its manifest) is refused
+with ``digest_held`` unless it carries the holder's consent: a receipt of an allowed use with
+purpose ``redistribution`` that the sender's organisation obtained from the holder, for a
+version whose weights are that digest or list it as a file. So every version naming a digest
+exists with its holder's consent, and the read rule (``app.models.access``) can trust any of
+them. Holding never moves: a model transfer hands over its versions, not the holding of the
+bytes, and a removed holder's digests stay held (nobody can consent for it).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
 from app.core.errors import TxError
+from app.members.keeper import MembersReader
 from app.models import errors, keys
-from app.pb.modelgov.v1 import state_pb2
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Overlay, Reader
+from app.usage.keeper import UsageReader
+
+REDISTRIBUTION = "redistribution"
+MAX_CONSENTS = 16
 
 
 def version_ref(model_id: str, version: str) -> str:
@@ -74,6 +92,32 @@ class ModelsReader:
         for key, _ in self.state.iterate(prefix):
             yield key[len(prefix) :].decode()
 
+    def holder(self, digest: str) -> state_pb2.DigestHolder | None:
+        """Who holds a blob digest (see the module docstring), or None if nobody named it."""
+        raw = self.state.get(keys.holder_key(digest))
+        return None if raw is None else state_pb2.DigestHolder.FromString(raw)
+
+    def manifest(self, digest: str) -> state_pb2.Manifest | None:
+        """The directory manifest ``digest`` if a version listed its files, else None."""
+        raw = self.state.get(keys.manifest_key(digest))
+        return None if raw is None else state_pb2.Manifest.FromString(raw)
+
+    def manifest_file(self, digest: str, path: str) -> tx_pb2.ManifestFile | None:
+        """One file of a known manifest, by its path, or None."""
+        raw = self.state.get(keys.file_key(digest, path))
+        return None if raw is None else tx_pb2.ManifestFile.FromString(raw)
+
+    def may_name(self, digest: str, org: str) -> bool:
+        """Whether ``org`` holds ``digest`` or named it with its holder's consent."""
+        held = self.holder(digest)
+        if held is not None and held.org == org:
+            return True
+        return self.state.get(keys.consent_key(digest, org)) is not None
+
+    def lists_file(self, manifest: str, file_digest: str) -> bool:
+        """Whether the known manifest ``manifest`` lists a file with ``file_digest``."""
+        return self.state.get(keys.contains_key(manifest, file_digest)) is not None
+
     def children(self, parent_ref: str) -> Iterator[str]:
         """Refs of the versions that name ``parent_ref`` as a parent, in ref order."""
         prefix = keys.child_prefix(parent_ref)
@@ -113,16 +157,134 @@ class ModelsKeeper(ModelsReader):
         key = keys.provider_key(provider.digest, provider.url)
         self.state.set(key, provider.SerializeToString())
 
-    def append_version(self, model: state_pb2.Model, version: state_pb2.Version) -> None:
-        """Publish ``version`` as the model's next: its index, its index entries, the count."""
+    def append_version(
+        self,
+        model: state_pb2.Model,
+        version: state_pb2.Version,
+        files: Sequence[tx_pb2.ManifestFile] = (),
+        consents: Sequence[int] = (),
+    ) -> None:
+        """Publish ``version`` as the model's next: its index, its index entries, the count.
+
+        Its publisher's organisation claims the weights digest and, for a directory that lists
+        its ``files`` (already checked by ``app.models.manifest``), every file; ``consents``
+        are receipt ids that show a holder's consent. Raises TxError(digest_held, bad_consent).
+        """
+        publisher = MembersReader(self.state).account(version.publisher)
+        if publisher is None:
+            raise RuntimeError(f"version publisher {version.publisher} has no account")
+        claim = _Claim(publisher.org, version_ref(version.model, version.version), version.height)
+        claim.consents = self._consents(publisher.org, consents)
+        claim.parents = version.parents
+        self.claim(version.weights_digest, claim)
+        if files and self.manifest(version.weights_digest) is None:
+            self._record_manifest(version.weights_digest, files, claim)
         version.index = model.version_count
         self.add_version(version)
         model.version_count += 1
         self.set_model(model)
 
+    def claim(self, digest: str, claim: _Claim, manifest: str = "") -> None:
+        """Hold ``digest`` for the claiming org if nobody does; else the holder must be that
+        org or have consented. Raises TxError(digest_held)."""
+        held = self.holder(digest)
+        if held is None:
+            record = state_pb2.DigestHolder(
+                digest=digest, org=claim.org, ref=claim.ref, height=claim.height, manifest=manifest
+            )
+            self.state.set(keys.holder_key(digest), record.SerializeToString(deterministic=True))
+            return
+        if held.org == claim.org:
+            return
+        if self._consented(held, digest, claim):
+            self.state.set(keys.consent_key(digest, claim.org), b"\x01")
+            return
+        what = f"file {digest} of the listed manifest" if manifest else digest
+        raise TxError(
+            errors.DIGEST_HELD,
+            f"{what} is held by {held.org} (first named by {held.ref}); name it only with a "
+            f"redistribution receipt of theirs (consent_receipts)",
+        )
+
+    def _record_manifest(
+        self, digest: str, files: Sequence[tx_pb2.ManifestFile], claim: _Claim
+    ) -> None:
+        """Learn a manifest's files: claim each, index it by path and by digest."""
+        for entry in files:
+            self.claim(entry.digest, claim, manifest=digest)
+            self.state.set(keys.file_key(digest, entry.path), entry.SerializeToString())
+            self.state.set(keys.contains_key(digest, entry.digest), entry.path.encode())
+        record = state_pb2.Manifest(
+            digest=digest, files=len(files), size=sum(f.size for f in files), ref=claim.ref
+        )
+        self.state.set(keys.manifest_key(digest), record.SerializeToString(deterministic=True))
+
+    def _consents(self, org: str, receipt_ids: Sequence[int]) -> list[tuple[str, str]]:
+        """(holder org, weights digest of the version) of each consent receipt; raises
+        TxError(bad_consent) for a receipt that is not the sender's org's redistribution of a
+        live version."""
+        if len(receipt_ids) > MAX_CONSENTS:
+            raise TxError(errors.BAD_CONSENT, f"at most {MAX_CONSENTS} consent receipts")
+        usage = UsageReader(self.state)
+        found = []
+        for receipt_id in receipt_ids:
+            receipt = usage.receipt(receipt_id)
+            if receipt is None or receipt.consumer_org != org or receipt.purpose != REDISTRIBUTION:
+                raise TxError(
+                    errors.BAD_CONSENT,
+                    f"receipt {receipt_id} is not a redistribution receipt of {org}",
+                )
+            version = self.version(receipt.model, receipt.version)
+            if version is None or version.status == tx_pb2.VERSION_STATUS_REVOKED:
+                raise TxError(errors.BAD_CONSENT, f"receipt {receipt_id}: its version is revoked")
+            found.append((receipt.licensor_org, version.weights_digest))
+        return found
+
+    def _consented(self, held: state_pb2.DigestHolder, digest: str, claim: _Claim) -> bool:
+        """Whether the holder, still a member, consented to the claimant naming ``digest``:
+        by a consent receipt whose version covers it (its weights, or a file of them), or by a
+        live parent version in a model the claimant owns that covers it (a federated update in
+        the opener's model: submitting to a round lets its opener publish those bytes again,
+        as the aggregate of a single update is)."""
+        if MembersReader(self.state).org(held.org) is None:
+            return False
+        if any(
+            licensor == held.org and self._covers(weights, digest)
+            for licensor, weights in claim.consents
+        ):
+            return True
+        for parent in claim.parents[:MAX_CONSENTS]:
+            found = self.version(*split_ref(parent))
+            model = self.model(found.model) if found is not None else None
+            if (
+                found is not None
+                and model is not None
+                and model.owner_org == claim.org
+                and found.status != tx_pb2.VERSION_STATUS_REVOKED
+                and self._covers(found.weights_digest, digest)
+            ):
+                return True
+        return False
+
+    def _covers(self, weights: str, digest: str) -> bool:
+        """Whether weights ``weights`` are ``digest`` or a directory listing it."""
+        return weights == digest or self.lists_file(weights, digest)
+
     def update_version(self, version: state_pb2.Version) -> None:
         """Rewrite an existing version's record (its status); its indexes stay."""
         self.state.set(keys.version_key(version.model, version.version), _encode(version))
+
+
+@dataclass
+class _Claim:
+    """Who claims digests, for which version, and the consents the version carries as
+    (holder org, weights digest of the consented version)."""
+
+    org: str
+    ref: str
+    height: int
+    consents: list[tuple[str, str]] = field(default_factory=list)
+    parents: Sequence[str] = ()
 
 
 def _encode(version: state_pb2.Version) -> bytes:

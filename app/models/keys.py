@@ -14,6 +14,11 @@ BY_OWNER = PREFIX + b"o"
 CHILD = PREFIX + b"c"
 BY_DIGEST = PREFIX + b"d"
 PROVIDER = PREFIX + b"p"
+HOLDER = PREFIX + b"H"
+MANIFEST = PREFIX + b"F"
+MANIFEST_FILE = PREFIX + b"f"
+CONTAINS = PREFIX + b"i"
+CONSENT = PREFIX + b"k"
 SEP = b"\x00"
 
 
@@ -75,3 +80,33 @@ def provider_prefix(digest: str) -> bytes:
 def provider_key(digest: str, url: str) -> bytes:
     """Key of one announced store of ``digest``."""
     return provider_prefix(digest) + url.encode()
+
+
+def holder_key(digest: str) -> bytes:
+    """Key of the organisation that holds a blob digest (first to publish it)."""
+    return HOLDER + digest.encode()
+
+
+def manifest_key(digest: str) -> bytes:
+    """Key of a directory manifest whose files the chain knows."""
+    return MANIFEST + digest.encode()
+
+
+def file_prefix(manifest: str) -> bytes:
+    """Prefix of the files of a manifest, in path order."""
+    return MANIFEST_FILE + manifest.encode() + SEP
+
+
+def file_key(manifest: str, path: str) -> bytes:
+    """Key of one file of a manifest, by its path."""
+    return file_prefix(manifest) + path.encode()
+
+
+def contains_key(manifest: str, file_digest: str) -> bytes:
+    """Index entry: the manifest lists a file with ``file_digest``."""
+    return CONTAINS + manifest.encode() + SEP + file_digest.encode()
+
+
+def consent_key(digest: str, org: str) -> bytes:
+    """Index entry: ``org`` named a digest it does not hold, with its holder's consent."""
+    return CONSENT + digest.encode() + SEP + org.encode()

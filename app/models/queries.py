@@ -13,11 +13,13 @@ from app.core.query import (
     decimal,
     int_param,
     limit_param,
+    named_records,
     page,
     record,
     text_param,
 )
-from app.models import keys
+from app.models import access, keys, validation
+from app.models.access import Clock
 from app.models.keeper import ModelsReader, split_ref, version_ref
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Reader
@@ -27,7 +29,9 @@ MAX_LINEAGE_STEPS = 5000
 """Most edges one lineage walk follows (a version may have any number of children)."""
 DEFAULT_DEPTH = 16
 MAX_DEPTH = 64
-MAX_INDEX = 2**64 - 1
+MAX_INDEX = 2**32 - 1  # version indexes are 4-byte keys
+MAX_U64 = 2**64 - 1
+MAX_I64 = 2**63 - 1
 
 
 def model(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -180,7 +184,65 @@ def providers(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return page(items, limit_param(params))
 
 
+def holder(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/holder {"digest"}: the organisation that holds a blob digest (provable)."""
+    digest = text_param(params, "digest")
+    return record(state, keys.holder_key(digest), f"a holder of {digest}")
+
+
+def manifest(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/manifest {"digest"}: a directory manifest whose files the chain knows."""
+    digest = text_param(params, "digest")
+    return record(state, keys.manifest_key(digest), f"the files of {digest}")
+
+
+def files(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/files {"digest", "after", "limit"}: a known manifest's files in path order
+    (``after`` is the last path of the previous page)."""
+    return named_records(state, keys.file_prefix(text_param(params, "digest")), params)
+
+
+def read_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/read_access {"address", "digest", "path", "height", "time", "uploader"}: may this
+    account download the blob (or the file ``path`` of the directory) now? ``height`` and
+    ``time`` are the next block's, for the license rule (without them no license is asked);
+    ``uploader`` is the org whose upload brought the store's copy in."""
+    address, digest = text_param(params, "address"), text_param(params, "digest")
+    if not validation.DIGEST.match(digest):
+        raise TxError(BAD_QUERY, "'digest' is sha256:<64 lowercase hex>")
+    path = text_param(params, "path", required=False)
+    clock = None
+    if "height" in params or "time" in params:
+        clock = Clock(
+            int_param(params, "height", 0, MAX_U64), int_param(params, "time", 0, MAX_I64)
+        )
+    uploader = text_param(params, "uploader", required=False)
+    decision = access.read_access(state, address, digest, path, clock, uploader)
+    return QueryAnswer(decision.SerializeToString(deterministic=True))
+
+
+def write_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/write_access {"address", "model"}: may this account upload weights of the model
+    to a store now?"""
+    address, model_id = text_param(params, "address"), text_param(params, "model")
+    decision = access.write_access(state, address, model_id)
+    return QueryAnswer(decision.SerializeToString(deterministic=True))
+
+
+def consent(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/consent {"digest", "org"}: present if the org named a digest it does not hold
+    with its holder's consent (provable, like its absence)."""
+    digest, org = text_param(params, "digest"), text_param(params, "org")
+    return record(state, keys.consent_key(digest, org), f"a consent for {org} to name {digest}")
+
+
 QUERIES: dict[str, Handler] = {
+    "/models/read_access": read_access,
+    "/models/consent": consent,
+    "/models/write_access": write_access,
+    "/models/holder": holder,
+    "/models/manifest": manifest,
+    "/models/files": files,
     "/models/by_digest": by_digest,
     "/models/digests": digests,
     "/models/providers": providers,

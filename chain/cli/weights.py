@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from app.pb.modelgov.v1 import state_pb2
 from chain.cli.options import Send, reads, sender_options, signed, signer, split_ref
 from chain.cli.output import OUTPUT_CHOICE, emit, record, table
 from chain.client import Node
@@ -23,6 +24,7 @@ from chain.weights.store import BlobStore
 
 EXISTING = click.Path(exists=True, path_type=Path)
 STORE_PORT_OFFSET = 5  # weights B+6 beside RPC B+1 on the testnet scheme
+PROVE_TRIES = 10  # a proof needs every key at the decision's height; blocks may move on
 
 
 def default_store_url(node: str) -> str:
@@ -84,6 +86,50 @@ def announce(digest: str, store_dir: Path, store_url: str, send: Send) -> None:
     send(tx_pb2.Msg(announce_provider=tx_pb2.AnnounceProvider(digest=digest, url=store_url)))
 
 
+@weights.command("access")
+@click.argument("digest")
+@click.option("--address", required=True, help="the account asking (hex address)")
+@click.option("--path", "path", default="", help="one file of a directory")
+@click.option("--prove", is_flag=True, help="verify the answer's keys against the app hash")
+@reads
+def access(digest: str, address: str, path: str, prove: bool, output: str, client: Node) -> None:
+    """Ask the ledger whether ADDRESS may download DIGEST now, and why (exit 1 if not)."""
+    check_digest(digest)
+    for _ in range(PROVE_TRIES if prove else 1):
+        decision, height = client.read_access(address, digest, path, client.next_block())
+        proven = client.prove_keys(list(decision.keys), height) if prove else None
+        if proven is not False:
+            break
+    data = {**record(decision), "height": height}
+    if prove:
+        data["proven"] = bool(proven)
+    emit(output, data, _access_text)
+    if not decision.allowed or proven is False:
+        raise SystemExit(1)
+
+
+def _access_text(data: dict[str, Any]) -> str:
+    verdict = "allowed" if data["allowed"] else "refused"
+    text = f"{verdict} ({data['rule']}) at height {data['height']}: {data['reason']}"
+    if data.get("hint"):
+        text += f"\n  what to do: {data['hint']}"
+    if "proven" in data:
+        text += f"\n  {len(data['keys'])} keys {'proven' if data['proven'] else 'NOT proven'}"
+    return text
+
+
+@weights.command("holder")
+@click.argument("digest")
+@reads
+def holder(digest: str, output: str, client: Node) -> None:
+    """Which organisation holds DIGEST (published it first), and the directory's files if the
+    chain knows them."""
+    check_digest(digest)
+    found = client.record("/models/holder", {"digest": digest}, state_pb2.DigestHolder)
+    files = [record(f) for f in client.manifest_files(digest)]
+    emit(output, {**record(found), "files": files})
+
+
 @click.group()
 def model() -> None:
     """Push, pull and load model weights."""
@@ -96,6 +142,13 @@ def model() -> None:
 @click.option("--license", "license_id", default="", help="ORG/NAME of a deployed license")
 @click.option("--parent", "parents", multiple=True, help="MODEL@VERSION it derives from")
 @click.option("--format", "fmt", default="", help="detected from the files when omitted")
+@click.option(
+    "--consent",
+    "consents",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="a redistribution receipt id of the holder of weights another org published first",
+)
 @click.option("--store-url", default="", help="your node's weights server (default: beside --node)")
 @click.option("--node", default=lambda: os.environ.get("MODELGOV_NODE", "http://127.0.0.1:26657"))
 @click.option("--chain-id", default="")
@@ -108,6 +161,7 @@ def push_cmd(
     license_id: str,
     parents: tuple[str, ...],
     fmt: str,
+    consents: tuple[int, ...],
     store_url: str,
     node: str,
     chain_id: str,
@@ -128,6 +182,7 @@ def push_cmd(
         parents,
         fmt,
         progress=True,
+        consents=consents,
     )
     emit(output, record(version))
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -19,12 +20,22 @@ from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain.client import ClientError, Node
 from chain.keys import Key
 from chain.weights.auth import authorization
-from chain.weights.digest import Hashed, WeightsError, check_digest, hash_path, parse_manifest
+from chain.weights.digest import (
+    MANIFEST_HEADER,
+    Hashed,
+    ManifestEntry,
+    WeightsError,
+    check_digest,
+    hash_path,
+)
 from chain.weights.store import BlobStore
 
 CHUNK = 1024 * 1024
 EXTENSIONS = {"safetensors": ".safetensors", "pytorch": ".pt", "onnx": ".onnx", "gguf": ".gguf"}
 PENDING_GRACE_SECONDS = 24 * 3600
+MAX_FILES = 4096
+TX_OVERHEAD = 512
+RETRY_AFTER_403_SECONDS = 1.5
 
 
 class TransferError(Exception):
@@ -44,15 +55,33 @@ class PullReport:
 def signed_get(
     key: Key, url: str, path: str, headers: dict[str, str] | None = None, stream: bool = False
 ) -> requests.Response:
-    """GET ``url + path`` signed with ``key``."""
-    all_headers = {"Authorization": authorization(key.private_key, "GET", path), **(headers or {})}
+    """GET ``url + path`` signed with ``key`` for the store at ``url``."""
+    signed = authorization(key.private_key, "GET", path, url)
+    all_headers = {"Authorization": signed, **(headers or {})}
     return requests.get(url.rstrip("/") + path, headers=all_headers, stream=stream, timeout=30)
 
 
+def may_upload(key: Key, store_url: str, digest: str, size: int, model: str) -> bool:
+    """Ask the store before sending a body: True if it holds the blob already; raises
+    TransferError with its reason (403, 413, 507...) when it would refuse the upload."""
+    query = urlencode({"model": model, "size": size})
+    try:
+        reply = signed_get(key, store_url, f"/v1/uploads/{digest}?{query}")
+    except requests.RequestException as exc:
+        raise TransferError(f"cannot reach the store at {store_url}: {exc}") from None
+    if reply.status_code != 200:
+        raise TransferError(f"{store_url} refused the upload: {_reason(reply)}")
+    return bool(reply.json().get("held"))
+
+
 def upload(key: Key, store_url: str, digest: str, source: Path | bytes, model: str) -> None:
-    """PUT a blob to a store; raises TransferError with the store's reason."""
-    path = f"/v1/blobs/{digest}?model={model}"
-    headers = {"Authorization": authorization(key.private_key, "PUT", path)}
+    """PUT a blob to a store (unless it holds it already); raises TransferError with the
+    store's reason."""
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    if may_upload(key, store_url, digest, size, model):
+        return
+    path = f"/v1/blobs/{digest}?{urlencode({'model': model})}"
+    headers = {"Authorization": authorization(key.private_key, "PUT", path, store_url)}
     try:
         if isinstance(source, bytes):
             reply = requests.put(
@@ -89,6 +118,15 @@ def push_blobs(key: Key, store_url: str, hashed: Hashed, source: Path, model: st
     upload(key, store_url, hashed.digest, hashed.manifest, model)
 
 
+def manifest_files(
+    entries: tuple[ManifestEntry, ...] | list[ManifestEntry],
+) -> list[tx_pb2.ManifestFile]:
+    """A directory's files as a PublishVersion lists them, in manifest order."""
+    return [
+        tx_pb2.ManifestFile(path=e.path, size=e.size, digest="sha256:" + e.sha256) for e in entries
+    ]
+
+
 def publish_msg(
     model: str,
     version: str,
@@ -97,8 +135,10 @@ def publish_msg(
     store_url: str,
     license_id: str,
     parents: tuple[str, ...],
+    consents: tuple[int, ...] = (),
 ) -> tx_pb2.Msg:
-    """The PublishVersion of pushed weights, pointing at the store that now holds them."""
+    """The PublishVersion of pushed weights, pointing at the store that now holds them; a
+    directory lists its files so the chain knows what its digest covers."""
     return tx_pb2.Msg(
         publish_version=tx_pb2.PublishVersion(
             model=model,
@@ -110,8 +150,24 @@ def publish_msg(
             storage_uris=[f"{store_url.rstrip('/')}/v1/blobs/{hashed.digest}"],
             parents=parents,
             license=license_id,
+            files=manifest_files(hashed.entries),
+            consent_receipts=consents,
         )
     )
+
+
+def check_publishable(node: Node, msg: tx_pb2.Msg) -> None:
+    """Refuse, before uploading anything, a directory whose file list would not fit in one
+    transaction or breaks the chain's bounds."""
+    body = msg.publish_version
+    if len(body.files) > MAX_FILES:
+        raise WeightsError(f"{len(body.files)} files; a version lists at most {MAX_FILES}")
+    limit = node.record("/members/params", {}, state_pb2.Params).max_tx_bytes
+    if len(msg.SerializeToString()) + TX_OVERHEAD > limit:
+        raise WeightsError(
+            f"the version's file list takes {len(msg.SerializeToString())} bytes, over what one "
+            f"transaction carries ({limit} - {TX_OVERHEAD}); pack the weights into fewer files"
+        )
 
 
 def sources(node: Node, version: state_pb2.Version) -> list[str]:
@@ -139,7 +195,7 @@ def download(
     """Fetch one blob from the first provider that serves it right; returns that provider."""
     for url in urls:
         try:
-            _fetch(key, url, blob_path, target.with_name(target.name + ".part"), progress)
+            _fetch_or_retry(key, url, blob_path, target.with_name(target.name + ".part"), progress)
         except TransferError as exc:
             failures.append(str(exc))
             if "HTTP 403" in str(exc):
@@ -155,6 +211,21 @@ def download(
             f"{url} sent bytes hashing to sha256:{got}, not sha256:{sha256_hex}; discarded"
         )
     raise TransferError("no provider served verified bytes:\n  " + "\n  ".join(failures))
+
+
+def _fetch_or_retry(
+    key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None
+) -> None:
+    """Fetch; after a 403, once more a block later: a store decides on its own node's state,
+    which may not have the block with a receipt just obtained through another node yet (the
+    wait is the client's; the store never waits)."""
+    try:
+        _fetch(key, url, path, part, progress)
+    except TransferError as exc:
+        if "HTTP 403" not in str(exc):
+            raise
+        time.sleep(RETRY_AFTER_403_SECONDS)
+        _fetch(key, url, path, part, progress)
 
 
 def _fetch(
@@ -205,56 +276,55 @@ def pull(
     to.mkdir(parents=True, exist_ok=True)
     digest = version.weights_digest
     report = PullReport(to, digest)
-    manifest_path = to.with_name(f".{to.name}.modelgov-manifest")  # beside, not inside: the
-    # directory must hold exactly the manifest's files for its digest to match
+    files = node.manifest_files(digest)
+    if files:
+        for file in files:
+            _pull_file(key, urls, digest, file, to, progress, report)
+        return report
     name = f"{model_id.split('/')[-1]}-{version_name}{EXTENSIONS.get(version.format, '')}"
-    single = to / name
+    report.path = to / name
     report.provider = download(
         key,
         urls,
         f"/v1/blobs/{digest}",
         check_digest(digest),
-        manifest_path if _is_directory(key, urls, digest) else single,
+        report.path,
         progress,
         report.failures,
     )
-    if not manifest_path.exists():
-        report.path = single
-        return report
-    entries = parse_manifest(manifest_path.read_bytes())
-    for entry in entries:
-        target = to / entry.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists() and _sha256(target) == entry.sha256:
-            continue
-        download(
-            key,
-            urls,
-            f"/v1/blobs/{digest}/{entry.path}",
-            entry.sha256,
-            target,
-            progress,
-            report.failures,
-        )
-    manifest_path.unlink()
+    with report.path.open("rb") as pulled:
+        if pulled.read(len(MANIFEST_HEADER)) == MANIFEST_HEADER:
+            raise TransferError(
+                f"{ref} is a directory whose files the chain does not list, so no store serves "
+                f"them; its owner can publish it again with modelgov model push"
+            )
     return report
 
 
-def _is_directory(key: Key, urls: list[str], digest: str) -> bool:
-    """Whether the blob of ``digest`` is a manifest (peek at its first bytes)."""
-    header = b"modelgov-manifest-v1\n"
-    for url in urls:
-        try:
-            reply = signed_get(
-                key, url, f"/v1/blobs/{digest}", {"Range": f"bytes=0-{len(header) - 1}"}
-            )
-        except requests.RequestException:
-            continue
-        if reply.status_code == 403:
-            raise TransferError(f"{url}: {_reason(reply)}")
-        if reply.status_code in (200, 206):
-            return reply.content[: len(header)] == header
-    return False
+def _pull_file(
+    key: Key,
+    urls: list[str],
+    digest: str,
+    file: tx_pb2.ManifestFile,
+    to: Path,
+    progress: Callable[[int], None] | None,
+    report: PullReport,
+) -> None:
+    """Download one file of a directory (paths come from the chain, which refused any that
+    could leave the directory), unless an intact copy is there already."""
+    target = to / file.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and _sha256(target) == check_digest(file.digest):
+        return
+    report.provider = download(
+        key,
+        urls,
+        f"/v1/blobs/{digest}/{quote(file.path, safe='/')}",
+        check_digest(file.digest),
+        target,
+        progress,
+        report.failures,
+    )
 
 
 def referenced(node: Node) -> set[str]:
@@ -320,8 +390,11 @@ def push(
     parents: tuple[str, ...] = (),
     fmt: str = "",
     progress: bool = False,
+    consents: tuple[int, ...] = (),
 ) -> state_pb2.Version:
-    """Hash, upload to the caller's store, publish, announce; the published version record."""
+    """Hash, upload to the caller's store, publish (a directory with its files), announce; the
+    published version record. ``consents`` are redistribution receipts of the holders of
+    weights another organisation published first."""
     from chain.weights.torch_io import check_loadable, detect_format
 
     fmt = fmt or detect_format(path)
@@ -329,9 +402,12 @@ def push(
         check_loadable(path)
     hashed = hash_path(path, progress=progress)
     account = node.account(key.address)
-    model_id = ensure_model(node, key, model, account.org)
+    model_id = model if "/" in model else f"{account.org}/{model}"
+    msg = publish_msg(model_id, version, hashed, fmt, store_url, license_id, parents, consents)
+    check_publishable(node, msg)
+    ensure_model(node, key, model_id, account.org)
     push_blobs(key, store_url, hashed, path, model_id)
-    node.send(key, [publish_msg(model_id, version, hashed, fmt, store_url, license_id, parents)])
+    node.send(key, [msg])
     announce = tx_pb2.AnnounceProvider(digest=hashed.digest, url=store_url.rstrip("/"))
     node.send(key, [tx_pb2.Msg(announce_provider=announce)])
     return node.record(

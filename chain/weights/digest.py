@@ -21,7 +21,8 @@ line per regular file under the directory, at any depth::
   as the file system spells the names (no Unicode normalisation). It is the rest of the line, so
   it may contain spaces. It must not be absolute, must not contain ``.`` or ``..`` components,
   empty components (``a//b``, a trailing ``/``), backslashes, NUL, ``\\n`` or ``\\r``, and must be
-  valid UTF-8. No path may be a directory of another (``a`` and ``a/b`` together).
+  valid UTF-8, at most 1024 bytes of it. No path may be a directory of another (``a`` and
+  ``a/b`` together).
 
 Lines are sorted by the UTF-8 bytes of the path, each path appears once, and every line,
 including the header and the last, ends with ``\\n`` (no ``\\r``). Example, for a directory
@@ -58,6 +59,7 @@ _HEX_RE = re.compile(r"[0-9a-f]{64}")
 _SIZE_RE = re.compile(r"0|[1-9][0-9]*")
 _DIGEST_RE = re.compile(r"sha256:([0-9a-f]{64})")
 _FORBIDDEN_CHARS = ("\\", "\x00", "\n", "\r")
+MAX_PATH_BYTES = 1024
 
 
 class WeightsError(ValueError):
@@ -140,7 +142,8 @@ def check_relative_path(path: str) -> str:
     for part in path.split("/"):
         if part in ("", ".", ".."):
             raise WeightsError(f"a manifest path has a {part or 'empty'!r} component: {path!r}")
-    _utf8(path)
+    if len(_utf8(path)) > MAX_PATH_BYTES:
+        raise WeightsError(f"a manifest path is over {MAX_PATH_BYTES} bytes: {path[:80]!r}...")
     return path
 
 

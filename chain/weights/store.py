@@ -6,6 +6,10 @@ Layout under the store root::
     blobs/sha256/<hex>    a file's bytes, or a directory's manifest
     tmp/                  uploads in progress (renamed into blobs/ once verified)
     pending/<hex>         uploads not yet referenced on chain: {"model", "time"}; gc keeps them
+    owners/<hex>          the organisation whose upload brought the blob in (upload quotas)
+
+A manifest is parsed only when its blob is at most ``MAX_MANIFEST_BYTES``, so reading one never
+takes more memory than that, whatever the blob.
 """
 
 from __future__ import annotations
@@ -20,9 +24,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
-from chain.weights.digest import ManifestEntry, WeightsError, check_digest, parse_manifest
+from chain.weights.digest import (
+    MANIFEST_HEADER,
+    ManifestEntry,
+    WeightsError,
+    check_digest,
+    parse_manifest,
+)
 
 CHUNK = 8 * 1024 * 1024
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 
 
 class Readable(Protocol):
@@ -39,7 +50,8 @@ class BlobStore:
         self.blobs = root / "blobs" / "sha256"
         self.tmp = root / "tmp"
         self.pending_dir = root / "pending"
-        for folder in (self.blobs, self.tmp, self.pending_dir):
+        self.owners_dir = root / "owners"
+        for folder in (self.blobs, self.tmp, self.pending_dir, self.owners_dir):
             folder.mkdir(parents=True, exist_ok=True)
 
     def path(self, digest: str) -> Path:
@@ -91,19 +103,48 @@ class BlobStore:
         with path.open("rb") as source:
             return self.put(digest, source)
 
-    def manifest(self, digest: str) -> tuple[ManifestEntry, ...] | None:
-        """The entries if the blob of ``digest`` is a directory manifest, else None."""
-        path = self.path(digest)
-        if not path.is_file():
+    def size(self, digest: str) -> int | None:
+        """The size of a held blob, or None."""
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
             return None
-        with path.open("rb") as blob:
-            head = blob.read(len(b"modelgov-manifest-v1\n"))
-        if head != b"modelgov-manifest-v1\n":
+
+    def manifest(self, digest: str) -> tuple[ManifestEntry, ...] | None:
+        """The entries if the blob of ``digest`` is a directory manifest, else None (also for a
+        blob over MAX_MANIFEST_BYTES: no manifest of a publishable directory is that large)."""
+        path = self.path(digest)
+        try:
+            with path.open("rb") as blob:
+                head = blob.read(len(MANIFEST_HEADER))
+                if head != MANIFEST_HEADER or path.stat().st_size > MAX_MANIFEST_BYTES:
+                    return None
+                data = head + blob.read(MAX_MANIFEST_BYTES)
+        except FileNotFoundError:
             return None
         try:
-            return parse_manifest(path.read_bytes())
+            return parse_manifest(data)
         except WeightsError:
             return None
+
+    def set_owner(self, digest: str, org: str) -> None:
+        """Charge a new blob to the organisation that uploaded it."""
+        (self.owners_dir / check_digest(digest)).write_text(org)
+
+    def owner(self, digest: str) -> str | None:
+        """The organisation whose upload brought the blob in; None if the operator placed it."""
+        try:
+            return (self.owners_dir / check_digest(digest)).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def owners(self) -> Iterator[tuple[str, str]]:
+        """(digest, organisation) of every blob charged to an organisation."""
+        for entry in self.owners_dir.iterdir():
+            try:
+                yield "sha256:" + entry.name, entry.read_text().strip()
+            except OSError:
+                continue
 
     def mark_pending(self, digest: str, model: str) -> None:
         """Remember an upload until a version references it (gc keeps it meanwhile)."""
@@ -125,8 +166,9 @@ class BlobStore:
         (self.pending_dir / check_digest(digest)).unlink(missing_ok=True)
 
     def remove(self, digest: str) -> None:
-        """Delete a blob (gc only)."""
+        """Delete a blob and its owner record (gc only)."""
         self.path(digest).unlink(missing_ok=True)
+        (self.owners_dir / check_digest(digest)).unlink(missing_ok=True)
 
     def clean_tmp(self) -> None:
         """Drop uploads that never finished."""

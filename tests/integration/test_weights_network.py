@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from clirun import modelgov
 from nets import running
 
 from app.licenses.params import from_data
@@ -21,13 +23,20 @@ from chain.weights.client import TransferError, collect_garbage, pull, push
 from chain.weights.store import BlobStore
 
 pytestmark = pytest.mark.integration
-BASE_PORT = 23656
+BASE_PORT = int(os.environ.get("MODELGOV_WEIGHTS_TEST_PORT", "23656"))
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = "northwind-uni/tiny"
 LICENSE = "northwind-uni/paid-download"
 PAID = """
 def authorize(ctx):
     return allow(fee=5 * ctx.quantity, note="5 credits a download")
 """
+
+
+def modelgov(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI of this checkout (not whichever one the environment installed)."""
+    run = [sys.executable, "-c", "from chain.cli.main import main; main()", *args]
+    return subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -138,11 +147,13 @@ def test_a_replayed_or_stale_signed_request_is_refused(
     key = network.keyring.get("northwind-researcher")
     path = f"/v1/blobs/{pushed.weights_digest}"
     url = network.nodes[0].weights_url + path
-    header = {"Authorization": authorization(key.private_key, "GET", path), "Range": "bytes=0-9"}
+    store = network.nodes[0].weights_url
+    signed_first = authorization(key.private_key, "GET", path, store)
+    header = {"Authorization": signed_first, "Range": "bytes=0-9"}
     assert requests.get(url, headers=header, timeout=10).status_code == 206
     replay = requests.get(url, headers=header, timeout=10)
     assert replay.status_code == 401 and "replayed" in replay.json()["reason"]
-    signed = authorization(key.private_key, "GET", path)
+    signed = authorization(key.private_key, "GET", path, store)
     when = int(signed.split("time=")[1].split(",")[0])
     stale = signed.replace(f"time={when}", f"time={when - 3600}")
     refused = requests.get(url, headers={"Authorization": stale}, timeout=10)
@@ -163,7 +174,7 @@ def test_uploads_need_the_owners_publisher_and_matching_bytes(
         base + path,
         data=data,
         timeout=10,
-        headers={"Authorization": authorization(acme.private_key, "PUT", path)},
+        headers={"Authorization": authorization(acme.private_key, "PUT", path, base)},
     )
     assert (
         refused.status_code == 403
@@ -175,7 +186,7 @@ def test_uploads_need_the_owners_publisher_and_matching_bytes(
         base + wrong,
         data=data,
         timeout=10,
-        headers={"Authorization": authorization(owner.private_key, "PUT", wrong)},
+        headers={"Authorization": authorization(owner.private_key, "PUT", wrong, base)},
     )
     assert mismatch.status_code == 422 and "hash to" in mismatch.json()["reason"]
 

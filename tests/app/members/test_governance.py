@@ -108,7 +108,7 @@ def test_a_removed_org_can_no_longer_send_and_its_votes_stop_counting(gov: Drive
     while proposal(gov, 2).status == state_pb2.PROPOSAL_STATUS_VOTING:
         gov.block([])  # one yes and one abstain: decided when the period ends
     assert proposal(gov, 2).status == state_pb2.PROPOSAL_STATUS_PASSED
-    expect(gov.run("acme-admin", vote(1, YES)), tx_errors.SENDER_DISABLED)
+    expect(gov.run("acme-admin", vote(1, YES)), tx_errors.UNKNOWN_SENDER)  # accounts deleted
     tally = state_pb2.Tally.FromString(gov.query("/members/votes", {"id": 1}).value)
     assert (tally.yes, tally.eligible) == (0, 2)
 

@@ -234,3 +234,11 @@ def test_limit_zero_does_not_claim_the_end(dag: Driver) -> None:
         assert page.items or page.next, "an empty page without a cursor claims there is nothing"
     else:
         assert response.code == errors.BAD_QUERY.code
+
+
+@pytest.mark.parametrize("after", ["\u0661", "\U00011f50", "1\u0660", "+1", " 1", "1" * 11])
+def test_a_versions_cursor_is_ascii_digits_only(dag: Driver, after: str) -> None:
+    """str.isdigit() follows the Python's Unicode database (U+11F50 is a digit from Unicode
+    15.0): a cursor of other digits would page differently on different validators' Pythons."""
+    answer = dag.query("/models/versions", {"model": "uni/base", "after": after})
+    assert (answer.codespace, answer.code) == (errors.BAD_QUERY.codespace, errors.BAD_QUERY.code)
