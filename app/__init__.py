@@ -4,7 +4,9 @@ Nothing in this package reads the clock, randomness, the environment or floats w
 blocks, and nothing here imports ``chain``.
 """
 
-APP_VERSION = 1
-"""Protocol version of the state machine; bumps when the rules of execution change."""
+APP_VERSION = 2
+"""Protocol version of the state machine; bumps when the rules of execution change (2: the
+hardened rules of issues 9 and 10: repriced license gas, ASCII scripts, range checks, sender
+authenticated before message checks, digest holding, removal deletes accounts)."""
 
 SOFTWARE_VERSION = "0.1.0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.text import quote
 from app.licenses.handlers import attach
 from app.members.keeper import MembersReader
 from app.models import errors
@@ -21,7 +22,8 @@ def register_model(ctx: MsgContext, msg: tx_pb2.RegisterModel) -> Event:
     """Create a model owned by the sender's organisation."""
     if msg.owner_org != ctx.sender.org:
         raise TxError(
-            errors.ORG_MISMATCH, f"sender belongs to {ctx.sender.org!r}, not {msg.owner_org!r}"
+            errors.ORG_MISMATCH,
+            f"sender belongs to {quote(ctx.sender.org, 80)}, not {quote(msg.owner_org, 80)}",
         )
     keeper = ModelsKeeper(ctx.state)
     model_id = f"{msg.owner_org}/{msg.name}"
@@ -111,7 +113,7 @@ def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
     keeper = ModelsKeeper(ctx.state)
     model = keeper.owned_by(msg.model, ctx.sender.org)
     if MembersReader(ctx.state).org(msg.new_owner_org) is None:
-        raise TxError(errors.UNKNOWN_ORG, f"no organisation {msg.new_owner_org!r}")
+        raise TxError(errors.UNKNOWN_ORG, f"no organisation {quote(msg.new_owner_org, 80)}")
     if model.owner_org == msg.new_owner_org:
         raise TxError(errors.SAME_OWNER, f"{msg.model} already belongs to {msg.new_owner_org}")
     previous = model.owner_org

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from app.core.errors import TxError
+from app.core.text import quote
 from app.members.keeper import MembersReader
 from app.models import errors, keys
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -37,7 +38,7 @@ def split_ref(ref: str) -> tuple[str, str]:
     """Split "model@version"; raises ValueError when there is no '@'."""
     model_id, sep, version = ref.rpartition("@")
     if not sep or not model_id or not version:
-        raise ValueError(f"{ref!r} is not MODEL@VERSION")
+        raise ValueError(f"{quote(ref, 80)} is not MODEL@VERSION")
     return model_id, version
 
 
@@ -56,9 +57,9 @@ class ModelsReader:
         """The model if ``org`` owns it; raises TxError(model_not_found | not_owner)."""
         model = self.model(model_id)
         if model is None:
-            raise TxError(errors.MODEL_NOT_FOUND, f"no model {model_id!r}")
+            raise TxError(errors.MODEL_NOT_FOUND, f"no model {quote(model_id, 80)}")
         if model.owner_org != org:
-            raise TxError(errors.NOT_OWNER, f"{model_id} belongs to {model.owner_org!r}")
+            raise TxError(errors.NOT_OWNER, f"{model_id} belongs to {quote(model.owner_org, 80)}")
         return model
 
     def version(self, model_id: str, version: str) -> state_pb2.Version | None:

@@ -18,6 +18,7 @@ from app.core.query import (
     record,
     text_param,
 )
+from app.core.text import quote
 from app.models import access, keys, validation
 from app.models.access import Clock
 from app.models.keeper import ModelsReader, split_ref, version_ref
@@ -37,7 +38,7 @@ MAX_I64 = 2**63 - 1
 def model(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/models/model {"id"}: one model."""
     model_id = text_param(params, "id")
-    return record(state, keys.model_key(model_id), f"model {model_id!r}")
+    return record(state, keys.model_key(model_id), f"model {quote(model_id, 80)}")
 
 
 def version(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -51,7 +52,7 @@ def versions(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     model_id = text_param(params, "model")
     reader = ModelsReader(state)
     if reader.model(model_id) is None:
-        raise TxError(NOT_FOUND, f"model {model_id!r} not found")
+        raise TxError(NOT_FOUND, f"model {quote(model_id, 80)} not found")
     after = text_param(params, "after", required=False)
     start = _index_cursor(after)
 
