@@ -15,6 +15,7 @@ from typing import Any, cast
 import pytest
 from driver import Driver, make_account, publish, register, started
 
+from app import APP_VERSION
 from app.abci.application import BaseApplication
 from app.abci.metrics import AppMetrics, error_name, message_kinds, start_exporter
 from app.abci.server import AbciServer
@@ -103,7 +104,7 @@ def test_height_state_size_and_method_timings_follow_commits(
     driver.block([])
     assert value(metrics, "modelgov_finalize_block_tx_seconds_count") == 3  # no txs: no per-tx
     assert value(metrics, "modelgov_block_transactions_bucket", le="0.0") == 1
-    assert value(metrics, "modelgov_build_info", version="0.1.0", app_version="1") == 1
+    assert value(metrics, "modelgov_build_info", version="0.1.0", app_version=str(APP_VERSION)) == 1
 
 
 def test_transactions_are_counted_by_kind_and_registered_error(
