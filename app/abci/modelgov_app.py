@@ -27,6 +27,7 @@ from app.core.meta import CHAIN_ID_KEY
 from app.core.query import QueryAnswer
 from app.core.query_routes import route_query
 from app.core.tx import SignatureCache, decode_envelope
+from app.licenses import programs
 from app.members.genesis import init_genesis, parse_consortium
 from app.members.keeper import MembersKeeper, MembersReader
 from app.pb.modelgov.v1 import state_pb2
@@ -66,6 +67,7 @@ class ModelgovApp(BaseApplication):
         self.genesis_height: int | None = None  # InitChain's initial height until a Commit
         self.chain_id = (self.store.get(CHAIN_ID_KEY) or b"").decode()
         self.mempool = Overlay(self.pending)
+        programs.CACHE.release()  # the programs an uncommitted block pinned
 
     def consensus_closed(self) -> None:
         """The engine's consensus connection closed: forget the uncommitted block and genesis;
@@ -159,6 +161,7 @@ class ModelgovApp(BaseApplication):
         if self.staged is None or self.block is None:
             raise OutOfOrder("Commit without a finalized block")
         self.store.commit(self.staged, self.finalized_height)
+        programs.CACHE.release()
         self.pending = Overlay(self.store)
         self.block, self.staged, self.genesis_height = None, None, None
         self.mempool = Overlay(self.store)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.core.env import BlockEnv
+from app.core.gas import GasMeter
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay
 
@@ -18,3 +19,5 @@ class MsgContext:
     sender: state_pb2.Account
     tx_hash: bytes
     params: state_pb2.Params
+    gas: GasMeter = field(default_factory=GasMeter)
+    """What the transaction's messages used beyond the fixed costs (app.core.gas)."""

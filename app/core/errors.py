@@ -80,3 +80,6 @@ INTERNAL = register(TX, 16, "internal", "the node failed to check this transacti
 TOO_MANY_PENDING = register(
     TX, 17, "too_many_pending", "the sender already has the most transactions waiting for a block"
 )
+BLOCK_GAS_EXHAUSTED = register(
+    TX, 18, "block_gas_exhausted", "the block used its max_block_gas before this transaction"
+)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from app.core.ante import authenticate
 from app.core.context import MsgContext
 from app.core.env import BlockEnv, BlockOutput, Event, TxResult
-from app.core.errors import TOO_MANY_PENDING, TxError
+from app.core.errors import BLOCK_GAS_EXHAUSTED, TOO_MANY_PENDING, TxError
+from app.core.gas import GasMeter, base_gas, block_budget
 from app.core.tx import DecodedTx, SignatureCache, decode_tx, validate_messages
 from app.federated.expiry import close_expired_rounds
 from app.members import governance
@@ -55,7 +56,7 @@ def check_tx(
     members.set_account(account)
     if cache is not None:
         cache.add(tx.hash)
-    return TxResult(gas_wanted=len(tx.msgs))
+    return TxResult(gas_wanted=base_gas(len(tx.msgs)))
 
 
 def _check_pending(account: state_pb2.Account, committed: MembersReader) -> None:
@@ -71,33 +72,44 @@ def _check_pending(account: state_pb2.Account, committed: MembersReader) -> None
 
 
 def execute_tx(
-    state: Overlay, env: BlockEnv, raw: bytes, cache: SignatureCache | None = None
+    state: Overlay,
+    env: BlockEnv,
+    raw: bytes,
+    cache: SignatureCache | None = None,
+    loaded: set[str] | None = None,
 ) -> TxResult:
-    """Execute one transaction of a block on ``state`` (the block's overlay)."""
+    """Execute one transaction of a block on ``state`` (the block's overlay); ``loaded`` names
+    the licenses the block has loaded so far (app.core.gas)."""
     members = MembersKeeper(Overlay(state))
     params = members.params()
     try:
         tx = decode_tx(raw, params, cache)
         account = authenticate(members, env, tx)
-        validate_messages(tx, params)
     except TxError as err:
         return rejected(err)
+    wanted = base_gas(len(tx.msgs)) + sum(msg.route.check_gas(msg.body) for msg in tx.msgs)
+    try:
+        validate_messages(tx, params)
+    except TxError as err:  # the sender is known: the checks it made us run count
+        return rejected(err, wanted, gas_used=wanted)
     account.nonce += 1
     members.set_account(account)
     members.state.merge_into(state)
     kinds = ",".join(msg.kind for msg in tx.msgs)
+    meter = GasMeter(loaded)
     try:
-        events = _run_messages(state, env, tx, account)
+        events = _run_messages(state, env, tx, account, meter)
     except TxError as err:
-        return rejected(err, gas_wanted=len(tx.msgs), info=kinds)
-    return TxResult(events=events, gas_wanted=len(tx.msgs), gas_used=len(tx.msgs), info=kinds)
+        return rejected(err, wanted, info=kinds, gas_used=wanted + meter.used)
+    return TxResult(events=events, gas_wanted=wanted, gas_used=wanted + meter.used, info=kinds)
 
 
 def _run_messages(
-    state: Overlay, env: BlockEnv, tx: DecodedTx, account: state_pb2.Account
+    state: Overlay, env: BlockEnv, tx: DecodedTx, account: state_pb2.Account, meter: GasMeter
 ) -> tuple[Event, ...]:
     scratch = Overlay(state)
-    ctx = MsgContext(scratch, env, account, tx.hash, MembersKeeper(scratch).params())
+    params = MembersKeeper(scratch).params()
+    ctx = MsgContext(scratch, env, account, tx.hash, params, meter)
     events = tuple(msg.route.handle(ctx, msg.body) for msg in tx.msgs)
     scratch.merge_into(state)
     return events
@@ -106,21 +118,39 @@ def _run_messages(
 def finalize_block(
     state: Overlay, env: BlockEnv, txs: list[bytes], cache: SignatureCache | None = None
 ) -> BlockOutput:
-    """Execute a decided block's transactions in order (one result per transaction), then the
-    end-of-block work of the domains: governance decides and executes proposals, federated
-    rounds past their deadline close."""
-    results = tuple(execute_tx(state, env, raw, cache) for raw in txs)
+    """Execute a decided block's transactions in order (one result per transaction) while the
+    block's gas stays below ``max_block_gas`` (the rest are refused unrun, app.core.gas), then
+    the end-of-block work of the domains: governance decides and executes proposals,
+    federated rounds past their deadline close."""
+    budget, used = block_budget(MembersReader(state).params()), 0
+    results: list[TxResult] = []
+    loaded: set[str] = set()
+    for raw in txs:
+        if used >= budget:
+            results.append(rejected(TxError(BLOCK_GAS_EXHAUSTED, _exhausted(used, budget))))
+            continue
+        result = execute_tx(state, env, raw, cache, loaded)
+        used += result.gas_used
+        results.append(result)
     events, validator_updates = governance.end_block(state, env)
     events += close_expired_rounds(state, env)
-    return BlockOutput(results, events, validator_updates)
+    return BlockOutput(tuple(results), events, validator_updates)
 
 
-def rejected(err: TxError, gas_wanted: int = 0, info: str = "") -> TxResult:
+def _exhausted(used: int, budget: int) -> str:
+    return (
+        f"the block's transactions before this one used {used} gas of {budget} "
+        "(max_block_gas); it did not run and its nonce is unused: send it again"
+    )
+
+
+def rejected(err: TxError, gas_wanted: int = 0, info: str = "", gas_used: int = 0) -> TxResult:
     """The result of a refused transaction."""
     return TxResult(
         code=err.error.code,
         codespace=err.error.codespace,
         log=err.log,
         gas_wanted=gas_wanted,
+        gas_used=gas_used,
         info=info,
     )

@@ -22,14 +22,19 @@ from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import handlers as usage
 
 
+def _no_gas(msg: Any) -> int:
+    return 0
+
+
 @dataclass(frozen=True)
 class Route:
     """One message type: the sender's required role (ANY_MEMBER: none), its stateless check,
-    its handler."""
+    its handler, and the gas its stateless check costs (paid even when the check refuses)."""
 
     role: str
     validate: Callable[[Any, state_pb2.Params], None]
     handle: Callable[[MsgContext, Any], Event]
+    check_gas: Callable[[Any], int] = _no_gas
 
 
 ROUTES: dict[str, Route] = {
@@ -42,7 +47,9 @@ ROUTES: dict[str, Route] = {
     "announce_provider": Route(
         ANY_MEMBER, models_validation.validate_announce, models.announce_provider
     ),
-    "deploy_license": Route(PUBLISHER, licenses.validate_deploy, licenses.deploy_license),
+    "deploy_license": Route(
+        PUBLISHER, licenses.validate_deploy, licenses.deploy_license, licenses.deploy_gas
+    ),
     "attach_license": Route(PUBLISHER, licenses.validate_attach, licenses.attach_license),
     "use": Route(CONSUMER, usage.validate_use, usage.use),
     "transfer_credits": Route(ADMIN, credits.validate_transfer, credits.transfer_credits),

@@ -7,6 +7,7 @@ import re
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.gas import DEPLOY_GAS_PER_BYTE
 from app.core.text import quote
 from app.licenses import errors
 from app.licenses.keeper import LicensesKeeper
@@ -59,6 +60,11 @@ def validate_deploy(msg: tx_pb2.DeployLicense, params: state_pb2.Params) -> None
         to_value(to_data(msg.params), script_limits(params), "ctx.params")
     except (TypeError, ValueError) as exc:
         raise TxError(errors.INVALID_PARAMS, str(exc)) from None
+
+
+def deploy_gas(msg: tx_pb2.DeployLicense) -> int:
+    """The gas of a deploy's check: DEPLOY_GAS_PER_BYTE per byte of source (app.core.gas)."""
+    return DEPLOY_GAS_PER_BYTE * len(msg.source.encode("utf-8", "surrogatepass"))
 
 
 def deploy_license(ctx: MsgContext, msg: tx_pb2.DeployLicense) -> Event:

@@ -21,6 +21,7 @@ DEFAULT_PARAMS = state_pb2.Params(
     vote_quorum_percent=50,
     vote_threshold_percent=66,
     voting_period_blocks=100,
+    max_block_gas=10_000_000,
 )
 
 

@@ -29,6 +29,10 @@ vote_quorum_percent        1           100          a percentage
 vote_threshold_percent     1           100          a percentage
 voting_period_blocks       5           10_000_000   a proposal has blocks to collect votes;
                                                     height + period stays far below 2^64
+max_block_gas              2_000_000   100_000_000  above one transaction's most (a use at the
+                                                    highest license_gas_limit, a deploy of the
+                                                    largest script); bounds how long one block
+                                                    takes to execute (app/core/gas.py)
 =========================  ==========  ===========  ============================================
 
 Lowering a limit never rewrites what exists: deployed licenses, published versions,
@@ -66,6 +70,7 @@ RANGES: dict[str, ParamRange] = {
     "vote_quorum_percent": ParamRange(1, 100),
     "vote_threshold_percent": ParamRange(1, 100),
     "voting_period_blocks": ParamRange(5, 10_000_000),
+    "max_block_gas": ParamRange(2_000_000, 100_000_000),
 }
 PARAM_FIELDS = tuple(f.name for f in state_pb2.Params.DESCRIPTOR.fields)
 

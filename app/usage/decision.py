@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from app.core.errors import TxError
+from app.core.errors import ErrorCode, TxError
+from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
 from app.core.text import quote
 from app.credits.keeper import MAX_BALANCE
 from app.licenses.handlers import script_limits
@@ -50,11 +51,14 @@ def evaluate_use(
     use: tx_pb2.Use,
     height: int,
     time: int,
+    meter: GasMeter | None = None,
 ) -> Evaluation:
     """Run the governing license's ``authorize(ctx)``; a deny is a Decision, not an error.
 
-    Raises TxError when there is nothing to ask (no version, revoked, no license) or the script
-    fails (out of gas, memory, a runtime error).
+    With ``meter`` (a transaction's, in a block), the license's first use in the block pays
+    for loading it and every evaluation pays its gas, failed ones included (app.core.gas).
+    Raises TxError when there is nothing to ask (no version, revoked, no license, the owner no
+    longer a member) or the script fails (out of gas, memory, a runtime error).
     """
     version = ModelsReader(state).version(use.model, use.version)
     if version is None:
@@ -71,28 +75,45 @@ def evaluate_use(
         )
     model = ModelsReader(state).model(use.model)
     owner = model.owner_org if model is not None else ""
+    if MembersReader(state).org(owner) is None:
+        raise TxError(
+            errors.LICENSOR_REMOVED,
+            f"{use.model} belongs to {quote(owner, 64)}, which is no longer a member",
+        )
     params = to_data(found.params)
     period = params.get("period_seconds")
-    period_seconds = period if isinstance(period, int) and period > 0 else DEFAULT_PERIOD_SECONDS
+    period_seconds = period if type(period) is int and period > 0 else DEFAULT_PERIOD_SECONDS
     ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
     limits = deployed_limits(script_limits(MembersReader(state).params()), found.source)
+    if meter is not None and found.id not in meter.loaded:
+        meter.consume(LOAD_GAS_PER_BYTE * len(found.source.encode()))
+        meter.loaded.add(found.id)
     try:
-        outcome = run_authorize(compiled(found.source, limits), ctx, limits)
+        program = compiled(found.source, limits, pin=meter is not None)
+        outcome = run_authorize(program, ctx, limits)
     except ScriptError as exc:
         raise TxError(
             errors.SCRIPT_FAILED, f"{found.id}: no longer passes its check: {exc}"
         ) from None
-    except OutOfGas as exc:
-        raise TxError(errors.OUT_OF_GAS, f"{found.id}: {exc}") from None
-    except MemoryExceeded as exc:
-        raise TxError(errors.MEMORY_EXCEEDED, f"{found.id}: {exc}") from None
     except ScriptRuntimeError as exc:
-        raise TxError(errors.SCRIPT_FAILED, f"{found.id}: {exc}") from None
+        if meter is not None:
+            meter.consume(exc.gas_used)
+        raise TxError(_runtime_error(exc), f"{found.id}: {exc}") from None
     except (TypeError, ValueError) as exc:  # the context does not fit the interpreter's limits
         raise TxError(errors.SCRIPT_FAILED, f"{found.id}: context refused: {exc}") from None
+    if meter is not None:
+        meter.consume(outcome.gas_used)
     if outcome.decision.allowed:
         check_answer(found.id, outcome.decision.fee, outcome.decision.note)
     return Evaluation(outcome.decision, outcome.gas_used, found, owner, period_seconds)
+
+
+def _runtime_error(exc: ScriptRuntimeError) -> ErrorCode:
+    if isinstance(exc, OutOfGas):
+        return errors.OUT_OF_GAS
+    if isinstance(exc, MemoryExceeded):
+        return errors.MEMORY_EXCEEDED
+    return errors.SCRIPT_FAILED
 
 
 def deployed_limits(limits: Limits, source: str) -> Limits:

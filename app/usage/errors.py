@@ -22,3 +22,6 @@ IDS_EXHAUSTED = register(USAGE, 14, "ids_exhausted", "every receipt id has been 
 INVALID_PERIOD = register(
     USAGE, 15, "invalid_period", "the license's period_seconds is not 1 to 2^64-1"
 )
+LICENSOR_REMOVED = register(
+    USAGE, 16, "licensor_removed", "the model's owner is no longer a member of the consortium"
+)

@@ -34,7 +34,7 @@ def validate_use(msg: tx_pb2.Use, params: state_pb2.Params) -> None:
 
 def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
     """Ask the license; on allow within max_fee, pay the owner and write the receipt."""
-    evaluation = evaluate_use(ctx.state, ctx.sender, msg, ctx.env.height, ctx.env.time)
+    evaluation = evaluate_use(ctx.state, ctx.sender, msg, ctx.env.height, ctx.env.time, ctx.gas)
     decision = evaluation.decision
     license_id = evaluation.license.id
     if not decision.allowed:

@@ -11,6 +11,7 @@ from driver import Driver, make_account, publish, register
 
 from app.core import crypto, errors
 from app.core.errors import ErrorCode
+from app.core.gas import base_gas
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import tx_pb2
 
@@ -182,6 +183,7 @@ def test_codes_are_distinct_and_stable() -> None:
         "sender_disabled": 15,
         "internal": 16,
         "too_many_pending": 17,
+        "block_gas_exhausted": 18,
     }
 
 
@@ -222,7 +224,7 @@ def test_failed_message_consumes_the_nonce(chain: Driver) -> None:
     missing = chain.sign("uni-pub", [publish("uni/missing", "1.0")])
     result = chain.block([missing]).tx_results[0]
     assert (result.codespace, result.code) == ("models", model_errors.MODEL_NOT_FOUND.code)
-    assert result.gas_wanted == 1
+    assert result.gas_wanted == result.gas_used == base_gas(1)
     assert chain.committed_nonce("uni-pub") == 1
     assert chain.store.root != before  # the account record changed, nothing else
     replay = chain.sign("uni-pub", [register("uni", "m")], nonce=0)

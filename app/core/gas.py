@@ -1,0 +1,53 @@
+"""Gas of a transaction, and the budget of a block: what bounds how long a block takes.
+
+There are no fees, so nothing else stops one member from filling blocks with transactions that
+are each within their own limits but together take the validators minutes to execute (a use of
+an expensive license, a deploy of the largest script). Every transaction costs TX_GAS and
+MSG_GAS per message, plus what its messages report: a use the gas its license evaluation used
+(failed evaluations included), a deploy DEPLOY_GAS_PER_BYTE per byte of source (the deploy
+check's cost). FinalizeBlock executes transactions in order while the block's gas is below
+``max_block_gas``; later ones are refused with ``block_gas_exhausted`` without running and keep
+their nonce, so their senders send them again. The unit is the license interpreter's gas, about
+a tenth of a microsecond of host work (benchmarks/license_gas_fuzz.py).
+"""
+
+from __future__ import annotations
+
+from app.pb.modelgov.v1 import state_pb2
+
+TX_GAS = 1_000
+"""Decoding, the signature, the account and the writes every transaction makes."""
+MSG_GAS = 200
+"""Routing and the stateless checks of one message."""
+DEPLOY_GAS_PER_BYTE = 20
+"""The deploy check parses and walks a script at one to three microseconds per byte."""
+LOAD_GAS_PER_BYTE = 20
+"""A license's first use in a block pays for checking its script again (the program cache may
+have let it go; whether it did differs between nodes, so every node charges it). Later uses in
+the same block find it pinned in the cache and pay nothing more."""
+DEFAULT_MAX_BLOCK_GAS = 10_000_000
+
+
+class GasMeter:
+    """Gas a transaction's messages used beyond the fixed costs; only grows. ``loaded`` names
+    the licenses loaded earlier in the same block (shared by the block's meters)."""
+
+    __slots__ = ("loaded", "used")
+
+    def __init__(self, loaded: set[str] | None = None) -> None:
+        self.used = 0
+        self.loaded: set[str] = set() if loaded is None else loaded
+
+    def consume(self, amount: int) -> None:
+        """Count ``amount`` more gas (non-negative)."""
+        self.used += max(0, amount)
+
+
+def base_gas(messages: int) -> int:
+    """What a transaction of ``messages`` messages costs before its messages run."""
+    return TX_GAS + MSG_GAS * messages
+
+
+def block_budget(params: state_pb2.Params) -> int:
+    """The gas a block's transactions may use (parameters stored before the field: default)."""
+    return params.max_block_gas or DEFAULT_MAX_BLOCK_GAS

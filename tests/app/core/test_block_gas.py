@@ -1,0 +1,142 @@
+"""A block's gas is bounded: one member cannot make a block take minutes to execute.
+
+Every transaction is within its own limits here; together they would take the validators as long
+as the member likes without ``max_block_gas``: uses of a license that spends its whole gas limit,
+uses cycling through many distinct large licenses (each would have to be checked again when the
+program cache lets it go), deploys of the largest scripts, deploys that fail their check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from driver import Driver, publish, register, started, timestamp
+
+from app.core import errors
+from app.core.gas import DEPLOY_GAS_PER_BYTE, LOAD_GAS_PER_BYTE, base_gas
+from app.licenses import programs
+from app.licenses.params import from_data
+from app.pb.modelgov.v1 import tx_pb2
+from app.pb.tendermint.abci import types_pb2 as abci
+from app.usage import errors as usage_errors
+
+BUDGET = 2_000_000
+SPIN = (
+    "def authorize(ctx):\n    total = 0\n    for i in range(100000):\n        total += i\n"
+    "    return allow()\n"
+)
+CHEAP = "def authorize(ctx):\n    return allow(fee=0, note='ok')\n"
+
+
+def deploy(name: str, source: str) -> tx_pb2.Msg:
+    return tx_pb2.Msg(
+        deploy_license=tx_pb2.DeployLicense(name=name, source=source, params=from_data({}))
+    )
+
+
+def attach(model: str, license_id: str) -> tx_pb2.Msg:
+    return tx_pb2.Msg(
+        attach_license=tx_pb2.AttachLicense(model=model, version="1.0", license=license_id)
+    )
+
+
+def use(model: str) -> tx_pb2.Msg:
+    return tx_pb2.Msg(
+        use=tx_pb2.Use(model=model, version="1.0", purpose="inference", quantity=1, max_fee=0)
+    )
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Driver]:
+    """uni/spin is governed by a license that spends its whole gas limit, uni/cheap by one
+    that answers at once; the block budget is the lowest a vote may set."""
+    driver = started(tmp_path, params={"max_block_gas": BUDGET})
+    driver.ok("uni-pub", register("uni", "spin"), publish("uni/spin", "1.0"))
+    driver.ok("uni-pub", register("uni", "cheap"), publish("uni/cheap", "1.0"))
+    driver.ok("uni-pub", deploy("spin", SPIN), attach("uni/spin", "uni/spin"))
+    driver.ok("uni-pub", deploy("cheap", CHEAP), attach("uni/cheap", "uni/cheap"))
+    yield driver
+    driver.close()
+
+
+def test_a_block_stops_running_transactions_once_its_gas_is_spent(chain: Driver) -> None:
+    txs = [chain.sign("acme-user", [use("uni/spin")]) for _ in range(15)]
+    results = chain.block(txs).tx_results
+    codes = [(r.codespace, r.code) for r in results]
+    ran = codes.count((usage_errors.OUT_OF_GAS.codespace, usage_errors.OUT_OF_GAS.code))
+    refused = codes.count(("tx", errors.BLOCK_GAS_EXHAUSTED.code))
+    assert ran + refused == 15 and 0 < ran < 15
+    assert codes[:ran] == [(usage_errors.OUT_OF_GAS.codespace, usage_errors.OUT_OF_GAS.code)] * ran
+    spent = sum(r.gas_used for r in results[: ran - 1])
+    assert spent < BUDGET <= spent + results[ran - 1].gas_used
+    assert all(r.gas_used == 0 and "send it again" in r.log for r in results[ran:])
+    assert chain.committed_nonce("acme-user") == ran  # the refused ones kept their nonces
+    again = chain.block(txs[ran:]).tx_results
+    assert again[0].code == usage_errors.OUT_OF_GAS.code
+
+
+def test_a_use_pays_for_its_evaluation_even_when_it_fails(chain: Driver) -> None:
+    result = chain.run("acme-user", use("uni/spin"))
+    assert result.code == usage_errors.OUT_OF_GAS.code
+    load = LOAD_GAS_PER_BYTE * len(SPIN.encode())
+    assert result.gas_used == base_gas(1) + load + 200_000
+
+
+def test_a_license_pays_for_loading_once_per_block(chain: Driver) -> None:
+    first, second = chain.block(
+        [chain.sign("acme-user", [use("uni/cheap")]), chain.sign("acme-user", [use("uni/cheap")])]
+    ).tx_results
+    assert first.code == second.code == 0
+    assert first.gas_used - second.gas_used == LOAD_GAS_PER_BYTE * len(CHEAP.encode())
+    later = chain.run("acme-user", use("uni/cheap"))
+    assert later.gas_used == first.gas_used  # a new block loads it again
+
+
+def test_the_block_pins_what_it_loaded_until_commit(chain: Driver) -> None:
+    """Pinned programs stay cached however many others the block loads; Commit lets go."""
+    request = abci.RequestFinalizeBlock(
+        txs=[chain.sign("acme-user", [use("uni/cheap")])],
+        height=chain.height + 1,
+        time=timestamp(chain.time + 5),
+    )
+    chain.app.finalize_block(request)
+    assert {source for source, _ in programs.CACHE._pinned} == {CHEAP}
+    chain.app.commit(abci.RequestCommit())
+    assert programs.CACHE._pinned == {}
+
+
+def test_a_deploy_pays_for_its_check_even_when_the_check_refuses(chain: Driver) -> None:
+    big = "def authorize(ctx):\n" + "    x = 1\n" * 1500 + "    return allow()\n"
+    accepted = chain.run("uni-pub", deploy("big", big))
+    assert accepted.code == 0
+    assert accepted.gas_used == base_gas(1) + DEPLOY_GAS_PER_BYTE * len(big.encode())
+    broken = big.replace("return allow()", "return allow(")
+    refused = chain.block([chain.sign("uni-pub", [deploy("broken", broken)])], check_proposal=False)
+    result = refused.tx_results[0]
+    assert result.code != 0
+    assert result.gas_used == base_gas(1) + DEPLOY_GAS_PER_BYTE * len(broken.encode())
+    assert chain.committed_nonce("uni-pub") == 5  # a refused check consumes no nonce
+
+
+def test_deploys_of_large_scripts_fill_a_block_quickly(chain: Driver) -> None:
+    large = "def authorize(ctx):\n" + "    x = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n" * 400
+    large += "    return allow()\n"
+    txs = [chain.sign("uni-pub", [deploy(f"large{i}", large)]) for i in range(20)]
+    results = chain.block(txs).tx_results
+    ran = sum(1 for r in results if r.code == 0)
+    assert 0 < ran < 20
+    assert all(r.code == errors.BLOCK_GAS_EXHAUSTED.code for r in results[ran:])
+
+
+def test_a_use_of_a_removed_organisations_model_is_refused(chain: Driver) -> None:
+    from app.members.keeper import MembersKeeper
+
+    MembersKeeper(chain.app.pending).remove_org("uni")
+    chain.block([])
+    result = chain.run("acme-user", use("uni/cheap"))
+    assert (result.codespace, result.code) == (
+        usage_errors.LICENSOR_REMOVED.codespace,
+        usage_errors.LICENSOR_REMOVED.code,
+    )
