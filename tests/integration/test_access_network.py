@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from chain.weights.digest import ManifestEntry, build_manifest, digest_of_bytes
 from chain.weights.store import BlobStore
 
 pytestmark = pytest.mark.integration
-BASE_PORT = 25656
+BASE_PORT = int(os.environ.get("MODELGOV_ACCESS_TEST_PORT", "25656"))
 ROOT = Path(__file__).resolve().parents[2]
 OWNER = "northwind-uni"
 MODEL = f"{OWNER}/guarded"
@@ -293,6 +294,8 @@ def govern(node: Node, network: net.Testnet, action: tx_pb2.ProposalAction) -> s
         node.send(admin, [tx_pb2.Msg(cast_vote=ballot)])
     found = node.record("/members/proposal", {"id": proposal_id}, state_pb2.Proposal)
     assert found.status == state_pb2.PROPOSAL_STATUS_PASSED, found.result
+    for spec in network.nodes:  # every store answers from its own node: let each see it
+        Node(spec.rpc_url).wait_for_height(found.decided_height)
     return found
 
 

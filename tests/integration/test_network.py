@@ -28,6 +28,7 @@ BASE_PORT = 20656
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
+DIGEST_C = "sha256:" + "c" * 64  # open-health's own weights: another org's digest is held
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +202,7 @@ def test_the_cli_commits_queries_and_exits_with_meaningful_codes(network: net.Te
         "open-health/triage",
         "1.0",
         "--digest",
-        DIGEST_A,
+        DIGEST_C,
         "--size",
         "99",
         "--format",
