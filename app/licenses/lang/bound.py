@@ -236,10 +236,10 @@ class _Bound:
         if isinstance(op, ast.Add) and a.size is not None and b.size is not None:
             if strings:
                 size = min(a.size + b.size, self.limits.max_str_len)
-                return size, _Abs("str", size)
-            return 2 * (a.size + b.size), _Abs(None, a.size + b.size)
+                return size + 1, _Abs("str", size)
+            return 2 * (a.size + b.size) + 1, _Abs(None, a.size + b.size)
         if isinstance(op, ast.Add) and strings:
-            return self.limits.max_str_len, _Abs("str", self.limits.max_str_len)
+            return self.limits.max_str_len + 1, _Abs("str", self.limits.max_str_len)
         if isinstance(op, ast.Add) and "int" in (a.kind, b.kind):
             return 0, _INT
         raise _Unbounded
@@ -360,7 +360,7 @@ class _Bound:
         results = [self.expr(element, env) for element in node.elts]
         sizes = [value.size for _, value in results]
         size = None if None in sizes else 1 + sum(s for s in sizes if s is not None)
-        return sum(c for c, _ in results) + len(results), _Abs("list", size)
+        return sum(c for c, _ in results) + len(results) + 1, _Abs("list", size)
 
     def e_Dict(self, node: ast.Dict, env: Env) -> tuple[int, _Abs]:
         results = [self.expr(n, env) for n in [*node.keys, *node.values] if n is not None]

@@ -51,18 +51,19 @@ class Ops:
         return n
 
     def new_str(self, length: int) -> None:
-        """Account for a new string of ``length`` characters before it is built."""
+        """Account for a new string of ``length`` characters before it is built (one gas more
+        for the string itself, even an empty one)."""
         if length > self.limits.max_str_len:
             raise MemoryFault(
                 f"a string of {length} characters exceeds max_str_len "
                 f"{self.limits.max_str_len} (gas used {self.meter.gas})"
             )
-        self.meter.charge(length)
+        self.meter.charge(length + 1)
         self.meter.allocate(length)
 
     def make_list(self, items: tuple[Value, ...]) -> ListV:
         """A new list; its elements cost gas and memory (one unit each, plus one)."""
-        self.meter.charge(len(items))
+        self.meter.charge(len(items) + 1)
         self.meter.allocate(len(items) + 1)
         return new_list(items, self.limits)
 
