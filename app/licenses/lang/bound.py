@@ -322,7 +322,7 @@ class _Bound:
             rendering = limits.max_value_depth + 1 + 2 * limits.max_str_len
             return rendering, _Abs("str", limits.max_str_len)
         if name == "sorted":
-            return sort_cost(total, total, python_compare=True) + 3 * total, _Abs(None, total)
+            return sort_cost(total, total, python_compare=True) + 3 * total + 1, _Abs(None, total)
         kind = "int" if name == "sum" else None
         big = int_op_cost(limits.max_int_bits, limits.max_int_bits)
         return total * (4 + big), _Abs(kind, total if kind is None else 1)
