@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from app.attestations import errors, keys
-from app.core.errors import TxError
+from app.core.ids import take_id
 from app.pb.modelgov.v1 import federated_pb2
 from app.state import Overlay, Reader
 
@@ -42,11 +42,7 @@ class AttestationsKeeper(AttestationsReader):
 
         Raises TxError(ids_exhausted) once the 8-byte ids are used up, before any write.
         """
-        raw = self.state.get(keys.NEXT_ID)
-        attestation.id = 1 if raw is None else int.from_bytes(raw, "big")
-        if attestation.id >= keys.MAX_U64:
-            raise TxError(errors.IDS_EXHAUSTED, "attestation ids are exhausted")
-        self.state.set(keys.NEXT_ID, keys.u64(attestation.id + 1))
+        attestation.id = take_id(self.state, keys.LAST_ID, errors.IDS_EXHAUSTED, "attestation")
         encoded = attestation.SerializeToString(deterministic=True)
         self.state.set(keys.attestation_key(attestation.id), encoded)
         by_version = keys.version_prefix(attestation.model, attestation.version)

@@ -4,7 +4,7 @@ scans return them in the order they were written."""
 from __future__ import annotations
 
 PREFIX = b"\x07"
-NEXT_ID = PREFIX + b"n"
+LAST_ID = PREFIX + b"n"
 ATTESTATION = PREFIX + b"a"
 BY_VERSION = PREFIX + b"V"
 BY_ORG = PREFIX + b"O"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from app.core.errors import TxError
+from app.core.ids import take_id
 from app.federated import errors, keys
 from app.pb.modelgov.v1 import federated_pb2
 from app.state import Overlay, Reader
@@ -53,11 +53,7 @@ class FederatedKeeper(FederatedReader):
 
         Raises TxError(ids_exhausted) once the 8-byte ids are used up, before any write.
         """
-        raw = self.state.get(keys.NEXT_ID)
-        record.id = 1 if raw is None else int.from_bytes(raw, "big")
-        if record.id >= keys.MAX_U64:
-            raise TxError(errors.IDS_EXHAUSTED, "round ids are exhausted")
-        self.state.set(keys.NEXT_ID, keys.u64(record.id + 1))
+        record.id = take_id(self.state, keys.LAST_ID, errors.IDS_EXHAUSTED, "round")
         self.set_round(record)
         self.state.set(keys.deadline_key(record.deadline_height, record.id), b"\x01")
         self.state.set(keys.target_key(record.target_model, record.target_version), b"\x01")

@@ -4,7 +4,7 @@ prefix scans return them in order; model ids and versions never contain NUL."""
 from __future__ import annotations
 
 PREFIX = b"\x08"
-NEXT_ID = PREFIX + b"n"
+LAST_ID = PREFIX + b"n"
 ROUND = PREFIX + b"r"
 DEADLINE = PREFIX + b"d"
 TARGET = PREFIX + b"t"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.errors import TxError
+from app.core.ids import take_id
 from app.members import errors, keys
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
@@ -191,12 +191,7 @@ class MembersKeeper(MembersReader):
     def add_proposal(self, proposal: state_pb2.Proposal) -> state_pb2.Proposal:
         """Store a new proposal under the next id and open it to votes; raises
         TxError(ids_exhausted) once the 8-byte ids are used up, before any write."""
-        raw = self.state.get(keys.NEXT_PROPOSAL)
-        proposal_id = (0 if raw is None else int.from_bytes(raw, "big")) + 1
-        if proposal_id > keys.MAX_U64:
-            raise TxError(errors.IDS_EXHAUSTED, "proposal ids are exhausted")
-        proposal.id = proposal_id
-        self.state.set(keys.NEXT_PROPOSAL, proposal.id.to_bytes(8, "big"))
+        proposal.id = take_id(self.state, keys.LAST_PROPOSAL, errors.IDS_EXHAUSTED, "proposal")
         self.state.set(keys.active_key(proposal.id), b"\x01")
         self._count_open(proposal.proposer_org, +1)
         self.state.set(keys.due_key(proposal.voting_end_height, proposal.id), b"\x01")

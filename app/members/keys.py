@@ -27,7 +27,7 @@ def org_account_key(org_id: str, address: str) -> bytes:
 
 
 PROPOSAL = PREFIX + b"P"
-NEXT_PROPOSAL = PREFIX + b"N"
+LAST_PROPOSAL = PREFIX + b"N"
 ACTIVE = PREFIX + b"A"
 VOTE = PREFIX + b"v"
 VALIDATOR = PREFIX + b"V"

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from app.core.errors import TxError
+from app.core.ids import take_id
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
 from app.usage import errors, keys
@@ -110,11 +111,8 @@ class UsageKeeper(UsageReader):
 
         Raises TxError(ids_exhausted | counter_overflow | invalid_period) before any write.
         """
-        receipt_id = _int(self.state.get(keys.NEXT_ID)) + 1
-        if receipt_id > keys.MAX_U64:
-            raise TxError(errors.IDS_EXHAUSTED, "receipt ids are exhausted")
         counters = self._counted(receipt, period_seconds)
-        self.state.set(keys.NEXT_ID, keys.u64(receipt_id))
+        receipt_id = take_id(self.state, keys.LAST_ID, errors.IDS_EXHAUSTED, "receipt")
         receipt.id = receipt_id
         self.state.set(keys.receipt_key(receipt_id), receipt.SerializeToString())
         r, marker = receipt, b"\x01"

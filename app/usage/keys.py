@@ -4,7 +4,7 @@ prefix scans return them in order."""
 from __future__ import annotations
 
 PREFIX = b"\x04"
-NEXT_ID = PREFIX + b"n"
+LAST_ID = PREFIX + b"n"
 RECEIPT = PREFIX + b"r"
 BY_MODEL = PREFIX + b"M"
 BY_VERSION = PREFIX + b"V"

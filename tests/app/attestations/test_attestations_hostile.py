@@ -104,10 +104,10 @@ def test_attesting_at_the_extremes(
 
 
 def test_attestation_ids_exhausted_refuse_the_next(registry: Driver) -> None:
-    registry.app.pending.set(keys.NEXT_ID, (MAX_U64 - 1).to_bytes(8, "big"))
+    registry.app.pending.set(keys.LAST_ID, (MAX_U64 - 1).to_bytes(8, "big"))  # the last given
     registry.block([])
     registry.ok("openml-audit", attest())  # the last id: the next one would not fit
     expect(registry.run("openml-audit", attest()), errors.IDS_EXHAUSTED)
     answer = registry.query("/attestations/by_org", {"org": "openml"})
     [raw] = state_pb2.Page.FromString(answer.value).items
-    assert federated_pb2.Attestation.FromString(raw).id == MAX_U64 - 1
+    assert federated_pb2.Attestation.FromString(raw).id == MAX_U64

@@ -114,7 +114,7 @@ def test_submitting_at_the_extremes(
 
 
 def test_round_ids_exhausted_refuse_a_new_round(based: Driver) -> None:
-    based.app.pending.set(keys.NEXT_ID, MAX_U64.to_bytes(8, "big"))
+    based.app.pending.set(keys.LAST_ID, MAX_U64.to_bytes(8, "big"))
     based.block([])
     expect(based.run("uni-pub", open_round()), errors.IDS_EXHAUSTED)
 

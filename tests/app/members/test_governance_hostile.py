@@ -64,7 +64,7 @@ def passes(
 
 
 def next_id(driver: Driver) -> int:
-    raw = driver.store.get(keys.NEXT_PROPOSAL)
+    raw = driver.store.get(keys.LAST_PROPOSAL)
     return (0 if raw is None else int.from_bytes(raw, "big")) + 1
 
 
@@ -76,7 +76,7 @@ def gov(tmp_path: Path) -> Iterator[Driver]:
 
 
 def test_proposal_ids_exhausted_refuse_a_new_proposal(gov: Driver) -> None:
-    gov.app.pending.set(keys.NEXT_PROPOSAL, MAX_U64.to_bytes(8, "big"))
+    gov.app.pending.set(keys.LAST_PROPOSAL, MAX_U64.to_bytes(8, "big"))
     gov.block([])
     expect(gov.run("uni-admin", propose(validator(bytes(32), 1))), errors.IDS_EXHAUSTED)
 

@@ -180,7 +180,7 @@ def test_a_counter_at_the_uint64_maximum_refuses_the_next_use(chain: Driver) -> 
 
 def test_receipt_ids_exhausted_refuse_the_use(chain: Driver) -> None:
     licensed(chain, OTHER, "uni-pub", "free", allow_fee("0"))
-    inject(chain, keys.NEXT_ID, MAX_U64.to_bytes(8, "big"))
+    inject(chain, keys.LAST_ID, MAX_U64.to_bytes(8, "big"))
     chain.block([])
     expect(chain.run("acme-user", use(OTHER)), errors.IDS_EXHAUSTED)
 
