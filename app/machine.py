@@ -279,9 +279,13 @@ def _run_messages(
 ) -> tuple[Event, ...]:
     scratch = Overlay(state)
     ctx = MsgContext(scratch, env, account, tx.hash, params(scratch), meter)
-    events = tuple(msg.route.handle(ctx, msg.body) for msg in tx.msgs)
+    events: list[Event] = []
+    for msg in tx.msgs:
+        events.append(msg.route.handle(ctx, msg.body))
+        events.extend(ctx.emitted)
+        ctx.emitted.clear()
     scratch.merge_into(state)
-    return events
+    return tuple(events)
 
 
 def finalize_block(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.attestations import errors
+from app.attestations import errors, events
 from app.attestations.keeper import AttestationsKeeper
 from app.core.context import MsgContext
 from app.core.env import Event
@@ -96,7 +96,7 @@ def attest(ctx: MsgContext, msg: tx_pb2.Attest) -> Event:
         )
     )
     return Event(
-        "attestation.recorded",
+        events.RECORDED,
         (
             ("id", str(record.id)),
             ("model", msg.model),

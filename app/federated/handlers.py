@@ -16,7 +16,7 @@ from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
-from app.federated import errors
+from app.federated import errors, events
 from app.federated.keeper import FederatedKeeper
 from app.federated.validation import update_version
 from app.members.keeper import MembersReader
@@ -54,7 +54,7 @@ def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
             open_height=ctx.env.height,
         )
     )
-    return Event("federated.round_opened", (("id", str(record.id)), ("base", record.base)))
+    return Event(events.ROUND_OPENED, (("id", str(record.id)), ("base", record.base)))
 
 
 def _check_target_free(ctx: MsgContext, model_id: str, version: str) -> None:
@@ -98,7 +98,7 @@ def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
     record.submissions.append(submission)
     FederatedKeeper(ctx.state).set_round(record)
     ref = version_ref(record.target_model, name)
-    return Event("federated.update_submitted", (("round", str(record.id)), ("ref", ref)))
+    return Event(events.UPDATE_SUBMITTED, (("round", str(record.id)), ("ref", ref)))
 
 
 def _attest_update(
@@ -152,7 +152,7 @@ def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
     record.closed_height = ctx.env.height
     keeper.close(record)
     ref = version_ref(model, name)
-    return Event("federated.round_finalized", (("id", str(record.id)), ("ref", ref)))
+    return Event(events.ROUND_FINALIZED, (("id", str(record.id)), ("ref", ref)))
 
 
 def _publish(

@@ -9,7 +9,7 @@ from app.core.env import Event
 from app.core.errors import TxError
 from app.core.gas import DEPLOY_GAS_PER_BYTE
 from app.core.text import quote
-from app.licenses import errors
+from app.licenses import errors, events
 from app.licenses.keeper import LicensesKeeper
 from app.licenses.lang import Limits, ScriptError, to_value
 from app.licenses.params import to_data, validate_params
@@ -87,7 +87,7 @@ def deploy_license(ctx: MsgContext, msg: tx_pb2.DeployLicense) -> Event:
         time=ctx.env.time,
     )
     keeper.add_license(record)
-    return Event("license.deployed", (("license", license_id), ("code_hash", program.code_hash)))
+    return Event(events.DEPLOYED, (("license", license_id), ("code_hash", program.code_hash)))
 
 
 def validate_attach(msg: tx_pb2.AttachLicense, params: state_pb2.Params) -> None:
@@ -125,6 +125,6 @@ def attach(ctx: MsgContext, model: str, version: str, license_id: str) -> Event:
     )
     keeper.attach(attachment)
     return Event(
-        "license.attached",
+        events.ATTACHED,
         (("model", model), ("version", version), ("license", license_id)),
     )

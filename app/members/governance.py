@@ -24,6 +24,7 @@ from app.core.errors import TxError
 from app.core.text import quote
 from app.licenses.params import to_data, validate_params
 from app.members import errors, keys
+from app.members import events as event_types
 from app.members.genesis import (
     ACCOUNT_NAME,
     ATTRIBUTE_KEY,
@@ -95,7 +96,7 @@ def submit_proposal(ctx: MsgContext, msg: tx_pb2.SubmitProposal) -> Event:
         )
     )
     kind = msg.action.WhichOneof("kind") or ""
-    return Event("gov.proposal", (("id", str(proposal.id)), ("action", kind)))
+    return Event(event_types.PROPOSAL, (("id", str(proposal.id)), ("action", kind)))
 
 
 def validate_vote(msg: tx_pb2.CastVote, params: state_pb2.Params) -> None:
@@ -116,7 +117,7 @@ def cast_vote(ctx: MsgContext, msg: tx_pb2.CastVote) -> Event:
     keeper.set_vote(msg.proposal_id, ctx.sender.org, msg.option)
     option = tx_pb2.VoteOption.Name(msg.option).removeprefix("VOTE_OPTION_").lower()
     return Event(
-        "gov.vote",
+        event_types.VOTE,
         (("id", str(msg.proposal_id)), ("org", ctx.sender.org), ("option", option)),
     )
 
@@ -159,7 +160,9 @@ def end_block(
             basis = _Basis.read(keeper)  # what it changed counts for the proposals after it
         keeper.set_proposal(proposal)
         status = state_pb2.ProposalStatus.Name(proposal.status).removeprefix("PROPOSAL_STATUS_")
-        events.append(Event("gov.decided", (("id", str(proposal_id)), ("status", status.lower()))))
+        events.append(
+            Event(event_types.DECIDED, (("id", str(proposal_id)), ("status", status.lower())))
+        )
     return tuple(events), _last_per_key(changes)
 
 

@@ -6,12 +6,13 @@ from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
-from app.federated.revenue import pay_fee
+from app.credits import events as credit_events
 from app.models.validation import check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from app.usage import errors
+from app.usage import errors, events
 from app.usage.decision import evaluate_use
 from app.usage.keeper import UsageKeeper
+from app.usage.payment import pay_fee
 from app.usage.purposes import PURPOSES
 
 MAX_QUANTITY = 2**32
@@ -47,6 +48,10 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
     paid = pay_fee(
         ctx.state, ctx.sender.org, evaluation.owner, msg.model, msg.version, decision.fee
     )
+    for org, amount in paid:  # each move reads like a transfer to whoever follows credits
+        if amount and org != ctx.sender.org:
+            moved = (("from", ctx.sender.org), ("to", org), ("amount", str(amount)))
+            ctx.emitted.append(Event(credit_events.TRANSFER, (*moved, ("reason", "use"))))
     receipt = UsageKeeper(ctx.state).record(
         state_pb2.Receipt(
             model=msg.model,
@@ -68,7 +73,7 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
         evaluation.period_seconds,
     )
     return Event(
-        "usage.receipt",
+        events.RECEIPT,
         (
             ("id", str(receipt.id)),
             ("model", msg.model),

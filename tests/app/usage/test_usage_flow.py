@@ -107,6 +107,13 @@ def test_an_allowed_use_pays_the_owner_and_writes_a_receipt(market: Driver) -> N
     assert receipt.height == market.height and receipt.gas_used > 0
     assert receipt.consumer == market["acme-user"].address
     assert any(e.type == "usage.receipt" for e in result.events)
+    [move] = [e for e in result.events if e.type == "credits.transfer"]
+    assert [(a.key, a.value) for a in move.attributes] == [
+        ("from", "acme"),
+        ("to", "uni"),
+        ("amount", "21"),
+        ("reason", "use"),
+    ]
     totals = state_pb2.LicensorTotals.FromString(
         market.query("/usage/totals", {"licensor": "uni"}).value
     )
