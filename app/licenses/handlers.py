@@ -10,8 +10,8 @@ from app.core.errors import TxError
 from app.core.gas import DEPLOY_GAS_PER_BYTE
 from app.core.text import quote
 from app.licenses import errors, events
-from app.licenses.keeper import LicensesKeeper
-from app.licenses.lang import Limits, ScriptError, to_value
+from app.licenses.keeper import LicensesKeeper, script_limits
+from app.licenses.lang import ScriptError, to_value
 from app.licenses.params import to_data, validate_params
 from app.licenses.programs import compiled
 from app.models import errors as model_errors
@@ -20,15 +20,6 @@ from app.models.validation import LICENSE_ID, check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 LICENSE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
-
-def script_limits(params: state_pb2.Params) -> Limits:
-    """The interpreter limits the consortium's parameters set."""
-    return Limits(
-        max_source_bytes=params.max_license_source_bytes,
-        gas_limit=params.license_gas_limit,
-        memory_limit=params.license_memory_limit,
-    )
 
 
 def check_license_id(license_id: str) -> None:
