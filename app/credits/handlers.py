@@ -5,10 +5,10 @@ from __future__ import annotations
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.names import ORG_ID
 from app.core.text import quote
 from app.credits import errors, events
 from app.credits.keeper import MAX_BALANCE, CreditsKeeper
-from app.members.genesis import ORG_ID
 from app.members.keeper import MembersReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from app.core import names
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
@@ -16,7 +17,6 @@ from app.licenses.params import to_data, validate_params
 from app.licenses.programs import compiled
 from app.models import errors as model_errors
 from app.models.keeper import ModelsReader
-from app.models.validation import LICENSE_ID, check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 LICENSE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
@@ -24,7 +24,7 @@ LICENSE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 def check_license_id(license_id: str) -> None:
     """A license id is "<org>/<name>"; raises TxError(invalid_name)."""
-    if not LICENSE_ID.match(license_id):
+    if not names.LICENSE_ID.fullmatch(license_id):
         raise TxError(errors.INVALID_NAME, f"{quote(license_id, 80)} is not ORG/NAME")
 
 
@@ -83,8 +83,8 @@ def deploy_license(ctx: MsgContext, msg: tx_pb2.DeployLicense) -> Event:
 
 def validate_attach(msg: tx_pb2.AttachLicense, params: state_pb2.Params) -> None:
     """Checks of AttachLicense that need no state."""
-    check_model_id(msg.model)
-    check_version(msg.version)
+    names.check_model_id(msg.model, model_errors.INVALID_NAME)
+    names.check_version(msg.version, model_errors.INVALID_VERSION)
     check_license_id(msg.license)
 
 

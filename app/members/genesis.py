@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.crypto import address_of, is_valid_pubkey
+from app.core.names import ORG_ID
 from app.core.text import quote
 from app.credits.genesis import init_balances, parse_balances
 from app.credits.keeper import CreditsKeeper
@@ -20,7 +21,6 @@ from app.members.params import PARAM_FIELDS, out_of_range
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2
 
-ORG_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{1,31}\Z")
 ACCOUNT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 ATTRIBUTE_KEY = re.compile(r"\A[a-z][a-z0-9_]{0,63}\Z")
 MAX_TEXT = 256

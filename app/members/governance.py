@@ -21,16 +21,12 @@ from app.core.context import MsgContext
 from app.core.crypto import address_of, is_valid_pubkey
 from app.core.env import BlockEnv, Event, ValidatorChange
 from app.core.errors import TxError
+from app.core.names import ORG_ID
 from app.core.text import quote
 from app.licenses.params import to_data, validate_params
 from app.members import errors, keys
 from app.members import events as event_types
-from app.members.genesis import (
-    ACCOUNT_NAME,
-    ATTRIBUTE_KEY,
-    MAX_ATTRIBUTES,
-    ORG_ID,
-)
+from app.members.genesis import ACCOUNT_NAME, ATTRIBUTE_KEY, MAX_ATTRIBUTES
 from app.members.genesis import MAX_TEXT as MAX_ORG_TEXT
 from app.members.keeper import MembersKeeper
 from app.members.params import out_of_range

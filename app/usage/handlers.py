@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from app.core import names
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
 from app.credits import events as credit_events
-from app.models.validation import check_model_id, check_version
+from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors, events
 from app.usage.decision import evaluate_use
@@ -23,8 +24,8 @@ MAX_SHOWN = 256
 
 def validate_use(msg: tx_pb2.Use, params: state_pb2.Params) -> None:
     """Checks of Use that need no state."""
-    check_model_id(msg.model)
-    check_version(msg.version)
+    names.check_model_id(msg.model, model_errors.INVALID_NAME)
+    names.check_version(msg.version, model_errors.INVALID_VERSION)
     if msg.purpose not in PURPOSES:
         raise TxError(
             errors.INVALID_PURPOSE, f"{quote(msg.purpose, 64)} is not one of {', '.join(PURPOSES)}"
