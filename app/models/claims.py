@@ -160,9 +160,10 @@ class ClaimsKeeper(ClaimsReader):
         return found.height
 
     def _set_count(self, org: str, count: int) -> None:
-        """Store the count (deleted at zero); a count outside 0..MAX_OPEN is a broken
-        invariant, never user input."""
-        if not 0 <= count <= MAX_OPEN:
+        """Store the count (deleted at zero). A negative count is a broken invariant, never user
+        input; a count above MAX_OPEN is not (a later release may lower the bound: the org
+        then claims again once enough of its claims are revealed or expired)."""
+        if not 0 <= count < 2 ** (8 * COUNT_BYTES):
             raise RuntimeError(f"claim count of {org} would be {count}")
         if count == 0:
             self.state.delete(keys.claim_count_key(org))

@@ -234,7 +234,8 @@ def write_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 def consent(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/models/consent {"digest", "org"}: present if the org named a digest it does not hold
-    with its holder's consent (provable, like its absence)."""
+    with its holder's consent (provable, like its absence); the value is the consenting
+    holder's org id, and the consent counts only while that org holds the digest."""
     digest, org = text_param(params, "digest"), text_param(params, "org")
     return record(state, keys.consent_key(digest, org), f"a consent for {org} to name {digest}")
 

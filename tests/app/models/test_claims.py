@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from driver import Driver, digest, make_account, publish, register, set_status, started
 
-from app.core.errors import MISSING_ROLE, ErrorCode
+from app.core.errors import MISSING_ROLE, UNKNOWN_SENDER, ErrorCode
 from app.licenses.params import from_data
 from app.models import claims, errors, keys
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -226,6 +226,11 @@ def test_a_failed_publication_keeps_its_claim(chain: Driver) -> None:
 
 
 # --- replays: a commitment and a salt bind one organisation ---------------------------------
+
+
+def test_a_claim_is_the_organisations_not_the_accounts(chain: Driver) -> None:
+    chain.ok("uni-admin", claim_of(STOLEN, "uni"))
+    chain.ok("uni-pub", publish(MODEL, "2.0", weights_digest=STOLEN, claim_salt=salt("s")))
 
 
 def test_another_orgs_salt_reveals_nothing(chain: Driver) -> None:
@@ -570,7 +575,7 @@ def test_a_removed_front_runners_holding_is_taken_back(chain: Driver) -> None:
 def test_a_removed_org_cannot_claim_and_its_id_keeps_its_claims(chain: Driver) -> None:
     chain.ok("acme-pub", claim_of(STOLEN, "acme"))
     govern(chain, tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org="acme")))
-    assert chain.run("acme-pub", claim(b"\x30" * 32)).code != 0
+    expect(chain.run("acme-pub", claim(b"\x30" * 32)), UNKNOWN_SENDER)  # its accounts are gone
     returning = make_account("acme-back", "acme", "publisher")
     chain.accounts["acme-back"] = returning
     spec = tx_pb2.AccountSpec(name="acme-back", pubkey=returning.pubkey, roles=["publisher"])
