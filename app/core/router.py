@@ -47,6 +47,7 @@ ROUTES: dict[str, Route] = {
     "announce_provider": Route(
         ANY_MEMBER, models_validation.validate_announce, models.announce_provider
     ),
+    "claim_digests": Route(PUBLISHER, models_validation.validate_claim, models.claim_digests),
     "deploy_license": Route(
         PUBLISHER, licenses.validate_deploy, licenses.deploy_license, licenses.deploy_gas
     ),
