@@ -67,6 +67,7 @@ from app.usage import queries as usage_queries
 ROUTES: Routes = {
     "register_model": Route(PUBLISHER, models_validation.validate_register, models.register_model),
     "publish_version": Route(PUBLISHER, models_validation.validate_publish, models.publish_version),
+    "claim_digests": Route(PUBLISHER, models_validation.validate_claim, models.claim_digests),
     "set_version_status": Route(
         PUBLISHER, models_validation.validate_status, models.set_version_status
     ),

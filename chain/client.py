@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
+from app.core.errors import NOT_FOUND
 from app.core.tx import encode_tx
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.store import Proof, ProofError, verify_proof
@@ -142,6 +143,24 @@ class Node:
             params["height"], params["time"] = clock
         answer = self.query("/models/read_access", params)
         return state_pb2.AccessDecision.FromString(answer.value), answer.height
+
+    def holder(self, digest: str) -> state_pb2.DigestHolder | None:
+        """``/models/holder``: the organisation that holds ``digest``, or None if nobody does."""
+        return self._optional("/models/holder", {"digest": digest}, state_pb2.DigestHolder)
+
+    def claim(self, org: str, commitment: bytes) -> state_pb2.DigestClaim | None:
+        """``/models/claim``: ``org``'s stored claim with this commitment, or None."""
+        params = {"org": org, "commitment": commitment.hex()}
+        return self._optional("/models/claim", params, state_pb2.DigestClaim)
+
+    def _optional(self, path: str, params: dict[str, Any], kind: type[M]) -> M | None:
+        """A single record, or None when the node answers not_found (query code 3)."""
+        try:
+            return self.record(path, params, kind)
+        except ClientError as exc:
+            if (exc.codespace, exc.code) == (NOT_FOUND.codespace, NOT_FOUND.code):
+                return None
+            raise
 
     def write_access(self, address: str, model: str) -> state_pb2.AccessDecision:
         """``/models/write_access``: may ``address`` upload weights of ``model``?"""

@@ -9,20 +9,23 @@ Download of digest D (optionally one ``path`` of the directory D) by account A o
 1. A is an account (a revoked account, or one of a removed org, is deleted) and O a member;
 2. some version names D (a file of a directory is read through its manifest, never by its own
    digest); a revoked version grants nothing, and neither does a version of a model whose owner
-   is not a member (a removed member's weights leave no store);
+   is not a member (a removed member's weights leave no store), nor a displaced one: a version
+   whose publishing org may no longer name D because a claim took D over (``displaced``);
 3. then, among the live versions naming D, the first rule that holds grants, in this order:
    ``owner`` O owns the model; ``holder`` O holds D (it published those bytes first);
    ``round`` the version is the aggregate, or an update, of a finalized federated round that O
    opened or was invited to; ``receipt`` O holds a receipt of an allowed use of the version
    with a download purpose; ``license`` the version's license allows O a download for free at
    the given height and time;
-4. with a path, the chain must list that file in D's manifest; the answer names its digest,
-   which is the blob the store serves;
+4. with a path, the chain must list that file in D's manifest, and the org that listed D's files
+   may still name the file (a claim may have taken it over: ``displaced``); the answer
+   names its digest, which is the blob the store serves;
 5. the answer names the holder of the served blob. A store serves its copy only if the org that
    uploaded it is that holder; otherwise it asks again with ``uploader``, and the copy is served
    only if that org may name the blob (it named it with the holder's consent) or, for a file,
    the directory. So publishing first a digest one never held (front-running the owner's
-   publication seen in a mempool) yields no byte from the owner's stores.
+   publication seen in a mempool) yields no byte from the owner's stores, and a publication
+   revealing the owner's older claim (``app.models.claims``) takes the digest back.
 
 Every version naming D exists with D's holder's consent (``app.models.keeper``), so naming a
 digest grants nothing. Upload into model M by A: A is a publisher of a member org that owns M,
@@ -173,7 +176,8 @@ def _live_versions(state: Reader, case: _Case) -> list[_Live]:
     refs = list(islice(models.refs_with_digest(case.digest), MAX_VERSIONS))
     if not refs:
         _not_published(models, case)
-    live, gone = [], []
+    live: list[_Live] = []
+    gone: list[tuple[ErrorCode, str]] = []
     for ref in refs:
         version = models.version(*split_ref(ref))
         model = models.model(version.model) if version is not None else None
@@ -181,16 +185,45 @@ def _live_versions(state: Reader, case: _Case) -> list[_Live]:
             raise RuntimeError(f"the digest index names {ref}, which has no record")
         case.keys += [keys.digest_key(case.digest, ref), keys.version_key(*split_ref(ref))]
         if version.status == REVOKED:
-            gone.append(f"{ref} is revoked")
+            gone.append((errors.VERSION_REVOKED, f"{ref} is revoked"))
         elif members.org(model.owner_org) is None:
             case.keys += [keys.model_key(model.id), member_keys.org_key(model.owner_org)]
-            gone.append(f"{ref} belongs to {model.owner_org}, no longer a member")
+            gone.append(
+                (errors.NOT_GRANTED, f"{ref} belongs to {model.owner_org}, no longer a member")
+            )
+        elif not _carried(models, case, version):
+            gone.append((errors.DISPLACED, _displaced(models, ref, version)))
         else:
             live.append(_Live(ref, version, model))
     if not live:
-        error = errors.VERSION_REVOKED if all("revoked" in g for g in gone) else errors.NOT_GRANTED
-        raise _Refused(_refusal(error, "; ".join(gone[:4]), case.keys, org=case.account.org))
+        kinds = {error.code: error for error, _ in gone}
+        error = kinds.popitem()[1] if len(kinds) == 1 else errors.NOT_GRANTED
+        reason = "; ".join(text for _, text in gone[:4])
+        raise _Refused(_refusal(error, reason, case.keys, org=case.account.org))
     return live
+
+
+def _carried(models: ModelsReader, case: _Case, version: state_pb2.Version) -> bool:
+    """Whether the version's publishing org may still name the digest; records the keys that
+    decide it (the holder, and the org's consent when it is not the holder)."""
+    org = version.publisher_org
+    if not org:
+        return True
+    case.keys.append(keys.holder_key(case.digest))
+    held = models.holder(case.digest)
+    if held is None or held.org != org:
+        case.keys.append(keys.consent_key(case.digest, org))
+    return models.carries(version)
+
+
+def _displaced(models: ModelsReader, ref: str, version: state_pb2.Version) -> str:
+    """Why a version no longer grants its weights."""
+    held = models.holder(version.weights_digest)
+    holder = held.org if held is not None else "nobody"
+    return (
+        f"{ref} was published by {version.publisher_org}, which may no longer name "
+        f"{version.weights_digest} ({holder} holds it by an older claim)"
+    )
 
 
 def _not_published(models: ModelsReader, case: _Case) -> None:
@@ -357,6 +390,25 @@ def _with_file(
         reason = f"the chain lists no file {quote(path, 200)} in {case.digest}"
         hint = "the version's files are on chain only if it was published with them"
         return _refusal(errors.FILE_NOT_LISTED, reason, list(decision.keys), hint, decision.org)
+    models = ModelsReader(state)
+    known = models.manifest(case.digest)
+    if known is not None and known.org:
+        decision.keys.extend(
+            [
+                keys.manifest_key(case.digest),
+                keys.holder_key(entry.digest),
+                keys.consent_key(entry.digest, known.org),
+            ]
+        )
+    if not models.lists_now(case.digest, entry.digest):
+        held = models.holder(entry.digest)
+        holder = held.org if held is not None else "nobody"
+        lister = known.org if known is not None else "nobody"
+        reason = (
+            f"{lister} listed {quote(path, 200)} ({entry.digest}) in {case.digest} but may no "
+            f"longer name that file ({holder} holds it by an older claim)"
+        )
+        return _refusal(errors.DISPLACED, reason, list(decision.keys), org=decision.org)
     decision.file_digest = entry.digest
     decision.file_size = entry.size
     return decision

@@ -48,3 +48,25 @@ NOT_WRITER = register(
 COPY_NOT_CONSENTED = register(
     MODELS, 27, "copy_not_consented", "the store's copy was uploaded by an org that may not name it"
 )
+# Claims (ClaimDigests, PublishVersion.claim_salt) and what a claim's takeover leaves behind.
+DISPLACED = register(
+    MODELS, 28, "displaced", "the org that named this digest lost it to an earlier claim"
+)
+INVALID_CLAIM = register(
+    MODELS, 29, "invalid_claim", "commitments are 1 to 16 distinct 32-byte values; salts 32 bytes"
+)
+TOO_MANY_CLAIMS = register(
+    MODELS, 30, "too_many_claims", "the organisation has the most open claims allowed"
+)
+CLAIM_EXISTS = register(
+    MODELS, 31, "claim_exists", "the organisation already has an open claim with this commitment"
+)
+CLAIM_NOT_FOUND = register(
+    MODELS, 32, "claim_not_found", "no claim of the sender's organisation matches digest and salt"
+)
+CLAIM_EXPIRED = register(
+    MODELS, 33, "claim_expired", "the claim this salt reveals has expired; claim again"
+)
+CLAIM_TOO_RECENT = register(
+    MODELS, 34, "claim_too_recent", "the claim was made in this block; publish in a later one"
+)

@@ -12,7 +12,8 @@ from app.core.errors import TxError
 from app.core.text import quote
 from app.licenses.handlers import attach
 from app.members.keeper import MembersReader
-from app.models import errors
+from app.models import claims, errors
+from app.models.claims import ClaimsKeeper
 from app.models.keeper import ModelsKeeper, split_ref, version_ref
 from app.models.manifest import check_files
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -41,10 +42,23 @@ def register_model(ctx: MsgContext, msg: tx_pb2.RegisterModel) -> Event:
     return Event("model.registered", (("model", model_id), ("owner", msg.owner_org)))
 
 
+def claim_digests(ctx: MsgContext, msg: tx_pb2.ClaimDigests) -> Event:
+    """Record the sender's organisation's commitments to digests it will publish in a later
+    block (``app.models.claims``); each commitment costs GAS_PER_CLAIM."""
+    org = ctx.sender.org
+    ctx.gas.consume(claims.GAS_PER_CLAIM * len(msg.commitments))
+    expires = ClaimsKeeper(ctx.state).record(org, msg.commitments, ctx.env.height)
+    return Event(
+        "model.digests_claimed",
+        (("org", org), ("count", str(len(msg.commitments))), ("expires_height", str(expires))),
+    )
+
+
 def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     """Add an immutable version to a model the sender's organisation owns; the weights digest
-    (and every listed file) must be free, the sender's organisation's, or consented by its
-    holder (see ``app.models.keeper``)."""
+    (and every listed file) must be free, the sender's organisation's, consented by its
+    holder, or held more recently than the claim the publication reveals (see
+    ``app.models.keeper`` and ``app.models.claims``)."""
     keeper = ModelsKeeper(ctx.state)
     model = keeper.owned_by(msg.model, ctx.sender.org)
     if msg.files:
@@ -54,6 +68,10 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     for parent in msg.parents:
         if keeper.version(*split_ref(parent)) is None:
             raise TxError(errors.PARENT_NOT_FOUND, f"parent {parent} is not published")
+    claimed = 0
+    if msg.claim_salt:
+        claims = ClaimsKeeper(ctx.state)
+        claimed = claims.reveal(ctx.sender.org, msg.weights_digest, msg.claim_salt, ctx.env.height)
     version = state_pb2.Version(
         model=msg.model,
         version=msg.version,
@@ -73,18 +91,18 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
         time=ctx.env.time,
         tx_hash=ctx.tx_hash,
     )
-    keeper.append_version(model, version, msg.files, msg.consent_receipts)
+    keeper.append_version(model, version, msg.files, msg.consent_receipts, claimed)
     if msg.license:
         attach(ctx, msg.model, msg.version, msg.license)
-    return Event(
-        "model.version_published",
-        (
-            ("model", msg.model),
-            ("version", msg.version),
-            ("ref", version_ref(msg.model, msg.version)),
-            ("digest", msg.weights_digest),
-        ),
+    attributes: tuple[tuple[str, str], ...] = (
+        ("model", msg.model),
+        ("version", msg.version),
+        ("ref", version_ref(msg.model, msg.version)),
+        ("digest", msg.weights_digest),
     )
+    if claimed:
+        attributes += (("claim_height", str(claimed)),)
+    return Event("model.version_published", attributes)
 
 
 def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:

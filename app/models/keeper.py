@@ -2,14 +2,25 @@
 
 Digest holding. Whoever publishes a blob first holds it: the organisation of the account whose
 transaction first names a digest, as a version's weights or as a file listed in a directory
-version's manifest, holds that digest for the life of the chain. A version of any other
-organisation that names a held digest (its weights, or any file of its manifest) is refused
-with ``digest_held`` unless it carries the holder's consent: a receipt of an allowed use with
-purpose ``redistribution`` that the sender's organisation obtained from the holder, for a
-version whose weights are that digest or list it as a file. So every version naming a digest
-exists with its holder's consent, and the read rule (``app.models.access``) can trust any of
-them. Holding never moves: a model transfer hands over its versions, not the holding of the
-bytes, and a removed holder's digests stay held (nobody can consent for it).
+version's manifest, holds that digest. A version of any other organisation that names a held
+digest (its weights, or any file of its manifest) is refused with ``digest_held`` unless it
+carries the holder's consent: a receipt of an allowed use with purpose ``redistribution`` that
+the sender's organisation obtained from the holder, for a version whose weights are that digest
+or list it as a file. So every version naming a digest exists with its holder's consent, and the
+read rule (``app.models.access``) can trust any of them. A model transfer hands over its
+versions, not the holding of the bytes, and a removed holder's digests stay held (nobody can
+consent for it).
+
+Claims (``app.models.claims``). A holding has a priority: the height of the claim its holder
+revealed, else the height of its first version. A publication revealing a claim made in an
+earlier block takes the holding over (``taken_from`` says from whom), for its weights digest and
+every file it lists. What the displaced organisation named stays on chain (versions are
+immutable) but grants nothing of that digest: a version grants its weights only while its
+publishing organisation may name them (``carries``), a directory grants a file only while the
+organisation that listed its files may name that file (``lists_now``), and a consent counts
+only while the holder that gave it still holds the digest (the consent record stores its org).
+The displaced organisation's copies are refused by every store (it may not name the blob), and
+its redistribution receipts and parent versions no longer consent for anyone.
 """
 
 from __future__ import annotations
@@ -109,11 +120,32 @@ class ModelsReader:
         return None if raw is None else tx_pb2.ManifestFile.FromString(raw)
 
     def may_name(self, digest: str, org: str) -> bool:
-        """Whether ``org`` holds ``digest`` or named it with its holder's consent."""
+        """Whether ``org`` holds ``digest`` or named it with its current holder's consent (a
+        consent given by a holder that a claim displaced has lapsed)."""
         held = self.holder(digest)
-        if held is not None and held.org == org:
+        if held is None:
+            return False
+        if held.org == org:
             return True
-        return self.state.get(keys.consent_key(digest, org)) is not None
+        return self.state.get(keys.consent_key(digest, org)) == held.org.encode()
+
+    def carries(self, version: state_pb2.Version) -> bool:
+        """Whether the version's publishing organisation may still name its weights digest
+        (false once a claim took the digest over from it, or from the holder that consented).
+
+        A version without ``publisher_org`` was recorded before claims existed; every holding
+        of that time predates every claim, so none can have been taken over.
+        """
+        org = version.publisher_org
+        return not org or self.may_name(version.weights_digest, org)
+
+    def lists_now(self, manifest: str, file_digest: str) -> bool:
+        """Whether the known manifest still grants the file: the organisation that listed the
+        directory's files may still name it."""
+        known = self.manifest(manifest)
+        if known is None or not self.lists_file(manifest, file_digest):
+            return False
+        return not known.org or self.may_name(file_digest, known.org)
 
     def lists_file(self, manifest: str, file_digest: str) -> bool:
         """Whether the known manifest ``manifest`` lists a file with ``file_digest``."""
@@ -164,21 +196,28 @@ class ModelsKeeper(ModelsReader):
         version: state_pb2.Version,
         files: Sequence[tx_pb2.ManifestFile] = (),
         consents: Sequence[int] = (),
+        claimed: int = 0,
     ) -> None:
         """Publish ``version`` as the model's next: its index, its index entries, the count.
 
         Its publisher's organisation claims the weights digest and, for a directory that lists
         its ``files`` (already checked by ``app.models.manifest``), every file; ``consents``
-        are receipt ids that show a holder's consent. Raises TxError(digest_held, bad_consent).
+        are receipt ids that show a holder's consent; ``claimed`` is the height of the claim
+        the publication revealed (0: none). A revealing publication lists a known manifest's
+        files again when another organisation listed them, taking over what its claim
+        predates. Raises TxError(digest_held, bad_consent).
         """
         publisher = MembersReader(self.state).account(version.publisher)
         if publisher is None:
             raise RuntimeError(f"version publisher {version.publisher} has no account")
-        claim = _Claim(publisher.org, version_ref(version.model, version.version), version.height)
+        ref = version_ref(version.model, version.version)
+        claim = _Claim(publisher.org, ref, version.height, claimed=claimed)
         claim.consents = self._consents(publisher.org, consents)
         claim.parents = version.parents
+        version.publisher_org = publisher.org
         self.claim(version.weights_digest, claim)
-        if files and self.manifest(version.weights_digest) is None:
+        known = self.manifest(version.weights_digest)
+        if files and (known is None or (claimed and known.org != publisher.org)):
             self._record_manifest(version.weights_digest, files, claim)
         version.index = model.version_count
         self.add_version(version)
@@ -186,26 +225,46 @@ class ModelsKeeper(ModelsReader):
         self.set_model(model)
 
     def claim(self, digest: str, claim: _Claim, manifest: str = "") -> None:
-        """Hold ``digest`` for the claiming org if nobody does; else the holder must be that
-        org or have consented. Raises TxError(digest_held)."""
+        """Hold ``digest`` for the claiming org if nobody does, or if its revealed claim is
+        older than the holding's priority; else the holder must be that org or have
+        consented. Raises TxError(digest_held)."""
         held = self.holder(digest)
         if held is None:
-            record = state_pb2.DigestHolder(
-                digest=digest, org=claim.org, ref=claim.ref, height=claim.height, manifest=manifest
-            )
-            self.state.set(keys.holder_key(digest), record.SerializeToString(deterministic=True))
+            self._hold(digest, claim, manifest)
             return
         if held.org == claim.org:
+            if claim.claimed and claim.claimed < priority(held):
+                held.claim_height = claim.claimed
+                self.state.set(keys.holder_key(digest), held.SerializeToString(deterministic=True))
+            return
+        if claim.claimed and claim.claimed < priority(held):
+            self._hold(digest, claim, manifest, taken_from=held.org)
             return
         if self._consented(held, digest, claim):
-            self.state.set(keys.consent_key(digest, claim.org), b"\x01")
+            self.state.set(keys.consent_key(digest, claim.org), held.org.encode())
             return
         what = f"file {digest} of the listed manifest" if manifest else digest
+        since = f"its holding dates from height {priority(held)}"
+        if claim.claimed:
+            since += f", your claim from height {claim.claimed} is not older"
         raise TxError(
             errors.DIGEST_HELD,
-            f"{what} is held by {held.org} (first named by {held.ref}); name it only with a "
-            f"redistribution receipt of theirs (consent_receipts)",
+            f"{what} is held by {held.org} (first named by {held.ref}; {since}); name it only "
+            f"with a redistribution receipt of theirs (consent_receipts)",
         )
+
+    def _hold(self, digest: str, claim: _Claim, manifest: str, taken_from: str = "") -> None:
+        """Make the claiming org the digest's holder (from nobody, or from ``taken_from``)."""
+        record = state_pb2.DigestHolder(
+            digest=digest,
+            org=claim.org,
+            ref=claim.ref,
+            height=claim.height,
+            manifest=manifest,
+            claim_height=claim.claimed,
+            taken_from=taken_from,
+        )
+        self.state.set(keys.holder_key(digest), record.SerializeToString(deterministic=True))
 
     def _record_manifest(
         self, digest: str, files: Sequence[tx_pb2.ManifestFile], claim: _Claim
@@ -216,7 +275,11 @@ class ModelsKeeper(ModelsReader):
             self.state.set(keys.file_key(digest, entry.path), entry.SerializeToString())
             self.state.set(keys.contains_key(digest, entry.digest), entry.path.encode())
         record = state_pb2.Manifest(
-            digest=digest, files=len(files), size=sum(f.size for f in files), ref=claim.ref
+            digest=digest,
+            files=len(files),
+            size=sum(f.size for f in files),
+            ref=claim.ref,
+            org=claim.org,
         )
         self.state.set(keys.manifest_key(digest), record.SerializeToString(deterministic=True))
 
@@ -246,7 +309,7 @@ class ModelsKeeper(ModelsReader):
         by a consent receipt whose version covers it (its weights, or a file of them), or by a
         live parent version in a model the claimant owns that covers it (a federated update in
         the opener's model: submitting to a round lets its opener publish those bytes again,
-        as the aggregate of a single update is)."""
+        as the aggregate of a single update is), unless a claim displaced that parent."""
         if MembersReader(self.state).org(held.org) is None:
             return False
         if any(
@@ -262,7 +325,8 @@ class ModelsKeeper(ModelsReader):
                 and model is not None
                 and model.owner_org == claim.org
                 and found.status != tx_pb2.VERSION_STATUS_REVOKED
-                and self._covers(found.weights_digest, digest)
+                and self.carries(found)
+                and (found.weights_digest == digest or self.lists_now(found.weights_digest, digest))
             ):
                 return True
         return False
@@ -278,14 +342,22 @@ class ModelsKeeper(ModelsReader):
 
 @dataclass
 class _Claim:
-    """Who claims digests, for which version, and the consents the version carries as
-    (holder org, weights digest of the consented version)."""
+    """Who names digests, for which version, the consents the version carries as (holder org,
+    weights digest of the consented version), and the claim it revealed."""
 
     org: str
     ref: str
     height: int
     consents: list[tuple[str, str]] = field(default_factory=list)
     parents: Sequence[str] = ()
+    claimed: int = 0
+    """The height of the claim the publication revealed; 0 when it revealed none."""
+
+
+def priority(held: state_pb2.DigestHolder) -> int:
+    """The height a claim must be older than to take a holding over: the holder's own claim,
+    else its first version."""
+    return held.claim_height or held.height
 
 
 def _encode(version: state_pb2.Version) -> bytes:

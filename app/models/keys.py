@@ -19,6 +19,9 @@ MANIFEST = PREFIX + b"F"
 MANIFEST_FILE = PREFIX + b"f"
 CONTAINS = PREFIX + b"i"
 CONSENT = PREFIX + b"k"
+CLAIM = PREFIX + b"C"
+CLAIM_EXPIRY = PREFIX + b"E"
+CLAIM_COUNT = PREFIX + b"Q"
 SEP = b"\x00"
 
 
@@ -108,5 +111,27 @@ def contains_key(manifest: str, file_digest: str) -> bytes:
 
 
 def consent_key(digest: str, org: str) -> bytes:
-    """Index entry: ``org`` named a digest it does not hold, with its holder's consent."""
+    """Index entry: ``org`` named a digest it does not hold, with its holder's consent; the
+    value is the consenting holder's org id (the consent counts while that org holds it)."""
     return CONSENT + digest.encode() + SEP + org.encode()
+
+
+def claim_key(org: str, commitment: bytes) -> bytes:
+    """Key of an organisation's open claim (a DigestClaim) by its 32-byte commitment."""
+    return CLAIM + org.encode() + SEP + commitment
+
+
+def claim_expiry_prefix(org: str) -> bytes:
+    """Prefix of an organisation's claims in expiry order."""
+    return CLAIM_EXPIRY + org.encode() + SEP
+
+
+def claim_expiry_key(org: str, expires: int, commitment: bytes) -> bytes:
+    """Index entry: the claim ``commitment`` expires at height ``expires`` (8 bytes big-endian,
+    so the oldest come first and pruning stops at the first open one)."""
+    return claim_expiry_prefix(org) + expires.to_bytes(8, "big") + commitment
+
+
+def claim_count_key(org: str) -> bytes:
+    """How many claims of the organisation are stored (open, or expired and not yet pruned)."""
+    return CLAIM_COUNT + org.encode()

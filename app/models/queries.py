@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ MAX_DEPTH = 64
 MAX_INDEX = 2**32 - 1  # version indexes are 4-byte keys
 MAX_U64 = 2**64 - 1
 MAX_I64 = 2**63 - 1
+COMMITMENT_HEX = re.compile(r"\A[0-9a-f]{64}\Z")
 
 
 def model(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
@@ -232,12 +234,25 @@ def write_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
 
 def consent(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/models/consent {"digest", "org"}: present if the org named a digest it does not hold
-    with its holder's consent (provable, like its absence)."""
+    with its holder's consent (provable, like its absence); the value is the consenting
+    holder's org id, and the consent counts only while that org holds the digest."""
     digest, org = text_param(params, "digest"), text_param(params, "org")
     return record(state, keys.consent_key(digest, org), f"a consent for {org} to name {digest}")
 
 
+def claim(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/claim {"org", "commitment"}: an organisation's stored claim (a DigestClaim) by
+    its commitment in lowercase hex (provable, like its absence). An expired claim stays stored
+    until its organisation claims again; ``expires_height`` says whether it is open."""
+    org, hexed = text_param(params, "org"), text_param(params, "commitment")
+    if not COMMITMENT_HEX.fullmatch(hexed):
+        raise TxError(BAD_QUERY, "'commitment' is 64 lowercase hex digits")
+    key = keys.claim_key(org, bytes.fromhex(hexed))
+    return record(state, key, f"a claim {hexed} of {quote(org, 80)}")
+
+
 QUERIES: dict[str, Handler] = {
+    "/models/claim": claim,
     "/models/read_access": read_access,
     "/models/consent": consent,
     "/models/write_access": write_access,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from app.core.errors import TxError
 from app.core.text import quote
-from app.models import errors
+from app.models import claims, errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 MODEL_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")
@@ -95,6 +95,11 @@ def validate_publish(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> No
         )
     if msg.license and not LICENSE_ID.fullmatch(msg.license):
         raise TxError(errors.INVALID_FIELD, f"license {quote(msg.license, 64)} is not ORG/NAME")
+    if msg.claim_salt and len(msg.claim_salt) != claims.SALT_BYTES:
+        raise TxError(
+            errors.INVALID_CLAIM,
+            f"claim_salt is {len(msg.claim_salt)} bytes, not {claims.SALT_BYTES} (or empty)",
+        )
     _check_lists(msg, params)
 
 
@@ -176,3 +181,22 @@ def validate_announce(msg: tx_pb2.AnnounceProvider, params: state_pb2.Params) ->
         raise TxError(
             errors.INVALID_FIELD, f"store url {quote(msg.url, 128)} is not http(s)://host[:port]"
         )
+
+
+def validate_claim(msg: tx_pb2.ClaimDigests, params: state_pb2.Params) -> None:
+    """Checks of ClaimDigests that need no state: 1 to MAX_PER_MESSAGE distinct commitments of
+    32 bytes each. Raises TxError(invalid_claim)."""
+    count = len(msg.commitments)
+    if not 1 <= count <= claims.MAX_PER_MESSAGE:
+        raise TxError(
+            errors.INVALID_CLAIM,
+            f"{count} commitments; a claim carries 1 to {claims.MAX_PER_MESSAGE}",
+        )
+    for index, made in enumerate(msg.commitments):
+        if len(made) != claims.COMMITMENT_BYTES:
+            raise TxError(
+                errors.INVALID_CLAIM,
+                f"commitment {index} is {len(made)} bytes, not {claims.COMMITMENT_BYTES}",
+            )
+    if len(set(msg.commitments)) != count:
+        raise TxError(errors.INVALID_CLAIM, "a commitment is listed twice")

@@ -18,6 +18,7 @@ from app.pb.modelgov.v1 import state_pb2
 from chain.cli.options import Send, reads, sender_options, signed, signer, split_ref
 from chain.cli.output import OUTPUT_CHOICE, emit, record, table
 from chain.client import Node
+from chain.weights.claims import default_state_dir
 from chain.weights.client import check_held, collect_garbage, pull, push
 from chain.weights.digest import check_digest, hash_path
 from chain.weights.store import BlobStore
@@ -169,8 +170,17 @@ def push_cmd(
     from_: str,
     keyring: Path | None,
 ) -> None:
-    """Hash PATH, store it in your node, publish the version, announce the store."""
+    """Hash PATH, store it in your node, publish the version, announce the store.
+
+    A digest nobody holds yet is claimed first (one block) and the publication reveals the
+    claim, so nobody who reads it in the mempool can publish the digest first; the claim's
+    salt waits in $MODELGOV_HOME/claims until the version is published (run the same push
+    again after an interruption)."""
     client = Node(node, chain_id)
+
+    def say(step: str) -> None:
+        click.echo(step, err=True)
+
     version = push(
         client,
         signer(keyring, from_),
@@ -183,6 +193,8 @@ def push_cmd(
         fmt,
         progress=True,
         consents=consents,
+        state_dir=default_state_dir(),
+        say=say,
     )
     emit(output, record(version))
 

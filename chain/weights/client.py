@@ -20,6 +20,7 @@ from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain.client import ClientError, Node
 from chain.keys import Key
 from chain.weights.auth import authorization
+from chain.weights.claims import ClaimNode, SaltFile, Say, claim_for_publish
 from chain.weights.digest import (
     MANIFEST_HEADER,
     Hashed,
@@ -391,10 +392,14 @@ def push(
     fmt: str = "",
     progress: bool = False,
     consents: tuple[int, ...] = (),
+    state_dir: Path | None = None,
+    say: Say | None = None,
 ) -> state_pb2.Version:
-    """Hash, upload to the caller's store, publish (a directory with its files), announce; the
-    published version record. ``consents`` are redistribution receipts of the holders of
-    weights another organisation published first."""
+    """Hash, upload to the caller's store, claim the digest if nobody holds it, publish (a
+    directory with its files) revealing the claim, announce; the published version record.
+    ``consents`` are redistribution receipts of the holders of weights another organisation
+    published first; ``state_dir`` keeps the claim's salt until the version is published (else
+    it is kept in memory only: ``chain.weights.claims``); ``say`` hears each step."""
     from chain.weights.torch_io import check_loadable, detect_format
 
     fmt = fmt or detect_format(path)
@@ -407,12 +412,38 @@ def push(
     check_publishable(node, msg)
     ensure_model(node, key, model_id, account.org)
     push_blobs(key, store_url, hashed, path, model_id)
-    node.send(key, [msg])
+    _publish(node, key, msg, account.org, state_dir, say)
     announce = tx_pb2.AnnounceProvider(digest=hashed.digest, url=store_url.rstrip("/"))
     node.send(key, [tx_pb2.Msg(announce_provider=announce)])
     return node.record(
         "/models/version", {"model": model_id, "version": version}, state_pb2.Version
     )
+
+
+def _publish(
+    node: ClaimNode,
+    key: Key,
+    msg: tx_pb2.Msg,
+    org: str,
+    state_dir: Path | None,
+    say: Say | None,
+) -> None:
+    """Claim the version's digest if it needs it, then publish revealing the claim; a saved
+    salt is forgotten once the version is published, kept (for a rerun) if publishing fails."""
+    body = msg.publish_version
+    saved = SaltFile(state_dir, node.chain_id, org, body.weights_digest) if state_dir else None
+    body.claim_salt = claim_for_publish(node, key, org, body.weights_digest, saved, say)
+    tell = say or (lambda _: None)
+    tell(f"publishing {body.model}@{body.version}...")
+    try:
+        outcome = node.send(key, [msg])
+    except ClientError as exc:
+        if body.claim_salt and saved is not None:
+            exc.args = (f"{exc}\n(the claim's salt is kept in {saved.path}: run push again)",)
+        raise
+    if saved is not None:
+        saved.remove()
+    tell(f"published at height {outcome.height}")
 
 
 def check_held(store: BlobStore, digest: str) -> None:

@@ -23,6 +23,7 @@ from chain import testnet as net
 from chain.client import ClientError, Node
 from chain.keys import Key, new_private_key
 from chain.weights.auth import authorization
+from chain.weights.claims import claim_for_publish
 from chain.weights.client import TransferError, pull, push, upload
 from chain.weights.digest import ManifestEntry, build_manifest, digest_of_bytes
 from chain.weights.store import BlobStore
@@ -116,10 +117,11 @@ def test_naming_another_orgs_digest_is_refused_and_yields_nothing(
     assert direct.status_code == 403 and time.monotonic() - began < 2  # no wait for blocks
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """This checkout's CLI."""
+def cli(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """This checkout's CLI (with ``home`` as $MODELGOV_HOME, if given)."""
     run = [sys.executable, "-c", "from chain.cli.main import main; main()", *args]
-    return subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    env = {**os.environ, "MODELGOV_HOME": str(home)} if home else None
+    return subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
 
 
 def test_the_cli_shows_and_proves_a_decision(
@@ -228,6 +230,75 @@ def test_publishing_first_bytes_one_never_held_yields_nothing(
     assert refused.status_code == 403 and "uploaded by 'northwind-uni'" in refused.json()["reason"]
     with pytest.raises(TransferError, match="HTTP 403"):
         pull(node, acme, "acme-ai/copy@front", tmp_path / "front")
+
+
+def test_a_claimed_publication_takes_back_a_front_run_digest(
+    network: net.Testnet, guarded: dict[str, state_pb2.Version], tmp_path: Path
+) -> None:
+    """As above, but northwind claimed the digest a block before publishing (as push does):
+    its publication reveals the older claim and takes the digest back; acme's version names
+    it still, and yields nothing from any store."""
+    node = client(network)
+    owner = network.keyring.get("northwind-researcher")
+    acme = network.keyring.get("acme-ml")
+    store = network.nodes[0].weights_url
+    fresh = safetensors_file(tmp_path / "claimed.safetensors", 10)
+    digest = digest_of_bytes(fresh.read_bytes())
+    upload(owner, store, digest, fresh, MODEL)
+    salt = claim_for_publish(node, owner, OWNER, digest)
+    assert len(salt) == 32
+    front = tx_pb2.PublishVersion(
+        model="acme-ai/copy",
+        version="front-2",
+        weights_digest=digest,
+        size_bytes=fresh.stat().st_size,
+        format="safetensors",
+        framework="pytorch",
+        storage_uris=[f"{store}/v1/blobs/{digest}"],
+    )
+    node.send(acme, [tx_pb2.Msg(publish_version=front)])
+    assert (
+        node.record("/models/holder", {"digest": digest}, state_pb2.DigestHolder).org == "acme-ai"
+    )
+    mine = tx_pb2.PublishVersion()
+    mine.CopyFrom(front)
+    mine.model, mine.version, mine.claim_salt = MODEL, "claimed", salt
+    node.send(owner, [tx_pb2.Msg(publish_version=mine)])
+    held = node.record("/models/holder", {"digest": digest}, state_pb2.DigestHolder)
+    assert (held.org, held.taken_from) == (OWNER, "acme-ai") and held.claim_height > 0
+    refused = signed_get(acme, store, f"/v1/blobs/{digest}")
+    assert refused.status_code == 403, refused.text
+    with pytest.raises(TransferError, match="HTTP 403"):
+        pull(client(network, 1), acme, "acme-ai/copy@front-2", tmp_path / "front")
+    again = tx_pb2.PublishVersion()
+    again.CopyFrom(front)
+    again.version = "front-3"
+    with pytest.raises(ClientError, match=f"held by {OWNER}"):
+        node.send(acme, [tx_pb2.Msg(publish_version=again)])
+    back = pull(node, owner, f"{MODEL}@claimed", tmp_path / "owner")
+    assert back.path.read_bytes() == fresh.read_bytes()
+
+
+def test_the_cli_push_claims_first_and_keeps_no_salt(
+    network: net.Testnet, guarded: dict[str, state_pb2.Version], tmp_path: Path
+) -> None:
+    fresh = safetensors_file(tmp_path / "pushed.safetensors", 11)
+    home = tmp_path / "home"
+    common = ["--node", network.nodes[0].rpc_url, "--keyring", str(network.keyring.directory)]
+    args = ["model", "push", str(fresh), "--model", "guarded", "--from", "northwind-researcher"]
+    pushed = cli(*args, "--version", "cli-1", *common, "-o", "json", home=home)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "claiming sha256:" in pushed.stderr and "claimed at height" in pushed.stderr
+    assert f"publishing {MODEL}@cli-1..." in pushed.stderr and "published at" in pushed.stderr
+    version = json.loads(pushed.stdout)
+    held = client(network).record(
+        "/models/holder", {"digest": version["weights_digest"]}, state_pb2.DigestHolder
+    )
+    assert held.org == OWNER and 0 < held.claim_height < held.height
+    assert not any(p.is_file() for p in home.rglob("*"))  # the salt is gone once published
+    twice = cli(*args, "--version", "cli-2", *common, home=home)
+    assert twice.returncode == 0, twice.stderr
+    assert "claiming" not in twice.stderr  # northwind holds it already
 
 
 def _mirror(network: net.Testnet, version: state_pb2.Version, tmp: Path) -> None:

@@ -39,6 +39,7 @@ from xpy_values import (
     Hostile,
 )
 
+from app.models.claims import commitment
 from app.pb.modelgov.v1 import tx_pb2
 
 CHAIN_ID = "modelgov-xpy"
@@ -248,12 +249,14 @@ class Generator:
             for i in range(3):
                 block.txs.append(self.tx(f"{org}-pub", [self.register(org, f"m{i}")]))
                 self.owner[f"{org}/m{i}"] = org
+        block.txs += self.claims()
         block = self.new_block()
         for org in ORG_IDS:
             for model in self.models_of(org):
                 msgs = [self.publish(model, v) for v in ("1.0", "2.0")]
                 block.txs.append(self.tx(f"{org}-pub", msgs))
                 self.published += [(model, "1.0"), (model, "2.0")]
+        block.txs += self.reveals()
         block = self.new_block()
         for org in ORG_IDS:
             for i in range(2):
@@ -265,6 +268,32 @@ class Generator:
                 msg = self.attach(model, "1.0", self.licenses[org][i % 2])
                 block.txs.append(self.tx(f"{org}-pub", [msg]))
                 self.attached.append((model, "1.0"))
+
+    def claims(self) -> list[TxSpec]:
+        """Each org claims the digest of "<org>/m0@claimed" (revealed in the next block), and
+        one claim is malformed (draws no randomness, so the random blocks stay as they were)."""
+        specs = []
+        for org in ORG_IDS:
+            made = commitment(digest(f"{org}/m0@claimed"), org, self.salt(org))
+            specs.append(self.tx(f"{org}-pub", [self.claim([made])]))
+        specs.append(self.tx("uni-pub", [self.claim([b"\x01" * 32, b"\x01" * 32])]))
+        return specs
+
+    def reveals(self) -> list[TxSpec]:
+        """Each org publishes what it claimed; a reveal of another org's salt fails."""
+        specs = []
+        for org in ORG_IDS:
+            msg = self.publish(f"{org}/m0", "claimed", claim_salt=self.salt(org))
+            specs.append(self.tx(f"{org}-pub", [msg]))
+        stolen = self.publish("acme/m1", "stolen", claim_salt=self.salt("uni"))
+        specs.append(self.tx("acme-pub", [stolen]))
+        return specs
+
+    def salt(self, org: str) -> bytes:
+        return hashlib.sha256(f"xpy-salt-{org}".encode()).digest()
+
+    def claim(self, commitments: list[bytes]) -> tx_pb2.Msg:
+        return tx_pb2.Msg(claim_digests=tx_pb2.ClaimDigests(commitments=commitments))
 
     def random_block(self) -> None:
         """A block of random transactions; sometimes a month passes (usage periods). Extreme
