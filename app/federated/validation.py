@@ -6,7 +6,14 @@ from app.attestations.handlers import validate_metrics
 from app.core.errors import TxError
 from app.core.text import quote
 from app.federated import errors
-from app.models.validation import DIGEST, ORG_ID, VERSION, check_model_id, check_version
+from app.models.validation import (
+    DIGEST,
+    ORG_ID,
+    VERSION,
+    check_claim_salt,
+    check_model_id,
+    check_version,
+)
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 MAX_INVITED = 64
@@ -61,6 +68,7 @@ def validate_submit(msg: tx_pb2.SubmitUpdate, params: state_pb2.Params) -> None:
     if not 1 <= msg.sample_count <= MAX_SAMPLES:
         raise TxError(errors.INVALID_FIELD, f"sample_count is 1 to 2^48, not {msg.sample_count}")
     validate_metrics(msg.metrics, params)
+    check_claim_salt(msg.claim_salt)
 
 
 def validate_finalize(msg: tx_pb2.FinalizeRound, params: state_pb2.Params) -> None:
@@ -71,3 +79,4 @@ def validate_finalize(msg: tx_pb2.FinalizeRound, params: state_pb2.Params) -> No
     if msg.size_bytes == 0:
         raise TxError(errors.INVALID_FIELD, "size_bytes must be positive")
     _check_orgs(list(msg.included), "included")
+    check_claim_salt(msg.claim_salt)

@@ -95,12 +95,17 @@ def validate_publish(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> No
         )
     if msg.license and not LICENSE_ID.fullmatch(msg.license):
         raise TxError(errors.INVALID_FIELD, f"license {quote(msg.license, 64)} is not ORG/NAME")
-    if msg.claim_salt and len(msg.claim_salt) != claims.SALT_BYTES:
+    check_claim_salt(msg.claim_salt)
+    _check_lists(msg, params)
+
+
+def check_claim_salt(salt: bytes) -> None:
+    """A publication's claim salt is empty or 32 bytes; raises TxError(invalid_claim)."""
+    if salt and len(salt) != claims.SALT_BYTES:
         raise TxError(
             errors.INVALID_CLAIM,
-            f"claim_salt is {len(msg.claim_salt)} bytes, not {claims.SALT_BYTES} (or empty)",
+            f"claim_salt is {len(salt)} bytes, not {claims.SALT_BYTES} (or empty)",
         )
-    _check_lists(msg, params)
 
 
 def _check_lists(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> None:
