@@ -20,6 +20,7 @@ from app.federated import errors, events
 from app.federated.keeper import FederatedKeeper
 from app.federated.validation import update_version
 from app.members.keeper import MembersReader
+from app.models.claims import ClaimsKeeper
 from app.models.keeper import ModelsKeeper, version_ref
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 
@@ -84,7 +85,15 @@ def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
     if any(s.org == org for s in record.submissions):
         raise TxError(errors.ALREADY_SUBMITTED, f"{org} already submitted to round {record.id}")
     name = update_version(record.target_version, org)
-    _publish(ctx, record.target_model, name, msg.update_digest, msg.size_bytes, [record.base])
+    _publish(
+        ctx,
+        record.target_model,
+        name,
+        msg.update_digest,
+        msg.size_bytes,
+        [record.base],
+        msg.claim_salt,
+    )
     submission = federated_pb2.Submission(
         org=org,
         submitter=ctx.sender.address,
@@ -138,7 +147,7 @@ def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
     updates = [version_ref(record.target_model, by_org[org].version) for org in included]
     parents = [record.base, *updates]
     model, name = record.target_model, record.target_version
-    _publish(ctx, model, name, msg.aggregate_digest, msg.size_bytes, parents)
+    _publish(ctx, model, name, msg.aggregate_digest, msg.size_bytes, parents, msg.claim_salt)
     contributors = [
         federated_pb2.Contributor(org=o, sample_count=by_org[o].sample_count) for o in included
     ]
@@ -156,9 +165,17 @@ def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
 
 
 def _publish(
-    ctx: MsgContext, model_id: str, name: str, digest: str, size: int, parents: list[str]
+    ctx: MsgContext,
+    model_id: str,
+    name: str,
+    digest: str,
+    size: int,
+    parents: list[str],
+    claim_salt: bytes = b"",
 ) -> None:
-    """Write a version the way PublishVersion does, on behalf of the round."""
+    """Write a version the way PublishVersion does, on behalf of the round; a claim salt
+    reveals the sender's earlier claim of the digest (app.models.claims), as a publication's
+    does."""
     models = ModelsKeeper(ctx.state)
     model = models.model(model_id)
     if model is None or models.version(model_id, name) is not None:
@@ -177,4 +194,7 @@ def _publish(
         time=ctx.env.time,
         tx_hash=ctx.tx_hash,
     )
-    models.append_version(model, version)
+    claimed = 0
+    if claim_salt:
+        claimed = ClaimsKeeper(ctx.state).reveal(ctx.sender.org, digest, claim_salt, ctx.env.height)
+    models.append_version(model, version, claimed=claimed)

@@ -8,6 +8,7 @@ from app.core.errors import TxError
 from app.core.text import quote
 from app.federated import errors
 from app.models import errors as model_errors
+from app.models.claims import check_claim_salt
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 MAX_INVITED = 64
@@ -67,6 +68,7 @@ def validate_submit(msg: tx_pb2.SubmitUpdate, params: state_pb2.Params) -> None:
             attestation_errors.INVALID_FIELD, f"{count} metrics, at most the version limit"
         )
     names.check_metrics(msg.metrics, attestation_errors.INVALID_FIELD)
+    check_claim_salt(msg.claim_salt)
 
 
 def validate_finalize(msg: tx_pb2.FinalizeRound, params: state_pb2.Params) -> None:
@@ -77,3 +79,4 @@ def validate_finalize(msg: tx_pb2.FinalizeRound, params: state_pb2.Params) -> No
     if msg.size_bytes == 0:
         raise TxError(errors.INVALID_FIELD, "size_bytes must be positive")
     _check_orgs(list(msg.included), "included")
+    check_claim_salt(msg.claim_salt)

@@ -95,11 +95,7 @@ def validate_publish(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> No
         )
     if msg.license and not LICENSE_ID.fullmatch(msg.license):
         raise TxError(errors.INVALID_FIELD, f"license {quote(msg.license, 64)} is not ORG/NAME")
-    if msg.claim_salt and len(msg.claim_salt) != claims.SALT_BYTES:
-        raise TxError(
-            errors.INVALID_CLAIM,
-            f"claim_salt is {len(msg.claim_salt)} bytes, not {claims.SALT_BYTES} (or empty)",
-        )
+    claims.check_claim_salt(msg.claim_salt)
     _check_lists(msg, params)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from app.pb.modelgov.v1 import federated_pb2, tx_pb2
-from chain.cli.options import Send, reads, signed, split_ref
+from chain.cli.options import Claim, Send, reads, signed, signed_claiming, split_ref
 from chain.cli.output import emit, record, table
 from chain.cli.tx import parse_metric
 from chain.client import Node
@@ -97,11 +97,18 @@ def open_round(
 @click.option("--size", "size_bytes", required=True, type=click.IntRange(1))
 @click.option("--samples", required=True, type=click.IntRange(1), help="training samples used")
 @click.option("--metric", "metrics", multiple=True, help="NAME=VALUE (repeat)")
-@signed
+@signed_claiming
 def submit(
-    round_id: int, digest: str, size_bytes: int, samples: int, metrics: tuple[str, ...], send: Send
+    round_id: int,
+    digest: str,
+    size_bytes: int,
+    samples: int,
+    metrics: tuple[str, ...],
+    send: Send,
+    claim: Claim,
 ) -> None:
-    """Submit your organisation's update to a round."""
+    """Submit your organisation's update to a round (its digest claimed first, as a publish)."""
+    salt = claim(digest)
     send(
         tx_pb2.Msg(
             submit_update=tx_pb2.SubmitUpdate(
@@ -110,6 +117,7 @@ def submit(
                 size_bytes=size_bytes,
                 sample_count=samples,
                 metrics=[parse_metric(m) for m in metrics],
+                claim_salt=salt,
             )
         )
     )
@@ -128,11 +136,18 @@ def submit(
     required=True,
     help="an org whose update the aggregate averages (repeat)",
 )
-@signed
+@signed_claiming
 def finalize(
-    round_id: int, digest: str, size_bytes: int, included: tuple[str, ...], send: Send
+    round_id: int,
+    digest: str,
+    size_bytes: int,
+    included: tuple[str, ...],
+    send: Send,
+    claim: Claim,
 ) -> None:
-    """Publish the round's aggregate as its target version."""
+    """Publish the round's aggregate as its target version (its digest claimed first: a
+    participant who reads the finalize in a mempool cannot take it)."""
+    salt = claim(digest)
     send(
         tx_pb2.Msg(
             finalize_round=tx_pb2.FinalizeRound(
@@ -140,6 +155,7 @@ def finalize(
                 aggregate_digest=digest,
                 size_bytes=size_bytes,
                 included=list(included),
+                claim_salt=salt,
             )
         )
     )

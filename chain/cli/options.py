@@ -15,6 +15,7 @@ from chain.cli.output import OUTPUT_CHOICE, emit
 from chain.client import Node
 from chain.keys import Key, Keyring, default_keyring
 from chain.rpc import DEFAULT_NODE
+from chain.weights.claims import SaltFile, claim_for_publish, default_state_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,6 +101,59 @@ def signed(fn: Callable[..., None]) -> Callable[..., None]:
         fn(*args, send=send, **kwargs)
 
     return node_options(sender_options(command))
+
+
+Claim = Callable[[str], bytes]
+
+
+def signed_claiming(fn: Callable[..., None]) -> Callable[..., None]:
+    """Like ``signed``, for commands that publish weights: also call it with ``claim(digest)``,
+    the salt its publication reveals. When nobody holds the digest yet, ``claim`` first commits
+    a ClaimDigests for it (one block), so no one who reads the publication in a mempool can
+    publish the digest first and keep it (chain.weights.claims); ``--no-claim`` skips that.
+    The salt waits in $MODELGOV_HOME/claims until the command succeeds."""
+
+    @functools.wraps(fn)
+    def command(
+        *args: Any,
+        node: str,
+        chain_id: str,
+        output: str,
+        from_: str,
+        keyring: Path | None,
+        no_claim: bool,
+        **kwargs: Any,
+    ) -> None:
+        client, key = Node(node, chain_id), signer(keyring, from_)
+        waiting: list[SaltFile] = []
+
+        def send(msg: tx_pb2.Msg) -> None:
+            outcome = client.send(key, [msg])
+            data = {"hash": outcome.hash, "height": outcome.height, "code": outcome.code}
+            emit(output, data, lambda d: f"committed at height {d['height']}  tx {d['hash']}")
+
+        def claim(digest: str) -> bytes:
+            if no_claim:
+                return b""
+            org = client.account(key.address).org
+            saved = SaltFile(default_state_dir(), client.chain_id, org, digest)
+            waiting.append(saved)
+            return claim_for_publish(client, key, org, digest, saved, say=_to_stderr)
+
+        fn(*args, send=send, claim=claim, **kwargs)
+        for saved in waiting:
+            saved.remove()
+
+    command = click.option(
+        "--no-claim",
+        is_flag=True,
+        help="publish without claiming the digest first (one block faster, front-runnable)",
+    )(command)
+    return node_options(sender_options(command))
+
+
+def _to_stderr(text: str) -> None:
+    click.echo(text, err=True)
 
 
 def reads(fn: Callable[..., None]) -> Callable[..., None]:

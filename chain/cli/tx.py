@@ -11,7 +11,7 @@ from app.licenses.params import from_data
 from app.pb.modelgov.v1 import tx_pb2
 from app.usage.purposes import PURPOSES
 from chain.cli.license import json_arg
-from chain.cli.options import Send, signed, split_ref
+from chain.cli.options import Claim, Send, signed, signed_claiming, split_ref
 
 
 @click.group()
@@ -54,7 +54,7 @@ def register(
 @click.option("--metric", "metrics", multiple=True, help="NAME=VALUE, e.g. accuracy=0.913 (repeat)")
 @click.option("--dataset-digest", "datasets", multiple=True, help="sha256:<hex> (repeat)")
 @click.option("--card-digest", default="", help="digest of the model card")
-@signed
+@signed_claiming
 def publish(
     model_id: str,
     version: str,
@@ -68,8 +68,11 @@ def publish(
     datasets: tuple[str, ...],
     card_digest: str,
     send: Send,
+    claim: Claim,
 ) -> None:
-    """Publish VERSION of MODEL: an immutable record of its weights and lineage."""
+    """Publish VERSION of MODEL: an immutable record of its weights and lineage. A digest no
+    one holds yet is claimed first (one block), so it cannot be front-run."""
+    salt = claim(digest)
     msg = tx_pb2.Msg(
         publish_version=tx_pb2.PublishVersion(
             model=model_id,
@@ -83,6 +86,7 @@ def publish(
             metrics=[parse_metric(m) for m in metrics],
             dataset_digests=datasets,
             model_card_digest=card_digest,
+            claim_salt=salt,
         )
     )
     send(msg)

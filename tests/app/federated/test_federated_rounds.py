@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from driver import Driver, digest, started
+from driver import Driver, digest, publish, register, started
 from rounds import MODEL, PUBLISHERS, base_published, finalize, open_round, round_record, submit
 
 from app.attestations import errors as attestation_errors
@@ -16,6 +17,7 @@ from app.core.errors import MISSING_ROLE, ErrorCode
 from app.federated import errors
 from app.federated.expiry import close_expired_rounds
 from app.federated.keeper import FederatedReader
+from app.models import claims
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 from app.state import Overlay
@@ -249,3 +251,32 @@ def test_a_finalized_round_takes_no_more_updates(acme_submitted: Driver) -> None
     acme_submitted.ok("uni-pub", finalize(included=("acme", "uni")))
     expect(acme_submitted.run("openml-pub", submit(org="openml")), errors.ROUND_CLOSED)
     expect(acme_submitted.run("uni-pub", finalize(included=("acme", "uni"))), errors.ROUND_CLOSED)
+
+
+def test_an_aggregate_front_run_is_taken_back_by_the_openers_claim(opened: Driver) -> None:
+    """A participant who reads the opener's FinalizeRound in the mempool and publishes its
+    aggregate digest first holds it; the opener's earlier claim, revealed by the finalize,
+    takes it back, so the round still finalizes."""
+    aggregate = digest("aggregate-1")
+    salt = hashlib.sha256(b"opener's salt").digest()
+    commitment = claims.commitment(aggregate, "uni", salt)
+    opened.ok("uni-pub", tx_pb2.Msg(claim_digests=tx_pb2.ClaimDigests(commitments=[commitment])))
+    for org, samples in (("acme", 300), ("openml", 600)):
+        opened.ok(PUBLISHERS[org], submit(org=org, samples=samples))
+    opened.ok("acme-pub", register("acme", "copy"))
+    opened.ok("acme-pub", publish("acme/copy", "front", weights_digest=aggregate))
+    late = opened.run("uni-pub", finalize(included=("acme", "openml")))
+    expect(late, model_errors.DIGEST_HELD)
+    opened.ok("uni-pub", finalize(included=("acme", "openml"), claim_salt=salt))
+    assert version(opened, "2.0").weights_digest == aggregate
+    holder = state_pb2.DigestHolder.FromString(
+        opened.query("/models/holder", {"digest": aggregate}).value
+    )
+    assert (holder.org, holder.taken_from) == ("uni", "acme")
+
+
+def test_a_claim_salt_of_the_wrong_length_is_refused(opened: Driver) -> None:
+    expect(opened.run("uni-pub", finalize(claim_salt=b"short")), model_errors.INVALID_CLAIM)
+    bad = submit(org="acme", samples=5)
+    bad.submit_update.claim_salt = b"\x00" * 31
+    expect(opened.run("acme-pub", bad), model_errors.INVALID_CLAIM)
