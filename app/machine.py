@@ -58,6 +58,7 @@ from app.models import queries as model_queries
 from app.models import validation as models_validation
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
+from app.usage import decision
 from app.usage import handlers as usage
 from app.usage import keys as usage_keys
 from app.usage import queries as usage_queries
@@ -97,7 +98,7 @@ ROUTES: Routes = {
 
 QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     member_queries.QUERIES,
-    model_queries.QUERIES,
+    model_queries.queries(oracle=decision.evaluate_use),
     license_queries.QUERIES,
     usage_queries.QUERIES,
     credit_queries.QUERIES,
