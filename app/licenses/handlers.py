@@ -99,22 +99,9 @@ def attach_license(ctx: MsgContext, msg: tx_pb2.AttachLicense) -> Event:
 
 def attach(ctx: MsgContext, model: str, version: str, license_id: str) -> Event:
     """Record ``license_id`` as governing ``model@version`` from now on."""
-    keeper = LicensesKeeper(ctx.state)
-    found = keeper.license(license_id)
-    if found is None:
-        detail = f"no license {quote(license_id, 80)}; deploy it first"
-        raise TxError(errors.LICENSE_NOT_FOUND, detail)
-    current = keeper.current(model, version)
-    attachment = state_pb2.Attachment(
-        model=model,
-        version=version,
-        license=license_id,
-        code_hash=found.code_hash,
-        height=ctx.env.height,
-        seq=0 if current is None else current.seq + 1,
-        attached_by=ctx.sender.address,
+    LicensesKeeper(ctx.state).attach_license(
+        model, version, license_id, ctx.sender.address, ctx.env.height
     )
-    keeper.attach(attachment)
     return Event(
         events.ATTACHED,
         (("model", model), ("version", version), ("license", license_id)),

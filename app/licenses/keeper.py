@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
-from app.licenses import keys
+from app.core.errors import TxError
+from app.core.text import quote
+from app.licenses import errors, keys
 from app.licenses.lang import Limits, Program
 from app.licenses.programs import compiled
 from app.pb.modelgov.v1 import state_pb2
@@ -73,6 +75,28 @@ class LicensesKeeper(LicensesReader):
     def add_license(self, record: state_pb2.License) -> None:
         """Store a newly deployed license."""
         self.state.set(keys.license_key(record.id), record.SerializeToString(deterministic=True))
+
+    def attach_license(
+        self, model: str, version: str, license_id: str, by: str, height: int
+    ) -> state_pb2.Attachment:
+        """Make a deployed license govern ``model@version`` from ``height`` on (the caller
+        checked who may); raises TxError(license_not_found) when it was never deployed."""
+        found = self.license(license_id)
+        if found is None:
+            detail = f"no license {quote(license_id, 80)}; deploy it first"
+            raise TxError(errors.LICENSE_NOT_FOUND, detail)
+        current = self.current(model, version)
+        attachment = state_pb2.Attachment(
+            model=model,
+            version=version,
+            license=license_id,
+            code_hash=found.code_hash,
+            height=height,
+            seq=0 if current is None else current.seq + 1,
+            attached_by=by,
+        )
+        self.attach(attachment)
+        return attachment
 
     def attach(self, attachment: state_pb2.Attachment) -> None:
         """Append to a version's history and make ``attachment`` the one in force."""

@@ -10,7 +10,8 @@ from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
-from app.licenses.handlers import attach
+from app.licenses import events as license_events
+from app.licenses.keeper import LicensesKeeper
 from app.members.keeper import MembersReader
 from app.models import claims, errors
 from app.models.claims import ClaimsKeeper
@@ -93,7 +94,11 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     )
     keeper.append_version(model, version, msg.files, msg.consent_receipts, claimed)
     if msg.license:
-        attach(ctx, msg.model, msg.version, msg.license)
+        LicensesKeeper(ctx.state).attach_license(
+            msg.model, msg.version, msg.license, ctx.sender.address, ctx.env.height
+        )
+        attached = (("model", msg.model), ("version", msg.version), ("license", msg.license))
+        ctx.emitted.append(Event(license_events.ATTACHED, attached))
     attributes: tuple[tuple[str, str], ...] = (
         ("model", msg.model),
         ("version", msg.version),
