@@ -10,10 +10,10 @@ from app.core.env import Event
 from app.core.errors import TxError
 from app.core.gas import DEPLOY_GAS_PER_BYTE
 from app.core.text import quote
+from app.core.valuemap import to_data, validate_params
 from app.licenses import errors, events
 from app.licenses.keeper import LicensesKeeper, script_limits
 from app.licenses.lang import ScriptError, to_value
-from app.licenses.params import to_data, validate_params
 from app.licenses.programs import compiled
 from app.models import errors as model_errors
 from app.models.keeper import ModelsReader
@@ -46,7 +46,7 @@ def validate_deploy(msg: tx_pb2.DeployLicense, params: state_pb2.Params) -> None
         raise TxError(
             errors.INVALID_SCRIPT, f"line {exc.line}, col {exc.col}: {exc.reason}"
         ) from None
-    validate_params(msg.params)
+    validate_params(msg.params, errors.INVALID_PARAMS)
     try:
         to_value(to_data(msg.params), script_limits(params), "ctx.params")
     except (TypeError, ValueError) as exc:

@@ -23,7 +23,8 @@ from app.core.env import BlockEnv, Event, ValidatorChange
 from app.core.errors import TxError
 from app.core.names import ORG_ID
 from app.core.text import quote
-from app.licenses.params import to_data, validate_params
+from app.core.valuemap import to_data, validate_params
+from app.licenses import errors as license_errors
 from app.members import errors, keys
 from app.members import events as event_types
 from app.members.genesis import ACCOUNT_NAME, ATTRIBUTE_KEY, MAX_ATTRIBUTES
@@ -295,7 +296,7 @@ def _check_add_org(msg: tx_pb2.AddOrg) -> None:
 def _check_attributes(attributes: tx_pb2.ValueMap) -> None:
     """Attribute names are genesis's snake_case keys; values integers or texts of genesis's
     sizes, so a script sees the same kinds of attributes for every organisation."""
-    validate_params(attributes)
+    validate_params(attributes, license_errors.INVALID_PARAMS)  # the code it always had
     if len(attributes.entries) > MAX_ATTRIBUTES:
         raise TxError(errors.INVALID_PROPOSAL, f"at most {MAX_ATTRIBUTES} attributes")
     for entry in attributes.entries:

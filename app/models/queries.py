@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from app.core import names
 from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
 from app.core.pause import pause_point
 from app.core.query import (
@@ -21,7 +22,7 @@ from app.core.query import (
     text_param,
 )
 from app.core.text import quote
-from app.models import access, keys, validation
+from app.models import access, keys
 from app.models.access import Clock
 from app.models.expected import LicenseOracle
 from app.models.keeper import ModelsReader, split_ref, version_ref
@@ -213,7 +214,7 @@ def read_access(state: Reader, params: Mapping[str, Any], oracle: LicenseOracle)
     ``time`` are the next block's, for the license rule (without them no license is asked);
     ``uploader`` is the org whose upload brought the store's copy in."""
     address, digest = text_param(params, "address"), text_param(params, "digest")
-    if not validation.DIGEST.match(digest):
+    if not names.DIGEST.fullmatch(digest):
         raise TxError(BAD_QUERY, "'digest' is sha256:<64 lowercase hex>")
     path = text_param(params, "path", required=False)
     clock = None

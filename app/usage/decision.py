@@ -12,6 +12,7 @@ from typing import Any
 from app.core.errors import ErrorCode, TxError
 from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
 from app.core.text import quote
+from app.core.valuemap import to_data
 from app.credits.keeper import MAX_BALANCE
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
@@ -22,7 +23,6 @@ from app.licenses.lang import (
     ScriptRuntimeError,
     run_authorize,
 )
-from app.licenses.params import to_data
 from app.members.keeper import MembersReader
 from app.models.keeper import ModelsReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2

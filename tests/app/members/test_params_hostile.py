@@ -24,7 +24,7 @@ from driver import (
 )
 
 from app.core.errors import registered
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.members import errors
 from app.members.genesis import GenesisError, parse_consortium
 from app.members.governance import MAX_TEXT, validate_submit
