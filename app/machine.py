@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from app.attestations import handlers as attestations
 from app.attestations import keys as attestation_keys
@@ -37,6 +39,8 @@ from app.core.tx import DecodedTx, SignatureCache, decode_tx, validate_messages
 from app.credits import handlers as credits
 from app.credits import keys as credit_keys
 from app.credits import queries as credit_queries
+from app.credits.genesis import init_balances, parse_balances
+from app.credits.keeper import CreditsKeeper
 from app.federated import handlers as federated
 from app.federated import keys as federated_keys
 from app.federated import queries as federated_queries
@@ -46,10 +50,11 @@ from app.licenses import handlers as licenses
 from app.licenses import keys as license_keys
 from app.licenses import programs
 from app.licenses import queries as license_queries
+from app.members import genesis as member_genesis
 from app.members import governance
 from app.members import keys as member_keys
 from app.members import queries as member_queries
-from app.members.genesis import Consortium, init_genesis, parse_consortium
+from app.members.genesis import Consortium, GenesisError
 from app.members.keeper import MembersKeeper, MembersReader
 from app.members.roles import ADMIN, AUDITOR, CONSUMER, PUBLISHER
 from app.models import handlers as models
@@ -149,20 +154,58 @@ END_BLOCK: tuple[EndBlock, ...] = (governance.end_block, _close_rounds)
 past their deadline close."""
 
 
+@dataclass(frozen=True)
+class Genesis:
+    """A validated ``app_state``: each domain's part, in genesis order."""
+
+    members: Consortium
+    balances: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def orgs(self) -> tuple[state_pb2.Org, ...]:
+        return self.members.orgs
+
+    @property
+    def accounts(self) -> tuple[state_pb2.Account, ...]:
+        return self.members.accounts
+
+    @property
+    def params(self) -> state_pb2.Params:
+        return self.members.params
+
+
+GENESIS_SECTIONS = (*member_genesis.SECTIONS, "credits")
+"""The sections of ``app_state``, by domain in genesis order: members, then credits."""
+
+
+def parse_genesis(app_state: Any) -> Genesis:
+    """Validate a decoded ``app_state`` domain by domain; raises GenesisError naming the
+    first malformed field."""
+    if not isinstance(app_state, Mapping):
+        raise GenesisError("app_state", "must be an object with orgs, accounts and params")
+    for key in app_state:
+        if key not in GENESIS_SECTIONS:
+            known = ", ".join(GENESIS_SECTIONS)
+            raise GenesisError(f"app_state.{key}", f"unknown field (expected {known})")
+    members = member_genesis.parse_members(app_state)
+    org_ids = {org.id for org in members.orgs}
+    balances = parse_balances(app_state.get("credits"), org_ids, GenesisError)
+    return Genesis(members, balances)
+
+
 def init_chain(
     state: Overlay, chain_id: str, app_state: bytes, validators: Sequence[tuple[bytes, int]]
-) -> Consortium:
-    """Write genesis: the chain id, the consortium (members, then credits), the validators.
-
-    Raises GenesisError naming the first malformed field of ``app_state`` (JSON).
-    """
-    consortium = parse_consortium(json.loads(app_state or b"null"))
+) -> Genesis:
+    """Write genesis: the chain id, each domain's part in genesis order (members, credits),
+    the validators. Raises GenesisError naming the first malformed field of ``app_state``."""
+    genesis = parse_genesis(json.loads(app_state or b"null"))
     state.set(CHAIN_ID_KEY, chain_id.encode())
     keeper = MembersKeeper(state)
-    init_genesis(keeper, consortium)
+    member_genesis.init_genesis(keeper, genesis.members)
+    init_balances(CreditsKeeper(state), genesis.balances)
     for pubkey, power in validators:
         keeper.set_validator(state_pb2.Validator(pubkey=pubkey, power=power))
-    return consortium
+    return genesis
 
 
 def chain_id(state: Reader) -> str:
