@@ -22,7 +22,7 @@ from app.federated.validation import update_version
 from app.members.keeper import MembersReader
 from app.models.claims import ClaimsKeeper
 from app.models.keeper import ModelsKeeper, version_ref
-from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
+from app.pb.modelgov.v1 import federated_pb2, tx_pb2
 
 FORMAT = "safetensors"
 FRAMEWORK = "pytorch"
@@ -180,7 +180,7 @@ def _publish(
     model = models.model(model_id)
     if model is None or models.version(model_id, name) is not None:
         raise TxError(errors.TARGET_TAKEN, f"{model_id}@{name} is published or gone")
-    version = state_pb2.Version(
+    described = tx_pb2.PublishVersion(
         model=model_id,
         version=name,
         weights_digest=digest,
@@ -188,13 +188,10 @@ def _publish(
         format=FORMAT,
         framework=FRAMEWORK,
         parents=parents,
-        status=tx_pb2.VERSION_STATUS_ACTIVE,
-        publisher=ctx.sender.address,
-        height=ctx.env.height,
-        time=ctx.env.time,
-        tx_hash=ctx.tx_hash,
     )
     claimed = 0
     if claim_salt:
         claimed = ClaimsKeeper(ctx.state).reveal(ctx.sender.org, digest, claim_salt, ctx.env.height)
-    models.append_version(model, version, claimed=claimed)
+    models.publish(
+        model, described, ctx.sender.address, ctx.env.height, ctx.env.time, ctx.tx_hash, claimed
+    )
