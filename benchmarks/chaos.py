@@ -59,7 +59,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.core import errors
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
 from chain.client import ClientError, Node

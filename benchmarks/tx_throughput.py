@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as tn
 from chain.client import Node

@@ -12,7 +12,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
 from chain.cli.output import table

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 from chain import testnet as net
 from chain.client import Node

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.members.genesis import GenesisError, parse_consortium
+from app.machine import parse_genesis
+from app.members.genesis import GenesisError
 from chain.keys import Keyring
 
 DEFAULT_POWER = 10
@@ -55,7 +56,7 @@ def app_state_of(consortium: Mapping[str, Any], pubkeys: Mapping[str, str]) -> d
         "params": consortium.get("params", {}),
         "credits": consortium.get("credits", {}),
     }
-    parse_consortium(state)
+    parse_genesis(state)
     return state
 
 
@@ -121,6 +122,6 @@ def check_genesis_file(path: Path) -> dict[str, Any]:
         raise GenesisError(str(path), "a genesis document is a JSON object")
     if not doc.get("validators"):
         raise GenesisError("validators", "at least one validator is required")
-    parse_consortium(doc.get("app_state"))
+    parse_genesis(doc.get("app_state"))
     result: dict[str, Any] = doc
     return result

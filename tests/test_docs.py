@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import app.core.router  # noqa: F401  (registers every domain's errors)
+import app.machine  # noqa: F401  (registers every domain's errors)
 from app.core.errors import registered
-from app.core.query_routes import QUERIES
+from app.machine import QUERIES
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -12,25 +12,16 @@ the store, never the overlays or the store's own caches.
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
-from collections.abc import Sequence
 
-from app import APP_VERSION, SOFTWARE_VERSION
+from app import APP_VERSION, SOFTWARE_VERSION, machine
 from app.abci import convert
 from app.abci.application import BaseApplication, OutOfOrder
 from app.core.env import BlockEnv
 from app.core.errors import BAD_QUERY, HEIGHT_UNAVAILABLE, TxError
-from app.core.execute import check_tx, finalize_block
-from app.core.meta import CHAIN_ID_KEY
 from app.core.query import QueryAnswer
-from app.core.query_routes import route_query
 from app.core.tx import SignatureCache, decode_envelope
-from app.licenses import programs
-from app.members.genesis import init_genesis, parse_consortium
-from app.members.keeper import MembersKeeper, MembersReader
-from app.pb.modelgov.v1 import state_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
 from app.pb.tendermint.crypto import proof_pb2
 from app.state import Overlay
@@ -65,9 +56,9 @@ class ModelgovApp(BaseApplication):
         self.staged: StagedCommit | None = None
         self.finalized_height = 0
         self.genesis_height: int | None = None  # InitChain's initial height until a Commit
-        self.chain_id = (self.store.get(CHAIN_ID_KEY) or b"").decode()
+        self.chain_id = machine.chain_id(self.store)
         self.mempool = Overlay(self.pending)
-        programs.CACHE.release()  # the programs an uncommitted block pinned
+        machine.block_done()  # what an uncommitted block pinned
 
     def consensus_closed(self) -> None:
         """The engine's consensus connection closed: forget the uncommitted block and genesis;
@@ -95,13 +86,12 @@ class ModelgovApp(BaseApplication):
         """
         if self.store.height > 0 or self.genesis_height is not None:
             raise OutOfOrder(f"InitChain at committed height {self.store.height}, or a second")
-        consortium = parse_consortium(json.loads(req.app_state_bytes or b"null"))
+        pending = Overlay(self.store)
+        validators = [ed25519_validator(update) for update in req.validators]
+        consortium = machine.init_chain(pending, req.chain_id, req.app_state_bytes, validators)
         self.genesis_height = max(req.initial_height, 1)
-        self.pending = Overlay(self.store)
+        self.pending = pending
         self.chain_id = req.chain_id
-        self.pending.set(CHAIN_ID_KEY, req.chain_id.encode())
-        init_genesis(MembersKeeper(self.pending), consortium)
-        record_validators(MembersKeeper(self.pending), req.validators)
         self.mempool = Overlay(self.pending)
         self.staged = self.store.stage(self.pending.pending())
         log.info("genesis: %d orgs, %d accounts", len(consortium.orgs), len(consortium.accounts))
@@ -111,13 +101,13 @@ class ModelgovApp(BaseApplication):
         """Mempool connection: admit a tx if it decodes, verifies, its nonce is next and its
         sender has not too many others waiting."""
         env = BlockEnv(self.chain_id, self.store.height + 1, 0)
-        result = check_tx(self.mempool, env, req.tx, self.signatures, self.pending)
+        result = machine.check_tx(self.mempool, env, req.tx, self.signatures, self.pending)
         return convert.check_tx_response(result)
 
     def prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
         """Consensus connection, as proposer: keep the mempool's order, drop what cannot decode
         or would push the block past ``max_tx_bytes``."""
-        max_tx = MembersReader(self.pending).params().max_tx_bytes
+        max_tx = machine.params(self.pending).max_tx_bytes
         chosen, total = [], 0
         for raw in req.txs:
             if _undecodable(raw, max_tx):
@@ -131,7 +121,7 @@ class ModelgovApp(BaseApplication):
 
     def process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
         """Consensus connection: reject a proposal holding an undecodable or oversize tx."""
-        max_tx = MembersReader(self.pending).params().max_tx_bytes
+        max_tx = machine.params(self.pending).max_tx_bytes
         ok = not any(_undecodable(raw, max_tx) for raw in req.txs)
         status = abci.ResponseProcessProposal.ACCEPT if ok else abci.ResponseProcessProposal.REJECT
         return abci.ResponseProcessProposal(status=status)
@@ -144,7 +134,7 @@ class ModelgovApp(BaseApplication):
             raise OutOfOrder(f"FinalizeBlock for height {req.height}; the next is {expected}")
         env = BlockEnv(self.chain_id, req.height, req.time.seconds, req.proposer_address)
         self.block = Overlay(self.pending)
-        output = finalize_block(self.block, env, list(req.txs), self.signatures)
+        output = machine.finalize_block(self.block, env, list(req.txs), self.signatures)
         writes = dict(self.pending.pending())
         writes.update(self.block.pending())
         self.staged = self.store.stage(writes)
@@ -161,7 +151,7 @@ class ModelgovApp(BaseApplication):
         if self.staged is None or self.block is None:
             raise OutOfOrder("Commit without a finalized block")
         self.store.commit(self.staged, self.finalized_height)
-        programs.CACHE.release()
+        machine.block_done()
         self.pending = Overlay(self.store)
         self.block, self.staged, self.genesis_height = None, None, None
         self.mempool = Overlay(self.store)
@@ -208,15 +198,14 @@ def _answer(view: CommittedView, req: abci.RequestQuery) -> QueryAnswer:
         if len(req.data) > MAX_STORE_KEY_BYTES:
             raise TxError(BAD_QUERY, f"a /store key is at most {MAX_STORE_KEY_BYTES} bytes")
         return QueryAnswer(view.get(req.data) or b"", req.data)
-    return route_query(view, req.path, req.data)
+    return machine.route_query(view, req.path, req.data)
 
 
-def record_validators(keeper: MembersKeeper, validators: Sequence[abci.ValidatorUpdate]) -> None:
-    """Remember the genesis validator set, so governance can change it."""
-    for update in validators:
-        if update.pub_key.WhichOneof("sum") != "ed25519":
-            raise ValueError("modelgov validators use ed25519 keys")
-        keeper.set_validator(state_pb2.Validator(pubkey=update.pub_key.ed25519, power=update.power))
+def ed25519_validator(update: abci.ValidatorUpdate) -> tuple[bytes, int]:
+    """(public key, power) of a genesis validator; modelgov validators use ed25519 keys."""
+    if update.pub_key.WhichOneof("sum") != "ed25519":
+        raise ValueError("modelgov validators use ed25519 keys")
+    return update.pub_key.ed25519, update.power
 
 
 def _undecodable(raw: bytes, max_tx_bytes: int) -> bool:

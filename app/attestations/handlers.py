@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from app.attestations import errors
+from app.attestations import errors, events
 from app.attestations.keeper import AttestationsKeeper
+from app.core import names
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
+from app.models import errors as model_errors
 from app.models.keeper import ModelsReader
-from app.models.validation import (
-    DIGEST,
-    MAX_METRIC_TEXT,
-    MAX_SCALE,
-    METRIC_NAME,
-    check_model_id,
-    check_version,
-)
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 
 KINDS = ("evaluation", "training", "validation")
@@ -26,8 +20,8 @@ KINDS = ("evaluation", "training", "validation")
 
 def validate_attest(msg: tx_pb2.Attest, params: state_pb2.Params) -> None:
     """Checks of Attest that need no state."""
-    check_model_id(msg.model)
-    check_version(msg.version)
+    names.check_model_id(msg.model, model_errors.INVALID_NAME)
+    names.check_version(msg.version, model_errors.INVALID_VERSION)
     if msg.kind not in KINDS:
         raise TxError(
             errors.INVALID_KIND, f"kind {quote(msg.kind, 64)} is not one of {', '.join(KINDS)}"
@@ -42,34 +36,16 @@ def validate_attest(msg: tx_pb2.Attest, params: state_pb2.Params) -> None:
 
 
 def validate_metrics(metrics: Sequence[tx_pb2.Metric], params: state_pb2.Params) -> None:
-    """The registry's metric rules (unique names, int with scale 0-18 or short text), reported
-    in this codespace; raises TxError(invalid_field)."""
+    """The registry's metric rules (app.core.names), reported in this codespace, and at most
+    the version limit of them; raises TxError(invalid_field)."""
     if len(metrics) > params.max_metrics_per_version:
         raise TxError(errors.INVALID_FIELD, f"{len(metrics)} metrics, at most the version limit")
-    names = [m.name for m in metrics]
-    if len(set(names)) != len(names):
-        raise TxError(errors.INVALID_FIELD, "a metric name is listed twice")
-    for metric in metrics:
-        _check_metric(metric)
-
-
-def _check_metric(metric: tx_pb2.Metric) -> None:
-    kind = metric.WhichOneof("value")
-    if not METRIC_NAME.fullmatch(metric.name) or kind is None:
-        raise TxError(
-            errors.INVALID_FIELD, f"metric {quote(metric.name, 64)} has no valid name or value"
-        )
-    if metric.scale > MAX_SCALE or (kind == "text_value" and metric.scale):
-        raise TxError(
-            errors.INVALID_FIELD, f"metric {quote(metric.name, 64)}: scale 0-18, ints only"
-        )
-    if kind == "text_value" and len(metric.text_value.encode()) > MAX_METRIC_TEXT:
-        raise TxError(errors.INVALID_FIELD, f"metric {quote(metric.name, 64)} text over 256 bytes")
+    names.check_metrics(metrics, errors.INVALID_FIELD)
 
 
 def check_optional_digest(value: str, field: str) -> None:
     """An optional digest is empty or sha256:<64 lowercase hex>; raises TxError(invalid_field)."""
-    if value and not DIGEST.fullmatch(value):
+    if value and not names.DIGEST.fullmatch(value):
         raise TxError(
             errors.INVALID_FIELD, f"{field} {quote(value, 64)} is not sha256:<64 lowercase hex>"
         )
@@ -96,7 +72,7 @@ def attest(ctx: MsgContext, msg: tx_pb2.Attest) -> Event:
         )
     )
     return Event(
-        "attestation.recorded",
+        events.RECORDED,
         (
             ("id", str(record.id)),
             ("model", msg.model),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from app.core.env import BlockEnv
 from app.core.errors import (
     MISSING_ROLE,
@@ -12,14 +14,21 @@ from app.core.errors import (
     WRONG_CHAIN,
     TxError,
 )
+from app.core.routing import NO_ROLE
 from app.core.text import quote
 from app.core.tx import DecodedTx
-from app.members.keeper import MembersReader
-from app.members.roles import ANY_MEMBER
 from app.pb.modelgov.v1 import state_pb2
 
 
-def authenticate(members: MembersReader, env: BlockEnv, tx: DecodedTx) -> state_pb2.Account:
+class AccountBook(Protocol):
+    """What authentication reads of the consortium (the members domain's reader)."""
+
+    def account(self, address: str) -> state_pb2.Account | None: ...
+
+    def org(self, org_id: str) -> state_pb2.Org | None: ...
+
+
+def authenticate(members: AccountBook, env: BlockEnv, tx: DecodedTx) -> state_pb2.Account:
     """The sender's account if it may send ``tx`` now; raises TxError with the reason."""
     body = tx.body
     if body.chain_id != env.chain_id:
@@ -39,7 +48,7 @@ def authenticate(members: MembersReader, env: BlockEnv, tx: DecodedTx) -> state_
     if body.nonce > account.nonce:
         raise TxError(NONCE_GAP, f"nonce {body.nonce} is ahead; the next is {account.nonce}")
     for msg in tx.msgs:
-        if msg.route.role != ANY_MEMBER and msg.route.role not in account.roles:
+        if msg.route.role != NO_ROLE and msg.route.role not in account.roles:
             raise TxError(
                 MISSING_ROLE,
                 f"{msg.kind} needs the {msg.route.role} role; {account.name or account.address} "

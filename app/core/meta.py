@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
-CHAIN_ID_KEY = b"\x00chain_id"
+PREFIX = b"\x00"
+CHAIN_ID_KEY = PREFIX + b"chain_id"

@@ -29,7 +29,7 @@ from app.core.errors import (
     UNDECODABLE,
     TxError,
 )
-from app.core.router import RoutedMsg, route
+from app.core.routing import RoutedMsg, Routes, route
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 MAX_MEMO_BYTES = 256
@@ -99,13 +99,13 @@ def _known_fields_only(msg: Message) -> bytes:
 
 
 def decode_tx(
-    raw: bytes, params: state_pb2.Params, cache: SignatureCache | None = None
+    raw: bytes, params: state_pb2.Params, routes: Routes, cache: SignatureCache | None = None
 ) -> DecodedTx:
     """The cheap stateless checks of a transaction, its signature last (skipped for the bytes
     ``cache`` holds); raises TxError with the first failure. Nothing is remembered here."""
     envelope, body = decode_envelope(raw, params.max_tx_bytes)
     tx_hash = hashlib.sha256(raw).digest()
-    msgs = _check_body(body, params)
+    msgs = _check_body(body, params, routes)
     if cache is None or tx_hash not in cache:
         _check_signature(envelope, body)
     return DecodedTx(tx_hash, body, crypto.address_of(body.sender), msgs)
@@ -118,7 +118,9 @@ def validate_messages(tx: DecodedTx, params: state_pb2.Params) -> None:
         msg.route.validate(msg.body, params)
 
 
-def _check_body(body: tx_pb2.TxBody, params: state_pb2.Params) -> tuple[RoutedMsg, ...]:
+def _check_body(
+    body: tx_pb2.TxBody, params: state_pb2.Params, routes: Routes
+) -> tuple[RoutedMsg, ...]:
     """The body's shape: sender key, message count, memo, known message kinds."""
     if not crypto.is_valid_pubkey(body.sender):
         raise TxError(BAD_PUBKEY, "sender must be a 33-byte compressed secp256k1 public key")
@@ -129,7 +131,7 @@ def _check_body(body: tx_pb2.TxBody, params: state_pb2.Params) -> tuple[RoutedMs
         raise TxError(TOO_MANY_MESSAGES, f"{len(body.messages)} messages, at most {limit}")
     if len(body.memo.encode()) > MAX_MEMO_BYTES:
         raise TxError(MEMO_TOO_LONG)
-    return tuple(route(m) for m in body.messages)
+    return tuple(route(m, routes) for m in body.messages)
 
 
 def _check_signature(envelope: tx_pb2.Tx, body: tx_pb2.TxBody) -> None:

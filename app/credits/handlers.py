@@ -5,10 +5,10 @@ from __future__ import annotations
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.names import ORG_ID
 from app.core.text import quote
-from app.credits import errors
+from app.credits import errors, events
 from app.credits.keeper import MAX_BALANCE, CreditsKeeper
-from app.members.genesis import ORG_ID
 from app.members.keeper import MembersReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
@@ -29,6 +29,6 @@ def transfer_credits(ctx: MsgContext, msg: tx_pb2.TransferCredits) -> Event:
         raise TxError(errors.SAME_ORG, f"{msg.to_org} would pay itself")
     CreditsKeeper(ctx.state).move(ctx.sender.org, msg.to_org, msg.amount)
     return Event(
-        "credits.transfer",
+        events.TRANSFER,
         (("from", ctx.sender.org), ("to", msg.to_org), ("amount", str(msg.amount))),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.core.env import BlockEnv, Event
+from app.federated import events as event_types
 from app.federated.keeper import FederatedKeeper
 from app.pb.modelgov.v1 import federated_pb2
 from app.state import Overlay
@@ -24,7 +25,7 @@ def close_expired_rounds(state: Overlay, env: BlockEnv) -> tuple[Event, ...]:
         record.closed_height = env.height
         record.close_reason = _reason(record)
         keeper.close(record)
-        events.append(Event("federated.round_expired", (("id", str(round_id)),)))
+        events.append(Event(event_types.ROUND_EXPIRED, (("id", str(round_id)),)))
     return tuple(events)
 
 

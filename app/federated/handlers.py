@@ -16,13 +16,13 @@ from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
-from app.federated import errors
+from app.federated import errors, events
 from app.federated.keeper import FederatedKeeper
 from app.federated.validation import update_version
 from app.members.keeper import MembersReader
 from app.models.claims import ClaimsKeeper
 from app.models.keeper import ModelsKeeper, version_ref
-from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
+from app.pb.modelgov.v1 import federated_pb2, tx_pb2
 
 FORMAT = "safetensors"
 FRAMEWORK = "pytorch"
@@ -55,7 +55,7 @@ def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
             open_height=ctx.env.height,
         )
     )
-    return Event("federated.round_opened", (("id", str(record.id)), ("base", record.base)))
+    return Event(events.ROUND_OPENED, (("id", str(record.id)), ("base", record.base)))
 
 
 def _check_target_free(ctx: MsgContext, model_id: str, version: str) -> None:
@@ -107,7 +107,7 @@ def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
     record.submissions.append(submission)
     FederatedKeeper(ctx.state).set_round(record)
     ref = version_ref(record.target_model, name)
-    return Event("federated.update_submitted", (("round", str(record.id)), ("ref", ref)))
+    return Event(events.UPDATE_SUBMITTED, (("round", str(record.id)), ("ref", ref)))
 
 
 def _attest_update(
@@ -161,7 +161,7 @@ def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
     record.closed_height = ctx.env.height
     keeper.close(record)
     ref = version_ref(model, name)
-    return Event("federated.round_finalized", (("id", str(record.id)), ("ref", ref)))
+    return Event(events.ROUND_FINALIZED, (("id", str(record.id)), ("ref", ref)))
 
 
 def _publish(
@@ -180,7 +180,7 @@ def _publish(
     model = models.model(model_id)
     if model is None or models.version(model_id, name) is not None:
         raise TxError(errors.TARGET_TAKEN, f"{model_id}@{name} is published or gone")
-    version = state_pb2.Version(
+    described = tx_pb2.PublishVersion(
         model=model_id,
         version=name,
         weights_digest=digest,
@@ -188,13 +188,10 @@ def _publish(
         format=FORMAT,
         framework=FRAMEWORK,
         parents=parents,
-        status=tx_pb2.VERSION_STATUS_ACTIVE,
-        publisher=ctx.sender.address,
-        height=ctx.env.height,
-        time=ctx.env.time,
-        tx_hash=ctx.tx_hash,
     )
     claimed = 0
     if claim_salt:
         claimed = ClaimsKeeper(ctx.state).reveal(ctx.sender.org, digest, claim_salt, ctx.env.height)
-    models.append_version(model, version, claimed=claimed)
+    models.publish(
+        model, described, ctx.sender.address, ctx.env.height, ctx.env.time, ctx.tx_hash, claimed
+    )

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from app.attestations.handlers import validate_metrics
+from app.attestations import errors as attestation_errors
+from app.core import names
 from app.core.errors import TxError
 from app.core.text import quote
 from app.federated import errors
-from app.models.validation import (
-    DIGEST,
-    ORG_ID,
-    VERSION,
-    check_claim_salt,
-    check_model_id,
-    check_version,
-)
+from app.models import errors as model_errors
+from app.models.claims import check_claim_salt
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 MAX_INVITED = 64
@@ -26,7 +21,7 @@ def update_version(target_version: str, org: str) -> str:
 
 
 def _check_digest(value: str, field: str) -> None:
-    if not DIGEST.fullmatch(value):
+    if not names.DIGEST.fullmatch(value):
         raise TxError(
             errors.INVALID_FIELD, f"{field} {quote(value, 64)} is not sha256:<64 lowercase hex>"
         )
@@ -38,19 +33,19 @@ def _check_orgs(orgs: list[str], field: str) -> None:
     if len(set(orgs)) != len(orgs):
         raise TxError(errors.INVALID_FIELD, f"{field}: an organisation is listed twice")
     for org in orgs:
-        if not ORG_ID.fullmatch(org):
+        if not names.ORG_ID.fullmatch(org):
             raise TxError(errors.INVALID_FIELD, f"{field}: {quote(org, 64)} is not an org id")
 
 
 def validate_open(msg: tx_pb2.OpenRound, params: state_pb2.Params) -> None:
     """Checks of OpenRound that need no state."""
-    check_model_id(msg.base_model)
-    check_version(msg.base_version)
-    check_model_id(msg.target_model)
-    check_version(msg.target_version)
+    names.check_model_id(msg.base_model, model_errors.INVALID_NAME)
+    names.check_version(msg.base_version, model_errors.INVALID_VERSION)
+    names.check_model_id(msg.target_model, model_errors.INVALID_NAME)
+    names.check_version(msg.target_version, model_errors.INVALID_VERSION)
     _check_orgs(list(msg.invited_orgs), "invited_orgs")
     for org in msg.invited_orgs:
-        if not VERSION.fullmatch(update_version(msg.target_version, org)):
+        if not names.VERSION.fullmatch(update_version(msg.target_version, org)):
             raise TxError(errors.INVALID_FIELD, "target_version too long to name its updates")
     if not 1 <= msg.min_participants <= len(msg.invited_orgs):
         raise TxError(errors.INVALID_FIELD, "min_participants is 1 to the number invited")
@@ -67,7 +62,12 @@ def validate_submit(msg: tx_pb2.SubmitUpdate, params: state_pb2.Params) -> None:
         raise TxError(errors.INVALID_FIELD, "size_bytes must be positive")
     if not 1 <= msg.sample_count <= MAX_SAMPLES:
         raise TxError(errors.INVALID_FIELD, f"sample_count is 1 to 2^48, not {msg.sample_count}")
-    validate_metrics(msg.metrics, params)
+    if len(msg.metrics) > params.max_metrics_per_version:  # they become a training attestation
+        count = len(msg.metrics)
+        raise TxError(
+            attestation_errors.INVALID_FIELD, f"{count} metrics, at most the version limit"
+        )
+    names.check_metrics(msg.metrics, attestation_errors.INVALID_FIELD)
     check_claim_salt(msg.claim_salt)
 
 

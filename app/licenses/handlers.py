@@ -4,36 +4,27 @@ from __future__ import annotations
 
 import re
 
+from app.core import names
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.gas import DEPLOY_GAS_PER_BYTE
 from app.core.text import quote
-from app.licenses import errors
-from app.licenses.keeper import LicensesKeeper
-from app.licenses.lang import Limits, ScriptError, to_value
-from app.licenses.params import to_data, validate_params
+from app.core.valuemap import to_data, validate_params
+from app.licenses import errors, events
+from app.licenses.keeper import LicensesKeeper, script_limits
+from app.licenses.lang import ScriptError, to_value
 from app.licenses.programs import compiled
 from app.models import errors as model_errors
 from app.models.keeper import ModelsReader
-from app.models.validation import LICENSE_ID, check_model_id, check_version
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 LICENSE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 
-def script_limits(params: state_pb2.Params) -> Limits:
-    """The interpreter limits the consortium's parameters set."""
-    return Limits(
-        max_source_bytes=params.max_license_source_bytes,
-        gas_limit=params.license_gas_limit,
-        memory_limit=params.license_memory_limit,
-    )
-
-
 def check_license_id(license_id: str) -> None:
     """A license id is "<org>/<name>"; raises TxError(invalid_name)."""
-    if not LICENSE_ID.match(license_id):
+    if not names.LICENSE_ID.fullmatch(license_id):
         raise TxError(errors.INVALID_NAME, f"{quote(license_id, 80)} is not ORG/NAME")
 
 
@@ -55,7 +46,7 @@ def validate_deploy(msg: tx_pb2.DeployLicense, params: state_pb2.Params) -> None
         raise TxError(
             errors.INVALID_SCRIPT, f"line {exc.line}, col {exc.col}: {exc.reason}"
         ) from None
-    validate_params(msg.params)
+    validate_params(msg.params, errors.INVALID_PARAMS)
     try:
         to_value(to_data(msg.params), script_limits(params), "ctx.params")
     except (TypeError, ValueError) as exc:
@@ -87,13 +78,13 @@ def deploy_license(ctx: MsgContext, msg: tx_pb2.DeployLicense) -> Event:
         time=ctx.env.time,
     )
     keeper.add_license(record)
-    return Event("license.deployed", (("license", license_id), ("code_hash", program.code_hash)))
+    return Event(events.DEPLOYED, (("license", license_id), ("code_hash", program.code_hash)))
 
 
 def validate_attach(msg: tx_pb2.AttachLicense, params: state_pb2.Params) -> None:
     """Checks of AttachLicense that need no state."""
-    check_model_id(msg.model)
-    check_version(msg.version)
+    names.check_model_id(msg.model, model_errors.INVALID_NAME)
+    names.check_version(msg.version, model_errors.INVALID_VERSION)
     check_license_id(msg.license)
 
 
@@ -108,23 +99,10 @@ def attach_license(ctx: MsgContext, msg: tx_pb2.AttachLicense) -> Event:
 
 def attach(ctx: MsgContext, model: str, version: str, license_id: str) -> Event:
     """Record ``license_id`` as governing ``model@version`` from now on."""
-    keeper = LicensesKeeper(ctx.state)
-    found = keeper.license(license_id)
-    if found is None:
-        detail = f"no license {quote(license_id, 80)}; deploy it first"
-        raise TxError(errors.LICENSE_NOT_FOUND, detail)
-    current = keeper.current(model, version)
-    attachment = state_pb2.Attachment(
-        model=model,
-        version=version,
-        license=license_id,
-        code_hash=found.code_hash,
-        height=ctx.env.height,
-        seq=0 if current is None else current.seq + 1,
-        attached_by=ctx.sender.address,
+    LicensesKeeper(ctx.state).attach_license(
+        model, version, license_id, ctx.sender.address, ctx.env.height
     )
-    keeper.attach(attachment)
     return Event(
-        "license.attached",
+        events.ATTACHED,
         (("model", model), ("version", version), ("license", license_id)),
     )

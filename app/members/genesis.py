@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.core.crypto import address_of, is_valid_pubkey
+from app.core.names import ORG_ID
 from app.core.text import quote
-from app.credits.genesis import init_balances, parse_balances
-from app.credits.keeper import CreditsKeeper
 from app.members.keeper import DEFAULT_PARAMS, MembersKeeper
 from app.members.params import PARAM_FIELDS, out_of_range
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2
 
-ORG_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{1,31}\Z")
 ACCOUNT_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 ATTRIBUTE_KEY = re.compile(r"\A[a-z][a-z0-9_]{0,63}\Z")
 MAX_TEXT = 256
@@ -47,14 +45,15 @@ class Consortium:
     orgs: tuple[state_pb2.Org, ...]
     accounts: tuple[state_pb2.Account, ...]
     params: state_pb2.Params
-    balances: tuple[tuple[str, int], ...] = ()
 
 
-def parse_consortium(app_state: Any) -> Consortium:
-    """Validate a decoded ``app_state``; raises GenesisError naming the first bad field."""
-    if not isinstance(app_state, Mapping):
-        raise GenesisError("app_state", "must be an object with orgs, accounts and params")
-    _no_unknown(app_state, ("orgs", "accounts", "params", "credits"), "app_state")
+SECTIONS = ("orgs", "accounts", "params")
+"""The members domain's sections of genesis ``app_state``."""
+
+
+def parse_members(app_state: Mapping[str, Any]) -> Consortium:
+    """Validate the members sections of a decoded ``app_state`` (an object; the machine
+    checks which sections there are); raises GenesisError naming the first bad field."""
     orgs = _parse_orgs(_list(app_state, "orgs", "app_state"))
     org_ids = {o.id for o in orgs}
     accounts = _parse_accounts(_list(app_state, "accounts", "app_state"), org_ids)
@@ -63,7 +62,6 @@ def parse_consortium(app_state: Any) -> Consortium:
         orgs=tuple(sorted(orgs, key=lambda o: o.id)),
         accounts=tuple(sorted(accounts, key=lambda a: a.address)),
         params=params,
-        balances=parse_balances(app_state.get("credits"), org_ids, GenesisError),
     )
 
 
@@ -74,7 +72,6 @@ def init_genesis(keeper: MembersKeeper, consortium: Consortium) -> None:
         keeper.set_org(org)
     for account in consortium.accounts:
         keeper.set_account(account)
-    init_balances(CreditsKeeper(keeper.state), consortium.balances)
 
 
 def _parse_orgs(items: list[Any]) -> list[state_pb2.Org]:

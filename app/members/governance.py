@@ -21,15 +21,13 @@ from app.core.context import MsgContext
 from app.core.crypto import address_of, is_valid_pubkey
 from app.core.env import BlockEnv, Event, ValidatorChange
 from app.core.errors import TxError
+from app.core.names import ORG_ID
 from app.core.text import quote
-from app.licenses.params import to_data, validate_params
+from app.core.valuemap import to_data, validate_params
+from app.licenses import errors as license_errors
 from app.members import errors, keys
-from app.members.genesis import (
-    ACCOUNT_NAME,
-    ATTRIBUTE_KEY,
-    MAX_ATTRIBUTES,
-    ORG_ID,
-)
+from app.members import events as event_types
+from app.members.genesis import ACCOUNT_NAME, ATTRIBUTE_KEY, MAX_ATTRIBUTES
 from app.members.genesis import MAX_TEXT as MAX_ORG_TEXT
 from app.members.keeper import MembersKeeper
 from app.members.params import out_of_range
@@ -95,7 +93,7 @@ def submit_proposal(ctx: MsgContext, msg: tx_pb2.SubmitProposal) -> Event:
         )
     )
     kind = msg.action.WhichOneof("kind") or ""
-    return Event("gov.proposal", (("id", str(proposal.id)), ("action", kind)))
+    return Event(event_types.PROPOSAL, (("id", str(proposal.id)), ("action", kind)))
 
 
 def validate_vote(msg: tx_pb2.CastVote, params: state_pb2.Params) -> None:
@@ -116,7 +114,7 @@ def cast_vote(ctx: MsgContext, msg: tx_pb2.CastVote) -> Event:
     keeper.set_vote(msg.proposal_id, ctx.sender.org, msg.option)
     option = tx_pb2.VoteOption.Name(msg.option).removeprefix("VOTE_OPTION_").lower()
     return Event(
-        "gov.vote",
+        event_types.VOTE,
         (("id", str(msg.proposal_id)), ("org", ctx.sender.org), ("option", option)),
     )
 
@@ -159,7 +157,9 @@ def end_block(
             basis = _Basis.read(keeper)  # what it changed counts for the proposals after it
         keeper.set_proposal(proposal)
         status = state_pb2.ProposalStatus.Name(proposal.status).removeprefix("PROPOSAL_STATUS_")
-        events.append(Event("gov.decided", (("id", str(proposal_id)), ("status", status.lower()))))
+        events.append(
+            Event(event_types.DECIDED, (("id", str(proposal_id)), ("status", status.lower())))
+        )
     return tuple(events), _last_per_key(changes)
 
 
@@ -296,7 +296,7 @@ def _check_add_org(msg: tx_pb2.AddOrg) -> None:
 def _check_attributes(attributes: tx_pb2.ValueMap) -> None:
     """Attribute names are genesis's snake_case keys; values integers or texts of genesis's
     sizes, so a script sees the same kinds of attributes for every organisation."""
-    validate_params(attributes)
+    validate_params(attributes, license_errors.INVALID_PARAMS)  # the code it always had
     if len(attributes.entries) > MAX_ATTRIBUTES:
         raise TxError(errors.INVALID_PROPOSAL, f"at most {MAX_ATTRIBUTES} attributes")
     for entry in attributes.entries:

@@ -48,11 +48,11 @@ from app.members import keys as member_keys
 from app.members.keeper import MembersReader
 from app.members.roles import PUBLISHER
 from app.models import errors, keys
+from app.models.expected import LicenseOracle
 from app.models.keeper import ModelsReader, split_ref
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Reader
 from app.usage import keys as usage_keys
-from app.usage.decision import evaluate_use
 from app.usage.keeper import UsageReader
 from app.usage.purposes import DOWNLOAD_PURPOSES
 
@@ -78,6 +78,7 @@ class _Case:
 
     account: state_pb2.Account
     digest: str
+    oracle: LicenseOracle | None
     keys: list[bytes] = field(default_factory=list)
 
 
@@ -103,6 +104,7 @@ class _Refused(Exception):
 
 def read_access(
     state: Reader,
+    oracle: LicenseOracle,
     address: str,
     digest: str,
     path: str = "",
@@ -110,9 +112,10 @@ def read_access(
     uploader: str = "",
 ) -> state_pb2.AccessDecision:
     """May ``address`` download the blob ``digest`` (or the file ``path`` of it) now, from a
-    store whose copy ``uploader`` (an org id) uploaded, if given?"""
+    store whose copy ``uploader`` (an org id) uploaded, if given? ``oracle`` asks a license
+    (the machine wires the usage domain's decision in)."""
     try:
-        case = _requester(state, address, digest)
+        case = _requester(state, oracle, address, digest)
         live = _live_versions(state, case)
         decision = _grant(state, case, live, clock)
         if path:
@@ -152,7 +155,7 @@ def _from_copy(
     return refusal
 
 
-def _requester(state: Reader, address: str, digest: str) -> _Case:
+def _requester(state: Reader, oracle: LicenseOracle | None, address: str, digest: str) -> _Case:
     """The case of an existing account of a member org; refuses anyone else."""
     members = MembersReader(state)
     account = members.account(address)
@@ -166,7 +169,7 @@ def _requester(state: Reader, address: str, digest: str) -> _Case:
     if members.org(account.org) is None:
         reason = f"organisation {account.org} is no longer a member"
         raise _Refused(_refusal(errors.NOT_MEMBER, reason, account_keys, org=account.org))
-    return _Case(account, digest, account_keys)
+    return _Case(account, digest, oracle, account_keys)
 
 
 def _live_versions(state: Reader, case: _Case) -> list[_Live]:
@@ -361,7 +364,8 @@ def _ask_license(
     case.keys.append(license_keys.current_key(model, version))
     use = tx_pb2.Use(model=model, version=version, purpose="download", quantity=1)
     try:
-        found = evaluate_use(state, case.account, use, clock.height, clock.time)
+        assert case.oracle is not None, "a read decision always has its oracle"
+        found = case.oracle(state, case.account, use, clock.height, clock.time)
     except TxError as err:
         return item.ref, f"{item.ref}: {err.log}", "ask the owner to attach a license"
     case.keys.append(license_keys.license_key(found.license.id))
@@ -420,7 +424,7 @@ def _with_file(
 def write_access(state: Reader, address: str, model_id: str) -> state_pb2.AccessDecision:
     """May ``address`` upload weights of ``model_id`` to a store now?"""
     try:
-        case = _requester(state, address, "")
+        case = _requester(state, None, address, "")
     except _Refused as refused:
         return refused.decision
     org = case.account.org

@@ -169,3 +169,12 @@ class ClaimsKeeper(ClaimsReader):
             self.state.delete(keys.claim_count_key(org))
         else:
             self.state.set(keys.claim_count_key(org), count.to_bytes(COUNT_BYTES, "big"))
+
+
+def check_claim_salt(salt: bytes) -> None:
+    """A publication's claim salt is empty or 32 bytes; raises TxError(invalid_claim)."""
+    if salt and len(salt) != SALT_BYTES:
+        raise TxError(
+            errors.INVALID_CLAIM,
+            f"claim_salt is {len(salt)} bytes, not {SALT_BYTES} (or empty)",
+        )

@@ -10,7 +10,8 @@ from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
-from app.licenses.handlers import attach
+from app.licenses import events as license_events
+from app.licenses.keeper import LicensesKeeper
 from app.members.keeper import MembersReader
 from app.models import claims, errors
 from app.models.claims import ClaimsKeeper
@@ -72,28 +73,15 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     if msg.claim_salt:
         claims = ClaimsKeeper(ctx.state)
         claimed = claims.reveal(ctx.sender.org, msg.weights_digest, msg.claim_salt, ctx.env.height)
-    version = state_pb2.Version(
-        model=msg.model,
-        version=msg.version,
-        weights_digest=msg.weights_digest,
-        size_bytes=msg.size_bytes,
-        format=msg.format,
-        framework=msg.framework,
-        storage_uris=msg.storage_uris,
-        parents=msg.parents,
-        metrics=msg.metrics,
-        dataset_digests=msg.dataset_digests,
-        model_card_digest=msg.model_card_digest,
-        license=msg.license,
-        status=tx_pb2.VERSION_STATUS_ACTIVE,
-        publisher=ctx.sender.address,
-        height=ctx.env.height,
-        time=ctx.env.time,
-        tx_hash=ctx.tx_hash,
+    keeper.publish(
+        model, msg, ctx.sender.address, ctx.env.height, ctx.env.time, ctx.tx_hash, claimed
     )
-    keeper.append_version(model, version, msg.files, msg.consent_receipts, claimed)
     if msg.license:
-        attach(ctx, msg.model, msg.version, msg.license)
+        LicensesKeeper(ctx.state).attach_license(
+            msg.model, msg.version, msg.license, ctx.sender.address, ctx.env.height
+        )
+        attached = (("model", msg.model), ("version", msg.version), ("license", msg.license))
+        ctx.emitted.append(Event(license_events.ATTACHED, attached))
     attributes: tuple[tuple[str, str], ...] = (
         ("model", msg.model),
         ("version", msg.version),

@@ -190,6 +190,41 @@ class ModelsKeeper(ModelsReader):
         key = keys.provider_key(provider.digest, provider.url)
         self.state.set(key, provider.SerializeToString())
 
+    def publish(
+        self,
+        model: state_pb2.Model,
+        msg: tx_pb2.PublishVersion,
+        publisher: str,
+        height: int,
+        time: int,
+        tx_hash: bytes,
+        claimed: int = 0,
+    ) -> state_pb2.Version:
+        """Publish the version a PublishVersion describes (the one way a version is built, for
+        a publication as for a federated round's update or aggregate), by the account
+        ``publisher`` in the block at ``height``/``time``; see ``append_version``."""
+        version = state_pb2.Version(
+            model=msg.model,
+            version=msg.version,
+            weights_digest=msg.weights_digest,
+            size_bytes=msg.size_bytes,
+            format=msg.format,
+            framework=msg.framework,
+            storage_uris=msg.storage_uris,
+            parents=msg.parents,
+            metrics=msg.metrics,
+            dataset_digests=msg.dataset_digests,
+            model_card_digest=msg.model_card_digest,
+            license=msg.license,
+            status=tx_pb2.VERSION_STATUS_ACTIVE,
+            publisher=publisher,
+            height=height,
+            time=time,
+            tx_hash=tx_hash,
+        )
+        self.append_version(model, version, msg.files, msg.consent_receipts, claimed)
+        return version
+
     def append_version(
         self,
         model: state_pb2.Model,

@@ -18,9 +18,9 @@ import itertools
 from collections.abc import Sequence
 
 from app.core.errors import TxError
+from app.core.names import DIGEST
 from app.core.text import quote
 from app.models import errors
-from app.models.validation import DIGEST
 from app.pb.modelgov.v1 import tx_pb2
 
 HEADER = b"modelgov-manifest-v1\n"

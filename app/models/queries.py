@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from app.core import names
 from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
 from app.core.pause import pause_point
 from app.core.query import (
@@ -20,8 +22,9 @@ from app.core.query import (
     text_param,
 )
 from app.core.text import quote
-from app.models import access, keys, validation
+from app.models import access, keys
 from app.models.access import Clock
+from app.models.expected import LicenseOracle
 from app.models.keeper import ModelsReader, split_ref, version_ref
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Reader
@@ -205,13 +208,13 @@ def files(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return named_records(state, keys.file_prefix(text_param(params, "digest")), params)
 
 
-def read_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+def read_access(state: Reader, params: Mapping[str, Any], oracle: LicenseOracle) -> QueryAnswer:
     """/models/read_access {"address", "digest", "path", "height", "time", "uploader"}: may this
     account download the blob (or the file ``path`` of the directory) now? ``height`` and
     ``time`` are the next block's, for the license rule (without them no license is asked);
     ``uploader`` is the org whose upload brought the store's copy in."""
     address, digest = text_param(params, "address"), text_param(params, "digest")
-    if not validation.DIGEST.match(digest):
+    if not names.DIGEST.fullmatch(digest):
         raise TxError(BAD_QUERY, "'digest' is sha256:<64 lowercase hex>")
     path = text_param(params, "path", required=False)
     clock = None
@@ -220,7 +223,7 @@ def read_access(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
             int_param(params, "height", 0, MAX_U64), int_param(params, "time", 0, MAX_I64)
         )
     uploader = text_param(params, "uploader", required=False)
-    decision = access.read_access(state, address, digest, path, clock, uploader)
+    decision = access.read_access(state, oracle, address, digest, path, clock, uploader)
     return QueryAnswer(decision.SerializeToString(deterministic=True))
 
 
@@ -251,9 +254,14 @@ def claim(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return record(state, key, f"a claim {hexed} of {quote(org, 80)}")
 
 
+def queries(oracle: LicenseOracle) -> dict[str, Handler]:
+    """Every query path of the registry; ``oracle`` asks licenses for ``/models/read_access``
+    (the machine wires the usage domain's decision in)."""
+    return {**QUERIES, "/models/read_access": functools.partial(read_access, oracle=oracle)}
+
+
 QUERIES: dict[str, Handler] = {
     "/models/claim": claim,
-    "/models/read_access": read_access,
     "/models/consent": consent,
     "/models/write_access": write_access,
     "/models/holder": holder,

@@ -13,47 +13,33 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from app.core import names
 from app.core.errors import TxError
+from app.core.names import LICENSE_ID, MODEL_NAME, ORG_ID
 from app.core.text import quote
 from app.models import claims, errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
-MODEL_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,95}\Z")
-ORG_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{1,31}\Z")
-VERSION = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
-DIGEST = re.compile(r"\Asha256:[0-9a-f]{64}\Z")
 TOKEN = re.compile(r"\A[a-z0-9][a-z0-9._-]{0,31}\Z")
 URI = re.compile(r"\A[a-z][a-z0-9+.-]{0,15}://[\x21-\x7e]{1,500}\Z")
 """A storage URI: scheme, then printable ASCII without spaces (RFC 3986: others are %-encoded)."""
-LICENSE_ID = re.compile(r"\A[a-z0-9][a-z0-9-]{1,31}/[a-z0-9][a-z0-9._-]{0,63}\Z")
-METRIC_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z")
 FORMATS = ("gguf", "onnx", "other", "pytorch", "safetensors", "tensorflow")
-MAX_METRIC_TEXT = 256
-MAX_SCALE = 18
 MAX_INT64 = 2**63 - 1
 
 
 def check_model_id(model_id: str) -> None:
-    """A model id is "<org>/<name>"; raises TxError(invalid_name)."""
-    org, sep, name = model_id.partition("/")
-    if not sep or not ORG_ID.fullmatch(org) or not MODEL_NAME.fullmatch(name):
-        raise TxError(errors.INVALID_NAME, f"{quote(model_id, 64)} is not ORG/NAME")
+    """A model id is "<org>/<name>" (app.core.names); raises TxError(invalid_name)."""
+    names.check_model_id(model_id, errors.INVALID_NAME)
 
 
 def check_version(version: str) -> None:
     """Versions are short tokens like 1.0.0 or 2024-06-rc1; raises TxError(invalid_version)."""
-    if not VERSION.fullmatch(version):
-        raise TxError(
-            errors.INVALID_VERSION, f"{quote(version, 64)}: letters, digits, '.', '_', '+', '-'"
-        )
+    names.check_version(version, errors.INVALID_VERSION)
 
 
 def check_digest(digest: str, field: str) -> None:
     """A digest is sha256:<64 lowercase hex>; raises TxError(invalid_digest)."""
-    if not DIGEST.fullmatch(digest):
-        raise TxError(
-            errors.INVALID_DIGEST, f"{field} {quote(digest, 64)} is not sha256:<64 lowercase hex>"
-        )
+    names.check_digest(digest, errors.INVALID_DIGEST, field)
 
 
 def check_ref(ref: str, field: str) -> None:
@@ -95,17 +81,8 @@ def validate_publish(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> No
         )
     if msg.license and not LICENSE_ID.fullmatch(msg.license):
         raise TxError(errors.INVALID_FIELD, f"license {quote(msg.license, 64)} is not ORG/NAME")
-    check_claim_salt(msg.claim_salt)
+    claims.check_claim_salt(msg.claim_salt)
     _check_lists(msg, params)
-
-
-def check_claim_salt(salt: bytes) -> None:
-    """A publication's claim salt is empty or 32 bytes; raises TxError(invalid_claim)."""
-    if salt and len(salt) != claims.SALT_BYTES:
-        raise TxError(
-            errors.INVALID_CLAIM,
-            f"claim_salt is {len(salt)} bytes, not {claims.SALT_BYTES} (or empty)",
-        )
 
 
 def _check_lists(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> None:
@@ -135,25 +112,7 @@ def _check_lists(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> None:
 
 
 def _check_metrics(metrics: Sequence[tx_pb2.Metric]) -> None:
-    names = [m.name for m in metrics]
-    if len(set(names)) != len(names):
-        raise TxError(errors.INVALID_FIELD, "a metric name is listed twice")
-    for metric in metrics:
-        if not METRIC_NAME.fullmatch(metric.name):
-            raise TxError(
-                errors.INVALID_FIELD, f"metric name {quote(metric.name, 64)} is not valid"
-            )
-        kind = metric.WhichOneof("value")
-        if kind is None:
-            raise TxError(errors.INVALID_FIELD, f"metric {quote(metric.name, 64)} has no value")
-        if metric.scale > MAX_SCALE or (kind == "text_value" and metric.scale):
-            raise TxError(
-                errors.INVALID_FIELD, f"metric {quote(metric.name, 64)}: scale 0-18, ints only"
-            )
-        if kind == "text_value" and len(metric.text_value.encode()) > MAX_METRIC_TEXT:
-            raise TxError(
-                errors.INVALID_FIELD, f"metric {quote(metric.name, 64)} text over 256 bytes"
-            )
+    names.check_metrics(metrics, errors.INVALID_FIELD)
 
 
 def validate_status(msg: tx_pb2.SetVersionStatus, params: state_pb2.Params) -> None:

@@ -6,26 +6,23 @@ dry run answers exactly what a block would decide at the same state and time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import ErrorCode, TxError
 from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
 from app.core.text import quote
+from app.core.valuemap import to_data
 from app.credits.keeper import MAX_BALANCE
-from app.licenses.handlers import script_limits
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
     Decision,
-    Limits,
     MemoryExceeded,
     OutOfGas,
     ScriptError,
     ScriptRuntimeError,
     run_authorize,
 )
-from app.licenses.params import to_data
-from app.licenses.programs import compiled
 from app.members.keeper import MembersReader
 from app.models.keeper import ModelsReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -84,12 +81,11 @@ def evaluate_use(
     period = params.get("period_seconds")
     period_seconds = period if type(period) is int and period > 0 else DEFAULT_PERIOD_SECONDS
     ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
-    limits = deployed_limits(script_limits(MembersReader(state).params()), found.source)
     if meter is not None and found.id not in meter.loaded:
         meter.consume(LOAD_GAS_PER_BYTE * len(found.source.encode()))
         meter.loaded.add(found.id)
     try:
-        program = compiled(found.source, limits, pin=meter is not None)
+        program, limits = licenses.runnable(found, MembersReader(state).params(), meter is not None)
         outcome = run_authorize(program, ctx, limits)
     except ScriptError as exc:
         raise TxError(
@@ -114,15 +110,6 @@ def _runtime_error(exc: ScriptRuntimeError) -> ErrorCode:
     if isinstance(exc, MemoryExceeded):
         return errors.MEMORY_EXCEEDED
     return errors.SCRIPT_FAILED
-
-
-def deployed_limits(limits: Limits, source: str) -> Limits:
-    """The limits a deployed script runs under: today's, except that the size limit applies
-    only when a script is deployed, so lowering it never breaks a license already in use."""
-    size = len(source.encode())
-    if size <= limits.max_source_bytes:
-        return limits
-    return replace(limits, max_source_bytes=size)
 
 
 def script_context(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from app.core import names
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
-from app.federated.revenue import pay_fee
-from app.models.validation import check_model_id, check_version
+from app.credits import events as credit_events
+from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from app.usage import errors
+from app.usage import errors, events
 from app.usage.decision import evaluate_use
 from app.usage.keeper import UsageKeeper
+from app.usage.payment import pay_fee
 from app.usage.purposes import PURPOSES
 
 MAX_QUANTITY = 2**32
@@ -22,8 +24,8 @@ MAX_SHOWN = 256
 
 def validate_use(msg: tx_pb2.Use, params: state_pb2.Params) -> None:
     """Checks of Use that need no state."""
-    check_model_id(msg.model)
-    check_version(msg.version)
+    names.check_model_id(msg.model, model_errors.INVALID_NAME)
+    names.check_version(msg.version, model_errors.INVALID_VERSION)
     if msg.purpose not in PURPOSES:
         raise TxError(
             errors.INVALID_PURPOSE, f"{quote(msg.purpose, 64)} is not one of {', '.join(PURPOSES)}"
@@ -47,6 +49,10 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
     paid = pay_fee(
         ctx.state, ctx.sender.org, evaluation.owner, msg.model, msg.version, decision.fee
     )
+    for org, amount in paid:  # each move reads like a transfer to whoever follows credits
+        if amount and org != ctx.sender.org:
+            moved = (("from", ctx.sender.org), ("to", org), ("amount", str(amount)))
+            ctx.emitted.append(Event(credit_events.TRANSFER, (*moved, ("reason", "use"))))
     receipt = UsageKeeper(ctx.state).record(
         state_pb2.Receipt(
             model=msg.model,
@@ -68,7 +74,7 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
         evaluation.period_seconds,
     )
     return Event(
-        "usage.receipt",
+        events.RECEIPT,
         (
             ("id", str(receipt.id)),
             ("model", msg.model),

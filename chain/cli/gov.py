@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain.cli.options import Send, reads, signed
 from chain.cli.output import emit, record, table

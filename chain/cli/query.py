@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from app.licenses.params import to_data
+from app.core.valuemap import to_data
 from app.pb.modelgov.v1 import state_pb2
 from app.usage.purposes import PURPOSES
 from chain.cli.options import reads, split_ref

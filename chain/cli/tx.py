@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import tx_pb2
 from app.usage.purposes import PURPOSES
 from chain.cli.license import json_arg

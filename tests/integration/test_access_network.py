@@ -17,7 +17,7 @@ import pytest
 import requests
 from nets import running
 
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
 from chain.client import ClientError, Node

@@ -10,8 +10,8 @@ import pytest
 from clirun import modelgov
 from nets import running
 
+from app.core.valuemap import from_data
 from app.licenses import errors as license_errors
-from app.licenses.params import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors as usage_errors
 from chain import testnet as net

@@ -22,7 +22,7 @@ from clirun import modelgov
 from nets import running
 
 from app import APP_VERSION, SOFTWARE_VERSION
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as net
 from chain.client import ClientError, Node

@@ -13,8 +13,8 @@ import pytest
 from abci_client import FLUSH, Client, Connect, request, serve
 from driver import Driver, register
 
+from app import machine as query_routes
 from app.abci.server import AbciServer
-from app.core import query_routes
 from app.core.pause import pause_point
 from app.core.query import QueryAnswer
 from app.models import keys

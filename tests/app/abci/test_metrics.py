@@ -19,7 +19,7 @@ from app import APP_VERSION
 from app.abci.application import BaseApplication
 from app.abci.metrics import AppMetrics, error_name, message_kinds, start_exporter
 from app.abci.server import AbciServer
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import tx_pb2
 
 MODEL = "uni/base"

@@ -16,8 +16,8 @@ from driver import Driver, publish, register, started, timestamp
 
 from app.core import errors
 from app.core.gas import DEPLOY_GAS_PER_BYTE, LOAD_GAS_PER_BYTE, base_gas
+from app.core.valuemap import from_data
 from app.licenses import programs
-from app.licenses.params import from_data
 from app.pb.modelgov.v1 import tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
 from app.usage import errors as usage_errors

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from driver import Driver, register
 
-from app.core import errors, execute
+from app import machine as execute
+from app.core import errors
 
 
 def _txs(d: Driver, account: str, count: int) -> list[bytes]:

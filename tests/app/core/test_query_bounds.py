@@ -16,7 +16,7 @@ from driver import Driver, digest, publish, register
 
 from app.core import errors
 from app.core.query import MAX_LIMIT, nesting
-from app.core.query_routes import QUERIES, route_query
+from app.machine import QUERIES, route_query
 from app.models import queries as model_queries
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from driver import Driver, app_state, default_accounts
 
-from app.members.genesis import GenesisError, parse_consortium
+from app.machine import parse_genesis as parse_consortium
+from app.members.genesis import GenesisError
 from app.pb.modelgov.v1 import state_pb2
 
 

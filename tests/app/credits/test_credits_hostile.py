@@ -13,7 +13,8 @@ from driver import Driver, app_state, default_accounts, started
 from app.core.errors import ErrorCode
 from app.credits import errors, keys
 from app.credits.keeper import MAX_BALANCE
-from app.members.genesis import GenesisError, parse_consortium
+from app.machine import parse_genesis as parse_consortium
+from app.members.genesis import GenesisError
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 ORGS = ("acme", "openml", "uni")

@@ -13,13 +13,13 @@ from rounds import MODEL, PUBLISHERS, base_published, finalize, open_round, roun
 
 from app.attestations import errors as attestation_errors
 from app.core.errors import ErrorCode
+from app.core.valuemap import from_data
 from app.credits.keeper import MAX_BALANCE
 from app.federated import errors, keys
-from app.federated.revenue import split
 from app.federated.validation import MAX_INVITED, MAX_SAMPLES
-from app.licenses.params import from_data
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
+from app.usage.payment import split
 
 MAX_U64 = 2**64 - 1
 MAX_U32 = 2**32 - 1

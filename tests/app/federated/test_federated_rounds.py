@@ -22,9 +22,6 @@ from app.models import errors as model_errors
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 from app.state import Overlay
 
-EXECUTE = Path(__file__).resolve().parents[3] / "app" / "core" / "execute.py"
-WIRED = "close_expired_rounds" in EXECUTE.read_text()
-
 
 def expect(result: Any, error: ErrorCode) -> None:
     assert (result.codespace, result.code) == (error.codespace, error.code), result.log
@@ -154,7 +151,6 @@ def test_after_the_deadline_nothing_is_accepted(tmp_path: Path) -> None:
     driver.close()
 
 
-@pytest.mark.skipif(not WIRED, reason="finalize_block does not call close_expired_rounds yet")
 def test_the_end_of_the_deadline_block_closes_the_round(tmp_path: Path) -> None:
     driver = started(tmp_path)
     base_published(driver)

@@ -10,10 +10,10 @@ import pytest
 from driver import Driver, started
 from rounds import MODEL, PUBLISHERS, base_published, finalize, open_round, submit
 
+from app.core.valuemap import from_data
 from app.credits import errors as credit_errors
-from app.federated.revenue import split
-from app.licenses.params import from_data
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
+from app.usage.payment import split
 
 PRICED = """
 def authorize(ctx):

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from driver import app_state, default_accounts
 
-from app.members.genesis import GenesisError, parse_consortium
+from app.machine import parse_genesis as parse_consortium
+from app.members.genesis import GenesisError
 from app.members.keeper import DEFAULT_PARAMS
 
 

@@ -10,7 +10,7 @@ from driver import Driver, make_account, register, started
 
 from app.core import errors as tx_errors
 from app.core.errors import ErrorCode
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.members import errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 

@@ -16,7 +16,7 @@ from driver import Driver, make_account, started
 
 from app.core.env import BlockEnv
 from app.core.errors import ErrorCode
-from app.core.execute import execute_tx
+from app.machine import execute_tx
 from app.members import errors, keys
 from app.members.governance import MAX_OPEN_PER_ORG, MAX_POWER, MAX_TOTAL_POWER, end_block
 from app.members.keeper import DEFAULT_PARAMS

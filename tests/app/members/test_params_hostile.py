@@ -24,9 +24,10 @@ from driver import (
 )
 
 from app.core.errors import registered
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
+from app.machine import parse_genesis as parse_consortium
 from app.members import errors
-from app.members.genesis import GenesisError, parse_consortium
+from app.members.genesis import GenesisError
 from app.members.governance import MAX_TEXT, validate_submit
 from app.members.keeper import DEFAULT_PARAMS
 from app.members.params import PARAM_FIELDS, RANGES

@@ -15,7 +15,7 @@ import pytest
 from driver import Driver, digest, make_account, publish, register, set_status, started
 
 from app.core.errors import MISSING_ROLE, UNKNOWN_SENDER, ErrorCode
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.models import claims, errors, keys
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.store import Proof, verify_proof

@@ -13,7 +13,7 @@ import pytest
 from driver import Driver, digest, publish, register, set_status, started
 
 from app.core.errors import ErrorCode, TxError
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.models import errors
 from app.models.manifest import MAX_FILES, MAX_PATH_BYTES, check_files
 from app.pb.modelgov.v1 import state_pb2, tx_pb2

@@ -8,11 +8,13 @@ and the log must quote the input the same way on every Python (printable ASCII o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from driver import Driver, digest, publish, publish_body, register, transfer
 
+from app.core import names
 from app.core.errors import ErrorCode
 from app.core.text import quote
 from app.models import errors
@@ -174,7 +176,12 @@ def test_a_refusal_quotes_its_input_by_code_point(text: str) -> None:
 
 
 def test_every_pattern_is_anchored_at_both_ends() -> None:
-    patterns = [getattr(v, n) for n in dir(v) if isinstance(getattr(v, n), type(v.ORG_ID))]
+    patterns = [
+        getattr(module, n)
+        for module in (v, names)
+        for n in dir(module)
+        if isinstance(getattr(module, n), re.Pattern)
+    ]
     assert len(patterns) >= 9
     for pattern in patterns:
         assert pattern.pattern.startswith("\\A") and pattern.pattern.endswith("\\Z"), pattern

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from driver import Driver, digest, make_account, publish, register, set_status, started
 
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.models import access, errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.store import Proof, verify_proof

@@ -11,9 +11,9 @@ import pytest
 from driver import Driver, publish, register, set_status, started
 
 from app.core.errors import MISSING_ROLE, ErrorCode
+from app.core.valuemap import from_data
 from app.credits import errors as credit_errors
 from app.licenses import errors as license_errors
-from app.licenses.params import from_data
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors
@@ -107,6 +107,13 @@ def test_an_allowed_use_pays_the_owner_and_writes_a_receipt(market: Driver) -> N
     assert receipt.height == market.height and receipt.gas_used > 0
     assert receipt.consumer == market["acme-user"].address
     assert any(e.type == "usage.receipt" for e in result.events)
+    [move] = [e for e in result.events if e.type == "credits.transfer"]
+    assert [(a.key, a.value) for a in move.attributes] == [
+        ("from", "acme"),
+        ("to", "uni"),
+        ("amount", "21"),
+        ("reason", "use"),
+    ]
     totals = state_pb2.LicensorTotals.FromString(
         market.query("/usage/totals", {"licensor": "uni"}).value
     )

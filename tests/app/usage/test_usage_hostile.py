@@ -15,11 +15,11 @@ import pytest
 from driver import Driver, publish, register, started
 
 from app.core.errors import ErrorCode
+from app.core.valuemap import from_data
 from app.credits import errors as credit_errors
 from app.credits import keys as credit_keys
 from app.credits.keeper import MAX_BALANCE
 from app.licenses import errors as license_errors
-from app.licenses.params import from_data
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors, keys

@@ -20,7 +20,7 @@ import pytest
 from driver import Driver, publish, register, started
 
 from app.core.errors import registered
-from app.licenses.params import from_data
+from app.core.valuemap import from_data
 from app.members.params import RANGES
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 

@@ -1,4 +1,5 @@
-"""License parameters: protobuf ``ValueMap`` <-> the plain data a script reads as ctx.params.
+"""Parameter maps: protobuf ``ValueMap`` <-> plain data (a license's parameters, which a script
+reads as ctx.params; an organisation's attributes).
 
 Only integers, strings, booleans, None, lists and string-keyed maps; map entries sorted and
 unique so a parameter set has exactly one encoding; bounded depth, count and integer size.
@@ -9,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from app.core.errors import TxError
-from app.licenses import errors
+from app.core.errors import ErrorCode, TxError
 from app.pb.modelgov.v1 import tx_pb2
 
 MAX_DEPTH = 8
@@ -60,33 +60,35 @@ def _encode(value: Any) -> tx_pb2.Value:
     raise ValueError(f"a parameter cannot be {type(value).__name__} (integers, not floats)")
 
 
-def validate_params(params: tx_pb2.ValueMap) -> None:
+def validate_params(params: tx_pb2.ValueMap, error: ErrorCode) -> None:
     """Refuse non-canonical or oversized parameters with TxError(invalid_params)."""
-    count = _check_map(params, "params", 0)
+    count = _check_map(params, "params", 0, error)
     if count > MAX_ITEMS:
-        raise TxError(errors.INVALID_PARAMS, f"{count} values, at most {MAX_ITEMS}")
+        raise TxError(error, f"{count} values, at most {MAX_ITEMS}")
 
 
-def _check_map(params: tx_pb2.ValueMap, where: str, depth: int) -> int:
+def _check_map(params: tx_pb2.ValueMap, where: str, depth: int, error: ErrorCode) -> int:
     keys = [e.key for e in params.entries]
     if keys != sorted(set(keys)):
-        raise TxError(errors.INVALID_PARAMS, f"{where}: keys must be sorted and unique")
-    return sum(_check_value(e.value, f"{where}.{e.key}", depth + 1) for e in params.entries)
+        raise TxError(error, f"{where}: keys must be sorted and unique")
+    return sum(_check_value(e.value, f"{where}.{e.key}", depth + 1, error) for e in params.entries)
 
 
-def _check_value(value: tx_pb2.Value, where: str, depth: int) -> int:
+def _check_value(value: tx_pb2.Value, where: str, depth: int, error: ErrorCode) -> int:
     if depth > MAX_DEPTH:
-        raise TxError(errors.INVALID_PARAMS, f"{where}: nested deeper than {MAX_DEPTH}")
+        raise TxError(error, f"{where}: nested deeper than {MAX_DEPTH}")
     kind = value.WhichOneof("kind")
     if kind is None or (kind == "null_value" and not value.null_value):
-        raise TxError(errors.INVALID_PARAMS, f"{where}: a value has no kind")
+        raise TxError(error, f"{where}: a value has no kind")
     if kind == "int_value" and abs(value.int_value) > MAX_INT:
-        raise TxError(errors.INVALID_PARAMS, f"{where}: integer out of range")
+        raise TxError(error, f"{where}: integer out of range")
     if kind == "str_value" and len(value.str_value.encode()) > MAX_TEXT:
-        raise TxError(errors.INVALID_PARAMS, f"{where}: text over {MAX_TEXT} bytes")
+        raise TxError(error, f"{where}: text over {MAX_TEXT} bytes")
     if kind == "list_value":
         items = value.list_value.items
-        return 1 + sum(_check_value(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(items))
+        return 1 + sum(
+            _check_value(v, f"{where}[{i}]", depth + 1, error) for i, v in enumerate(items)
+        )
     if kind == "map_value":
-        return 1 + _check_map(value.map_value, where, depth)
+        return 1 + _check_map(value.map_value, where, depth, error)
     return 1

@@ -1,4 +1,5 @@
-"""Fees of an aggregate version go to its contributors, pro rata to their sample counts.
+"""Who is paid for a use, and how much: a version's fee goes to its model's owner, and an
+aggregate version's fee to the round's contributors, pro rata to their sample counts.
 
 Each contributor gets ``fee * samples // total``. The few credits that floor division leaves
 (fewer than the number of contributors) go one each to the contributors in descending order of
@@ -48,7 +49,8 @@ def payees(state: Overlay, owner: str, model: str, version: str, fee: int) -> li
 def pay_fee(
     state: Overlay, payer: str, owner: str, model: str, version: str, fee: int
 ) -> list[tuple[str, int]]:
-    """Move a use's fee from ``payer``; raises TxError(insufficient_credits) before any move."""
+    """Move a use's fee from ``payer``; the (payee, amount) pairs, in org order. Raises
+    TxError(insufficient_credits) before any move."""
     split_fee = payees(state, owner, model, version, fee)
     credits = CreditsKeeper(state)
     needed = sum(amount for org, amount in split_fee if org != payer)

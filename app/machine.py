@@ -1,0 +1,394 @@
+"""The state machine: the one module that names every domain and wires them together.
+
+Like a Cosmos app's ``app.go``, a reader finds the whole wiring here: each message kind's route
+(role, stateless check, handler, check gas), each query path, each domain's store prefix (checked
+unique), the order of the end-of-block work and of genesis, and the state transition itself:
+``check_tx``, ``execute_tx`` and ``finalize_block`` as plain functions over an overlay. The
+kernel (``app.core``) knows no domain; the domains meet through each other's keepers; the ABCI
+adapter (``app.abci``) imports this module and the kernel only.
+
+A transaction is checked cheapest first: decoding and signature, then the sender's account and
+nonce, and only then its messages' own stateless checks, so no one without a member's key makes
+the app parse a license script. A transaction that fails any of these changes nothing. One that
+passes consumes its nonce even if a message then fails, and the failed messages' writes are
+dropped. Only ``TxError`` is a rejection; any other exception is a bug and propagates to stop the
+node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.attestations import handlers as attestations
+from app.attestations import keys as attestation_keys
+from app.attestations import queries as attestation_queries
+from app.core.ante import authenticate
+from app.core.context import MsgContext
+from app.core.env import BlockEnv, BlockOutput, Event, TxResult, ValidatorChange
+from app.core.errors import BLOCK_GAS_EXHAUSTED, TOO_MANY_PENDING, UNKNOWN_PATH, TxError
+from app.core.gas import GasMeter, base_gas, block_budget
+from app.core.meta import CHAIN_ID_KEY
+from app.core.meta import PREFIX as META_PREFIX
+from app.core.query import Handler, QueryAnswer, parse_params
+from app.core.routing import NO_ROLE, Route, Routes
+from app.core.text import quote
+from app.core.tx import DecodedTx, SignatureCache, decode_tx, validate_messages
+from app.credits import handlers as credits
+from app.credits import keys as credit_keys
+from app.credits import queries as credit_queries
+from app.credits.genesis import init_balances, parse_balances
+from app.credits.keeper import CreditsKeeper
+from app.federated import handlers as federated
+from app.federated import keys as federated_keys
+from app.federated import queries as federated_queries
+from app.federated import validation as federated_validation
+from app.federated.expiry import close_expired_rounds
+from app.licenses import handlers as licenses
+from app.licenses import keys as license_keys
+from app.licenses import programs
+from app.licenses import queries as license_queries
+from app.members import genesis as member_genesis
+from app.members import governance
+from app.members import keys as member_keys
+from app.members import queries as member_queries
+from app.members.genesis import Consortium, GenesisError
+from app.members.keeper import MembersKeeper, MembersReader
+from app.members.roles import ADMIN, AUDITOR, CONSUMER, PUBLISHER
+from app.models import handlers as models
+from app.models import keys as model_keys
+from app.models import queries as model_queries
+from app.models import validation as models_validation
+from app.pb.modelgov.v1 import state_pb2
+from app.state import Overlay, Reader
+from app.usage import decision
+from app.usage import handlers as usage
+from app.usage import keys as usage_keys
+from app.usage import queries as usage_queries
+
+# --- messages ---------------------------------------------------------------------------------
+
+ROUTES: Routes = {
+    "register_model": Route(PUBLISHER, models_validation.validate_register, models.register_model),
+    "publish_version": Route(PUBLISHER, models_validation.validate_publish, models.publish_version),
+    "claim_digests": Route(PUBLISHER, models_validation.validate_claim, models.claim_digests),
+    "set_version_status": Route(
+        PUBLISHER, models_validation.validate_status, models.set_version_status
+    ),
+    "transfer_model": Route(ADMIN, models_validation.validate_transfer, models.transfer_model),
+    "announce_provider": Route(
+        NO_ROLE, models_validation.validate_announce, models.announce_provider
+    ),
+    "deploy_license": Route(
+        PUBLISHER, licenses.validate_deploy, licenses.deploy_license, licenses.deploy_gas
+    ),
+    "attach_license": Route(PUBLISHER, licenses.validate_attach, licenses.attach_license),
+    "use": Route(CONSUMER, usage.validate_use, usage.use),
+    "transfer_credits": Route(ADMIN, credits.validate_transfer, credits.transfer_credits),
+    "attest": Route(AUDITOR, attestations.validate_attest, attestations.attest),
+    "open_round": Route(PUBLISHER, federated_validation.validate_open, federated.open_round),
+    "submit_update": Route(
+        PUBLISHER, federated_validation.validate_submit, federated.submit_update
+    ),
+    "finalize_round": Route(
+        PUBLISHER, federated_validation.validate_finalize, federated.finalize_round
+    ),
+    "submit_proposal": Route(ADMIN, governance.validate_submit, governance.submit_proposal),
+    "cast_vote": Route(ADMIN, governance.validate_vote, governance.cast_vote),
+}
+
+# --- queries ----------------------------------------------------------------------------------
+
+QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
+    member_queries.QUERIES,
+    model_queries.queries(oracle=decision.evaluate_use),
+    license_queries.QUERIES,
+    usage_queries.QUERIES,
+    credit_queries.QUERIES,
+    attestation_queries.QUERIES,
+    federated_queries.QUERIES,
+)
+QUERIES: dict[str, Handler] = {path: h for table in QUERY_TABLES for path, h in table.items()}
+STORE_PATH = "/store"
+"""The raw path: a store key's value, answered by the ABCI adapter from its committed view."""
+
+# --- store prefixes ---------------------------------------------------------------------------
+
+PREFIXES: dict[str, bytes] = {
+    "meta": META_PREFIX,
+    "members": member_keys.PREFIX,
+    "models": model_keys.PREFIX,
+    "licenses": license_keys.PREFIX,
+    "usage": usage_keys.PREFIX,
+    "credits": credit_keys.PREFIX,
+    "attestations": attestation_keys.PREFIX,
+    "federated": federated_keys.PREFIX,
+}
+
+
+def _check_wiring() -> None:
+    """Every domain owns a distinct one-byte prefix, and every query path is answered once."""
+    prefixes = list(PREFIXES.values())
+    if len(set(prefixes)) != len(prefixes) or any(len(p) != 1 for p in prefixes):
+        raise RuntimeError(f"store prefixes must be distinct single bytes: {PREFIXES}")
+    paths = [path for table in QUERY_TABLES for path in table]
+    if len(set(paths)) != len(paths) or STORE_PATH in paths:
+        raise RuntimeError("a query path is answered twice")
+
+
+_check_wiring()
+
+# --- end of block and genesis -----------------------------------------------------------------
+
+EndBlock = Callable[[Overlay, BlockEnv], tuple[tuple[Event, ...], tuple[ValidatorChange, ...]]]
+
+
+def _close_rounds(state: Overlay, env: BlockEnv) -> tuple[tuple[Event, ...], tuple[()]]:
+    return close_expired_rounds(state, env), ()
+
+
+END_BLOCK: tuple[EndBlock, ...] = (governance.end_block, _close_rounds)
+"""In this order: proposals are decided (validator changes among them), then federated rounds
+past their deadline close."""
+
+
+@dataclass(frozen=True)
+class Genesis:
+    """A validated ``app_state``: each domain's part, in genesis order."""
+
+    members: Consortium
+    balances: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def orgs(self) -> tuple[state_pb2.Org, ...]:
+        return self.members.orgs
+
+    @property
+    def accounts(self) -> tuple[state_pb2.Account, ...]:
+        return self.members.accounts
+
+    @property
+    def params(self) -> state_pb2.Params:
+        return self.members.params
+
+
+GENESIS_SECTIONS = (*member_genesis.SECTIONS, "credits")
+"""The sections of ``app_state``, by domain in genesis order: members, then credits."""
+
+
+def parse_genesis(app_state: Any) -> Genesis:
+    """Validate a decoded ``app_state`` domain by domain; raises GenesisError naming the
+    first malformed field."""
+    if not isinstance(app_state, Mapping):
+        raise GenesisError("app_state", "must be an object with orgs, accounts and params")
+    for key in app_state:
+        if key not in GENESIS_SECTIONS:
+            known = ", ".join(GENESIS_SECTIONS)
+            raise GenesisError(f"app_state.{key}", f"unknown field (expected {known})")
+    members = member_genesis.parse_members(app_state)
+    org_ids = {org.id for org in members.orgs}
+    balances = parse_balances(app_state.get("credits"), org_ids, GenesisError)
+    return Genesis(members, balances)
+
+
+def init_chain(
+    state: Overlay, chain_id: str, app_state: bytes, validators: Sequence[tuple[bytes, int]]
+) -> Genesis:
+    """Write genesis: the chain id, each domain's part in genesis order (members, credits),
+    the validators. Raises GenesisError naming the first malformed field of ``app_state``."""
+    genesis = parse_genesis(json.loads(app_state or b"null"))
+    state.set(CHAIN_ID_KEY, chain_id.encode())
+    keeper = MembersKeeper(state)
+    member_genesis.init_genesis(keeper, genesis.members)
+    init_balances(CreditsKeeper(state), genesis.balances)
+    for pubkey, power in validators:
+        keeper.set_validator(state_pb2.Validator(pubkey=pubkey, power=power))
+    return genesis
+
+
+def chain_id(state: Reader) -> str:
+    """The chain id genesis recorded ('' before genesis)."""
+    return (state.get(CHAIN_ID_KEY) or b"").decode()
+
+
+def params(state: Reader) -> state_pb2.Params:
+    """The consortium's parameters as ``state`` holds them."""
+    return MembersReader(state).params()
+
+
+def block_done() -> None:
+    """The block was committed or dropped: let go of what it pinned (license programs)."""
+    programs.CACHE.release()
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+def route_query(state: Reader, path: str, data: bytes) -> QueryAnswer:
+    """Answer ``path`` with its JSON parameters; raises TxError for unknown paths or bad data."""
+    handler = QUERIES.get(path)
+    if handler is None:
+        known = ", ".join(sorted([*QUERIES, STORE_PATH]))
+        raise TxError(UNKNOWN_PATH, f"no query at {quote(path, 100)}; paths: {known}")
+    return handler(state, parse_params(data))
+
+
+# --- the state transition ---------------------------------------------------------------------
+
+MAX_PENDING_PER_ACCOUNT = 1000
+"""Most transactions of one account the mempool admits before a block commits them: with no
+fees, nothing else stops one account from filling every node's mempool."""
+
+
+def check_tx(
+    state: Overlay,
+    env: BlockEnv,
+    raw: bytes,
+    cache: SignatureCache | None = None,
+    committed: Reader | None = None,
+) -> TxResult:
+    """Admit a transaction to the mempool: stateless checks and authentication only.
+
+    On success the sender's nonce advances in ``state`` (the mempool's view), so several
+    transactions of one sender can wait for the same block in order, and ``cache`` remembers
+    the transaction's verified signature for FinalizeBlock. With ``committed`` (the state the
+    mempool's view starts from), a sender already MAX_PENDING_PER_ACCOUNT nonces ahead of it
+    is refused.
+    """
+    members = MembersKeeper(state)
+    current = members.params()
+    try:
+        tx = decode_tx(raw, current, ROUTES, cache)
+        account = authenticate(members, env, tx)
+        if committed is not None:
+            _check_pending(account, MembersReader(committed))
+        validate_messages(tx, current)
+    except TxError as err:
+        return rejected(err)
+    account.nonce += 1
+    members.set_account(account)
+    if cache is not None:
+        cache.add(tx.hash)
+    return TxResult(gas_wanted=base_gas(len(tx.msgs)))
+
+
+def _check_pending(account: state_pb2.Account, committed: MembersReader) -> None:
+    """Raises TxError(too_many_pending) when the mempool already holds the account's limit."""
+    stored = committed.account(account.address)
+    pending = account.nonce - (0 if stored is None else stored.nonce)
+    if pending >= MAX_PENDING_PER_ACCOUNT:
+        raise TxError(
+            TOO_MANY_PENDING,
+            f"{pending} transactions of {account.address} wait for a block; "
+            f"at most {MAX_PENDING_PER_ACCOUNT}",
+        )
+
+
+def execute_tx(
+    state: Overlay,
+    env: BlockEnv,
+    raw: bytes,
+    cache: SignatureCache | None = None,
+    loaded: set[str] | None = None,
+) -> TxResult:
+    """Execute one transaction of a block on ``state`` (the block's overlay); ``loaded`` names
+    the licenses the block has loaded so far (app.core.gas)."""
+    members = MembersKeeper(Overlay(state))
+    current = members.params()
+    try:
+        tx = decode_tx(raw, current, ROUTES, cache)
+        account = authenticate(members, env, tx)
+    except TxError as err:
+        return rejected(err)
+    wanted = base_gas(len(tx.msgs)) + sum(msg.route.check_gas(msg.body) for msg in tx.msgs)
+    try:
+        validate_messages(tx, current)
+    except TxError as err:  # the sender is known: the checks it made us run count
+        return rejected(err, wanted, gas_used=wanted)
+    account.nonce += 1
+    members.set_account(account)
+    members.state.merge_into(state)
+    kinds = ",".join(msg.kind for msg in tx.msgs)
+    meter = GasMeter(loaded)
+    try:
+        events = _run_messages(state, env, tx, account, meter)
+    except TxError as err:
+        return rejected(err, wanted, info=kinds, gas_used=wanted + meter.used)
+    return TxResult(events=events, gas_wanted=wanted, gas_used=wanted + meter.used, info=kinds)
+
+
+def _run_messages(
+    state: Overlay, env: BlockEnv, tx: DecodedTx, account: state_pb2.Account, meter: GasMeter
+) -> tuple[Event, ...]:
+    scratch = Overlay(state)
+    ctx = MsgContext(scratch, env, account, tx.hash, params(scratch), meter)
+    events: list[Event] = []
+    for msg in tx.msgs:
+        events.append(msg.route.handle(ctx, msg.body))
+        events.extend(ctx.emitted)
+        ctx.emitted.clear()
+    scratch.merge_into(state)
+    return tuple(events)
+
+
+def finalize_block(
+    state: Overlay, env: BlockEnv, txs: list[bytes], cache: SignatureCache | None = None
+) -> BlockOutput:
+    """Execute a decided block's transactions in order (one result per transaction) while the
+    block's gas stays below ``max_block_gas`` (the rest are refused unrun, app.core.gas), then
+    the end-of-block work of the domains in END_BLOCK order."""
+    budget, used = block_budget(params(state)), 0
+    results: list[TxResult] = []
+    loaded: set[str] = set()
+    for raw in txs:
+        if used >= budget:
+            results.append(rejected(TxError(BLOCK_GAS_EXHAUSTED, _exhausted(used, budget))))
+            continue
+        result = execute_tx(state, env, raw, cache, loaded)
+        used += result.gas_used
+        results.append(result)
+    events: tuple[Event, ...] = ()
+    changes: tuple[ValidatorChange, ...] = ()
+    for step in END_BLOCK:
+        more_events, more_changes = step(state, env)
+        events, changes = events + more_events, changes + more_changes
+    return BlockOutput(tuple(results), events, changes)
+
+
+def _exhausted(used: int, budget: int) -> str:
+    return (
+        f"the block's transactions before this one used {used} gas of {budget} "
+        "(max_block_gas); it did not run and its nonce is unused: send it again"
+    )
+
+
+def rejected(err: TxError, gas_wanted: int = 0, info: str = "", gas_used: int = 0) -> TxResult:
+    """The result of a refused transaction."""
+    return TxResult(
+        code=err.error.code,
+        codespace=err.error.codespace,
+        log=err.log,
+        gas_wanted=gas_wanted,
+        gas_used=gas_used,
+        info=info,
+    )
+
+
+def message_kinds() -> list[str]:
+    """Every message kind the machine routes, sorted (for metrics and docs)."""
+    return sorted(ROUTES)
+
+
+__all__ = [
+    "END_BLOCK",
+    "PREFIXES",
+    "QUERIES",
+    "ROUTES",
+    "check_tx",
+    "execute_tx",
+    "finalize_block",
+    "init_chain",
+    "route_query",
+]

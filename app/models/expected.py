@@ -1,0 +1,41 @@
+"""What the models domain needs from other domains, as interfaces the machine wires in (like a
+Cosmos module's ``expected_keepers.go``): the domain names what it asks, not who answers."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.state import Reader
+
+
+class LicenseAnswer(Protocol):
+    """What a license decided for one use, as far as access needs it."""
+
+    @property
+    def allowed(self) -> bool: ...
+
+    @property
+    def fee(self) -> int: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class UseEvaluation(Protocol):
+    """A use's evaluation: the decision and the license that made it."""
+
+    @property
+    def decision(self) -> LicenseAnswer: ...
+
+    @property
+    def license(self) -> state_pb2.License: ...
+
+
+class LicenseOracle(Protocol):
+    """Asks a version's license about one use by an account at a height and time; raises
+    TxError when there is nothing to ask or the script fails (the usage domain answers)."""
+
+    def __call__(
+        self, state: Reader, account: state_pb2.Account, use: tx_pb2.Use, height: int, time: int
+    ) -> UseEvaluation: ...
