@@ -104,8 +104,7 @@ def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
         height=ctx.env.height,
         attestation_id=_attest_update(ctx, record, name, msg.metrics),
     )
-    record.submissions.append(submission)
-    FederatedKeeper(ctx.state).set_round(record)
+    FederatedKeeper(ctx.state).add_submission(record, submission)
     ref = version_ref(record.target_model, name)
     return Event(events.UPDATE_SUBMITTED, (("round", str(record.id)), ("ref", ref)))
 
@@ -151,15 +150,7 @@ def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
     contributors = [
         federated_pb2.Contributor(org=o, sample_count=by_org[o].sample_count) for o in included
     ]
-    keeper = FederatedKeeper(ctx.state)
-    keeper.set_contributors(
-        model, name, federated_pb2.Contributors(round_id=record.id, contributors=contributors)
-    )
-    record.status = federated_pb2.ROUND_STATUS_FINALIZED
-    record.included[:] = included
-    record.aggregate_digest = msg.aggregate_digest
-    record.closed_height = ctx.env.height
-    keeper.close(record)
+    FederatedKeeper(ctx.state).finalize(record, contributors, msg.aggregate_digest, ctx.env.height)
     ref = version_ref(model, name)
     return Event(events.ROUND_FINALIZED, (("id", str(record.id)), ("ref", ref)))
 

@@ -157,14 +157,9 @@ def _new_account(keeper: MembersKeeper, org: str, spec: tx_pb2.AccountSpec) -> N
     address = address_of(spec.pubkey)
     if keeper.account(address) is not None:
         raise TxError(errors.ACCOUNT_EXISTS, f"key of {quote(spec.name, 64)} belongs to {address}")
-    keeper.set_account(
+    keeper.open_account(
         state_pb2.Account(
-            address=address,
-            pubkey=spec.pubkey,
-            org=org,
-            roles=sorted(spec.roles),
-            name=spec.name,
-            nonce=keeper.reuse_nonce(address),
+            address=address, pubkey=spec.pubkey, org=org, roles=sorted(spec.roles), name=spec.name
         )
     )
 

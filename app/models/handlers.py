@@ -103,9 +103,7 @@ def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:
         raise TxError(errors.BAD_STATUS, f"{msg.model}@{msg.version} is revoked, which is final")
     if version.status == msg.status:
         raise TxError(errors.BAD_STATUS, f"{msg.model}@{msg.version} already has that status")
-    version.status = msg.status
-    version.status_reason = msg.reason
-    keeper.update_version(version)
+    keeper.set_status(version, msg.status, msg.reason)
     status = tx_pb2.VersionStatus.Name(msg.status).removeprefix("VERSION_STATUS_").lower()
     return Event(
         events.VERSION_STATUS,
@@ -121,9 +119,7 @@ def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
         raise TxError(errors.UNKNOWN_ORG, f"no organisation {quote(msg.new_owner_org, 80)}")
     if model.owner_org == msg.new_owner_org:
         raise TxError(errors.SAME_OWNER, f"{msg.model} already belongs to {msg.new_owner_org}")
-    previous = model.owner_org
-    model.owner_org = msg.new_owner_org
-    keeper.set_model(model, previous_owner=previous)
+    previous = keeper.transfer(model, msg.new_owner_org)
     return Event(
         events.TRANSFERRED, (("model", msg.model), ("from", previous), ("to", model.owner_org))
     )
