@@ -1,4 +1,8 @@
-"""The attestations message server: any auditor records a run about any published version."""
+"""The attestations message server: any auditor records a run about any published version.
+
+Each handler assumes its message passed ``app.attestations.validation`` and the sender holds the
+route's role; it raises ``TxError`` for anything the state refuses.
+"""
 
 from __future__ import annotations
 

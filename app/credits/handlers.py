@@ -1,4 +1,8 @@
-"""The credits message server: transfers between organisations."""
+"""The credits message server: transfers between organisations.
+
+Each handler assumes its message passed ``app.credits.validation`` and the sender holds the
+route's role; it raises ``TxError`` for anything the state refuses.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ keeper: an update is published at submit time as "<target_version>-update-<org>"
 base), and the aggregate as "<target_version>" with the base and every included update as its
 parents, so the registry's lineage names every contribution. Opening the round is the target
 owner's consent to those versions.
+
+Each handler assumes its message passed ``app.federated.validation`` and the sender holds the
+route's role; it raises ``TxError`` for anything the state refuses.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The registry's message server: check against state, call the keeper, emit one event.
 
-Each handler assumes ``validate_basic`` passed and the sender holds the message's role; it raises
-``TxError`` for anything the state refuses and then the transaction's writes are discarded.
+Each handler assumes its message passed ``app.models.validation`` and the sender holds the
+route's role; it raises ``TxError`` for anything the state refuses and then the transaction's
+writes are discarded.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""The usage message server: a use the license allows pays its fee and leaves a receipt."""
+"""The usage message server: a use the license allows pays its fee and leaves a receipt.
+
+What a use costs is its license's decision (app.usage.decision); who is paid, app.usage.payment.
+
+Each handler assumes its message passed ``app.usage.validation`` and the sender holds the
+route's role; it raises ``TxError`` for anything the state refuses.
+"""
 
 from __future__ import annotations
 
