@@ -25,6 +25,7 @@ from typing import Any
 from app.attestations import handlers as attestations
 from app.attestations import keys as attestation_keys
 from app.attestations import queries as attestation_queries
+from app.attestations import validation as attestations_validation
 from app.core.ante import authenticate
 from app.core.context import MsgContext
 from app.core.env import BlockEnv, BlockOutput, Event, TxResult, ValidatorChange
@@ -39,6 +40,7 @@ from app.core.tx import DecodedTx, SignatureCache, decode_tx, validate_messages
 from app.credits import handlers as credits
 from app.credits import keys as credit_keys
 from app.credits import queries as credit_queries
+from app.credits import validation as credits_validation
 from app.credits.genesis import init_balances, parse_balances
 from app.credits.keeper import CreditsKeeper
 from app.federated import handlers as federated
@@ -50,10 +52,13 @@ from app.licenses import handlers as licenses
 from app.licenses import keys as license_keys
 from app.licenses import programs
 from app.licenses import queries as license_queries
+from app.licenses import validation as licenses_validation
 from app.members import genesis as member_genesis
 from app.members import governance
+from app.members import handlers as members
 from app.members import keys as member_keys
 from app.members import queries as member_queries
+from app.members import validation as members_validation
 from app.members.genesis import Consortium, GenesisError
 from app.members.keeper import MembersKeeper, MembersReader
 from app.members.roles import ADMIN, AUDITOR, CONSUMER, PUBLISHER
@@ -67,6 +72,7 @@ from app.usage import decision
 from app.usage import handlers as usage
 from app.usage import keys as usage_keys
 from app.usage import queries as usage_queries
+from app.usage import validation as usage_validation
 
 # --- messages ---------------------------------------------------------------------------------
 
@@ -82,12 +88,19 @@ ROUTES: Routes = {
         NO_ROLE, models_validation.validate_announce, models.announce_provider
     ),
     "deploy_license": Route(
-        PUBLISHER, licenses.validate_deploy, licenses.deploy_license, licenses.deploy_gas
+        PUBLISHER,
+        licenses_validation.validate_deploy,
+        licenses.deploy_license,
+        licenses_validation.deploy_gas,
     ),
-    "attach_license": Route(PUBLISHER, licenses.validate_attach, licenses.attach_license),
-    "use": Route(CONSUMER, usage.validate_use, usage.use),
-    "transfer_credits": Route(ADMIN, credits.validate_transfer, credits.transfer_credits),
-    "attest": Route(AUDITOR, attestations.validate_attest, attestations.attest),
+    "attach_license": Route(
+        PUBLISHER, licenses_validation.validate_attach, licenses.attach_license
+    ),
+    "use": Route(CONSUMER, usage_validation.validate_use, usage.use),
+    "transfer_credits": Route(
+        ADMIN, credits_validation.validate_transfer, credits.transfer_credits
+    ),
+    "attest": Route(AUDITOR, attestations_validation.validate_attest, attestations.attest),
     "open_round": Route(PUBLISHER, federated_validation.validate_open, federated.open_round),
     "submit_update": Route(
         PUBLISHER, federated_validation.validate_submit, federated.submit_update
@@ -95,8 +108,8 @@ ROUTES: Routes = {
     "finalize_round": Route(
         PUBLISHER, federated_validation.validate_finalize, federated.finalize_round
     ),
-    "submit_proposal": Route(ADMIN, governance.validate_submit, governance.submit_proposal),
-    "cast_vote": Route(ADMIN, governance.validate_vote, governance.cast_vote),
+    "submit_proposal": Route(ADMIN, members_validation.validate_submit, members.submit_proposal),
+    "cast_vote": Route(ADMIN, members_validation.validate_vote, members.cast_vote),
 }
 
 # --- queries ----------------------------------------------------------------------------------

@@ -21,10 +21,7 @@ def close_expired_rounds(state: Overlay, env: BlockEnv) -> tuple[Event, ...]:
         record = keeper.round(round_id)
         if record is None or record.status != federated_pb2.ROUND_STATUS_OPEN:
             raise RuntimeError(f"round {round_id} is indexed as open but is not")
-        record.status = federated_pb2.ROUND_STATUS_EXPIRED
-        record.closed_height = env.height
-        record.close_reason = _reason(record)
-        keeper.close(record)
+        keeper.expire(record, env.height, _reason(record))
         events.append(Event(event_types.ROUND_EXPIRED, (("id", str(round_id)),)))
     return tuple(events)
 

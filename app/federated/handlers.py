@@ -5,6 +5,9 @@ keeper: an update is published at submit time as "<target_version>-update-<org>"
 base), and the aggregate as "<target_version>" with the base and every included update as its
 parents, so the registry's lineage names every contribution. Opening the round is the target
 owner's consent to those versions.
+
+Each handler assumes its message passed ``app.federated.validation`` and the sender holds the
+route's role; it raises ``TxError`` for anything the state refuses.
 """
 
 from __future__ import annotations
@@ -104,8 +107,7 @@ def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
         height=ctx.env.height,
         attestation_id=_attest_update(ctx, record, name, msg.metrics),
     )
-    record.submissions.append(submission)
-    FederatedKeeper(ctx.state).set_round(record)
+    FederatedKeeper(ctx.state).add_submission(record, submission)
     ref = version_ref(record.target_model, name)
     return Event(events.UPDATE_SUBMITTED, (("round", str(record.id)), ("ref", ref)))
 
@@ -151,15 +153,7 @@ def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
     contributors = [
         federated_pb2.Contributor(org=o, sample_count=by_org[o].sample_count) for o in included
     ]
-    keeper = FederatedKeeper(ctx.state)
-    keeper.set_contributors(
-        model, name, federated_pb2.Contributors(round_id=record.id, contributors=contributors)
-    )
-    record.status = federated_pb2.ROUND_STATUS_FINALIZED
-    record.included[:] = included
-    record.aggregate_digest = msg.aggregate_digest
-    record.closed_height = ctx.env.height
-    keeper.close(record)
+    FederatedKeeper(ctx.state).finalize(record, contributors, msg.aggregate_digest, ctx.env.height)
     ref = version_ref(model, name)
     return Event(events.ROUND_FINALIZED, (("id", str(record.id)), ("ref", ref)))
 

@@ -76,3 +76,35 @@ class FederatedKeeper(FederatedReader):
         """Record who shares the fees of an aggregate version."""
         encoded = record.SerializeToString(deterministic=True)
         self.state.set(keys.contributors_key(model_id, version), encoded)
+
+    def add_submission(
+        self, record: federated_pb2.Round, submission: federated_pb2.Submission
+    ) -> None:
+        """Add an invited organisation's update to an open round."""
+        record.submissions.append(submission)
+        self.set_round(record)
+
+    def finalize(
+        self,
+        record: federated_pb2.Round,
+        contributors: list[federated_pb2.Contributor],
+        aggregate_digest: str,
+        height: int,
+    ) -> None:
+        """Close a round whose aggregate (its target version) was published at ``height``: the
+        contributors share the aggregate's fees, and the round names who was included."""
+        model, version = record.target_model, record.target_version
+        shares = federated_pb2.Contributors(round_id=record.id, contributors=contributors)
+        self.set_contributors(model, version, shares)
+        record.status = federated_pb2.ROUND_STATUS_FINALIZED
+        record.included[:] = [c.org for c in contributors]
+        record.aggregate_digest = aggregate_digest
+        record.closed_height = height
+        self.close(record)
+
+    def expire(self, record: federated_pb2.Round, height: int, reason: str) -> None:
+        """Close a round that reached the end of its deadline block unfinalized."""
+        record.status = federated_pb2.ROUND_STATUS_EXPIRED
+        record.closed_height = height
+        record.close_reason = reason
+        self.close(record)

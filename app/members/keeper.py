@@ -181,6 +181,12 @@ class MembersKeeper(MembersReader):
         self.state.delete(keys.org_account_key(account.org, account.address))
         self.state.set(keys.retired_key(account.address), account.nonce.to_bytes(8, "big"))
 
+    def open_account(self, account: state_pb2.Account) -> None:
+        """Store a new account: a key that had an account before continues from its retired
+        nonce (``remove_account``), any other starts at 0."""
+        account.nonce = self.reuse_nonce(account.address)
+        self.set_account(account)
+
     def reuse_nonce(self, address: str) -> int:
         """The nonce a (re-)admitted key starts from: its retired nonce, else 0; the retired
         record is dropped since the account record carries it from now on."""

@@ -19,8 +19,8 @@ from app.core.query import (
 )
 from app.core.text import quote
 from app.members import keys
-from app.members.governance import count
 from app.members.keeper import MembersReader
+from app.members.tally import count
 from app.state import Reader
 
 HEX = frozenset("0123456789abcdef")

@@ -1,7 +1,8 @@
 """The registry's message server: check against state, call the keeper, emit one event.
 
-Each handler assumes ``validate_basic`` passed and the sender holds the message's role; it raises
-``TxError`` for anything the state refuses and then the transaction's writes are discarded.
+Each handler assumes its message passed ``app.models.validation`` and the sender holds the
+route's role; it raises ``TxError`` for anything the state refuses and then the transaction's
+writes are discarded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from app.core.text import quote
 from app.licenses import events as license_events
 from app.licenses.keeper import LicensesKeeper
 from app.members.keeper import MembersReader
-from app.models import claims, errors
+from app.models import claims, errors, events
 from app.models.claims import ClaimsKeeper
 from app.models.keeper import ModelsKeeper, split_ref, version_ref
 from app.models.manifest import check_files
@@ -40,7 +41,7 @@ def register_model(ctx: MsgContext, msg: tx_pb2.RegisterModel) -> Event:
         created_time=ctx.env.time,
     )
     keeper.set_model(model)
-    return Event("model.registered", (("model", model_id), ("owner", msg.owner_org)))
+    return Event(events.REGISTERED, (("model", model_id), ("owner", msg.owner_org)))
 
 
 def claim_digests(ctx: MsgContext, msg: tx_pb2.ClaimDigests) -> Event:
@@ -50,7 +51,7 @@ def claim_digests(ctx: MsgContext, msg: tx_pb2.ClaimDigests) -> Event:
     ctx.gas.consume(claims.GAS_PER_CLAIM * len(msg.commitments))
     expires = ClaimsKeeper(ctx.state).record(org, msg.commitments, ctx.env.height)
     return Event(
-        "model.digests_claimed",
+        events.DIGESTS_CLAIMED,
         (("org", org), ("count", str(len(msg.commitments))), ("expires_height", str(expires))),
     )
 
@@ -80,8 +81,7 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
         LicensesKeeper(ctx.state).attach_license(
             msg.model, msg.version, msg.license, ctx.sender.address, ctx.env.height
         )
-        attached = (("model", msg.model), ("version", msg.version), ("license", msg.license))
-        ctx.emitted.append(Event(license_events.ATTACHED, attached))
+        ctx.emitted.append(license_events.attached(msg.model, msg.version, msg.license))
     attributes: tuple[tuple[str, str], ...] = (
         ("model", msg.model),
         ("version", msg.version),
@@ -90,7 +90,7 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     )
     if claimed:
         attributes += (("claim_height", str(claimed)),)
-    return Event("model.version_published", attributes)
+    return Event(events.VERSION_PUBLISHED, attributes)
 
 
 def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:
@@ -104,12 +104,10 @@ def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:
         raise TxError(errors.BAD_STATUS, f"{msg.model}@{msg.version} is revoked, which is final")
     if version.status == msg.status:
         raise TxError(errors.BAD_STATUS, f"{msg.model}@{msg.version} already has that status")
-    version.status = msg.status
-    version.status_reason = msg.reason
-    keeper.update_version(version)
+    keeper.set_status(version, msg.status, msg.reason)
     status = tx_pb2.VersionStatus.Name(msg.status).removeprefix("VERSION_STATUS_").lower()
     return Event(
-        "model.version_status",
+        events.VERSION_STATUS,
         (("model", msg.model), ("version", msg.version), ("status", status)),
     )
 
@@ -122,11 +120,9 @@ def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
         raise TxError(errors.UNKNOWN_ORG, f"no organisation {quote(msg.new_owner_org, 80)}")
     if model.owner_org == msg.new_owner_org:
         raise TxError(errors.SAME_OWNER, f"{msg.model} already belongs to {msg.new_owner_org}")
-    previous = model.owner_org
-    model.owner_org = msg.new_owner_org
-    keeper.set_model(model, previous_owner=previous)
+    previous = keeper.transfer(model, msg.new_owner_org)
     return Event(
-        "model.transferred", (("model", msg.model), ("from", previous), ("to", model.owner_org))
+        events.TRANSFERRED, (("model", msg.model), ("from", previous), ("to", model.owner_org))
     )
 
 
@@ -142,4 +138,4 @@ def announce_provider(ctx: MsgContext, msg: tx_pb2.AnnounceProvider) -> Event:
         height=ctx.env.height,
     )
     ModelsKeeper(ctx.state).add_provider(provider)
-    return Event("model.provider", (("digest", msg.digest), ("url", msg.url)))
+    return Event(events.PROVIDER, (("digest", msg.digest), ("url", msg.url)))

@@ -370,6 +370,23 @@ class ModelsKeeper(ModelsReader):
         """Whether weights ``weights`` are ``digest`` or a directory listing it."""
         return weights == digest or self.lists_file(weights, digest)
 
+    def transfer(self, model: state_pb2.Model, new_owner: str) -> str:
+        """Hand ``model`` to ``new_owner`` (its versions go with it, the holdings of their
+        digests do not); returns the previous owner."""
+        previous = model.owner_org
+        model.owner_org = new_owner
+        self.set_model(model, previous_owner=previous)
+        return previous
+
+    def set_status(
+        self, version: state_pb2.Version, status: tx_pb2.VersionStatus.ValueType, reason: str
+    ) -> None:
+        """Deprecate or revoke a published version: its status and the reason are all that
+        ever changes in a version's record."""
+        version.status = status
+        version.status_reason = reason
+        self.update_version(version)
+
     def update_version(self, version: state_pb2.Version) -> None:
         """Rewrite an existing version's record (its status); its indexes stay."""
         self.state.set(keys.version_key(version.model, version.version), _encode(version))

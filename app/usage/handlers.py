@@ -1,37 +1,26 @@
-"""The usage message server: a use the license allows pays its fee and leaves a receipt."""
+"""The usage message server: a use the license allows pays its fee and leaves a receipt.
+
+What a use costs is its license's decision (app.usage.decision); who is paid, app.usage.payment.
+
+Each handler assumes its message passed ``app.usage.validation`` and the sender holds the
+route's role; it raises ``TxError`` for anything the state refuses.
+"""
 
 from __future__ import annotations
 
-from app.core import names
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
 from app.credits import events as credit_events
-from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors, events
 from app.usage.decision import evaluate_use
 from app.usage.keeper import UsageKeeper
 from app.usage.payment import pay_fee
-from app.usage.purposes import PURPOSES
 
-MAX_QUANTITY = 2**32
-"""A fee is paid in credits, so it never exceeds what a balance can hold (a script may ask up
-to 2^256: that would overflow Receipt.fee and the licensor's totals inside FinalizeBlock)."""
 MAX_SHOWN = 256
-
-
-def validate_use(msg: tx_pb2.Use, params: state_pb2.Params) -> None:
-    """Checks of Use that need no state."""
-    names.check_model_id(msg.model, model_errors.INVALID_NAME)
-    names.check_version(msg.version, model_errors.INVALID_VERSION)
-    if msg.purpose not in PURPOSES:
-        raise TxError(
-            errors.INVALID_PURPOSE, f"{quote(msg.purpose, 64)} is not one of {', '.join(PURPOSES)}"
-        )
-    if not 1 <= msg.quantity <= MAX_QUANTITY:
-        raise TxError(errors.INVALID_QUANTITY, f"quantity {msg.quantity} is not 1 to 2^32")
+"""How much of a script's deny reason the refusal quotes."""
 
 
 def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
@@ -51,8 +40,7 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
     )
     for org, amount in paid:  # each move reads like a transfer to whoever follows credits
         if amount and org != ctx.sender.org:
-            moved = (("from", ctx.sender.org), ("to", org), ("amount", str(amount)))
-            ctx.emitted.append(Event(credit_events.TRANSFER, (*moved, ("reason", "use"))))
+            ctx.emitted.append(credit_events.transfer(ctx.sender.org, org, amount, "use"))
     receipt = UsageKeeper(ctx.state).record(
         state_pb2.Receipt(
             model=msg.model,

@@ -18,8 +18,10 @@ from app.core.env import BlockEnv
 from app.core.errors import ErrorCode
 from app.machine import execute_tx
 from app.members import errors, keys
-from app.members.governance import MAX_OPEN_PER_ORG, MAX_POWER, MAX_TOTAL_POWER, end_block
+from app.members.governance import MAX_TOTAL_POWER, end_block
+from app.members.handlers import MAX_OPEN_PER_ORG
 from app.members.keeper import DEFAULT_PARAMS
+from app.members.validation import MAX_POWER
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Overlay
 

@@ -28,9 +28,9 @@ from app.core.valuemap import from_data
 from app.machine import parse_genesis as parse_consortium
 from app.members import errors
 from app.members.genesis import GenesisError
-from app.members.governance import MAX_TEXT, validate_submit
 from app.members.keeper import DEFAULT_PARAMS
 from app.members.params import PARAM_FIELDS, RANGES
+from app.members.validation import MAX_TEXT, validate_submit
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "genesis" / "licenses"
