@@ -37,6 +37,7 @@ from app.core.query import Handler, QueryAnswer, parse_params
 from app.core.routing import NO_ROLE, Route, Routes
 from app.core.text import quote
 from app.core.tx import DecodedTx, SignatureCache, decode_tx, validate_messages
+from app.credits import events as credit_events
 from app.credits import handlers as credits
 from app.credits import keys as credit_keys
 from app.credits import queries as credit_queries
@@ -48,6 +49,7 @@ from app.federated import keys as federated_keys
 from app.federated import queries as federated_queries
 from app.federated import validation as federated_validation
 from app.federated.expiry import close_expired_rounds
+from app.licenses import events as license_events
 from app.licenses import handlers as licenses
 from app.licenses import keys as license_keys
 from app.licenses import programs
@@ -62,6 +64,7 @@ from app.members import validation as members_validation
 from app.members.genesis import Consortium, GenesisError
 from app.members.keeper import MembersKeeper, MembersReader
 from app.members.roles import ADMIN, AUDITOR, CONSUMER, PUBLISHER
+from app.models import events as model_events
 from app.models import handlers as models
 from app.models import keys as model_keys
 from app.models import queries as model_queries
@@ -69,6 +72,7 @@ from app.models import validation as models_validation
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
 from app.usage import decision
+from app.usage import events as usage_events
 from app.usage import handlers as usage
 from app.usage import keys as usage_keys
 from app.usage import queries as usage_queries
@@ -111,6 +115,14 @@ ROUTES: Routes = {
     "submit_proposal": Route(ADMIN, members_validation.validate_submit, members.submit_proposal),
     "cast_vote": Route(ADMIN, members_validation.validate_vote, members.cast_vote),
 }
+
+# --- events the node's metrics follow (the adapter imports no domain) ------------------------
+
+EVENT_RECEIPT = usage_events.RECEIPT
+EVENT_MODEL_REGISTERED = model_events.REGISTERED
+EVENT_VERSION_PUBLISHED = model_events.VERSION_PUBLISHED
+EVENT_LICENSE_DEPLOYED = license_events.DEPLOYED
+EVENT_CREDITS_MOVED = credit_events.TRANSFER
 
 # --- queries ----------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from app import APP_VERSION, SOFTWARE_VERSION
+from app import APP_VERSION, SOFTWARE_VERSION, machine
 from app.abci.modelgov_app import ModelgovApp
 from app.core.errors import registered
 from app.pb.modelgov.v1 import tx_pb2
@@ -195,15 +195,15 @@ class AppMetrics:
     def _observe_events(self, events: Iterable[abci.Event]) -> None:
         for event in events:
             attrs = attributes(event)
-            if event.type == "usage.receipt":
+            if event.type == machine.EVENT_RECEIPT:
                 self._observe_receipt(attrs)
-            elif event.type == "model.registered":
+            elif event.type == machine.EVENT_MODEL_REGISTERED:
                 self.models.labels(attrs.get("owner", "")).inc()
-            elif event.type == "model.version_published":
+            elif event.type == machine.EVENT_VERSION_PUBLISHED:
                 self.versions.labels(attrs.get("model", "")).inc()
-            elif event.type == "license.deployed":
+            elif event.type == machine.EVENT_LICENSE_DEPLOYED:
                 self.licenses.inc()
-            elif event.type == "credits.transfer":
+            elif event.type == machine.EVENT_CREDITS_MOVED:
                 amount = _integer(attrs.get("amount", ""))
                 self.credits.labels(attrs.get("from", ""), attrs.get("to", "")).inc(amount)
 
