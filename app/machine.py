@@ -111,6 +111,75 @@ ROUTES: Routes = {
     "cast_vote": Route(ADMIN, governance.validate_vote, governance.cast_vote),
 }
 
+# --- queries ----------------------------------------------------------------------------------
+
+GENESIS_RECORDS_PATH = "/genesis/records"
+MAX_PAGE_BYTES = 1 << 20
+"""A /genesis/records page stops once its entries reach this many bytes (a license's script
+alone may be 64 KiB: ``limit`` entries alone would not bound a page)."""
+MAX_CURSOR_KEY_BYTES = 1800
+"""The longest key an "after" cursor names: its hex fits in MAX_QUERY_BYTES with the other
+parameters, and the longest key the state holds (a manifest's file, about 1100 bytes) in it."""
+
+
+def genesis_records(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/genesis/records {"domain", "after", "limit"}: a page of a domain's stored keys and
+    values (StoreEntry items), in key order: what ``modelgov genesis export`` reads to build a
+    genesis with ``export_genesis``. At most ``limit`` entries and MAX_PAGE_BYTES; ``next``
+    is the hex of the last key when more remain. Raises TxError(bad_query)."""
+    domain = text_param(params, "domain")
+    prefix = PREFIXES.get(domain)
+    if prefix is None:
+        known = ", ".join(PREFIXES)
+        raise TxError(BAD_QUERY, f"no domain {quote(domain, 40)}; domains: {known}")
+    after, limit = _key_cursor(params, prefix), limit_param(params)
+    out = state_pb2.Page()
+    size, previous = 0, b""
+    for key, value in state.iterate(prefix, after):
+        pause_point()
+        if len(out.items) == limit or size >= MAX_PAGE_BYTES:
+            out.next = previous.hex()
+            break
+        entry = state_pb2.StoreEntry(key=key, value=value).SerializeToString()
+        out.items.append(entry)
+        size, previous = size + len(entry), key
+    return QueryAnswer(out.SerializeToString())
+
+
+def _key_cursor(params: Mapping[str, Any], prefix: bytes) -> bytes | None:
+    """The "after" cursor of /genesis/records: the previous page's "next", the hex of a key
+    of the domain; None when absent or "". Raises TxError(bad_query)."""
+    after = params.get("after", "")
+    if after == "":
+        return None
+    if (
+        not isinstance(after, str)
+        or len(after) > 2 * MAX_CURSOR_KEY_BYTES
+        or not after.isascii()
+        or len(after) % 2
+        or any(c not in "0123456789abcdef" for c in after)
+    ):
+        raise TxError(BAD_QUERY, "'after' is the 'next' of the previous page: lowercase hex")
+    key = bytes.fromhex(after)
+    if not key.startswith(prefix):
+        raise TxError(BAD_QUERY, "'after' is a key of another domain")
+    return key
+
+
+QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
+    member_queries.QUERIES,
+    model_queries.queries(oracle=decision.evaluate_use),
+    license_queries.QUERIES,
+    usage_queries.QUERIES,
+    credit_queries.QUERIES,
+    attestation_queries.QUERIES,
+    federated_queries.QUERIES,
+    {GENESIS_RECORDS_PATH: genesis_records},
+)
+QUERIES: dict[str, Handler] = {path: h for table in QUERY_TABLES for path, h in table.items()}
+STORE_PATH = "/store"
+"""The raw path: a store key's value, answered by the ABCI adapter from its committed view."""
+
 # --- store prefixes ---------------------------------------------------------------------------
 
 PREFIXES: dict[str, bytes] = {
@@ -124,7 +193,32 @@ PREFIXES: dict[str, bytes] = {
     "federated": federated_keys.PREFIX,
 }
 
-# --- genesis ----------------------------------------------------------------------------------
+
+def _check_wiring() -> None:
+    """Every domain owns a distinct one-byte prefix, every query path is answered once, every
+    ``app_state`` section belongs to one domain."""
+    prefixes = list(PREFIXES.values())
+    if len(set(prefixes)) != len(prefixes) or any(len(p) != 1 for p in prefixes):
+        raise RuntimeError(f"store prefixes must be distinct single bytes: {PREFIXES}")
+    paths = [path for table in QUERY_TABLES for path in table]
+    if len(set(paths)) != len(paths) or STORE_PATH in paths:
+        raise RuntimeError("a query path is answered twice")
+    if len(set(GENESIS_SECTIONS)) != len(GENESIS_SECTIONS):
+        raise RuntimeError(f"an app_state section belongs to two domains: {GENESIS_SECTIONS}")
+
+
+# --- end of block and genesis -----------------------------------------------------------------
+
+EndBlock = Callable[[Overlay, BlockEnv], tuple[tuple[Event, ...], tuple[ValidatorChange, ...]]]
+
+
+def _close_rounds(state: Overlay, env: BlockEnv) -> tuple[tuple[Event, ...], tuple[()]]:
+    return close_expired_rounds(state, env), ()
+
+
+END_BLOCK: tuple[EndBlock, ...] = (governance.end_block, _close_rounds)
+"""In this order: proposals are decided (validator changes among them), then federated rounds
+past their deadline close."""
 
 GENESIS: tuple[tuple[str, DomainGenesis], ...] = (
     ("members", member_genesis),
@@ -242,103 +336,7 @@ def export_genesis(state: Reader) -> dict[str, Any]:
     return app_state
 
 
-# --- queries ----------------------------------------------------------------------------------
-
-GENESIS_RECORDS_PATH = "/genesis/records"
-MAX_PAGE_BYTES = 1 << 20
-"""A /genesis/records page stops once its entries reach this many bytes (a license's script
-alone may be 64 KiB: ``limit`` entries alone would not bound a page)."""
-MAX_CURSOR_KEY_BYTES = 1800
-"""The longest key an "after" cursor names: its hex fits in MAX_QUERY_BYTES with the other
-parameters, and the longest key the state holds (a manifest's file, about 1100 bytes) in it."""
-
-
-def genesis_records(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
-    """/genesis/records {"domain", "after", "limit"}: a page of a domain's stored keys and
-    values (StoreEntry items), in key order: what ``modelgov genesis export`` reads to build a
-    genesis with ``export_genesis``. At most ``limit`` entries and MAX_PAGE_BYTES; ``next``
-    is the hex of the last key when more remain. Raises TxError(bad_query)."""
-    domain = text_param(params, "domain")
-    prefix = PREFIXES.get(domain)
-    if prefix is None:
-        known = ", ".join(PREFIXES)
-        raise TxError(BAD_QUERY, f"no domain {quote(domain, 40)}; domains: {known}")
-    after, limit = _key_cursor(params, prefix), limit_param(params)
-    out = state_pb2.Page()
-    size, previous = 0, b""
-    for key, value in state.iterate(prefix, after):
-        pause_point()
-        if len(out.items) == limit or size >= MAX_PAGE_BYTES:
-            out.next = previous.hex()
-            break
-        entry = state_pb2.StoreEntry(key=key, value=value).SerializeToString()
-        out.items.append(entry)
-        size, previous = size + len(entry), key
-    return QueryAnswer(out.SerializeToString())
-
-
-def _key_cursor(params: Mapping[str, Any], prefix: bytes) -> bytes | None:
-    """The "after" cursor of /genesis/records: the previous page's "next", the hex of a key
-    of the domain; None when absent or "". Raises TxError(bad_query)."""
-    after = params.get("after", "")
-    if after == "":
-        return None
-    if (
-        not isinstance(after, str)
-        or len(after) > 2 * MAX_CURSOR_KEY_BYTES
-        or not after.isascii()
-        or len(after) % 2
-        or any(c not in "0123456789abcdef" for c in after)
-    ):
-        raise TxError(BAD_QUERY, "'after' is the 'next' of the previous page: lowercase hex")
-    key = bytes.fromhex(after)
-    if not key.startswith(prefix):
-        raise TxError(BAD_QUERY, "'after' is a key of another domain")
-    return key
-
-
-QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
-    member_queries.QUERIES,
-    model_queries.queries(oracle=decision.evaluate_use),
-    license_queries.QUERIES,
-    usage_queries.QUERIES,
-    credit_queries.QUERIES,
-    attestation_queries.QUERIES,
-    federated_queries.QUERIES,
-    {GENESIS_RECORDS_PATH: genesis_records},
-)
-QUERIES: dict[str, Handler] = {path: h for table in QUERY_TABLES for path, h in table.items()}
-STORE_PATH = "/store"
-"""The raw path: a store key's value, answered by the ABCI adapter from its committed view."""
-
-
-def _check_wiring() -> None:
-    """Every domain owns a distinct one-byte prefix, every query path is answered once, every
-    ``app_state`` section belongs to one domain."""
-    prefixes = list(PREFIXES.values())
-    if len(set(prefixes)) != len(prefixes) or any(len(p) != 1 for p in prefixes):
-        raise RuntimeError(f"store prefixes must be distinct single bytes: {PREFIXES}")
-    paths = [path for table in QUERY_TABLES for path in table]
-    if len(set(paths)) != len(paths) or STORE_PATH in paths:
-        raise RuntimeError("a query path is answered twice")
-    if len(set(GENESIS_SECTIONS)) != len(GENESIS_SECTIONS):
-        raise RuntimeError(f"an app_state section belongs to two domains: {GENESIS_SECTIONS}")
-
-
 _check_wiring()
-
-# --- end of block -----------------------------------------------------------------------------
-
-EndBlock = Callable[[Overlay, BlockEnv], tuple[tuple[Event, ...], tuple[ValidatorChange, ...]]]
-
-
-def _close_rounds(state: Overlay, env: BlockEnv) -> tuple[tuple[Event, ...], tuple[()]]:
-    return close_expired_rounds(state, env), ()
-
-
-END_BLOCK: tuple[EndBlock, ...] = (governance.end_block, _close_rounds)
-"""In this order: proposals are decided (validator changes among them), then federated rounds
-past their deadline close."""
 
 
 def chain_id(state: Reader) -> str:

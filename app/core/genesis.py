@@ -35,7 +35,6 @@ from typing import Any, Protocol, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from app.core.names import ORG_ID
 from app.core.text import quote
 from app.state import Overlay, Reader
 
@@ -193,11 +192,6 @@ def check_pattern(value: str, pattern: re.Pattern[str], where: str, expected: st
     if not pattern.fullmatch(value):
         raise GenesisError(where, f"{quote(value, 80)} is not {expected}")
     return value
-
-
-def org_id(value: str, where: str) -> str:
-    """An organisation id; raises GenesisError."""
-    return check_pattern(value, ORG_ID, where, "an organisation id")
 
 
 def hex_bytes(value: Any, where: str, sizes: tuple[int, ...]) -> bytes:

@@ -121,11 +121,6 @@ def validate(part: Mapping[str, Any], context: GenesisContext) -> Consortium:
     )
 
 
-def parse_members(app_state: Mapping[str, Any]) -> Consortium:
-    """``validate`` with a context of its own (for callers that check the consortium alone)."""
-    return validate(app_state, GenesisContext())
-
-
 def init(state: Overlay, parsed: Consortium) -> None:
     """Write the validated members part (the engine's validators, when the part names none,
     are the machine's to write)."""
