@@ -214,12 +214,29 @@ def record(
     """
     entry = dict(obj(raw, where))
     extra = {key: entry.pop(key) for key in keys if key in entry}
+    _check_texts(entry, where)
     message = kind()
     try:
         json_format.ParseDict(entry, message)
-    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+    except (json_format.ParseError, ValueError, TypeError, RecursionError, SystemError) as exc:
+        # upb reports a few refusals from C as SystemError; all of them are the input's fault
         raise GenesisError(where, f"not a {kind.DESCRIPTOR.name}: {_short(str(exc))}") from None
     return message, extra
+
+
+def _check_texts(entry: Any, where: str) -> None:
+    """Every string of a JSON value, keys included, is Unicode text (no lone surrogate, which
+    no protobuf string can hold); walked without recursion, so any depth json took is fine."""
+    pending = [entry]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, Mapping):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            check_size(value, where, limit=2**62)
 
 
 def to_json(message: Message) -> dict[str, Any]:

@@ -13,9 +13,11 @@ chains; with another chain id only the meta key (the chain id) differs.
 from __future__ import annotations
 
 import base64
+import copy
 import gzip
 import json
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,10 +26,11 @@ from typing import Any
 
 import pytest
 from driver import Driver, register, started, timestamp
-from genesis_scenario import KEY_KINDS, rich_chain
+from genesis_scenario import KEY_KINDS, exported, rich_chain
 
 from app import machine
 from app.abci.modelgov_app import ModelgovApp
+from app.core.env import BlockEnv
 from app.core.errors import BAD_QUERY
 from app.core.genesis import GenesisError
 from app.core.meta import CHAIN_ID_KEY
@@ -35,7 +38,7 @@ from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
 from app.pb.tendermint.crypto import keys_pb2
-from app.state import Reader
+from app.state import Overlay, Reader
 from app.store import MerkleStore
 
 HERE = Path(__file__).resolve().parent
@@ -269,3 +272,69 @@ BAD_RECORDS_QUERIES: list[tuple[str, dict[str, Any]]] = [
 def test_bad_records_queries_are_refused(chain: Driver, params: dict[str, Any]) -> None:
     answer = chain.query("/genesis/records", params)
     assert (answer.codespace, answer.code) == (BAD_QUERY.codespace, BAD_QUERY.code), answer.log
+
+
+# --- whatever a genesis holds: refused naming a field, or written and run --------------------
+
+ODD_VALUES: list[Any] = [
+    None,
+    [],
+    {},
+    "x",
+    "",
+    -1,
+    0,
+    2**64,
+    True,
+    1.5,
+    "\ud800",
+    "a\x00b",
+    {"a": 1},
+    [1],
+    "-1",
+    "18446744073709551616",
+    "AAAA",
+]
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if prefix:
+        yield prefix
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, inner in items:
+        yield from _paths(inner, (*prefix, key))
+
+
+def test_a_mutated_export_is_refused_with_a_field_or_runs(tmp_path: Path) -> None:
+    """Seeded mutations of an export (a value of another type or range anywhere, an entry
+    gone): parsing raises nothing but GenesisError, and what passes is written and runs blocks
+    (proposals' and rounds' ends) without an exception."""
+    base = exported()
+    paths = list(_paths(base))
+    rng = random.Random(11)
+    with MerkleStore(tmp_path / "state.db") as empty:
+        for _ in range(400):
+            state = copy.deepcopy(base)
+            *parents, last = rng.choice(paths)
+            target: Any = state
+            for part in parents:
+                target = target[part]
+            if rng.random() < 0.1:
+                del target[last]
+            else:
+                target[last] = rng.choice(ODD_VALUES)
+            try:
+                parsed = machine.parse_genesis(state)
+            except GenesisError:
+                continue
+            written = Overlay(empty)
+            for name, domain in machine.GENESIS:
+                domain.init(written, parsed.parts[name])
+            for height in (1, 45, 20_000):
+                machine.finalize_block(Overlay(written), BlockEnv("c", height, 1_800_000_000), [])
