@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from app.attestations import genesis as attestation_genesis
 from app.attestations import handlers as attestations
 from app.attestations import keys as attestation_keys
 from app.attestations import queries as attestation_queries
@@ -29,27 +30,36 @@ from app.attestations import validation as attestations_validation
 from app.core.ante import authenticate
 from app.core.context import MsgContext
 from app.core.env import BlockEnv, BlockOutput, Event, TxResult, ValidatorChange
-from app.core.errors import BLOCK_GAS_EXHAUSTED, TOO_MANY_PENDING, UNKNOWN_PATH, TxError
+from app.core.errors import BAD_QUERY, BLOCK_GAS_EXHAUSTED, TOO_MANY_PENDING, UNKNOWN_PATH, TxError
 from app.core.gas import GasMeter, base_gas, block_budget
+from app.core.genesis import DomainGenesis, GenesisContext, GenesisError
 from app.core.meta import CHAIN_ID_KEY
 from app.core.meta import PREFIX as META_PREFIX
-from app.core.query import Handler, QueryAnswer, parse_params
+from app.core.pause import pause_point
+from app.core.query import (
+    Handler,
+    QueryAnswer,
+    limit_param,
+    parse_params,
+    text_param,
+)
 from app.core.routing import NO_ROLE, Route, Routes
 from app.core.text import quote
 from app.core.tx import DecodedTx, SignatureCache, decode_tx, validate_messages
 from app.credits import events as credit_events
+from app.credits import genesis as credit_genesis
 from app.credits import handlers as credits
 from app.credits import keys as credit_keys
 from app.credits import queries as credit_queries
 from app.credits import validation as credits_validation
-from app.credits.genesis import init_balances, parse_balances
-from app.credits.keeper import CreditsKeeper
+from app.federated import genesis as federated_genesis
 from app.federated import handlers as federated
 from app.federated import keys as federated_keys
 from app.federated import queries as federated_queries
 from app.federated import validation as federated_validation
 from app.federated.expiry import close_expired_rounds
 from app.licenses import events as license_events
+from app.licenses import genesis as license_genesis
 from app.licenses import handlers as licenses
 from app.licenses import keys as license_keys
 from app.licenses import programs
@@ -61,10 +71,11 @@ from app.members import handlers as members
 from app.members import keys as member_keys
 from app.members import queries as member_queries
 from app.members import validation as members_validation
-from app.members.genesis import Consortium, GenesisError
+from app.members.genesis import Consortium
 from app.members.keeper import MembersKeeper, MembersReader
 from app.members.roles import ADMIN, AUDITOR, CONSUMER, PUBLISHER
 from app.models import events as model_events
+from app.models import genesis as model_genesis
 from app.models import handlers as models
 from app.models import keys as model_keys
 from app.models import queries as model_queries
@@ -73,6 +84,7 @@ from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
 from app.usage import decision
 from app.usage import events as usage_events
+from app.usage import genesis as usage_genesis
 from app.usage import handlers as usage
 from app.usage import keys as usage_keys
 from app.usage import queries as usage_queries
@@ -126,6 +138,59 @@ EVENT_CREDITS_MOVED = credit_events.TRANSFER
 
 # --- queries ----------------------------------------------------------------------------------
 
+GENESIS_RECORDS_PATH = "/genesis/records"
+MAX_PAGE_BYTES = 1 << 20
+"""A /genesis/records page stops once its entries reach this many bytes (a license's script
+alone may be 64 KiB: ``limit`` entries alone would not bound a page)."""
+MAX_CURSOR_KEY_BYTES = 1800
+"""The longest key an "after" cursor names: its hex fits in MAX_QUERY_BYTES with the other
+parameters, and the longest key the state holds (a manifest's file, about 1100 bytes) in it."""
+
+
+def genesis_records(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/genesis/records {"domain", "after", "limit"}: a page of a domain's stored keys and
+    values (StoreEntry items), in key order: what ``modelgov genesis export`` reads to build a
+    genesis with ``export_genesis``. At most ``limit`` entries and MAX_PAGE_BYTES; ``next``
+    is the hex of the last key when more remain. Raises TxError(bad_query)."""
+    domain = text_param(params, "domain")
+    prefix = PREFIXES.get(domain)
+    if prefix is None:
+        known = ", ".join(PREFIXES)
+        raise TxError(BAD_QUERY, f"no domain {quote(domain, 40)}; domains: {known}")
+    after, limit = _key_cursor(params, prefix), limit_param(params)
+    out = state_pb2.Page()
+    size, previous = 0, b""
+    for key, value in state.iterate(prefix, after):
+        pause_point()
+        if len(out.items) == limit or size >= MAX_PAGE_BYTES:
+            out.next = previous.hex()
+            break
+        entry = state_pb2.StoreEntry(key=key, value=value).SerializeToString()
+        out.items.append(entry)
+        size, previous = size + len(entry), key
+    return QueryAnswer(out.SerializeToString())
+
+
+def _key_cursor(params: Mapping[str, Any], prefix: bytes) -> bytes | None:
+    """The "after" cursor of /genesis/records: the previous page's "next", the hex of a key
+    of the domain; None when absent or "". Raises TxError(bad_query)."""
+    after = params.get("after", "")
+    if after == "":
+        return None
+    if (
+        not isinstance(after, str)
+        or len(after) > 2 * MAX_CURSOR_KEY_BYTES
+        or not after.isascii()
+        or len(after) % 2
+        or any(c not in "0123456789abcdef" for c in after)
+    ):
+        raise TxError(BAD_QUERY, "'after' is the 'next' of the previous page: lowercase hex")
+    key = bytes.fromhex(after)
+    if not key.startswith(prefix):
+        raise TxError(BAD_QUERY, "'after' is a key of another domain")
+    return key
+
+
 QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     member_queries.QUERIES,
     model_queries.queries(oracle=decision.evaluate_use),
@@ -134,6 +199,7 @@ QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     credit_queries.QUERIES,
     attestation_queries.QUERIES,
     federated_queries.QUERIES,
+    {GENESIS_RECORDS_PATH: genesis_records},
 )
 QUERIES: dict[str, Handler] = {path: h for table in QUERY_TABLES for path, h in table.items()}
 STORE_PATH = "/store"
@@ -154,16 +220,17 @@ PREFIXES: dict[str, bytes] = {
 
 
 def _check_wiring() -> None:
-    """Every domain owns a distinct one-byte prefix, and every query path is answered once."""
+    """Every domain owns a distinct one-byte prefix, every query path is answered once, every
+    ``app_state`` section belongs to one domain."""
     prefixes = list(PREFIXES.values())
     if len(set(prefixes)) != len(prefixes) or any(len(p) != 1 for p in prefixes):
         raise RuntimeError(f"store prefixes must be distinct single bytes: {PREFIXES}")
     paths = [path for table in QUERY_TABLES for path in table]
     if len(set(paths)) != len(paths) or STORE_PATH in paths:
         raise RuntimeError("a query path is answered twice")
+    if len(set(GENESIS_SECTIONS)) != len(GENESIS_SECTIONS):
+        raise RuntimeError(f"an app_state section belongs to two domains: {GENESIS_SECTIONS}")
 
-
-_check_wiring()
 
 # --- end of block and genesis -----------------------------------------------------------------
 
@@ -178,13 +245,37 @@ END_BLOCK: tuple[EndBlock, ...] = (governance.end_block, _close_rounds)
 """In this order: proposals are decided (validator changes among them), then federated rounds
 past their deadline close."""
 
+GENESIS: tuple[tuple[str, DomainGenesis], ...] = (
+    ("members", member_genesis),
+    ("credits", credit_genesis),
+    ("models", model_genesis),
+    ("licenses", license_genesis),
+    ("usage", usage_genesis),
+    ("attestations", attestation_genesis),
+    ("federated", federated_genesis),
+)
+"""Each domain's genesis (``app.core.genesis.DomainGenesis``), in genesis order: members first,
+since every other domain names organisations; the registry before what names its models and
+versions (licenses attached to them, uses, attestations, federated rounds)."""
+GENESIS_SECTIONS = tuple(name for _, domain in GENESIS for name in domain.SECTIONS)
+"""The keys of ``app_state``, by domain in genesis order."""
+
 
 @dataclass(frozen=True)
 class Genesis:
-    """A validated ``app_state``: each domain's part, in genesis order."""
+    """A validated ``app_state``: each domain's part, by domain name."""
 
-    members: Consortium
-    balances: tuple[tuple[str, int], ...] = ()
+    parts: Mapping[str, Any]
+
+    @property
+    def members(self) -> Consortium:
+        found: Consortium = self.parts["members"]
+        return found
+
+    @property
+    def balances(self) -> tuple[tuple[str, int], ...]:
+        found: tuple[tuple[str, int], ...] = self.parts["credits"]
+        return found
 
     @property
     def orgs(self) -> tuple[state_pb2.Org, ...]:
@@ -199,38 +290,78 @@ class Genesis:
         return self.members.params
 
 
-GENESIS_SECTIONS = (*member_genesis.SECTIONS, "credits")
-"""The sections of ``app_state``, by domain in genesis order: members, then credits."""
+def default_genesis() -> dict[str, Any]:
+    """Every domain's sections as a chain without records has them."""
+    app_state: dict[str, Any] = {}
+    for _, domain in GENESIS:
+        app_state.update(domain.default())
+    return app_state
 
 
 def parse_genesis(app_state: Any) -> Genesis:
-    """Validate a decoded ``app_state`` domain by domain; raises GenesisError naming the
-    first malformed field."""
+    """Validate a decoded ``app_state`` domain by domain, in genesis order, each given only its
+    own sections; raises GenesisError naming the first malformed field."""
     if not isinstance(app_state, Mapping):
         raise GenesisError("app_state", "must be an object with orgs, accounts and params")
     for key in app_state:
         if key not in GENESIS_SECTIONS:
             known = ", ".join(GENESIS_SECTIONS)
             raise GenesisError(f"app_state.{key}", f"unknown field (expected {known})")
-    members = member_genesis.parse_members(app_state)
-    org_ids = {org.id for org in members.orgs}
-    balances = parse_balances(app_state.get("credits"), org_ids, GenesisError)
-    return Genesis(members, balances)
+    context = GenesisContext()
+    parts: dict[str, Any] = {}
+    for name, domain in GENESIS:
+        own = {key: app_state[key] for key in domain.SECTIONS if key in app_state}
+        parts[name] = domain.validate(own, context)
+    return Genesis(parts)
+
+
+def check_validators(genesis: Genesis, validators: Sequence[tuple[bytes, int]]) -> None:
+    """Validator records in ``app_state`` (an export's, with their names) must be the engine's
+    genesis validators, (ed25519 key, power) for (key, power); raises GenesisError."""
+    named = sorted((v.pubkey, v.power) for v in genesis.members.validators)
+    if named and named != sorted(validators):
+        raise GenesisError(
+            "members.validators",
+            "these records are not the validators of genesis.json (same keys, same powers)",
+        )
 
 
 def init_chain(
     state: Overlay, chain_id: str, app_state: bytes, validators: Sequence[tuple[bytes, int]]
 ) -> Genesis:
-    """Write genesis: the chain id, each domain's part in genesis order (members, credits),
-    the validators. Raises GenesisError naming the first malformed field of ``app_state``."""
-    genesis = parse_genesis(json.loads(app_state or b"null"))
+    """Write genesis: the chain id, each domain's part in genesis order, and the engine's
+    validators unless ``app_state`` names them itself. Raises GenesisError naming the first
+    malformed field of ``app_state``."""
+    genesis = parse_genesis(_decoded(app_state))
+    check_validators(genesis, validators)
     state.set(CHAIN_ID_KEY, chain_id.encode())
-    keeper = MembersKeeper(state)
-    member_genesis.init_genesis(keeper, genesis.members)
-    init_balances(CreditsKeeper(state), genesis.balances)
-    for pubkey, power in validators:
-        keeper.set_validator(state_pb2.Validator(pubkey=pubkey, power=power))
+    for name, domain in GENESIS:
+        domain.init(state, genesis.parts[name])
+    if not genesis.members.validators:
+        keeper = MembersKeeper(state)
+        for pubkey, power in validators:
+            keeper.set_validator(state_pb2.Validator(pubkey=pubkey, power=power))
     return genesis
+
+
+def _decoded(app_state: bytes) -> Any:
+    try:
+        return json.loads(app_state or b"null")
+    except (ValueError, RecursionError) as exc:
+        raise GenesisError("app_state", f"not JSON: {exc}") from None
+
+
+def export_genesis(state: Reader) -> dict[str, Any]:
+    """Every domain's records as ``app_state`` sections, in genesis order: what
+    ``init_chain`` writes back, key for key, into a new chain's state (the chain id is
+    genesis.json's, not ``app_state``'s). See ``app.core.genesis``."""
+    app_state: dict[str, Any] = {}
+    for _, domain in GENESIS:
+        app_state.update(domain.export(state))
+    return app_state
+
+
+_check_wiring()
 
 
 def chain_id(state: Reader) -> str:
@@ -413,7 +544,9 @@ __all__ = [
     "ROUTES",
     "check_tx",
     "execute_tx",
+    "export_genesis",
     "finalize_block",
     "init_chain",
+    "parse_genesis",
     "route_query",
 ]

@@ -42,6 +42,7 @@ from chain.genesis import (
     account_pubkeys,
     app_state_of,
     engine_genesis,
+    initial_height_of,
     load_consortium,
     validator_entry,
 )
@@ -186,7 +187,7 @@ def init(
     entries = [
         validator_entry(n.engine_home / "config" / "priv_validator_key.json", n.name) for n in nodes
     ]
-    genesis = engine_genesis(base, chain_id, app_state, entries)
+    genesis = engine_genesis(base, chain_id, app_state, entries, initial_height_of(consortium))
     for node in nodes:
         (node.engine_home / "config" / "genesis.json").write_text(json.dumps(genesis, indent=2))
         _configure(node, nodes, timeout_commit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from app.attestations import errors, keys
-from app.core.ids import take_id
+from app.core.ids import restore_last_id, take_id
 from app.pb.modelgov.v1 import federated_pb2
 from app.state import Overlay, Reader
 
@@ -43,9 +43,18 @@ class AttestationsKeeper(AttestationsReader):
         Raises TxError(ids_exhausted) once the 8-byte ids are used up, before any write.
         """
         attestation.id = take_id(self.state, keys.LAST_ID, errors.IDS_EXHAUSTED, "attestation")
+        self.restore(attestation)
+        return attestation
+
+    def restore(self, attestation: federated_pb2.Attestation) -> None:
+        """Store an attestation under its id with its indexes (``append``'s writes; genesis
+        calls it for the records it restores)."""
         encoded = attestation.SerializeToString(deterministic=True)
         self.state.set(keys.attestation_key(attestation.id), encoded)
         by_version = keys.version_prefix(attestation.model, attestation.version)
         self.state.set(by_version + keys.u64(attestation.id), b"\x01")
         self.state.set(keys.org_prefix(attestation.org) + keys.u64(attestation.id), b"\x01")
-        return attestation
+
+    def restore_last_id(self, last: int) -> None:
+        """Write the attestation counter: the last id given (genesis)."""
+        restore_last_id(self.state, keys.LAST_ID, last)

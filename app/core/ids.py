@@ -28,3 +28,12 @@ def take_id(state: Overlay, counter: bytes, exhausted: ErrorCode, what: str) -> 
         raise TxError(exhausted, f"every {what} id has been used")
     state.set(counter, (given + 1).to_bytes(8, "big"))
     return given + 1
+
+
+def restore_last_id(state: Overlay, counter: bytes, last: int) -> None:
+    """Record ``last`` as the last id given under ``counter`` (genesis); 0 writes nothing, as
+    a domain that gave no id has no counter."""
+    if not 0 <= last <= MAX_ID:
+        raise ValueError(f"a last id of {last} is not 0 to 2^64-1")
+    if last:
+        state.set(counter, last.to_bytes(8, "big"))

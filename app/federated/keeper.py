@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from app.core.ids import take_id
+from app.core.ids import restore_last_id, take_id
 from app.federated import errors, keys
 from app.pb.modelgov.v1 import federated_pb2
 from app.state import Overlay, Reader
@@ -54,10 +54,20 @@ class FederatedKeeper(FederatedReader):
         Raises TxError(ids_exhausted) once the 8-byte ids are used up, before any write.
         """
         record.id = take_id(self.state, keys.LAST_ID, errors.IDS_EXHAUSTED, "round")
-        self.set_round(record)
-        self.state.set(keys.deadline_key(record.deadline_height, record.id), b"\x01")
-        self.state.set(keys.target_key(record.target_model, record.target_version), b"\x01")
+        self.restore(record)
         return record
+
+    def restore(self, record: federated_pb2.Round) -> None:
+        """Store a round under its id and, while it is open, its deadline and target indexes
+        (``open``'s writes; genesis calls it for the rounds it restores)."""
+        self.set_round(record)
+        if record.status == federated_pb2.ROUND_STATUS_OPEN:
+            self.state.set(keys.deadline_key(record.deadline_height, record.id), b"\x01")
+            self.state.set(keys.target_key(record.target_model, record.target_version), b"\x01")
+
+    def restore_last_id(self, last: int) -> None:
+        """Write the round counter: the last id given (genesis)."""
+        restore_last_id(self.state, keys.LAST_ID, last)
 
     def set_round(self, record: federated_pb2.Round) -> None:
         """Rewrite a round's record."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.ids import take_id
+from app.core.ids import restore_last_id, take_id
 from app.members import errors, keys
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
@@ -238,6 +238,32 @@ class MembersKeeper(MembersReader):
     def set_counted_under(self, fingerprint: bytes) -> None:
         """Remember the members and parameters this end of block counted under."""
         self.state.set(keys.COUNTED, fingerprint)
+
+    # --- genesis: records as an export read them, with the indexes derived from them ----------
+
+    def restore_removed_org(self, org: state_pb2.Org) -> None:
+        """Write a removed organisation's last record (genesis)."""
+        self.state.set(keys.removed_key(org.id), org.SerializeToString(deterministic=True))
+
+    def restore_retired(self, address: str, nonce: int) -> None:
+        """Write a deleted account's next nonce (genesis)."""
+        self.state.set(keys.retired_key(address), nonce.to_bytes(8, "big"))
+
+    def restore_last_proposal(self, last: int) -> None:
+        """Write the proposal counter: the last id given (genesis)."""
+        restore_last_id(self.state, keys.LAST_PROPOSAL, last)
+
+    def restore_proposal(self, proposal: state_pb2.Proposal) -> None:
+        """Write a proposal under its id and, while it is open, its open indexes (genesis)."""
+        self.state.set(keys.proposal_key(proposal.id), proposal.SerializeToString())
+        if proposal.status == state_pb2.PROPOSAL_STATUS_VOTING:
+            self.state.set(keys.active_key(proposal.id), b"\x01")
+            self._count_open(proposal.proposer_org, +1)
+            self.state.set(keys.due_key(proposal.voting_end_height, proposal.id), b"\x01")
+
+    def restore_vote(self, proposal_id: int, org_id: str, option: int) -> None:
+        """Write an organisation's vote as counted (genesis: no block has to recount it)."""
+        self.state.set(keys.vote_key(proposal_id, org_id), bytes([option]))
 
     def set_validator(self, validator: state_pb2.Validator) -> None:
         """Track a validator's power; power 0 removes it."""

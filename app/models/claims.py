@@ -159,6 +159,14 @@ class ClaimsKeeper(ClaimsReader):
         self._set_count(org, self.count(org) - 1)
         return found.height
 
+    def restore(self, found: state_pb2.DigestClaim) -> None:
+        """Write a stored claim with its expiry entry, and count it (genesis)."""
+        encoded = found.SerializeToString(deterministic=True)
+        self.state.set(keys.claim_key(found.org, found.commitment), encoded)
+        expiry = keys.claim_expiry_key(found.org, found.expires_height, found.commitment)
+        self.state.set(expiry, b"\x01")
+        self._set_count(found.org, self.count(found.org) + 1)
+
     def _set_count(self, org: str, count: int) -> None:
         """Store the count (deleted at zero). A negative count is a broken invariant, never user
         input; a count above MAX_OPEN is not (a later release may lower the bound: the org

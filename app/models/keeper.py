@@ -387,6 +387,27 @@ class ModelsKeeper(ModelsReader):
         version.status_reason = reason
         self.update_version(version)
 
+    # --- genesis: records as an export read them, with the indexes derived from them ----------
+
+    def restore_holder(self, holder: state_pb2.DigestHolder) -> None:
+        """Write who holds a digest (genesis)."""
+        self.state.set(keys.holder_key(holder.digest), holder.SerializeToString(deterministic=True))
+
+    def restore_consent(self, digest: str, org: str, holder_org: str) -> None:
+        """Write that ``org`` named ``digest`` with ``holder_org``'s consent (genesis)."""
+        self.state.set(keys.consent_key(digest, org), holder_org.encode())
+
+    def restore_manifest(
+        self, manifest: state_pb2.Manifest, files: Sequence[tx_pb2.ManifestFile]
+    ) -> None:
+        """Write a known manifest and its files, indexed by path and by digest (genesis; the
+        files in path order, as a publication lists them)."""
+        for entry in files:
+            self.state.set(keys.file_key(manifest.digest, entry.path), entry.SerializeToString())
+            self.state.set(keys.contains_key(manifest.digest, entry.digest), entry.path.encode())
+        encoded = manifest.SerializeToString(deterministic=True)
+        self.state.set(keys.manifest_key(manifest.digest), encoded)
+
     def update_version(self, version: state_pb2.Version) -> None:
         """Rewrite an existing version's record (its status); its indexes stay."""
         self.state.set(keys.version_key(version.model, version.version), _encode(version))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from app.core.errors import TxError
-from app.core.ids import take_id
+from app.core.ids import restore_last_id, take_id
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
 from app.usage import errors, keys
@@ -112,10 +112,16 @@ class UsageKeeper(UsageReader):
         Raises TxError(ids_exhausted | counter_overflow | invalid_period) before any write.
         """
         counters = self._counted(receipt, period_seconds)
-        receipt_id = take_id(self.state, keys.LAST_ID, errors.IDS_EXHAUSTED, "receipt")
-        receipt.id = receipt_id
-        self.state.set(keys.receipt_key(receipt_id), receipt.SerializeToString())
-        r, marker = receipt, b"\x01"
+        receipt.id = take_id(self.state, keys.LAST_ID, errors.IDS_EXHAUSTED, "receipt")
+        self._write(receipt)
+        for key, value in counters:
+            self.state.set(key, keys.u64(value))
+        self._add_to_totals(receipt)
+        return receipt
+
+    def _write(self, r: state_pb2.Receipt) -> None:
+        """Store a receipt under its id with its index entries."""
+        self.state.set(keys.receipt_key(r.id), r.SerializeToString())
         for prefix in (
             keys.index_prefix(keys.BY_MODEL, r.model),
             keys.index_prefix(keys.BY_VERSION, r.model, r.version),
@@ -124,11 +130,7 @@ class UsageKeeper(UsageReader):
             keys.index_prefix(keys.BY_LICENSOR, r.licensor_org),
             keys.height_prefix(r.height),
         ):
-            self.state.set(prefix + keys.u64(receipt_id), marker)
-        for key, value in counters:
-            self.state.set(key, keys.u64(value))
-        self._add_to_totals(r)
-        return receipt
+            self.state.set(prefix + keys.u64(r.id), b"\x01")
 
     def _counted(self, r: state_pb2.Receipt, period_seconds: int) -> list[tuple[bytes, int]]:
         """The consumer's four counters after this use, as (key, value); raises
@@ -156,3 +158,46 @@ class UsageKeeper(UsageReader):
         totals.quantity = _saturated(totals.quantity + r.quantity)
         totals.fees = _saturated(totals.fees + r.fee)
         self.state.set(keys.totals_key(r.licensor_org), totals.SerializeToString())
+
+    # --- genesis: records as an export read them, with what is derived from them ---------------
+
+    def restore_last_id(self, last: int) -> None:
+        """Write the receipt counter: the last id given (genesis)."""
+        restore_last_id(self.state, keys.LAST_ID, last)
+
+    def restore(self, r: state_pb2.Receipt) -> None:
+        """Write a receipt under its id with its indexes, and count it in its consumer's
+        all-time counters and its licensor's totals (genesis). Its period counters are restored
+        apart: the period length a use counted under was its license's, which the receipt does
+        not record. Raises ValueError when a counter would pass 2^64-1 (genesis checks first)."""
+        self._write(r)
+        for key in (
+            keys.use_key(keys.VERSION_USE, r.consumer_org, r.model, r.version),
+            keys.use_key(keys.MODEL_USE, r.consumer_org, r.model),
+        ):
+            value = _int(self.state.get(key)) + r.quantity
+            if value > keys.MAX_U64:
+                raise ValueError(f"{r.consumer_org}'s usage of {r.model} passes 2^64-1")
+            self.state.set(key, keys.u64(value))
+        self._add_to_totals(r)
+
+    def restore_period(self, counter: PeriodCounter) -> None:
+        """Write an organisation's quantity within one period (genesis)."""
+        kind = keys.VERSION_PERIOD if counter.version else keys.MODEL_PERIOD
+        key = keys.period_key(
+            kind, counter.org, counter.model, counter.version, counter.seconds, counter.index
+        )
+        self.state.set(key, keys.u64(counter.quantity))
+
+
+@dataclass(frozen=True)
+class PeriodCounter:
+    """An organisation's quantity of a version (or, with no version, of a model) within period
+    ``index`` of length ``seconds``."""
+
+    org: str
+    model: str
+    version: str
+    seconds: int
+    index: int
+    quantity: int

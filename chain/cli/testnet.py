@@ -33,7 +33,7 @@ def testnet() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=net.DEFAULT_CONSORTIUM,
     show_default=True,
-    help="consortium TOML file",
+    help="consortium TOML file, or a genesis.json (an export's) to take the sections of",
 )
 @click.option("--chain-id", default="", help="defaults to the consortium file's chain_id")
 @click.option("--base-port", default=net.DEFAULT_BASE_PORT, show_default=True, type=int)

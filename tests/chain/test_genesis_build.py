@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from app.members.genesis import GenesisError
 from chain.cli.main import cli
-from chain.genesis import app_state_of, check_genesis_file, load_consortium
+from chain.genesis import app_state_of, check_genesis_file, initial_height_of, load_consortium
 from chain.keys import Keyring
 from chain.testnet import DEFAULT_CONSORTIUM
 
@@ -74,3 +74,35 @@ def test_genesis_validate_refuses_a_bad_role_with_exit_code_4(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["genesis", "validate", str(path)])
     assert result.exit_code == 0, result.output
     assert "1 orgs, 1 accounts, 1 validators" in result.output
+
+
+def test_two_accounts_that_take_their_key_by_one_name_are_refused(tmp_path: Path) -> None:
+    """A name picks the keyring's key of an account that gives none: two accounts of one name
+    would be one key (with keys given, names may repeat, as governance lets them)."""
+    consortium = load_consortium(DEFAULT_CONSORTIUM)
+    consortium["accounts"][2]["name"] = consortium["accounts"][0]["name"]
+    with pytest.raises(GenesisError) as refused:
+        app_state_of(consortium, {})
+    assert refused.value.field == "accounts[0].name"
+    ring = Keyring(tmp_path)
+    for i, account in enumerate(consortium["accounts"]):
+        account["pubkey"] = ring.add(f"k{i}").pubkey.hex()
+    state = app_state_of(consortium, {})
+    assert state["accounts"][2]["name"] == state["accounts"][0]["name"]
+
+
+@pytest.mark.parametrize("height", [0, -1, "x", "1.5", True, "\u0661"])
+def test_an_initial_height_that_is_not_a_height_is_refused(height: object) -> None:
+    with pytest.raises(GenesisError) as refused:
+        initial_height_of({"initial_height": height})
+    assert refused.value.field == "initial_height"
+    assert initial_height_of({}) == 1 and initial_height_of({"initial_height": "201"}) == 201
+
+
+def test_a_json_consortium_must_be_a_genesis(tmp_path: Path) -> None:
+    for text in ("[1]", "{", '{"app_state": 3}'):
+        path = tmp_path / "g.json"
+        path.write_text(text)
+        with pytest.raises(GenesisError) as refused:
+            load_consortium(path)
+        assert refused.value.field == str(path)

@@ -84,10 +84,6 @@ def _duplicate_org(state: dict[str, Any]) -> None:
     state["orgs"][2]["id"] = state["orgs"][0]["id"]
 
 
-def _duplicate_name(state: dict[str, Any]) -> None:
-    state["accounts"][3]["name"] = state["accounts"][0]["name"]
-
-
 def _uncompressed_pubkey(state: dict[str, Any]) -> None:
     import ecdsa
 
@@ -129,8 +125,11 @@ MALFORMED: list[tuple[str, Mutation, str]] = [
     ("account-roles-text", _set("accounts[2].roles", "admin"), "accounts[2].roles"),
     ("account-org", _set("accounts[1].org", "nobody"), "accounts[1].org"),
     ("account-name", _set("accounts[1].name", "-x"), "accounts[1].name"),
-    ("account-name-twice", _duplicate_name, "accounts[3].name"),
-    ("account-unknown-field", _set("accounts[0].nonce", 5), "accounts[0].nonce"),
+    ("account-unknown-field", _set("accounts[0].balance", 5), "accounts[0].balance"),
+    ("account-nonce-negative", _set("accounts[0].nonce", -1), "accounts[0].nonce"),
+    ("account-nonce-over-u64", _set("accounts[0].nonce", 2**64), "accounts[0].nonce"),
+    ("account-nonce-bool", _set("accounts[0].nonce", True), "accounts[0].nonce"),
+    ("account-nonce-text", _set("accounts[0].nonce", "1"), "accounts[0].nonce"),
     ("org-id-newline", _set("orgs[0].id", "uni\n"), "orgs[0].id"),
     ("org-id-non-ascii", _set("orgs[0].id", "un\u0131"), "orgs[0].id"),
     ("org-id-fullwidth", _set("orgs[0].id", "uni\uff11"), "orgs[0].id"),
@@ -189,6 +188,18 @@ def test_max_tx_bytes_over_u64_is_a_genesis_error() -> None:
     with pytest.raises(GenesisError) as raised:
         parse_consortium(state)
     assert raised.value.field == "params.max_tx_bytes"
+
+
+def test_account_names_may_repeat_and_nonces_carry_over() -> None:
+    """Governance may add an account under a name another has, and an exported chain's
+    accounts carry their next nonce: a genesis of that chain takes both as they are (a
+    consortium file's names must differ: chain.genesis checks that, where a name picks a key)."""
+    state = _valid()
+    state["accounts"][3]["name"] = state["accounts"][0]["name"]
+    state["accounts"][0]["nonce"] = 2**64 - 1
+    accounts = parse_consortium(state).accounts
+    assert sorted(a.nonce for a in accounts)[-1] == 2**64 - 1
+    assert len({a.name for a in accounts}) == len(accounts) - 1
 
 
 def test_empty_accounts_allowed() -> None:
