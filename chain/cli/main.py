@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from app.members.genesis import GenesisError
+from app.core.genesis import GenesisError
 from chain.cli.collab import attest, attestations, fl_tx, round_
 from chain.cli.fl import fl
 from chain.cli.genesis import genesis

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.members.genesis import GenesisError
+from app.core.genesis import GenesisError
 from chain.cli.main import cli
 from chain.genesis import app_state_of, check_genesis_file, initial_height_of, load_consortium
 from chain.keys import Keyring
