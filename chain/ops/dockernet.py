@@ -469,6 +469,9 @@ def goproxy() -> Path:
     modules = [f"{COMETBFT_MODULE}@{COMETBFT_VERSION}", f"{GOGOPROTO_MODULE}@{GOGOPROTO_VERSION}"]
     _run([go, "mod", "download", "-json", *modules], "go mod download", env=env, cwd=root)
     shutil.rmtree(root / "bin")
+    for extracted in (root / "mod").iterdir():  # the proxy is cache/download; sources go
+        if extracted.name != "cache":
+            shutil.rmtree(extracted)
     (root / ".complete").touch()
     return download
 
