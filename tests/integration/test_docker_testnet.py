@@ -8,7 +8,7 @@ and operators rely on: four validators at one app hash, transactions through two
 every node, Prometheus in the project scraping every node, logs through ``docker compose logs``,
 a non-root image, the restart policy bringing back a crashed app, a killed node catching up
 after ``up``, the chain kept in its volumes across ``down``/``up``, and ``down --volumes``
-leaving nothing behind.
+leaving nothing behind. The bridge-network file runs as well, on its own ports.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from chain.ops.monitoring import APP_JOB, ENGINE_JOB, WEIGHTS_JOB
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
 BASE_PORT = 30656
+BRIDGE_PORT = 15656
 MODEL = "northwind-uni/boxed"
 PRICED = """
 def authorize(ctx):
@@ -166,20 +167,25 @@ def prometheus(network: net.Testnet, path: str, **params: str) -> Any:
     return reply.json()["data"]
 
 
-def test_prometheus_in_the_project_scrapes_every_node(network: net.Testnet) -> None:
-    expected = {(job, n.name) for job in (ENGINE_JOB, APP_JOB, WEIGHTS_JOB) for n in network.nodes}
+def scrapes_every_node(testnet: net.Testnet) -> None:
+    """Prometheus in the project has every engine, app and weights server up, with metrics."""
+    expected = {(job, n.name) for job in (ENGINE_JOB, APP_JOB, WEIGHTS_JOB) for n in testnet.nodes}
     deadline = time.monotonic() + 90
     while True:
-        up = prometheus(network, "/api/v1/query", query="up")["result"]
+        up = prometheus(testnet, "/api/v1/query", query="up")["result"]
         scraped = {(r["metric"]["job"], r["metric"]["node"]) for r in up if r["value"][1] == "1"}
         if scraped == expected or time.monotonic() > deadline:
             break
         time.sleep(1)
     assert scraped == expected
-    heights = prometheus(network, "/api/v1/query", query="cometbft_consensus_height")["result"]
-    assert {r["metric"]["node"] for r in heights} == {n.name for n in network.nodes}
-    committed = prometheus(network, "/api/v1/query", query="modelgov_committed_height")["result"]
+    heights = prometheus(testnet, "/api/v1/query", query="cometbft_consensus_height")["result"]
+    assert {r["metric"]["node"] for r in heights} == {n.name for n in testnet.nodes}
+    committed = prometheus(testnet, "/api/v1/query", query="modelgov_committed_height")["result"]
     assert all(int(r["value"][1]) > 0 for r in committed) and len(committed) == 4
+
+
+def test_prometheus_in_the_project_scrapes_every_node(network: net.Testnet) -> None:
+    scrapes_every_node(network)
 
 
 def test_logs_come_through_docker_compose_logs(network: net.Testnet) -> None:
@@ -244,5 +250,31 @@ def test_down_and_up_keep_the_chain_in_its_volumes(network: net.Testnet) -> None
 def test_down_with_volumes_leaves_nothing_behind(network: net.Testnet) -> None:
     project = dc.project_name(network)
     dockernet.down(Path(network.directory), volumes=True)
+    for kind in ("container", "volume", "network"):
+        assert labelled(kind, project) == [], kind
+
+
+def test_the_bridge_network_file_runs_too(
+    engine: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """docker-compose.bridge.yml (for machines without host networking): node names resolve
+    between containers, the ports are published on the host's loopback under the same numbers,
+    and one transaction reaches every node."""
+    directory = tmp_path_factory.mktemp("bridge") / "net"
+    testnet = net.init(directory, 4, base_port=BRIDGE_PORT, timeout_commit="300ms", docker=True)
+    project = dc.project_name(testnet)
+    try:
+        dockernet.prepare_images(directory)
+        dockernet.start(testnet, network="bridge")
+        clients = nodes(testnet)
+        owner = testnet.keyring.get("northwind-researcher")
+        register = tx_pb2.RegisterModel(owner_org="northwind-uni", name="bridged")
+        done = clients[3].send(owner, [tx_pb2.Msg(register_model=register)])
+        assert len(one_app_hash(clients, done.height)) == 1
+        assert clients[0].query("/models/model", {"id": "northwind-uni/bridged"}).value
+        scrapes_every_node(testnet)
+        assert len(labelled("network", project)) == 1
+    finally:
+        dockernet.down(directory, volumes=True, network="bridge")
     for kind in ("container", "volume", "network"):
         assert labelled(kind, project) == [], kind
