@@ -10,6 +10,7 @@
 # `python -m chain.ops.dockernet build` makes local ones with debootstrap instead (README, Docker):
 # the same steps run, offline, against a Go module proxy and a wheel house kept in those images.
 # Only classic-builder instructions are used (no RUN --mount): it works without BuildKit.
+# Every stage is labelled org.modelgov.stage, so replaced stage images can be pruned by label.
 
 ARG GO_IMAGE=golang:1.23-bookworm
 ARG BUILD_IMAGE=python:3.11-slim-bookworm
@@ -18,6 +19,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 # Stage "engine": `go install` of the pinned engine (chain/engine/version.py), static; then the two
 # Go modules whose .proto files protogen reads, with the go command alone, for stage "build".
 FROM ${GO_IMAGE} AS engine
+LABEL org.modelgov.stage=engine
 ENV GOFLAGS=-buildvcs=false CGO_ENABLED=0
 RUN go install github.com/cometbft/cometbft/cmd/cometbft@v0.38.26
 RUN GOMODCACHE=/protos/mod go mod download -json \
@@ -31,6 +33,7 @@ RUN GOMODCACHE=/protos/mod go mod download -json \
 # the generated app/pb, and only its runtime dependencies. Dependencies first, in a layer that
 # changes only with pyproject.toml.
 FROM ${BUILD_IMAGE} AS build
+LABEL org.modelgov.stage=build
 ENV PIP_NO_CACHE_DIR=1
 WORKDIR /opt/modelgov
 COPY pyproject.toml ./
@@ -53,6 +56,7 @@ RUN PATH=/usr/local/go/bin:$PATH GOROOT=/usr/local/go GOMODCACHE=/go/pkg/mod GOP
 
 # Stage "node": the runtime, as user modelgov (uid 10001); a node's home is the volume at /data.
 FROM ${PYTHON_IMAGE} AS node
+LABEL org.modelgov.stage=node
 RUN useradd --system --uid 10001 --user-group --create-home modelgov \
     && mkdir /data && chown modelgov:modelgov /data
 COPY --from=engine /go/bin/cometbft /usr/local/bin/cometbft

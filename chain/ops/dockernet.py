@@ -67,6 +67,12 @@ PYTHON_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 PROMETHEUS_PACKAGES = ("prometheus", "wget", "ca-certificates")
 TRIMMED = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale")
 EMPTIED = ("var/lib/apt/lists", "var/cache/apt", "var/cache/debconf", "var/log")
+STAGE_LABEL = "org.modelgov.stage"
+STAGES = (
+    ("engine", f"modelgov-stage/engine:{COMETBFT_VERSION}"),
+    ("build", "modelgov-stage/build:latest"),
+    ("node", dc.IMAGE),
+)
 
 
 class DockerError(RuntimeError):
@@ -523,16 +529,20 @@ def _copy_tree(source: Path, target: Path) -> None:
 
 
 def build_node_image(bases: Bases) -> float:
-    """Build the node image (``dc.IMAGE``) from this checkout; returns the seconds it took."""
+    """Build the node image (``dc.IMAGE``) from this checkout; returns the seconds it took.
+
+    Each stage is built and tagged in turn (``modelgov-stage/engine``, ``modelgov-stage/build``,
+    then the image), so the stages the next build reuses are never dangling; what a rebuild
+    replaced is then pruned by the Dockerfile's stage label, and nothing else is."""
     args = {"GO_IMAGE": bases.go, "BUILD_IMAGE": bases.build, "PYTHON_IMAGE": bases.python}
     options = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
     say(f"building {dc.IMAGE} from {PROJECT_ROOT} (bases: {', '.join(args.values())})")
     started = time.monotonic()
-    _run(
-        ["docker", "build", "-t", dc.IMAGE, *options, str(PROJECT_ROOT)],
-        "docker build",
-        env=dict(os.environ, DOCKER_CLI_HINTS="false"),
-    )
+    env = dict(os.environ, DOCKER_CLI_HINTS="false")
+    for target, tag in STAGES:
+        command = ["docker", "build", "--target", target, "-t", tag, *options, str(PROJECT_ROOT)]
+        _run(command, f"docker build of stage {target}", env=env)
+    _run(["docker", "image", "prune", "-f", "--filter", f"label={STAGE_LABEL}"], "pruning")
     return time.monotonic() - started
 
 
