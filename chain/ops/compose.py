@@ -17,7 +17,8 @@ rewrites it where the registries' images cannot be pulled). Node *i* is four ser
     node<i>-init     copies the node's home (DIR/node<i>) into its named volume once, and
                      refuses a volume that holds another chain's genesis
     node<i>          the app (``chain.testnet.app_command``)
-    node<i>-engine   the engine (``engine_command``)
+    node<i>-engine   the engine (``engine_command``) under ``chain.ops.guard``, which ends it
+                     when its app is replaced (CometBFT never reconnects to a new app)
     node<i>-weights  the weights server (``weights_command``)
 
 Inside a container the node's home is ``/data`` (the volume) and ``python`` is the image's
@@ -65,6 +66,7 @@ HOME = "/data"
 ABCI_SOCKET = f"unix://{HOME}/abci.sock"
 LOOPBACK, ANY = "127.0.0.1", "0.0.0.0"
 PYTHON = "python"
+GUARD = (PYTHON, "-m", "chain.ops.guard")
 USER = "modelgov"
 DASHBOARDS_IN_GRAFANA = "/etc/grafana/dashboards"
 PROMETHEUS_OFFSET, GRAFANA_OFFSET = 7, 8  # B+7, B+8: free in node 0's block of ports
@@ -121,8 +123,10 @@ def weights_service_command(node: net.NodeSpec, network: str = "host") -> list[s
 
 
 def engine_service_command(node: net.NodeSpec) -> list[str]:
-    """The engine's command: ``chain.testnet.engine_command`` with the image's cometbft."""
-    return net.engine_command(Path("cometbft"), container_node(node))
+    """The engine's command: ``chain.testnet.engine_command`` with the image's cometbft, under
+    ``chain.ops.guard``, which ends an engine whose app was replaced (it never reconnects)."""
+    engine = net.engine_command(Path("cometbft"), container_node(node))
+    return [*GUARD, ABCI_SOCKET.removeprefix("unix://"), "--", *engine]
 
 
 def engine_environment(

@@ -139,8 +139,10 @@ def test_every_node_service_runs_the_process_testnets_command_and_ports(
         in_volume = replace(node, abci_address=dc.ABCI_SOCKET)
         assert _as_process(app["command"], node) == net.app_command(in_volume)
         assert _as_process(weights["command"], node) == net.weights_command(node)
-        assert _as_process(engine["command"], node)[1:] == net.engine_command(binary, node)[1:]
-        assert engine["command"][0] == "cometbft"
+        guard, engine_command = engine["command"][:5], engine["command"][5:]
+        assert guard == ["python", "-m", "chain.ops.guard", "/data/abci.sock", "--"]
+        assert _as_process(engine_command, node)[1:] == net.engine_command(binary, node)[1:]
+        assert engine_command[0] == "cometbft"
         assert "unix:///data/abci.sock" in app["command"]  # ABCI never on a network
         p = node.ports
         listen = "127.0.0.1" if network == "host" else "0.0.0.0"
