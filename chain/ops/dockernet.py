@@ -620,10 +620,23 @@ def start(testnet: net.Testnet, network: str = "host", timeout: float = 300) -> 
         compose(directory, "up", "-d", *wait, network=network, timeout=timeout + 60)
     except DockerError as exc:
         logs = " ".join([*compose_args(directory, network), "logs"])
-        raise DockerError(f"{exc}\nthe services' logs: {logs}") from None
+        said = _init_logs(testnet, network)
+        raise DockerError(f"{exc}\n{said}the services' logs: {logs}") from None
     net.wait_until_producing(testnet, timeout)
     top = max(net._height(n) for n in testnet.nodes)
     net.wait_until_producing(testnet, timeout, top + 1)
+
+
+def _init_logs(testnet: net.Testnet, network: str) -> str:
+    """What the volumes' init services said (a refused volume says why), once per line."""
+    inits = [f"{n.name}-init" for n in testnet.nodes]
+    args = ("logs", "--no-color", "--no-log-prefix", "--tail", "3", *inits)
+    try:
+        said = compose(Path(testnet.directory), *args, network=network)
+    except DockerError:
+        return ""
+    lines = dict.fromkeys(ln.strip() for ln in said.splitlines() if ln.strip())
+    return "".join(f"{line}\n" for line in lines)
 
 
 def down(directory: Path, volumes: bool = False, network: str = "host") -> None:
