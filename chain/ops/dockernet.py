@@ -2,10 +2,11 @@
 
 ``python -m chain.ops.dockernet up --dir DIR`` (``make docker-testnet``) makes sure a Docker
 engine answers (``scripts/install-docker`` installs Debian's docker.io and the compose plugin;
-``dockerd`` is started with host networking only, ``--bridge=none --iptables=false``, when none
-runs and this user may), inits a 4-validator testnet in DIR with ``--docker`` unless DIR holds
-one, builds the node image, starts the compose project and waits until every node commits.
-``down`` stops it and keeps the chain in its volumes; ``down --volumes`` drops them too.
+``dockerd`` is started without its default bridge and firewall rules, ``--bridge=none
+--iptables=false``, when none runs and this user may), inits a 4-validator testnet in DIR with
+``--docker`` unless DIR holds one, builds the node image, starts the compose project and waits
+until every node commits. ``down`` stops it and keeps the chain in its volumes; ``down
+--volumes`` drops them too.
 
 Base images. The Dockerfile's defaults are the registries' golang and python images, and the
 compose file's Prometheus is prom/prometheus. Each is used when the engine has it or can pull
@@ -66,7 +67,7 @@ MIRROR = os.environ.get("MODELGOV_DEBIAN_MIRROR", "http://deb.debian.org/debian"
 PYTHON_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 PROMETHEUS_PACKAGES = ("prometheus", "wget", "ca-certificates")
 TRIMMED = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale")
-EMPTIED = ("var/lib/apt/lists", "var/cache/apt", "var/cache/debconf", "var/log")
+EMPTIED = ("var/lib/apt/lists", "var/cache/apt", "var/log")
 STAGE_LABEL = "org.modelgov.stage"
 STAGES = (
     ("engine", f"modelgov-stage/engine:{COMETBFT_VERSION}"),
@@ -296,7 +297,7 @@ def rootfs(name: str, packages: Sequence[str], prepare: Callable[[Path], None]) 
     """A trimmed Debian root file system with ``packages``, as a tarball in the cache (built
     once per machine with debootstrap; needs root)."""
     folder = cache_dir() / "rootfs"
-    tarball = folder / f"{name}-{_key(SUITE, tuple(packages))}.tar"
+    tarball = folder / f"{name}-{_key(SUITE, tuple(packages), TRIMMED, EMPTIED)}.tar"
     if tarball.exists():
         return tarball
     if os.geteuid() != 0 or shutil.which("debootstrap") is None:
@@ -322,12 +323,18 @@ def rootfs(name: str, packages: Sequence[str], prepare: Callable[[Path], None]) 
         shutil.rmtree(tree / path, ignore_errors=True)
     for path in EMPTIED:
         for child in (tree / path).glob("*"):
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     prepare(tree)
     partial = tarball.with_suffix(".partial")
     _run(["tar", "-C", str(tree), "-cf", str(partial), "."], f"packing {name}")
     partial.rename(tarball)
     shutil.rmtree(tree)
+    for older in folder.glob(f"{name}-*.tar"):  # made under other settings: never used again
+        if older != tarball:
+            older.unlink()
     return tarball
 
 
@@ -336,6 +343,16 @@ def import_rootfs(tarball: Path, tag: str, changes: Sequence[str]) -> str:
     if not have_image(tag):
         options = [a for change in changes for a in ("--change", change)]
         _run(["docker", "import", *options, str(tarball), tag], f"importing {tag}")
+    return _only(tag)
+
+
+def _only(tag: str) -> str:
+    """Keep ``tag`` as its repository's only local image: the others were made under other
+    settings (an image still in use stays, as ``docker rmi`` refuses it)."""
+    repository = tag.rpartition(":")[0]
+    listed = _run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", repository], "ls")
+    for other in set(listed.split()) - {tag}:
+        subprocess.run(["docker", "rmi", other], capture_output=True, timeout=120)
     return tag
 
 
@@ -504,7 +521,7 @@ def local_go(base: str) -> str:
 def _build_small(tag: str, dockerfile: str, content: dict[str, Path]) -> str:
     """Build ``tag`` from a generated Dockerfile and folders (hard-linked where possible)."""
     if have_image(tag):
-        return tag
+        return _only(tag)
     context = cache_dir() / "context" / tag.replace("/", "_").replace(":", "_")
     shutil.rmtree(context, ignore_errors=True)
     context.mkdir(parents=True)
@@ -516,7 +533,7 @@ def _build_small(tag: str, dockerfile: str, content: dict[str, Path]) -> str:
         _run(["docker", "build", "-q", "-t", tag, str(context)], f"building {tag}")
     finally:
         shutil.rmtree(context, ignore_errors=True)
-    return tag
+    return _only(tag)
 
 
 def _copy_tree(source: Path, target: Path) -> None:
