@@ -1,13 +1,13 @@
 # The modelgov node image: the pinned CometBFT engine, the modelgov app, CLI and weights server.
-# `make docker-testnet` builds it (scripts/docker-testnet); `modelgov testnet init --docker`
-# writes a docker-compose.yml that runs it.
+# `make docker-testnet` builds it (chain/ops/dockernet.py); `modelgov testnet init --docker`
+# writes the compose files that run it.
 #
 # Three base images, all Debian bookworm, chosen by build arguments:
 #   GO_IMAGE      builds the engine from its Go module (needs the Go module proxy)
 #   BUILD_IMAGE   installs the Python dependencies (needs a package index) and generates protobuf
 #   PYTHON_IMAGE  runs the node; BUILD_IMAGE must have the same Python at the same path
 # By default they are the registries' golang and python images. Where no image registry answers,
-# `python -m chain.ops.dockernet build` makes local ones with debootstrap instead (README, Docker):
+# `python -m chain.ops.dockernet up` makes local ones with debootstrap instead (README, Docker):
 # the same steps run, offline, against a Go module proxy and a wheel house kept in those images.
 # Only classic-builder instructions are used (no RUN --mount): it works without BuildKit.
 # Every stage is labelled org.modelgov.stage, so replaced stage images can be pruned by label.

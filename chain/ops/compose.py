@@ -182,7 +182,9 @@ def _build(context: str) -> dict[str, Any]:
         name.removeprefix("MODELGOV_"): f"${{{name}:-{default}}}"
         for name, default in BASE_IMAGES.items()
     }
-    return {"context": context, "dockerfile": "Dockerfile", "args": args}
+    # Host networking for the build's RUN steps too: an engine without a default bridge (as
+    # chain.ops.dockernet starts one) has no other network to give them.
+    return {"context": context, "dockerfile": "Dockerfile", "args": args, "network": "host"}
 
 
 def _placed(service: dict[str, Any], network: str, owner: str, ports: list[str]) -> Any:
@@ -203,7 +205,7 @@ def node_services(
     running = {"image": IMAGE, "volumes": [volume], "restart": "unless-stopped", "logging": LOGGING}
     init = {
         "image": IMAGE,
-        "build": _build(build),
+        **({"build": _build(build)} if node.index == 0 else {}),  # one build serves all
         "user": "0:0",
         "command": ["sh", "-c", SEED],
         "volumes": [f"./{node.name}:/seed:ro", volume],

@@ -104,6 +104,9 @@ def test_each_file_has_the_compose_specifications_structure(
             assert service["logging"]["driver"] == "json-file", name
         if "build" in service:
             assert (Path(service["build"]["context"]) / service["build"]["dockerfile"]).exists()
+    built = [name for name, service in services.items() if "build" in service]
+    assert built == ["node0-init"]  # one build of the image serves every service
+    assert services["node0-init"]["build"]["network"] == "host"  # no bridge needed to build
     assert all(v == {} for v in volumes.values())
     used = {m.split(":")[0] for s in services.values() for m in s["volumes"]}
     assert set(volumes) <= used
