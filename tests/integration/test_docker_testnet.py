@@ -27,7 +27,6 @@ import pytest
 import requests
 from clirun import modelgov
 
-from app.licenses.params import from_data
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import testnet as net
 from chain.client import Node
@@ -41,7 +40,7 @@ BRIDGE_PORT = 15656
 MODEL = "northwind-uni/boxed"
 PRICED = """
 def authorize(ctx):
-    return allow(fee=ctx.quantity * ctx.params["price"])
+    return allow(fee=ctx.quantity * 7)
 """
 
 
@@ -147,7 +146,7 @@ def test_transactions_through_two_nodes_reach_every_node(network: net.Testnet) -
     register = tx_pb2.RegisterModel(owner_org="northwind-uni", name="boxed")
     clients[0].send(owner, [tx_pb2.Msg(register_model=register)])
     clients[0].send(owner, [tx_pb2.Msg(publish_version=publish)])
-    deploy = tx_pb2.DeployLicense(name="boxed", source=PRICED, params=from_data({"price": 7}))
+    deploy = tx_pb2.DeployLicense(name="boxed", source=PRICED)
     clients[1].send(owner, [tx_pb2.Msg(deploy_license=deploy)])
     attach = tx_pb2.AttachLicense(model=MODEL, version="1.0", license="northwind-uni/boxed")
     clients[1].send(owner, [tx_pb2.Msg(attach_license=attach)])
