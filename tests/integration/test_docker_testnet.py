@@ -35,8 +35,9 @@ from chain.ops import dockernet
 from chain.ops.monitoring import APP_JOB, ENGINE_JOB, WEIGHTS_JOB
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
-BASE_PORT = 30656
-BRIDGE_PORT = 15656
+# Ports of no other test module (tests/integration/nets.py), overridable on a shared machine.
+BASE_PORT = int(os.environ.get("MODELGOV_DOCKER_TEST_PORT", "30656"))
+BRIDGE_PORT = int(os.environ.get("MODELGOV_DOCKER_BRIDGE_TEST_PORT", "18656"))
 MODEL = "northwind-uni/boxed"
 PRICED = """
 def authorize(ctx):
