@@ -1,5 +1,5 @@
 # The two commands of the README, and the steps they are made of.
-.PHONY: setup demo test lint typecheck pytest stop
+.PHONY: setup demo test lint typecheck pytest stop docker-testnet docker-stop docker-clean
 
 setup:
 	EXTRAS=torch ./scripts/setup
@@ -24,3 +24,17 @@ typecheck:
 pytest:
 	scripts/install-prometheus || echo "no Prometheus: tests/integration/test_prometheus.py will skip"
 	.venv/bin/python -m pytest -q
+
+# The same 4-validator testnet in docker compose (README, Docker): builds the node image (local
+# base images where no registry answers), starts the project, shows every node.
+docker-testnet: setup
+	.venv/bin/python -m chain.ops.dockernet up --dir testnet
+	.venv/bin/modelgov node status --dir testnet
+
+# Stops it; the chain stays in its volumes for the next `make docker-testnet`.
+docker-stop:
+	.venv/bin/python -m chain.ops.dockernet down --dir testnet
+
+# Stops it and drops its volumes (the chain).
+docker-clean:
+	.venv/bin/python -m chain.ops.dockernet down --volumes --dir testnet

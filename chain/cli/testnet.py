@@ -39,7 +39,11 @@ def testnet() -> None:
 @click.option("--base-port", default=net.DEFAULT_BASE_PORT, show_default=True, type=int)
 @click.option("--timeout-commit", default="1s", show_default=True, help="engine block pause")
 @click.option("--force", is_flag=True, help="replace an existing testnet in --dir")
-@click.option("--docker", is_flag=True, help="also write DIR/docker-compose.yml")
+@click.option(
+    "--docker",
+    is_flag=True,
+    help="also write DIR/docker-compose.yml (host network) and docker-compose.bridge.yml",
+)
 def init(
     validators: int,
     directory: Path,
@@ -67,7 +71,8 @@ def init(
     click.echo(f"account keys: {made.keyring.directory}  (use --keyring with tx commands)")
     click.echo(f"Prometheus and Grafana files: {Path(made.directory) / 'monitoring'}")
     if docker:
-        click.echo(f"docker compose: {Path(made.directory) / 'docker-compose.yml'}")
+        click.echo(f"docker compose: {Path(made.directory) / 'docker-compose.yml'} (host network),")
+        click.echo(f"                {Path(made.directory) / 'docker-compose.bridge.yml'} (bridge)")
 
 
 @testnet.command("start")
