@@ -2,7 +2,7 @@
 
 Port scheme (node i, base port B = 26656 by default; every port is B + offset + 100*i):
 
-    P2P  B+0 (26656)   RPC  B+1 (26657)   ABCI B+2 (26658, docker compose only)
+    P2P  B+0 (26656)   RPC  B+1 (26657)   ABCI B+2 (reserved: engines reach apps over sockets)
     engine Prometheus B+4 (26660)         app Prometheus B+5 (26661)   weights B+6 (26662)
 
 The engine reaches its app over a unix socket, ``<node>/abci.sock``, which only the node's own
