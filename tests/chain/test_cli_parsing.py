@@ -1,13 +1,21 @@
-"""What the CLI turns user input into before anything is signed."""
+"""What the CLI turns user input into before anything is signed, and that its vocabularies
+(roles, org kinds, purposes, formats, vote options) and default node come from one place each."""
 
 from __future__ import annotations
 
 import click
 import pytest
+from click.testing import CliRunner
 
+from app.attestations.validation import KINDS
+from app.members.roles import ALL_ROLES, ORG_KINDS
+from app.models.validation import FORMATS
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.usage.purposes import PURPOSES
+from chain.cli.main import cli
+from chain.cli.options import parse_metric
 from chain.cli.output import record, table
-from chain.cli.tx import parse_metric
+from chain.rpc import DEFAULT_NODE, NODE_ENV
 
 
 @pytest.mark.parametrize(
@@ -45,3 +53,73 @@ def test_tables_align_and_join_lists() -> None:
     lines = text.splitlines()
     assert lines[0].startswith("A       B")
     assert "p, q" in lines[1]
+
+
+# --- the CLI's vocabularies are the app's ---------------------------------------------------
+
+CHOICES = [
+    (("tx", "gov", "propose", "add-org"), "kind", ORG_KINDS),
+    (("license", "simulate"), "org_kind", ORG_KINDS),
+    (("tx", "gov", "propose", "set-roles"), "roles", ALL_ROLES),
+    (("tx", "use"), "purpose", PURPOSES),
+    (("query", "evaluate"), "purpose", PURPOSES),
+    (("license", "simulate"), "purpose", PURPOSES),
+    (("tx", "attest"), "kind", KINDS),
+    (("tx", "model", "publish"), "fmt", FORMATS),
+    (("model", "push"), "fmt", FORMATS),
+    (("tx", "gov", "vote"), "option", ("yes", "no", "abstain")),
+]
+
+
+def command_at(path: tuple[str, ...]) -> click.Command:
+    command: click.Command = cli
+    for name in path:
+        assert isinstance(command, click.Group)
+        command = command.commands[name]
+    return command
+
+
+@pytest.mark.parametrize(("path", "name", "expected"), CHOICES, ids=lambda x: str(x))
+def test_choices_are_the_apps_lists(
+    path: tuple[str, ...], name: str, expected: tuple[str, ...]
+) -> None:
+    param = next(p for p in command_at(path).params if p.name == name)
+    assert isinstance(param.type, click.Choice)
+    assert sorted(param.type.choices) == sorted(expected)
+
+
+def node_commands(group: click.Group = cli) -> list[click.Command]:
+    found: list[click.Command] = []
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            found.extend(node_commands(command))
+        elif any(p.name in ("node", "url") and "--node" in p.opts for p in command.params):
+            found.append(command)
+    return found
+
+
+@pytest.mark.parametrize("env", [{}, {NODE_ENV: "http://10.0.0.7:1234"}], ids=["unset", "set"])
+def test_every_node_option_defaults_to_the_one_default(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(NODE_ENV, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    commands = node_commands()
+    assert len(commands) > 40
+    for command in commands:
+        param = next(p for p in command.params if "--node" in p.opts)
+        default = param.get_default(click.Context(command), call=True)
+        assert default == env.get(NODE_ENV, DEFAULT_NODE), command.name
+
+
+def test_an_unknown_role_in_an_account_spec_is_a_usage_error() -> None:
+    key = "02" + "11" * 32
+    result = CliRunner().invoke(
+        cli,
+        [
+            *("tx", "gov", "propose", "add-account", "acme", f"bob:{key}:owner", "--title", "t"),
+            *("--from", "x", "--node", "http://127.0.0.1:9"),
+        ],
+    )
+    assert result.exit_code == 2 and "admin" in result.output

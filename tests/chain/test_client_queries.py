@@ -3,11 +3,12 @@ its path of the real app (in this process) and decodes what it answers.
 
 A new path in ``app.machine.QUERIES`` without a row in CALLS fails
 ``test_every_query_path_has_a_client_method``: give it a method of ``chain.client.Node`` and a
-row here.
+row here. No module of chain/ other than chain/client.py names a query path.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,18 @@ def test_a_node_that_repeats_its_cursor_is_refused_not_followed_forever() -> Non
         list(listing)
     with pytest.raises(ClientError, match="cursor"):
         listing.take(1000)
+
+
+DOMAINS = "|".join(sorted({path.split("/")[1] for path in QUERIES}))
+QUOTED_PATH = re.compile(r"""["'](/(?:""" + DOMAINS + r""")/[a-z_]+)["']""")
+
+
+def test_no_module_of_chain_but_the_client_names_a_query_path() -> None:
+    offenders = []
+    for source in sorted((ROOT / "chain").rglob("*.py")):
+        if source == ROOT / "chain" / "client.py":
+            continue
+        for match in QUOTED_PATH.finditer(source.read_text()):
+            if match.group(1) in QUERIES:
+                offenders.append(f"{source.relative_to(ROOT)}: {match.group(1)}")
+    assert not offenders, "use the typed method of chain.client.Node: " + ", ".join(offenders)
