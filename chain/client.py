@@ -2,10 +2,12 @@
 
 Every query path the app answers (``app.machine.QUERIES``) has one method of ``Node`` here, and
 no other module of ``chain/`` names a path: a single record comes back decoded to its protobuf
-type, a list as a ``Listing`` that reads one page (``page(after, limit)`` -> ``(items, next)``)
-or follows ``next`` to the end (iterate it, or ``take(n)`` for at most n items and the cursor of
-the rest). tests/chain/test_client_queries.py runs every method against the app and fails for a
-path without one.
+type (a record the caller names that does not exist raises ClientError, ``not_found``; one
+whose absence is itself an answer, such as a digest's holder, comes back as None), a list as a
+``Listing`` that reads one page (``page(after, limit)`` -> ``(items, next)``) or follows
+``next`` to the end (iterate it, or ``take(n)`` for at most n items and the cursor of the rest).
+tests/chain/test_client_queries.py runs every method against the app and fails for a path
+without one.
 
 It never prints; the CLI renders what it returns.
 """

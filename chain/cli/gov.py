@@ -19,7 +19,7 @@ from app.core.valuemap import from_data
 from app.members.params import RANGES
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from chain.cli.options import Send, list_options, reads, signed
+from chain.cli.options import INT64_DIGITS, Send, list_options, reads, signed
 from chain.cli.output import emit, emit_list, record
 from chain.cli.root import query, tx
 from chain.client import Node
@@ -71,12 +71,20 @@ def _account(spec: str) -> tx_pb2.AccountSpec:
 
 
 def _attributes(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """KEY=VALUE pairs: a decimal integer (ASCII digits) stays an integer, and must fit the
+    chain's signed 64 bits; anything else is text."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--attr")
-        out[key] = int(value) if value.lstrip("-").isdigit() else value
+        digits = value.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()):
+            out[key] = value
+        elif len(digits) > INT64_DIGITS or not -(2**63) <= int(value) < 2**63:
+            raise click.BadParameter(f"{key}: past a signed 64-bit integer", param_hint="--attr")
+        else:
+            out[key] = int(value)
     return out
 
 
@@ -200,16 +208,23 @@ def set_validator(
 def set_params(changes: tuple[str, ...], title: str, description: str, send: Send) -> None:
     """Change consortium parameters (thresholds, periods, gas and size limits; `modelgov
     query params` shows them)."""
-    parsed = []
-    for change in changes:
-        name, _, value = change.partition("=")
-        if not (value.isascii() and value.isdigit()):
-            raise click.BadParameter(f"{change!r} is not NAME=POSITIVE_INTEGER")
-        if name not in RANGES:
-            raise click.BadParameter(f"{name!r} is not one of {', '.join(RANGES)}")
-        parsed.append(tx_pb2.ParamChange(name=name, value=int(value)))
+    parsed = [_param_change(change) for change in changes]
     action = tx_pb2.SetParams(changes=parsed)
     _submit(send, tx_pb2.ProposalAction(set_params=action), title, description)
+
+
+def _param_change(change: str) -> tx_pb2.ParamChange:
+    """NAME=VALUE for a parameter the app knows, within the range it allows (what the proposal's
+    check would refuse is a usage error here)."""
+    name, _, value = change.partition("=")
+    if name not in RANGES:
+        raise click.BadParameter(f"{name!r} is not one of {', '.join(RANGES)}")
+    bounds = RANGES[name]
+    if not (value.isascii() and value.isdigit()) or len(value) > INT64_DIGITS:
+        raise click.BadParameter(f"{change!r} is not NAME=POSITIVE_INTEGER")
+    if not bounds.low <= int(value) <= bounds.high:
+        raise click.BadParameter(f"{name} is {bounds.low} to {bounds.high}")
+    return tx_pb2.ParamChange(name=name, value=int(value))
 
 
 @gov_tx.command("vote")

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from app.core.errors import NOT_FOUND
+from app.core.names import MAX_SCALE
 from app.pb.modelgov.v1 import tx_pb2
 from chain.cli.output import OUTPUT_CHOICE, emit
 from chain.client import ClientError, Node
@@ -20,6 +21,8 @@ from chain.rpc import DEFAULT_NODE, NODE_ENV, default_node
 from chain.weights.claims import SaltFile, claim_for_publish, default_state_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
+INT64_DIGITS = 19
+"""Digits of the largest signed 64-bit integer (a metric's int_value)."""
 
 
 def node_options(fn: F) -> F:
@@ -103,7 +106,9 @@ def split_ref(ref: str) -> tuple[str, str]:
 
 def parse_metric(text: str) -> tx_pb2.Metric:
     """NAME=VALUE: a decimal becomes an integer with a scale (0.913 -> 913, scale 3), anything
-    else a string. Floats never reach the chain."""
+    else a string. Floats never reach the chain. A decimal the chain cannot hold (more than
+    MAX_SCALE places, or past a signed 64-bit integer) is a usage error, refused before it is
+    expanded (1e999999 would take the CLI minutes to write out)."""
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise click.BadParameter(f"{text!r} is not NAME=VALUE", param_hint="--metric")
@@ -113,9 +118,15 @@ def parse_metric(text: str) -> tx_pb2.Metric:
         return tx_pb2.Metric(name=name, text_value=value)
     if not number.is_finite():
         return tx_pb2.Metric(name=name, text_value=value)
-    exponent = number.as_tuple().exponent
-    scale = max(0, -int(exponent))
+    scale = max(0, -int(number.as_tuple().exponent))
+    if scale > MAX_SCALE or number.adjusted() >= INT64_DIGITS:
+        raise click.BadParameter(
+            f"{name}: at most {MAX_SCALE} decimal places and {INT64_DIGITS} digits in all",
+            param_hint="--metric",
+        )
     scaled = int(number.scaleb(scale))
+    if not -(2**63) <= scaled < 2**63:
+        raise click.BadParameter(f"{name}: too many digits for the chain", param_hint="--metric")
     return tx_pb2.Metric(name=name, int_value=scaled, scale=scale)
 
 

@@ -33,9 +33,38 @@ def test_metrics_become_scaled_integers_or_text(text: str, expected: tx_pb2.Metr
     assert parse_metric(text) == expected
 
 
-def test_a_metric_without_a_name_is_a_usage_error() -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0.5",
+        "x=1e999999",
+        "x=-1e999999",
+        "x=1e-999999",
+        "x=0.1234567890123456789",
+        "x=1e19",
+        "x=9223372036854775808",
+        "x=-9223372036854775809",
+        "x=922337203685477580.8",
+    ],
+)
+def test_a_metric_without_a_name_or_past_what_the_chain_holds_is_a_usage_error(
+    text: str,
+) -> None:
     with pytest.raises(click.BadParameter):
-        parse_metric("0.5")
+        parse_metric(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "scaled", "scale"),
+    [
+        ("x=9223372036854775807", 2**63 - 1, 0),
+        ("x=-9223372036854775808", -(2**63), 0),
+        ("x=0.123456789012345678", 123456789012345678, 18),
+        ("x=1e18", 10**18, 0),
+    ],
+)
+def test_metrics_at_the_edges_of_what_the_chain_holds(text: str, scaled: int, scale: int) -> None:
+    assert parse_metric(text) == tx_pb2.Metric(name="x", int_value=scaled, scale=scale)
 
 
 def test_records_render_bytes_as_hex_enums_by_name_and_every_field() -> None:
@@ -123,3 +152,25 @@ def test_an_unknown_role_in_an_account_spec_is_a_usage_error() -> None:
         ],
     )
     assert result.exit_code == 2 and "admin" in result.output
+
+
+PROPOSE = ("tx", "gov", "propose")
+OFFLINE = ("--title", "t", "--from", "x", "--node", "http://127.0.0.1:9")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("set-params", "no_such_param=5"),
+        ("set-params", "voting_period_blocks=4"),
+        ("set-params", "voting_period_blocks=" + "9" * 5000),
+        ("set-params", "voting_period_blocks=\u0665"),
+        ("set-params", "voting_period_blocks=-5"),
+        ("add-org", "--id", "z", "--name", "Z", "--kind", "academic", "--attr", "n=" + "9" * 5000),
+        ("add-org", "--id", "z", "--name", "Z", "--kind", "academic", "--attr", "n=-9" + "0" * 19),
+    ],
+    ids=lambda a: " ".join(a)[:40],
+)
+def test_proposals_the_chain_would_refuse_are_usage_errors(args: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli, [*PROPOSE, *args, *OFFLINE])
+    assert result.exit_code == 2, (result.output, result.exception)
