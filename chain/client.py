@@ -1,5 +1,14 @@
 """The library behind the CLI: build, sign, send and follow transactions; run typed queries.
 
+Every query path the app answers (``app.machine.QUERIES``) has one method of ``Node`` here, and
+no other module of ``chain/`` names a path: a single record comes back decoded to its protobuf
+type (a record the caller names that does not exist raises ClientError, ``not_found``; one
+whose absence is itself an answer, such as a digest's holder, comes back as None), a list as a
+``Listing`` that reads one page (``page(after, limit)`` -> ``(items, next)``) or follows
+``next`` to the end (iterate it, or ``take(n)`` for at most n items and the cursor of the rest).
+tests/chain/test_client_queries.py runs every method against the app and fails for a path
+without one.
+
 It never prints; the CLI renders what it returns.
 """
 
@@ -9,20 +18,25 @@ import base64
 import hashlib
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
 from app.core.errors import NOT_FOUND
+from app.core.query import MAX_LIMIT
 from app.core.tx import encode_tx
-from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 from app.store import Proof, ProofError, verify_proof
 from chain.keys import Key
 from chain.rpc import RpcClient, RpcError
 
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
+
+MAX_U64 = 2**64 - 1
 
 
 class ClientError(Exception):
@@ -32,6 +46,11 @@ class ClientError(Exception):
         super().__init__(message)
         self.code = code
         self.codespace = codespace
+
+    @property
+    def not_found(self) -> bool:
+        """Whether the node answered that the record does not exist."""
+        return (self.codespace, self.code) == (NOT_FOUND.codespace, NOT_FOUND.code)
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,65 @@ class QueryResult:
     key: bytes
     height: int
     proof: Proof | None
+
+
+@dataclass(frozen=True)
+class Proven(Generic[M]):
+    """A record read with a Merkle proof, and whether the proof verified against the app hash
+    committed for the state at ``height``."""
+
+    record: M
+    height: int
+    verified: bool
+
+
+Page = tuple[list[T], str]
+"""One page of a list query: its items and the cursor of the next page ("" at the end)."""
+
+
+class Listing(Generic[T]):
+    """A list query: one page at a time, or every item, following ``next`` for the caller.
+
+    A page is at most MAX_LIMIT items (the app's bound); following ``next`` asks page after
+    page, so a list is never cut silently at one page.
+    """
+
+    def __init__(self, fetch: Callable[[str, int], Page[T]]) -> None:
+        self._fetch = fetch
+
+    def page(self, after: str = "", limit: int = MAX_LIMIT) -> Page[T]:
+        """One page from ``after`` (the previous page's ``next``; "" for the first)."""
+        return self._fetch(after, limit)
+
+    def take(self, limit: int, after: str = "") -> Page[T]:
+        """Up to ``limit`` items from ``after`` on, following ``next``; and the cursor of what
+        remains, "" when the list ended. Raises ClientError if the node's cursor does not move."""
+        items: list[T] = []
+        while len(items) < limit:
+            page, nxt = self._fetch(after, min(MAX_LIMIT, limit - len(items)))
+            items.extend(page)
+            if not nxt:
+                return items, ""
+            after = _advanced(after, nxt)
+        return items, after
+
+    def __iter__(self) -> Iterator[T]:
+        """Every item to the end of the list, a page at a time."""
+        after = ""
+        while True:
+            page, nxt = self._fetch(after, MAX_LIMIT)
+            yield from page
+            if not nxt:
+                return
+            after = _advanced(after, nxt)
+
+
+def _advanced(after: str, nxt: str) -> str:
+    """``nxt``, unless it repeats ``after``: a node that hands back the cursor it was given
+    would have a client loop on one page forever."""
+    if nxt == after:
+        raise ClientError(f"the node answered the cursor {nxt[:80]!r} it was asked from")
+    return nxt
 
 
 class Node:
@@ -79,10 +157,13 @@ class Node:
         """The node's latest committed block height."""
         return int(self.rpc.status()["sync_info"]["latest_block_height"])
 
+    # --- raw queries: the typed methods below are built on these ----------------------------
+
     def query(
         self, path: str, params: dict[str, Any] | None = None, prove: bool = False
     ) -> QueryResult:
-        """Run a typed query; raises ClientError with the app's code and log when refused."""
+        """Run a query by path; raises ClientError with the app's code and log when refused.
+        Prefer the typed method of the path."""
         data = json.dumps(params or {}, sort_keys=True).encode()
         return self._query(path, data, prove)
 
@@ -110,17 +191,153 @@ class Node:
         )
 
     def record(self, path: str, params: dict[str, Any], kind: type[M]) -> M:
-        """A single record decoded into ``kind``."""
+        """A single record of ``path`` decoded into ``kind``. Prefer the typed method."""
         return kind.FromString(self.query(path, params).value)
 
     def page(self, path: str, params: dict[str, Any], kind: type[M]) -> tuple[list[M], str]:
-        """One page of a list query: the records and the cursor of the next page."""
+        """One page of the list query ``path``. Prefer the typed method's ``Listing``."""
         page = state_pb2.Page.FromString(self.query(path, params).value)
         return [kind.FromString(item) for item in page.items], page.next
 
+    def _optional(self, path: str, params: dict[str, Any], kind: type[M]) -> M | None:
+        """A single record, or None when the node answers not_found."""
+        try:
+            return self.record(path, params, kind)
+        except ClientError as exc:
+            if exc.not_found:
+                return None
+            raise
+
+    def _listing(self, path: str, params: dict[str, Any], kind: type[M]) -> Listing[M]:
+        """The list query ``path`` with its filters ``params``, items decoded into ``kind``."""
+
+        def fetch(after: str, limit: int) -> Page[M]:
+            return self.page(path, {**params, "after": after, "limit": limit}, kind)
+
+        return Listing(fetch)
+
+    # --- /members: the consortium ----------------------------------------------------------
+
+    def org(self, org_id: str) -> state_pb2.Org:
+        """``/members/org``: one organisation."""
+        return self.record("/members/org", {"id": org_id}, state_pb2.Org)
+
+    def orgs(self) -> Listing[state_pb2.Org]:
+        """``/members/orgs``: the organisations in id order."""
+        return self._listing("/members/orgs", {}, state_pb2.Org)
+
     def account(self, address: str) -> state_pb2.Account:
-        """The committed account record of ``address``."""
+        """``/members/account``: the committed account record of ``address``."""
         return self.record("/members/account", {"address": address}, state_pb2.Account)
+
+    def accounts(self, org: str) -> Listing[state_pb2.Account]:
+        """``/members/accounts``: the accounts of ``org`` in address order."""
+        return self._listing("/members/accounts", {"org": org}, state_pb2.Account)
+
+    def params(self) -> state_pb2.Params:
+        """``/members/params``: the consortium's parameters."""
+        return self.record("/members/params", {}, state_pb2.Params)
+
+    def genesis_records(self, domain: str) -> Listing[state_pb2.StoreEntry]:
+        """``/genesis/records``: every record of one domain, the way genesis export reads a
+        running chain (keys in order)."""
+        return self._listing("/genesis/records", {"domain": domain}, state_pb2.StoreEntry)
+
+    def validators(self) -> Listing[state_pb2.Validator]:
+        """``/members/validators``: the validator set as governance last set it, by key."""
+        return self._listing("/members/validators", {}, state_pb2.Validator)
+
+    def proposal(self, proposal_id: int) -> state_pb2.Proposal:
+        """``/members/proposal``: one proposal, with its final tally once decided."""
+        return self.record("/members/proposal", {"id": proposal_id}, state_pb2.Proposal)
+
+    def proposals(self) -> Listing[state_pb2.Proposal]:
+        """``/members/proposals``: proposals in id order."""
+        return self._listing("/members/proposals", {}, state_pb2.Proposal)
+
+    def votes(self, proposal_id: int) -> state_pb2.Tally:
+        """``/members/votes``: a proposal's tally now, counting current members only."""
+        return self.record("/members/votes", {"id": proposal_id}, state_pb2.Tally)
+
+    # --- /models: the registry -------------------------------------------------------------
+
+    def model(self, model_id: str) -> state_pb2.Model:
+        """``/models/model``: one model."""
+        return self.record("/models/model", {"id": model_id}, state_pb2.Model)
+
+    def models(self, owner: str = "") -> Listing[state_pb2.Model]:
+        """``/models/models``: models in id order, only ``owner``'s when given."""
+        return self._listing("/models/models", {"owner": owner}, state_pb2.Model)
+
+    def version(self, model: str, version: str) -> state_pb2.Version:
+        """``/models/version``: one version."""
+        params = {"model": model, "version": version}
+        return self.record("/models/version", params, state_pb2.Version)
+
+    def proven_version(self, model: str, version: str) -> Proven[state_pb2.Version]:
+        """``/models/version`` with a Merkle proof, checked against the committed app hash."""
+        result = self.query("/models/version", {"model": model, "version": version}, prove=True)
+        found = state_pb2.Version.FromString(result.value)
+        return Proven(found, result.height, self.verified(result))
+
+    def versions(self, model: str) -> Listing[state_pb2.Version]:
+        """``/models/versions``: a model's versions in publication order."""
+        return self._listing("/models/versions", {"model": model}, state_pb2.Version)
+
+    def lineage(self, model: str, version: str, depth: int = 16) -> state_pb2.Lineage:
+        """``/models/lineage``: what a version derives from and what derives from it."""
+        params = {"model": model, "version": version, "depth": depth}
+        return self.record("/models/lineage", params, state_pb2.Lineage)
+
+    def by_digest(self, digest: str) -> Listing[state_pb2.Version]:
+        """``/models/by_digest``: the versions whose weights have ``digest``, in ref order."""
+        return self._listing("/models/by_digest", {"digest": digest}, state_pb2.Version)
+
+    def digests(self) -> Listing[str]:
+        """``/models/digests``: every weights digest a version references, once each."""
+
+        def fetch(after: str, limit: int) -> Page[str]:
+            answer = self.query("/models/digests", {"after": after, "limit": limit})
+            page = state_pb2.Page.FromString(answer.value)
+            return [item.decode() for item in page.items], page.next
+
+        return Listing(fetch)
+
+    def providers(self, digest: str) -> Listing[state_pb2.Provider]:
+        """``/models/providers``: the stores announced for ``digest``, in URL order."""
+        return self._listing("/models/providers", {"digest": digest}, state_pb2.Provider)
+
+    def holder(self, digest: str) -> state_pb2.DigestHolder | None:
+        """``/models/holder``: the organisation that holds ``digest``, or None if nobody does."""
+        return self._optional("/models/holder", {"digest": digest}, state_pb2.DigestHolder)
+
+    def manifest(self, digest: str) -> state_pb2.Manifest | None:
+        """``/models/manifest``: the directory ``digest`` whose files the chain lists, or None."""
+        return self._optional("/models/manifest", {"digest": digest}, state_pb2.Manifest)
+
+    def files(self, digest: str) -> Listing[tx_pb2.ManifestFile]:
+        """``/models/files``: the files the chain lists for the directory ``digest``, by path."""
+        return self._listing("/models/files", {"digest": digest}, tx_pb2.ManifestFile)
+
+    def manifest_files(self, digest: str) -> list[tx_pb2.ManifestFile]:
+        """Every file the chain lists for the directory ``digest`` (empty when it lists none)."""
+        return list(self.files(digest))
+
+    def claim(self, org: str, commitment: bytes) -> state_pb2.DigestClaim | None:
+        """``/models/claim``: ``org``'s stored claim with this commitment, or None."""
+        params = {"org": org, "commitment": commitment.hex()}
+        return self._optional("/models/claim", params, state_pb2.DigestClaim)
+
+    def consent(self, digest: str, org: str) -> str | None:
+        """``/models/consent``: the holder whose consent lets ``org`` name ``digest`` (it
+        counts only while that organisation holds it), or None when there is none."""
+        try:
+            answer = self.query("/models/consent", {"digest": digest, "org": org})
+        except ClientError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return answer.value.decode()
 
     def read_access(
         self,
@@ -144,42 +361,124 @@ class Node:
         answer = self.query("/models/read_access", params)
         return state_pb2.AccessDecision.FromString(answer.value), answer.height
 
-    def holder(self, digest: str) -> state_pb2.DigestHolder | None:
-        """``/models/holder``: the organisation that holds ``digest``, or None if nobody does."""
-        return self._optional("/models/holder", {"digest": digest}, state_pb2.DigestHolder)
-
-    def claim(self, org: str, commitment: bytes) -> state_pb2.DigestClaim | None:
-        """``/models/claim``: ``org``'s stored claim with this commitment, or None."""
-        params = {"org": org, "commitment": commitment.hex()}
-        return self._optional("/models/claim", params, state_pb2.DigestClaim)
-
-    def _optional(self, path: str, params: dict[str, Any], kind: type[M]) -> M | None:
-        """A single record, or None when the node answers not_found (query code 3)."""
-        try:
-            return self.record(path, params, kind)
-        except ClientError as exc:
-            if (exc.codespace, exc.code) == (NOT_FOUND.codespace, NOT_FOUND.code):
-                return None
-            raise
-
     def write_access(self, address: str, model: str) -> state_pb2.AccessDecision:
         """``/models/write_access``: may ``address`` upload weights of ``model``?"""
-        answer = self.query("/models/write_access", {"address": address, "model": model})
-        return state_pb2.AccessDecision.FromString(answer.value)
+        params = {"address": address, "model": model}
+        return self.record("/models/write_access", params, state_pb2.AccessDecision)
 
-    def manifest_files(self, digest: str) -> list[tx_pb2.ManifestFile]:
-        """Every file the chain lists for the directory ``digest`` (empty when it lists none)."""
-        files: list[tx_pb2.ManifestFile] = []
-        after = ""
-        while True:
-            page, after = self.page(
-                "/models/files",
-                {"digest": digest, "after": after, "limit": 200},
-                tx_pb2.ManifestFile,
-            )
-            files.extend(page)
-            if not after:
-                return files
+    # --- /licenses -------------------------------------------------------------------------
+
+    def license(self, license_id: str) -> state_pb2.License:
+        """``/licenses/license``: a deployed license with its source and parameters."""
+        return self.record("/licenses/license", {"id": license_id}, state_pb2.License)
+
+    def licenses(self) -> Listing[state_pb2.License]:
+        """``/licenses/licenses``: deployed licenses in id order."""
+        return self._listing("/licenses/licenses", {}, state_pb2.License)
+
+    def attachment(self, model: str, version: str) -> state_pb2.Attachment | None:
+        """``/licenses/attachment``: the attachment in force for a version; None when no
+        license governs it."""
+        params = {"model": model, "version": version}
+        return self._optional("/licenses/attachment", params, state_pb2.Attachment)
+
+    def history(self, model: str, version: str) -> Listing[state_pb2.Attachment]:
+        """``/licenses/history``: every attachment of a version, oldest first."""
+        params = {"model": model, "version": version}
+        return self._listing("/licenses/history", params, state_pb2.Attachment)
+
+    def evaluate(
+        self,
+        address: str,
+        model: str,
+        version: str,
+        purpose: str,
+        quantity: int = 1,
+        clock: tuple[int, int] | None = None,
+    ) -> state_pb2.Decision:
+        """``/licenses/evaluate``: what the version's license would decide for ``address`` in
+        the block at ``clock`` (height, unix time; the next block when omitted). A dry run."""
+        height, now = clock if clock is not None else self.next_block()
+        params = {
+            "address": address,
+            "model": model,
+            "version": version,
+            "purpose": purpose,
+            "quantity": quantity,
+            "height": height,
+            "time": now,
+        }
+        return self.record("/licenses/evaluate", params, state_pb2.Decision)
+
+    # --- /usage and /credits ---------------------------------------------------------------
+
+    def receipt(self, receipt_id: int) -> state_pb2.Receipt:
+        """``/usage/receipt``: one receipt."""
+        return self.record("/usage/receipt", {"id": receipt_id}, state_pb2.Receipt)
+
+    def receipts(
+        self,
+        model: str = "",
+        version: str = "",
+        consumer: str = "",
+        consumer_org: str = "",
+        licensor: str = "",
+        from_height: int = 0,
+        to_height: int = MAX_U64,
+    ) -> Listing[state_pb2.Receipt]:
+        """``/usage/receipts``: receipts in the order they were written, filtered (``version``
+        needs ``model``; ``consumer`` is an account address)."""
+        params = {
+            "model": model,
+            "version": version,
+            "consumer": consumer,
+            "consumer_org": consumer_org,
+            "licensor": licensor,
+            "from_height": from_height,
+            "to_height": to_height,
+        }
+        return self._listing("/usage/receipts", params, state_pb2.Receipt)
+
+    def totals(self, licensor: str) -> state_pb2.LicensorTotals:
+        """``/usage/totals``: receipts, quantity and fees ``licensor`` has earned."""
+        return self.record("/usage/totals", {"licensor": licensor}, state_pb2.LicensorTotals)
+
+    def balance(self, org: str) -> state_pb2.Balance:
+        """``/credits/balance``: one organisation's credits (0 when it holds none)."""
+        return self.record("/credits/balance", {"org": org}, state_pb2.Balance)
+
+    def balances(self) -> Listing[state_pb2.Balance]:
+        """``/credits/balances``: every balance in org id order."""
+        return self._listing("/credits/balances", {}, state_pb2.Balance)
+
+    # --- /attestations and /federated ------------------------------------------------------
+
+    def attestations_of_version(
+        self, model: str, version: str
+    ) -> Listing[federated_pb2.Attestation]:
+        """``/attestations/by_version``: attestations about a version, oldest first."""
+        params = {"model": model, "version": version}
+        return self._listing("/attestations/by_version", params, federated_pb2.Attestation)
+
+    def attestations_by_org(self, org: str) -> Listing[federated_pb2.Attestation]:
+        """``/attestations/by_org``: attestations ``org`` made, oldest first."""
+        return self._listing("/attestations/by_org", {"org": org}, federated_pb2.Attestation)
+
+    def round(self, round_id: int) -> federated_pb2.Round:
+        """``/federated/round``: one round with its submissions."""
+        return self.record("/federated/round", {"id": round_id}, federated_pb2.Round)
+
+    def rounds(self) -> Listing[federated_pb2.Round]:
+        """``/federated/rounds``: rounds in id order."""
+        return self._listing("/federated/rounds", {}, federated_pb2.Round)
+
+    def contributors(self, model: str, version: str) -> federated_pb2.Contributors | None:
+        """``/federated/contributors``: who shares the fees of an aggregate version; None for
+        a version no round published."""
+        params = {"model": model, "version": version}
+        return self._optional("/federated/contributors", params, federated_pb2.Contributors)
+
+    # --- proofs and transactions -----------------------------------------------------------
 
     def prove_keys(self, keys: list[bytes], height: int) -> bool:
         """Whether every key's value (or absence) at ``height`` verifies against the app hash

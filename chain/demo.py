@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from app.core.valuemap import from_data
-from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as net
 from chain.cli.output import table
 from chain.client import ClientError, Node
@@ -84,10 +84,7 @@ def license_tour(nodes: list[Node], northwind: Key, acme: Key) -> None:
     step("acme-ai uses it for inference, 50 units, paying at most 200 credits (through node1)")
     use = tx_pb2.Use(model=BASE, version="1.0", purpose="inference", quantity=50, max_fee=200)
     done = nodes[1].send(acme, [tx_pb2.Msg(use=use)])
-    page = state_pb2.Page.FromString(
-        nodes[2].query("/usage/receipts", {"model": BASE, "from_height": done.height}).value
-    )
-    receipt = state_pb2.Receipt.FromString(page.items[-1])
+    receipt = list(nodes[2].receipts(model=BASE, from_height=done.height))[-1]
     print(
         f"   receipt #{receipt.id}: {receipt.consumer_org} -> {receipt.licensor_org}, "
         f"{receipt.quantity} units, fee {receipt.fee}, license {receipt.license}"
@@ -108,9 +105,7 @@ def license_tour(nodes: list[Node], northwind: Key, acme: Key) -> None:
 
 def balances(node: Node) -> dict[str, int]:
     """Every organisation's credits."""
-    page = state_pb2.Page.FromString(node.query("/credits/balances", {}).value)
-    found = (state_pb2.Balance.FromString(item) for item in page.items)
-    return {b.org: b.amount for b in found}
+    return {b.org: b.amount for b in node.balances()}
 
 
 def run(directory: Path) -> None:
@@ -133,17 +128,14 @@ def run(directory: Path) -> None:
     print(f"   committed at height {done.height}, tx {done.hash[:16]}...")
 
     step(f"lineage of {BASE}@1.0, read from node2")
-    lineage = state_pb2.Lineage.FromString(
-        nodes[2].query("/models/lineage", {"model": BASE, "version": "1.0"}).value
-    )
+    lineage = nodes[2].lineage(BASE, "1.0")
     print(f"   descendants: {', '.join(lineage.descendants)}")
 
     step(f"{TUNED}@1.0 read from node3 with a Merkle proof")
-    result = nodes[3].query("/models/version", {"model": TUNED, "version": "1.0"}, prove=True)
-    version = state_pb2.Version.FromString(result.value)
-    verified = nodes[3].verified(result)
+    proven = nodes[3].proven_version(TUNED, "1.0")
+    version = proven.record
     print(f"   digest {version.weights_digest[:23]}..., parents {list(version.parents)}")
-    print(f"   proof verified against the app hash of height {result.height}: {verified}")
+    print(f"   proof verified against the app hash of height {proven.height}: {proven.verified}")
 
     license_tour(nodes, northwind, acme)
 

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from app.core.valuemap import from_data
-from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
+from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as net
 from chain.client import Node
 from chain.weights import tiny_model
@@ -48,8 +48,7 @@ def federated_tour(testnet: net.Testnet) -> None:
             deadline_height=client.height() + 500,
         )
         client.send(owner, [tx_pb2.Msg(open_round=open_round)])
-        rounds, _ = client.page("/federated/rounds", {"limit": 200}, federated_pb2.Round)
-        round_id = rounds[-1].id
+        round_id = list(client.rounds())[-1].id
 
         step("each trains on its own private data and submits its update (weights stay home)")
         for i, (name, samples) in enumerate(PARTICIPANTS):
@@ -70,7 +69,7 @@ def federated_tour(testnet: net.Testnet) -> None:
             print(f"   {name}: {samples} samples, update {hashed.digest[:23]}...")
 
         step("northwind-uni aggregates (FedAvg by sample count) and finalizes")
-        record = client.record("/federated/round", {"id": round_id}, federated_pb2.Round)
+        record = client.round(round_id)
         aggregate = work / "aggregate.safetensors"
         digest = write_aggregate(pull_updates(client, owner, record, work / "pulled"), aggregate)
         hashed = hash_path(aggregate)
@@ -82,7 +81,7 @@ def federated_tour(testnet: net.Testnet) -> None:
         print(f"   {MODEL}@2.0 = {digest[:23]}..., lineage: base + 3 updates")
 
         step("acme-ai recomputes the aggregate from the updates: the same digest?")
-        record = client.record("/federated/round", {"id": round_id}, federated_pb2.Round)
+        record = client.round(round_id)
         again = write_aggregate(
             pull_updates(client, keys["acme-ml"], record, work / "acme"), work / "acme.safetensors"
         )
@@ -109,7 +108,5 @@ def federated_tour(testnet: net.Testnet) -> None:
             if a["key"] == "paid"
         )
         print(f"   fee 100 paid to: {paid}")
-        totals = state_pb2.LicensorTotals.FromString(
-            client.query("/usage/totals", {"licensor": "northwind-uni"}).value
-        )
+        totals = client.totals("northwind-uni")
         print(f"   northwind-uni's receipts so far: {totals.receipts}")

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from app.core.valuemap import from_data
-from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as net
 from chain.client import Node
 from chain.weights import tiny_model
@@ -66,12 +66,7 @@ def weights_tour(testnet: net.Testnet) -> None:
             model=version.model, version="1.0", purpose="download", quantity=1, max_fee=25
         )
         done = nodes[1].send(acme, [tx_pb2.Msg(use=use)])
-        page = state_pb2.Page.FromString(
-            nodes[1]
-            .query("/usage/receipts", {"model": version.model, "from_height": done.height})
-            .value
-        )
-        receipt = state_pb2.Receipt.FromString(page.items[-1])
+        receipt = list(nodes[1].receipts(model=version.model, from_height=done.height))[-1]
         print(f"   receipt #{receipt.id}: fee {receipt.fee}, purpose {receipt.purpose}")
         report = pull(nodes[1], acme, ref, work / "pulled")
         print(f"   {report.path.name}: digest verified, from {report.provider}")

@@ -34,7 +34,6 @@ from typing import Any
 from app import machine
 from app.core.genesis import GenesisError
 from app.machine import GENESIS_SECTIONS, export_genesis, parse_genesis
-from app.pb.modelgov.v1 import state_pb2
 from app.store import MerkleStore
 from chain.client import Node
 from chain.keys import Keyring
@@ -302,16 +301,8 @@ def _info(node: Node) -> tuple[int, bytes]:
 
 
 def _domain_records(node: Node, domain: str) -> Iterator[tuple[bytes, bytes]]:
-    after = ""
-    while True:
-        params = {"domain": domain, "after": after, "limit": PAGE}
-        page = state_pb2.Page.FromString(node.query("/genesis/records", params).value)
-        for item in page.items:
-            entry = state_pb2.StoreEntry.FromString(item)
-            yield entry.key, entry.value
-        if not page.next:
-            return
-        after = page.next
+    for entry in node.genesis_records(domain):
+        yield entry.key, entry.value
 
 
 def read_home(home: Path) -> tuple[Snapshot, Path | None]:

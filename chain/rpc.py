@@ -7,11 +7,19 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
 from typing import Any
 
 import requests
 
 DEFAULT_NODE = "http://127.0.0.1:26657"
+"""The RPC of a node on this machine at the default ports: the one place that names it."""
+NODE_ENV = "MODELGOV_NODE"
+
+
+def default_node() -> str:
+    """Where a command finds a node when not told: ``$MODELGOV_NODE``, else DEFAULT_NODE."""
+    return os.environ.get(NODE_ENV) or DEFAULT_NODE
 
 
 class RpcError(Exception):

@@ -1,4 +1,10 @@
-"""``modelgov tx gov`` and ``modelgov query proposals|proposal``: the consortium governs itself."""
+"""``modelgov tx gov`` and the consortium's reads under ``modelgov query``: the consortium
+governs itself.
+
+``tx gov propose ...`` and ``tx gov vote`` change who is in the consortium, their roles, the
+validators and the parameters; ``query org``, ``orgs``, ``account``, ``accounts``, ``params``,
+``validators``, ``proposal``, ``proposals`` and ``votes`` read them.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +16,28 @@ from typing import Any
 import click
 
 from app.core.valuemap import from_data
+from app.members.params import RANGES
+from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from chain.cli.options import Send, reads, signed
-from chain.cli.output import emit, record, table
+from chain.cli.options import INT64_DIGITS, Send, list_options, reads, signed
+from chain.cli.output import emit, emit_list, record
+from chain.cli.root import query, tx
 from chain.client import Node
 
-ROLES = click.Choice(["admin", "auditor", "consumer", "publisher"])
+ROLES = click.Choice(ALL_ROLES)
+VOTE_PREFIX = "VOTE_OPTION_"
+VOTE_OPTIONS = click.Choice(
+    [
+        name.removeprefix(VOTE_PREFIX).lower()
+        for name, number in tx_pb2.VoteOption.items()
+        if number != 0
+    ]
+)
 TEXT = click.option("--title", required=True, help="what the proposal does, in a line")
 DESCRIPTION = click.option("--description", default="", help="why, for the other members")
 
 
-@click.group("gov")
+@tx.group("gov")
 def gov_tx() -> None:
     """Propose changes to the consortium and vote on them (admins, one vote per org)."""
 
@@ -41,32 +58,40 @@ def _submit(send: Send, action: tx_pb2.ProposalAction, title: str, description: 
 
 
 def _account(spec: str) -> tx_pb2.AccountSpec:
-    """NAME:PUBKEY_HEX:ROLE[,ROLE...]"""
+    """NAME:PUBKEY_HEX:ROLE[,ROLE...], each role one the app knows."""
     try:
         name, pubkey, roles = spec.split(":")
-        return tx_pb2.AccountSpec(name=name, pubkey=bytes.fromhex(pubkey), roles=roles.split(","))
+        found = tx_pb2.AccountSpec(name=name, pubkey=bytes.fromhex(pubkey), roles=roles.split(","))
     except ValueError:
         raise click.BadParameter(f"{spec!r} is not NAME:PUBKEY_HEX:ROLE[,ROLE]") from None
+    unknown = [r for r in found.roles if r not in ALL_ROLES]
+    if unknown:
+        raise click.BadParameter(f"{unknown[0]!r} is not one of {', '.join(ALL_ROLES)}")
+    return found
 
 
 def _attributes(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """KEY=VALUE pairs: a decimal integer (ASCII digits) stays an integer, and must fit the
+    chain's signed 64 bits; anything else is text."""
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--attr")
-        out[key] = int(value) if value.lstrip("-").isdigit() else value
+        digits = value.removeprefix("-")
+        if not (digits.isascii() and digits.isdigit()):
+            out[key] = value
+        elif len(digits) > INT64_DIGITS or not -(2**63) <= int(value) < 2**63:
+            raise click.BadParameter(f"{key}: past a signed 64-bit integer", param_hint="--attr")
+        else:
+            out[key] = int(value)
     return out
 
 
 @propose.command("add-org")
 @click.option("--id", "org_id", required=True)
 @click.option("--name", required=True)
-@click.option(
-    "--kind",
-    required=True,
-    type=click.Choice(["academic", "commercial", "government", "nonprofit"]),
-)
+@click.option("--kind", required=True, type=click.Choice(ORG_KINDS))
 @click.option("--attr", "attrs", multiple=True, help="KEY=VALUE (integers stay integers)")
 @click.option("--account", "accounts", multiple=True, help="NAME:PUBKEY_HEX:ROLE[,ROLE]")
 @TEXT
@@ -181,24 +206,34 @@ def set_validator(
 @DESCRIPTION
 @signed
 def set_params(changes: tuple[str, ...], title: str, description: str, send: Send) -> None:
-    """Change consortium parameters (thresholds, periods, gas and size limits)."""
-    parsed = []
-    for change in changes:
-        name, _, value = change.partition("=")
-        if not value.isdigit():
-            raise click.BadParameter(f"{change!r} is not NAME=POSITIVE_INTEGER")
-        parsed.append(tx_pb2.ParamChange(name=name, value=int(value)))
+    """Change consortium parameters (thresholds, periods, gas and size limits; `modelgov
+    query params` shows them)."""
+    parsed = [_param_change(change) for change in changes]
     action = tx_pb2.SetParams(changes=parsed)
     _submit(send, tx_pb2.ProposalAction(set_params=action), title, description)
 
 
+def _param_change(change: str) -> tx_pb2.ParamChange:
+    """NAME=VALUE for a parameter the app knows, within the range it allows (what the proposal's
+    check would refuse is a usage error here)."""
+    name, _, value = change.partition("=")
+    if name not in RANGES:
+        raise click.BadParameter(f"{name!r} is not one of {', '.join(RANGES)}")
+    bounds = RANGES[name]
+    if not (value.isascii() and value.isdigit()) or len(value) > INT64_DIGITS:
+        raise click.BadParameter(f"{change!r} is not NAME=POSITIVE_INTEGER")
+    if not bounds.low <= int(value) <= bounds.high:
+        raise click.BadParameter(f"{name} is {bounds.low} to {bounds.high}")
+    return tx_pb2.ParamChange(name=name, value=int(value))
+
+
 @gov_tx.command("vote")
 @click.argument("proposal_id", type=click.IntRange(1))
-@click.argument("option", type=click.Choice(["yes", "no", "abstain"]))
+@click.argument("option", type=VOTE_OPTIONS)
 @signed
 def vote(proposal_id: int, option: str, send: Send) -> None:
     """Vote for your organisation; a later vote replaces an earlier one."""
-    value = tx_pb2.VoteOption.Value(f"VOTE_OPTION_{option.upper()}")
+    value = tx_pb2.VoteOption.Value(VOTE_PREFIX + option.upper())
     send(tx_pb2.Msg(cast_vote=tx_pb2.CastVote(proposal_id=proposal_id, option=value)))
 
 
@@ -209,31 +244,88 @@ def _proposal_view(found: state_pb2.Proposal) -> dict[str, Any]:
     return data
 
 
-@click.command("proposal")
+# --- modelgov query: the consortium ---------------------------------------------------------
+
+
+@query.command("proposal")
 @click.argument("proposal_id", type=click.IntRange(1))
 @reads
 def proposal(proposal_id: int, client: Node, output: str) -> None:
     """Show a proposal, its status and tally (the live tally while voting)."""
-    found = client.record("/members/proposal", {"id": proposal_id}, state_pb2.Proposal)
+    found = client.proposal(proposal_id)
     data = _proposal_view(found)
     if found.status == state_pb2.PROPOSAL_STATUS_VOTING:
-        live = client.query("/members/votes", {"id": proposal_id}).value
-        data["tally"] = record(state_pb2.Tally.FromString(live))
+        data["tally"] = record(client.votes(proposal_id))
     emit(output, data)
 
 
-@click.command("proposals")
-@click.option("--after", default=0, type=click.IntRange(0))
-@click.option("--limit", default=50, type=click.IntRange(1, 200))
+@query.command("proposals")
+@list_options
 @reads
-def proposals(after: int, limit: int, client: Node, output: str) -> None:
+def proposals(after: str, limit: int, client: Node, output: str) -> None:
     """List proposals with their status."""
-    items, nxt = client.page(
-        "/members/proposals", {"after": after, "limit": limit}, state_pb2.Proposal
-    )
-    data = {"proposals": [_proposal_view(p) for p in items], "next": nxt}
-    emit(
-        output,
-        data,
-        lambda d: table(d["proposals"], ["id", "status", "action", "title", "decided_height"]),
-    )
+    items, nxt = client.proposals().take(limit, after)
+    columns = ["id", "status", "action", "title", "decided_height"]
+    emit_list(output, "proposals", [_proposal_view(p) for p in items], nxt, columns)
+
+
+@query.command("votes")
+@click.argument("proposal_id", type=click.IntRange(1))
+@reads
+def votes(proposal_id: int, client: Node, output: str) -> None:
+    """A proposal's tally now, counting the votes of current members only."""
+    emit(output, {"proposal": proposal_id, **record(client.votes(proposal_id))})
+
+
+@query.command("org")
+@click.argument("org_id", metavar="ORG")
+@reads
+def org(org_id: str, client: Node, output: str) -> None:
+    """Show an organisation: its name, kind and attributes."""
+    emit(output, record(client.org(org_id)))
+
+
+@query.command("orgs")
+@list_options
+@reads
+def orgs(after: str, limit: int, client: Node, output: str) -> None:
+    """List the consortium's organisations."""
+    items, nxt = client.orgs().take(limit, after)
+    emit_list(output, "orgs", [record(o) for o in items], nxt, ["id", "kind", "name"])
+
+
+@query.command("account")
+@click.argument("address")
+@reads
+def account(address: str, client: Node, output: str) -> None:
+    """Show an account: its organisation, roles and next nonce."""
+    emit(output, record(client.account(address)))
+
+
+@query.command("accounts")
+@click.argument("org_id", metavar="ORG")
+@list_options
+@reads
+def accounts(org_id: str, after: str, limit: int, client: Node, output: str) -> None:
+    """List an organisation's accounts in address order."""
+    items, nxt = client.accounts(org_id).take(limit, after)
+    columns = ["address", "name", "roles", "nonce"]
+    emit_list(output, "accounts", [record(a) for a in items], nxt, columns)
+
+
+@query.command("params")
+@reads
+def params(client: Node, output: str) -> None:
+    """Show the consortium's parameters (limits every validator enforces)."""
+    emit(output, record(client.params()))
+
+
+@query.command("validators")
+@list_options
+@reads
+def validators(after: str, limit: int, client: Node, output: str) -> None:
+    """List the validator set as governance last set it (ed25519 keys in base64, as the
+    engine prints them)."""
+    items, nxt = client.validators().take(limit, after)
+    rows = [{**record(v), "pubkey": base64.b64encode(v.pubkey).decode()} for v in items]
+    emit_list(output, "validators", rows, nxt, ["pubkey", "power", "name"])

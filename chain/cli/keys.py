@@ -8,9 +8,10 @@ import click
 
 from chain.cli.options import keyring_at, keyring_option
 from chain.cli.output import OUTPUT_CHOICE, emit, table
+from chain.cli.root import cli
 
 
-@click.group()
+@cli.group()
 def keys() -> None:
     """Manage the secp256k1 keys that sign transactions."""
 

@@ -1,4 +1,4 @@
-"""``modelgov``: one click group, one error handler, exit codes that mean something.
+"""``modelgov``: the command tree, one error handler, exit codes that mean something.
 
 Exit codes: 0 success; 1 the chain refused (a rejected tx, a failed query); 2 bad usage;
 3 the node could not be reached; 4 a local problem (keys, files, engine, testnet).
@@ -11,17 +11,13 @@ import sys
 import click
 
 from app.core.genesis import GenesisError
-from chain.cli.collab import attest, attestations, fl_tx, round_
-from chain.cli.fl import fl
+
+# Each command group's module adds its commands to the tree when imported (chain/cli/__init__.py
+# maps them); genesis and testnet define free-standing groups, added here.
+from chain.cli import attest, credits, fl, gov, keys, license, model, node, usage, weights
 from chain.cli.genesis import genesis
-from chain.cli.gov import gov_tx, proposal, proposals
-from chain.cli.keys import keys
-from chain.cli.license import license_
-from chain.cli.node import node
-from chain.cli.query import query
+from chain.cli.root import cli
 from chain.cli.testnet import testnet
-from chain.cli.tx import tx
-from chain.cli.weights import model, weights
 from chain.client import ClientError
 from chain.engine.install import EngineError
 from chain.keys import KeyringError
@@ -30,32 +26,14 @@ from chain.testnet import TestnetError
 from chain.weights.client import TransferError
 from chain.weights.digest import WeightsError
 
+__all__ = ["cli", "main"]
+
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_LOCAL = 1, 3, 4
+GROUP_MODULES = (attest, credits, fl, gov, keys, license, model, node, usage, weights)
+"""The modules whose import builds the tree (named so the import is visibly used)."""
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="modelgov")
-def cli() -> None:
-    """modelgov: a consortium's model registry on a CometBFT chain."""
-
-
-cli.add_command(keys)
-cli.add_command(tx)
-cli.add_command(query)
 cli.add_command(genesis)
 cli.add_command(testnet)
-cli.add_command(license_, "license")
-cli.add_command(node)
-cli.add_command(weights)
-tx.add_command(gov_tx)
-tx.add_command(attest)
-tx.add_command(fl_tx)
-query.add_command(attestations)
-query.add_command(round_)
-query.add_command(proposal)
-query.add_command(proposals)
-cli.add_command(model)
-cli.add_command(fl)
 
 
 def main() -> None:

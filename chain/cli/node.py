@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -11,8 +10,9 @@ import click
 
 from chain import testnet as net
 from chain.cli.output import OUTPUT_CHOICE, emit, lines, table
+from chain.cli.root import cli
 from chain.ops.status import NodeReport, node_report
-from chain.rpc import DEFAULT_NODE
+from chain.rpc import DEFAULT_NODE, NODE_ENV, default_node
 
 EXIT_UNREACHABLE = 3
 COLUMNS = [
@@ -29,7 +29,7 @@ COLUMNS = [
 ]
 
 
-@click.group()
+@cli.group()
 def node() -> None:
     """Inspect running nodes."""
 
@@ -38,8 +38,8 @@ def node() -> None:
 @click.option(
     "--node",
     "url",
-    default=lambda: os.environ.get("MODELGOV_NODE", DEFAULT_NODE),
-    show_default="$MODELGOV_NODE or " + DEFAULT_NODE,
+    default=default_node,
+    show_default=f"${NODE_ENV} or {DEFAULT_NODE}",
     help="RPC address of a node",
 )
 @click.option(

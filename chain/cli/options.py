@@ -1,23 +1,28 @@
-"""Options shared by the command groups, and the context object that carries them."""
+"""Options and input parsing shared by the command groups: the node, the signer, the list
+bounds, MODEL@VERSION and NAME=VALUE metrics."""
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from app.core.errors import NOT_FOUND
+from app.core.names import MAX_SCALE
 from app.pb.modelgov.v1 import tx_pb2
 from chain.cli.output import OUTPUT_CHOICE, emit
-from chain.client import Node
+from chain.client import ClientError, Node
 from chain.keys import Key, Keyring, default_keyring
-from chain.rpc import DEFAULT_NODE
+from chain.rpc import DEFAULT_NODE, NODE_ENV, default_node
 from chain.weights.claims import SaltFile, claim_for_publish, default_state_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
+INT64_DIGITS = 19
+"""Digits of the largest signed 64-bit integer (a metric's int_value)."""
 
 
 def node_options(fn: F) -> F:
@@ -33,13 +38,36 @@ def node_options(fn: F) -> F:
     fn = click.option(
         "--chain-id", default="", help="chain id to sign for (asked of the node when omitted)"
     )(fn)
-    fn = click.option(
+    return node_option(fn)
+
+
+def node_option(fn: F) -> F:
+    """--node: the RPC address of a node ($MODELGOV_NODE, else the local default)."""
+    return click.option(
         "--node",
-        default=lambda: os.environ.get("MODELGOV_NODE", DEFAULT_NODE),
-        show_default="$MODELGOV_NODE or " + DEFAULT_NODE,
+        default=default_node,
+        show_default=f"${NODE_ENV} or {DEFAULT_NODE}",
         help="RPC address of a node",
     )(fn)
-    return fn
+
+
+LIST_LIMIT = 1000
+"""Most items a list command prints unless --limit says otherwise."""
+
+
+def list_options(fn: F) -> F:
+    """--after and --limit for a list command: it follows the chain's pages from --after until
+    the list ends or --limit items are listed (then its output names the cursor of the rest)."""
+    fn = click.option(
+        "--limit",
+        default=LIST_LIMIT,
+        show_default=True,
+        type=click.IntRange(1),
+        help="most items to list (the chain's pages are followed up to it)",
+    )(fn)
+    return click.option(
+        "--after", default="", help="list from after this cursor (the 'next' of a listing)"
+    )(fn)
 
 
 def keyring_option(fn: F) -> F:
@@ -74,6 +102,38 @@ def split_ref(ref: str) -> tuple[str, str]:
     if not model_id or not version:
         raise click.BadParameter(f"{ref!r} is not MODEL@VERSION", param_hint="MODEL@VERSION")
     return model_id, version
+
+
+def parse_metric(text: str) -> tx_pb2.Metric:
+    """NAME=VALUE: a decimal becomes an integer with a scale (0.913 -> 913, scale 3), anything
+    else a string. Floats never reach the chain. A decimal the chain cannot hold (more than
+    MAX_SCALE places, or past a signed 64-bit integer) is a usage error, refused before it is
+    expanded (1e999999 would take the CLI minutes to write out)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"{text!r} is not NAME=VALUE", param_hint="--metric")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return tx_pb2.Metric(name=name, text_value=value)
+    if not number.is_finite():
+        return tx_pb2.Metric(name=name, text_value=value)
+    scale = max(0, -int(number.as_tuple().exponent))
+    if scale > MAX_SCALE or number.adjusted() >= INT64_DIGITS:
+        raise click.BadParameter(
+            f"{name}: at most {MAX_SCALE} decimal places and {INT64_DIGITS} digits in all",
+            param_hint="--metric",
+        )
+    scaled = int(number.scaleb(scale))
+    if not -(2**63) <= scaled < 2**63:
+        raise click.BadParameter(f"{name}: too many digits for the chain", param_hint="--metric")
+    return tx_pb2.Metric(name=name, int_value=scaled, scale=scale)
+
+
+def absent(what: str) -> ClientError:
+    """The error a query command raises when the record it shows does not exist (exit 1, as
+    the node's own not_found)."""
+    return ClientError(f"{what} not found", NOT_FOUND.code, NOT_FOUND.codespace)
 
 
 Send = Callable[[tx_pb2.Msg], None]

@@ -1,12 +1,15 @@
 """The one place that decides how results look: text for people, stable JSON for programs.
 
 JSON output is a single object per command (``sort_keys``), with bytes as lowercase hex and
-protobuf records under their proto field names.
+protobuf records under their proto field names. A list command's object holds its items under
+one key and ``next``: the cursor to pass as ``--after`` for the rest ("" when it listed all).
+Its text is a table, and a last line naming that cursor when more remain.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -93,3 +96,22 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def emit_list(
+    output: str,
+    name: str,
+    rows: list[dict[str, Any]],
+    nxt: str,
+    columns: list[str],
+    **extra: Any,
+) -> None:
+    """A list command's answer: ``rows`` under ``name``, ``next`` and ``extra`` fields in JSON;
+    a table of ``columns`` and how to go on in text."""
+    data = {**extra, name: rows, "next": nxt}
+    emit(output, data, lambda d: with_next(table(d[name], columns), d["next"]))
+
+
+def with_next(text: str, nxt: str) -> str:
+    """``text``, and when a list stopped at its limit, how to list the rest."""
+    return f"{text}\nmore: run again with --after {shlex.quote(nxt)}" if nxt else text

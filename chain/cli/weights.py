@@ -1,43 +1,33 @@
-"""``modelgov weights`` and ``modelgov model``: hash, push, pull, load, announce, collect.
+"""``modelgov weights`` and the reads about weights digests under ``modelgov query``.
 
-push and pull behave like a model hub's: push hashes the weights, stores them in your node,
-publishes the version and announces the store; pull finds the version's stores on chain,
-resumes, verifies, and tells you what to do when the license says no.
+``weights`` hashes weights, collects a store's garbage, announces a store on chain and asks
+the ledger who may read or write which weights; ``query providers``, ``by-digest``,
+``digests``, ``holder``, ``manifest``, ``claim`` and ``consent`` read what the chain records
+about digests (``query holder`` is ``weights holder``).
 """
 
 from __future__ import annotations
 
-import os
+import shlex
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
-from app.pb.modelgov.v1 import state_pb2
-from chain.cli.options import Send, reads, sender_options, signed, signer, split_ref
-from chain.cli.output import OUTPUT_CHOICE, emit, record, table
+from app.pb.modelgov.v1 import tx_pb2
+from chain.cli.options import Send, absent, list_options, reads, signed
+from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record, table, with_next
+from chain.cli.root import cli, query
 from chain.client import Node
-from chain.weights.claims import default_state_dir
-from chain.weights.client import check_held, collect_garbage, pull, push
+from chain.weights.client import check_held, collect_garbage
 from chain.weights.digest import check_digest, hash_path
 from chain.weights.store import BlobStore
 
 EXISTING = click.Path(exists=True, path_type=Path)
-STORE_PORT_OFFSET = 5  # weights B+6 beside RPC B+1 on the testnet scheme
 PROVE_TRIES = 10  # a proof needs every key at the decision's height; blocks may move on
 
 
-def default_store_url(node: str) -> str:
-    """``$MODELGOV_STORE``, else the node's host at the RPC port + 5 (the testnet scheme)."""
-    if os.environ.get("MODELGOV_STORE"):
-        return os.environ["MODELGOV_STORE"]
-    url = urlsplit(node)
-    port = (url.port or 26657) + STORE_PORT_OFFSET
-    return f"{url.scheme}://{url.hostname}:{port}"
-
-
-@click.group()
+@cli.group()
 def weights() -> None:
     """Weights digests and the node's blob store."""
 
@@ -80,8 +70,6 @@ def gc(store_dir: Path, dry_run: bool, output: str, client: Node) -> None:
 @signed
 def announce(digest: str, store_dir: Path, store_url: str, send: Send) -> None:
     """Announce on chain that a store serves DIGEST (only if it holds it intact)."""
-    from app.pb.modelgov.v1 import tx_pb2
-
     check_digest(digest)
     check_held(BlobStore(store_dir), digest)
     send(tx_pb2.Msg(announce_provider=tx_pb2.AnnounceProvider(digest=digest, url=store_url)))
@@ -109,9 +97,23 @@ def access(digest: str, address: str, path: str, prove: bool, output: str, clien
         raise SystemExit(1)
 
 
+@weights.command("write-access")
+@click.argument("model_id", metavar="MODEL")
+@click.option("--address", required=True, help="the account asking (hex address)")
+@reads
+def write_access(model_id: str, address: str, output: str, client: Node) -> None:
+    """Ask the ledger whether ADDRESS may upload weights of MODEL to a store now (exit 1 if
+    not)."""
+    decision = client.write_access(address, model_id)
+    emit(output, record(decision), _access_text)
+    if not decision.allowed:
+        raise SystemExit(1)
+
+
 def _access_text(data: dict[str, Any]) -> str:
     verdict = "allowed" if data["allowed"] else "refused"
-    text = f"{verdict} ({data['rule']}) at height {data['height']}: {data['reason']}"
+    at = f" at height {data['height']}" if "height" in data else ""
+    text = f"{verdict} ({data['rule']}){at}: {data['reason']}"
     if data.get("hint"):
         text += f"\n  what to do: {data['hint']}"
     if "proven" in data:
@@ -126,125 +128,105 @@ def holder(digest: str, output: str, client: Node) -> None:
     """Which organisation holds DIGEST (published it first), and the directory's files if the
     chain knows them."""
     check_digest(digest)
-    found = client.record("/models/holder", {"digest": digest}, state_pb2.DigestHolder)
-    files = [record(f) for f in client.manifest_files(digest)]
+    found = client.holder(digest)
+    if found is None:
+        raise absent(f"a holder of {digest}")
+    files = [record(f) for f in client.files(digest)]
     emit(output, {**record(found), "files": files})
 
 
-@click.group()
-def model() -> None:
-    """Push, pull and load model weights."""
+query.add_command(holder)
 
 
-@model.command("push")
-@click.argument("path", type=EXISTING)
-@click.option("--model", "model_name", required=True, help="NAME (your org) or ORG/NAME")
-@click.option("--version", "version_name", required=True)
-@click.option("--license", "license_id", default="", help="ORG/NAME of a deployed license")
-@click.option("--parent", "parents", multiple=True, help="MODEL@VERSION it derives from")
-@click.option("--format", "fmt", default="", help="detected from the files when omitted")
-@click.option(
-    "--consent",
-    "consents",
-    multiple=True,
-    type=click.IntRange(min=1),
-    help="a redistribution receipt id of the holder of weights another org published first",
-)
-@click.option("--store-url", default="", help="your node's weights server (default: beside --node)")
-@click.option("--node", default=lambda: os.environ.get("MODELGOV_NODE", "http://127.0.0.1:26657"))
-@click.option("--chain-id", default="")
-@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
-@sender_options
-def push_cmd(
-    path: Path,
-    model_name: str,
-    version_name: str,
-    license_id: str,
-    parents: tuple[str, ...],
-    fmt: str,
-    consents: tuple[int, ...],
-    store_url: str,
-    node: str,
-    chain_id: str,
-    output: str,
-    from_: str,
-    keyring: Path | None,
-) -> None:
-    """Hash PATH, store it in your node, publish the version, announce the store.
-
-    A digest nobody holds yet is claimed first (one block) and the publication reveals the
-    claim, so nobody who reads it in the mempool can publish the digest first; the claim's
-    salt waits in $MODELGOV_HOME/claims until the version is published (run the same push
-    again after an interruption)."""
-    client = Node(node, chain_id)
-
-    def say(step: str) -> None:
-        click.echo(step, err=True)
-
-    version = push(
-        client,
-        signer(keyring, from_),
-        store_url or default_store_url(node),
-        path,
-        model_name,
-        version_name,
-        license_id,
-        parents,
-        fmt,
-        progress=True,
-        consents=consents,
-        state_dir=default_state_dir(),
-        say=say,
-    )
-    emit(output, record(version))
+# --- modelgov query: what the chain records about digests -------------------------------------
 
 
-@model.command("pull")
-@click.argument("ref", metavar="MODEL@VERSION")
-@click.option("--to", "to", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--node", default=lambda: os.environ.get("MODELGOV_NODE", "http://127.0.0.1:26657"))
-@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
-@sender_options
-def pull_cmd(ref: str, to: Path, node: str, output: str, from_: str, keyring: Path | None) -> None:
-    """Download a version's weights into --to, resuming and verifying them."""
-    from tqdm import tqdm
-
-    split_ref(ref)
-    with tqdm(unit="B", unit_scale=True, desc=ref, leave=False) as bar:
-
-        def advance(count: int) -> None:
-            bar.update(count)
-
-        report = pull(Node(node), signer(keyring, from_), ref, to, advance)
-    data: dict[str, Any] = {
-        "path": str(report.path),
-        "digest": report.digest,
-        "provider": report.provider,
-        "verified": True,
-        "failures": report.failures,
+@query.command("providers")
+@click.argument("digest")
+@list_options
+@reads
+def providers(digest: str, after: str, limit: int, client: Node, output: str) -> None:
+    """The weights stores announced for a digest, and the versions that reference it."""
+    stores, nxt = client.providers(digest).take(limit, after)
+    versions, more = client.by_digest(digest).take(limit)
+    data = {
+        "digest": digest,
+        "providers": [record(p) for p in stores],
+        "next": nxt,
+        "versions": [f"{v.model}@{v.version}" for v in versions],
+        "versions_next": more,
     }
-    emit(
-        output,
-        data,
-        lambda d: (
-            f"{d['path']}: {d['digest']} verified (from {d['provider']})"
-            + "".join(f"\n  skipped: {f}" for f in d["failures"])
-        ),
-    )
+    emit(output, data, _providers_text)
 
 
-@model.command("load")
-@click.argument("path", type=EXISTING)
-@click.option("--digest", required=True, help="the digest the weights must have")
-@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
-def load(path: Path, digest: str, output: str) -> None:
-    """Verify and safely load weights; list their tensors."""
-    from chain.weights.torch_io import load_state_dict
+def _providers_text(d: dict[str, Any]) -> str:
+    text = with_next(table(d["providers"], ["url", "org", "height"]), d["next"])
+    text += "\nversions: " + (", ".join(d["versions"]) or "none")
+    if d["versions_next"]:
+        cursor = shlex.quote(d["versions_next"])
+        text += f"\nmore versions: modelgov query by-digest {d['digest']} --after {cursor}"
+    return text
 
-    state = load_state_dict(path, digest)
-    rows = [{"tensor": k, "shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()]
-    emit(
-        output,
-        {"digest": digest, "tensors": rows},
-        lambda d: table(d["tensors"], ["tensor", "shape", "dtype"]),
-    )
+
+@query.command("by-digest")
+@click.argument("digest")
+@list_options
+@reads
+def by_digest(digest: str, after: str, limit: int, client: Node, output: str) -> None:
+    """The versions whose weights have DIGEST, in ref order."""
+    items, nxt = client.by_digest(digest).take(limit, after)
+    columns = ["model", "version", "status", "height"]
+    emit_list(output, "versions", [record(v) for v in items], nxt, columns, digest=digest)
+
+
+@query.command("digests")
+@list_options
+@reads
+def digests(after: str, limit: int, client: Node, output: str) -> None:
+    """Every weights digest a published version references, once each."""
+    items, nxt = client.digests().take(limit, after)
+    data = {"digests": items, "next": nxt}
+    emit(output, data, lambda d: with_next("\n".join(d["digests"]), d["next"]))
+
+
+@query.command("manifest")
+@click.argument("digest")
+@list_options
+@reads
+def manifest(digest: str, after: str, limit: int, client: Node, output: str) -> None:
+    """The directory DIGEST as the chain lists it: the version that listed it and its files."""
+    found = client.manifest(digest)
+    if found is None:
+        raise absent(f"the files of {digest}")
+    files, nxt = client.files(digest).take(limit, after)
+    rows = [record(f) for f in files]
+    emit_list(output, "files", rows, nxt, ["path", "size", "digest"], manifest=record(found))
+
+
+@query.command("claim")
+@click.argument("org")
+@click.argument("commitment", metavar="COMMITMENT_HEX")
+@reads
+def claim(org: str, commitment: str, client: Node, output: str) -> None:
+    """An organisation's digest claim by its commitment (64 hex digits)."""
+    try:
+        raw = bytes.fromhex(commitment)
+    except ValueError:
+        raise click.BadParameter("not hex", param_hint="COMMITMENT_HEX") from None
+    found = client.claim(org, raw)
+    if found is None:
+        raise absent(f"a claim {commitment} of {org}")
+    emit(output, record(found))
+
+
+@query.command("consent")
+@click.argument("digest")
+@click.argument("org")
+@reads
+def consent(digest: str, org: str, client: Node, output: str) -> None:
+    """The holder whose consent lets ORG name DIGEST in its versions (while it holds it)."""
+    holder_org = client.consent(digest, org)
+    if holder_org is None:
+        raise absent(f"a consent for {org} to name {digest}")
+    data = {"digest": digest, "org": org, "holder": holder_org}
+    emit(output, data, lambda d: f"{d['org']} may name {d['digest']}: {d['holder']} consented")

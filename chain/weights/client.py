@@ -163,7 +163,7 @@ def check_publishable(node: Node, msg: tx_pb2.Msg) -> None:
     body = msg.publish_version
     if len(body.files) > MAX_FILES:
         raise WeightsError(f"{len(body.files)} files; a version lists at most {MAX_FILES}")
-    limit = node.record("/members/params", {}, state_pb2.Params).max_tx_bytes
+    limit = node.params().max_tx_bytes
     if len(msg.SerializeToString()) + TX_OVERHEAD > limit:
         raise WeightsError(
             f"the version's file list takes {len(msg.SerializeToString())} bytes, over what one "
@@ -177,10 +177,7 @@ def sources(node: Node, version: state_pb2.Version) -> list[str]:
     for uri in version.storage_uris:
         if uri.startswith(("http://", "https://")) and "/v1/blobs/" in uri:
             urls.append(uri.split("/v1/blobs/")[0])
-    providers, _ = node.page(
-        "/models/providers", {"digest": version.weights_digest, "limit": 200}, state_pb2.Provider
-    )
-    urls.extend(p.url for p in providers)
+    urls.extend(p.url for p in node.providers(version.weights_digest))
     return list(dict.fromkeys(urls))
 
 
@@ -266,9 +263,7 @@ def pull(
 ) -> PullReport:
     """Download a version's weights into ``to`` and verify them; raises TransferError."""
     model_id, _, version_name = ref.rpartition("@")
-    version = node.record(
-        "/models/version", {"model": model_id, "version": version_name}, state_pb2.Version
-    )
+    version = node.version(model_id, version_name)
     urls = sources(node, version)
     if not urls:
         raise TransferError(
@@ -330,15 +325,7 @@ def _pull_file(
 
 def referenced(node: Node) -> set[str]:
     """Every weights digest a published version references."""
-    found: set[str] = set()
-    after = ""
-    while True:
-        answer = node.query("/models/digests", {"after": after, "limit": 200})
-        page = state_pb2.Page.FromString(answer.value)
-        found.update(item.decode() for item in page.items)
-        if not page.next:
-            return found
-        after = page.next
+    return set(node.digests())
 
 
 def garbage(store: BlobStore, node: Node, now: float | None = None) -> list[str]:
@@ -371,7 +358,7 @@ def ensure_model(node: Node, key: Key, model: str, org: str) -> str:
     """The model id; registered first if it does not exist (the sender's org owns it)."""
     model_id = model if "/" in model else f"{org}/{model}"
     try:
-        node.record("/models/model", {"id": model_id}, state_pb2.Model)
+        node.model(model_id)
     except ClientError:
         owner, _, name = model_id.partition("/")
         node.send(
@@ -415,9 +402,7 @@ def push(
     _publish(node, key, msg, account.org, state_dir, say)
     announce = tx_pb2.AnnounceProvider(digest=hashed.digest, url=store_url.rstrip("/"))
     node.send(key, [tx_pb2.Msg(announce_provider=announce)])
-    return node.record(
-        "/models/version", {"model": model_id, "version": version}, state_pb2.Version
-    )
+    return node.version(model_id, version)
 
 
 def _publish(

@@ -1,17 +1,23 @@
-"""Every command of the CLI: no option declared twice, and every command answers --help."""
+"""Every command of the CLI: no option declared twice, every command answers --help, and each
+lives in the module chain/cli/__init__.py's table names for it (the command tree is the file
+tree)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import click
 import pytest
 from click.testing import CliRunner
 
+import chain.cli
 from chain.cli.main import cli
 
+Path_ = tuple[str, ...]
 
-def commands(group: click.Group = cli, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+
+def commands(group: click.Group = cli, path: Path_ = ()) -> Iterator[Path_]:
     """The path of every command under ``group``."""
     for name, command in sorted(group.commands.items()):
         yield (*path, name)
@@ -19,7 +25,7 @@ def commands(group: click.Group = cli, path: tuple[str, ...] = ()) -> Iterator[t
             yield from commands(command, (*path, name))
 
 
-def resolve(path: tuple[str, ...]) -> click.Command:
+def resolve(path: Path_) -> click.Command:
     command: click.Command = cli
     for name in path:
         assert isinstance(command, click.Group)
@@ -27,9 +33,66 @@ def resolve(path: tuple[str, ...]) -> click.Command:
     return command
 
 
+ROW = re.compile(r"^ {4}(\w+)\.py {2,}(\S.*)$")
+
+
+def layout() -> dict[Path_, str]:
+    """The docstring's table: command path -> the module that holds it (and its subtree)."""
+    table: dict[Path_, str] = {}
+    for line in (chain.cli.__doc__ or "").splitlines():
+        found = ROW.match(line)
+        if found is None:
+            continue
+        module, entries = found.groups()
+        for entry in entries.split(";"):
+            *parent, names = entry.split()
+            for name in names.split("|"):
+                path = (*parent, name)
+                assert path not in table, f"{' '.join(path)} is in the table twice"
+                table[path] = module
+    return table
+
+
+LAYOUT = layout()
+
+
+def owner(path: Path_) -> str | None:
+    """The module the table names for ``path``: its own row, or the nearest group's."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in LAYOUT:
+            return LAYOUT[path[:end]]
+    return None
+
+
 @pytest.mark.parametrize("path", list(commands()), ids=" ".join)
-def test_no_option_is_declared_twice_and_help_answers(path: tuple[str, ...]) -> None:
+def test_no_option_is_declared_twice_and_help_answers(path: Path_) -> None:
     flags = [flag for p in resolve(path).params for flag in getattr(p, "opts", [])]
     assert len(flags) == len(set(flags)), sorted(f for f in flags if flags.count(f) > 1)
     result = CliRunner().invoke(cli, [*path, "--help"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("path", list(commands()), ids=" ".join)
+def test_every_command_lives_in_the_module_the_table_names(path: Path_) -> None:
+    module = owner(path)
+    assert module is not None, f"chain/cli/__init__.py's table names no module for {path}"
+    callback = resolve(path).callback
+    assert callback is not None
+    assert callback.__module__ == f"chain.cli.{module}", (path, callback.__module__)
+
+
+def test_the_table_names_only_commands_that_exist() -> None:
+    every = set(commands())
+    assert LAYOUT and not [p for p in LAYOUT if p not in every]
+
+
+def test_a_group_at_the_top_or_under_tx_lives_in_the_module_named_for_it() -> None:
+    groups = [
+        path
+        for path in commands()
+        if isinstance(resolve(path), click.Group) and path[:-1] in ((), ("tx",))
+    ]
+    assert ("tx", "fl") in groups and ("license",) in groups
+    for path in groups:
+        if path not in (("tx",), ("query",)):
+            assert owner(path) == path[-1], path

@@ -1,0 +1,341 @@
+"""``modelgov model``, ``modelgov tx model`` and the registry's reads under ``modelgov query``.
+
+``model push|pull|load`` move weights the way a model hub does: push hashes the weights, stores
+them in your node, publishes the version and announces the store; pull finds the version's
+stores on chain, resumes, verifies, and tells you what to do when the license says no.
+``tx model`` registers models and publishes, deprecates or transfers them; ``query model``,
+``version``, ``versions``, ``models`` and ``lineage`` read them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+from app.models.validation import FORMATS
+from app.pb.modelgov.v1 import tx_pb2
+from chain.cli.options import (
+    Claim,
+    Send,
+    list_options,
+    node_options,
+    parse_metric,
+    reads,
+    sender_options,
+    signed,
+    signed_claiming,
+    signer,
+    split_ref,
+)
+from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record, table
+from chain.cli.root import cli, query, tx
+from chain.client import Node
+from chain.rpc import DEFAULT_NODE
+from chain.testnet import NodePorts
+from chain.weights.claims import default_state_dir
+from chain.weights.client import pull, push
+
+EXISTING = click.Path(exists=True, path_type=Path)
+FORMAT = click.Choice(FORMATS)
+STORE_ENV = "MODELGOV_STORE"
+
+
+def default_store_url(node: str) -> str:
+    """``$MODELGOV_STORE``, else the weights server beside the node's RPC on the testnet's
+    port scheme (``chain.testnet.NodePorts``)."""
+    if os.environ.get(STORE_ENV):
+        return os.environ[STORE_ENV]
+    scheme = NodePorts.of(0)
+    url = urlsplit(node)
+    port = (url.port or urlsplit(DEFAULT_NODE).port or scheme.rpc) + scheme.weights - scheme.rpc
+    return f"{url.scheme}://{url.hostname}:{port}"
+
+
+# --- modelgov model: weights in and out ---------------------------------------------------
+
+
+@cli.group()
+def model() -> None:
+    """Push, pull and load model weights."""
+
+
+@model.command("push")
+@click.argument("path", type=EXISTING)
+@click.option("--model", "model_name", required=True, help="NAME (your org) or ORG/NAME")
+@click.option("--version", "version_name", required=True)
+@click.option("--license", "license_id", default="", help="ORG/NAME of a deployed license")
+@click.option("--parent", "parents", multiple=True, help="MODEL@VERSION it derives from")
+@click.option("--format", "fmt", type=FORMAT, default=None, help="detected when omitted")
+@click.option(
+    "--consent",
+    "consents",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="a redistribution receipt id of the holder of weights another org published first",
+)
+@click.option("--store-url", default="", help="your node's weights server (default: beside --node)")
+@node_options
+@sender_options
+def push_cmd(
+    path: Path,
+    model_name: str,
+    version_name: str,
+    license_id: str,
+    parents: tuple[str, ...],
+    fmt: str | None,
+    consents: tuple[int, ...],
+    store_url: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Hash PATH, store it in your node, publish the version, announce the store.
+
+    A digest nobody holds yet is claimed first (one block) and the publication reveals the
+    claim, so nobody who reads it in the mempool can publish the digest first; the claim's
+    salt waits in $MODELGOV_HOME/claims until the version is published (run the same push
+    again after an interruption)."""
+    client = Node(node, chain_id)
+
+    def say(step: str) -> None:
+        click.echo(step, err=True)
+
+    version = push(
+        client,
+        signer(keyring, from_),
+        store_url or default_store_url(node),
+        path,
+        model_name,
+        version_name,
+        license_id,
+        parents,
+        fmt or "",
+        progress=True,
+        consents=consents,
+        state_dir=default_state_dir(),
+        say=say,
+    )
+    emit(output, record(version))
+
+
+@model.command("pull")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.option("--to", "to", required=True, type=click.Path(file_okay=False, path_type=Path))
+@node_options
+@sender_options
+def pull_cmd(
+    ref: str,
+    to: Path,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Download a version's weights into --to, resuming and verifying them."""
+    from tqdm import tqdm
+
+    split_ref(ref)
+    with tqdm(unit="B", unit_scale=True, desc=ref, leave=False) as bar:
+
+        def advance(count: int) -> None:
+            bar.update(count)
+
+        report = pull(Node(node, chain_id), signer(keyring, from_), ref, to, advance)
+    data: dict[str, Any] = {
+        "path": str(report.path),
+        "digest": report.digest,
+        "provider": report.provider,
+        "verified": True,
+        "failures": report.failures,
+    }
+    emit(
+        output,
+        data,
+        lambda d: (
+            f"{d['path']}: {d['digest']} verified (from {d['provider']})"
+            + "".join(f"\n  skipped: {f}" for f in d["failures"])
+        ),
+    )
+
+
+@model.command("load")
+@click.argument("path", type=EXISTING)
+@click.option("--digest", required=True, help="the digest the weights must have")
+@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
+def load(path: Path, digest: str, output: str) -> None:
+    """Verify and safely load weights; list their tensors."""
+    from chain.weights.torch_io import load_state_dict
+
+    state = load_state_dict(path, digest)
+    rows = [{"tensor": k, "shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()]
+    emit(
+        output,
+        {"digest": digest, "tensors": rows},
+        lambda d: table(d["tensors"], ["tensor", "shape", "dtype"]),
+    )
+
+
+# --- modelgov tx model ----------------------------------------------------------------------
+
+
+@tx.group("model")
+def model_tx() -> None:
+    """Register models, publish versions, deprecate or revoke them, transfer ownership."""
+
+
+@model_tx.command("register")
+@click.argument("name")
+@click.option("--org", required=True, help="owner organisation (the sender's own)")
+@click.option("--description", default="", help="what the model is for")
+@signed
+def register(name: str, org: str, description: str, send: Send) -> None:
+    """Register model NAME for ORG; its id becomes ORG/NAME."""
+    msg = tx_pb2.Msg(
+        register_model=tx_pb2.RegisterModel(owner_org=org, name=name, description=description)
+    )
+    send(msg)
+
+
+@model_tx.command("publish")
+@click.argument("model_id", metavar="MODEL")
+@click.argument("version")
+@click.option("--digest", required=True, help="weights digest, sha256:<64 hex>")
+@click.option("--size", "size_bytes", required=True, type=click.IntRange(min=1), help="bytes")
+@click.option("--format", "fmt", required=True, type=FORMAT, help="the weights' file format")
+@click.option("--framework", default="pytorch", show_default=True)
+@click.option("--uri", "uris", multiple=True, help="where the weights can be fetched (repeat)")
+@click.option("--parent", "parents", multiple=True, help="MODEL@VERSION it derives from (repeat)")
+@click.option("--metric", "metrics", multiple=True, help="NAME=VALUE, e.g. accuracy=0.913 (repeat)")
+@click.option("--dataset-digest", "datasets", multiple=True, help="sha256:<hex> (repeat)")
+@click.option("--card-digest", default="", help="digest of the model card")
+@signed_claiming
+def publish(
+    model_id: str,
+    version: str,
+    digest: str,
+    size_bytes: int,
+    fmt: str,
+    framework: str,
+    uris: tuple[str, ...],
+    parents: tuple[str, ...],
+    metrics: tuple[str, ...],
+    datasets: tuple[str, ...],
+    card_digest: str,
+    send: Send,
+    claim: Claim,
+) -> None:
+    """Publish VERSION of MODEL: an immutable record of its weights and lineage. A digest no
+    one holds yet is claimed first (one block), so it cannot be front-run."""
+    salt = claim(digest)
+    msg = tx_pb2.Msg(
+        publish_version=tx_pb2.PublishVersion(
+            model=model_id,
+            version=version,
+            weights_digest=digest,
+            size_bytes=size_bytes,
+            format=fmt,
+            framework=framework,
+            storage_uris=uris,
+            parents=parents,
+            metrics=[parse_metric(m) for m in metrics],
+            dataset_digests=datasets,
+            model_card_digest=card_digest,
+            claim_salt=salt,
+        )
+    )
+    send(msg)
+
+
+@model_tx.command("deprecate")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.option("--reason", required=True, help="why users should move on (shown to them)")
+@click.option("--revoke", is_flag=True, help="revoke instead: final, for broken or unsafe weights")
+@signed
+def deprecate(ref: str, reason: str, revoke: bool, send: Send) -> None:
+    """Deprecate (or with --revoke, revoke) a published version."""
+    model_id, version = split_ref(ref)
+    status = tx_pb2.VERSION_STATUS_REVOKED if revoke else tx_pb2.VERSION_STATUS_DEPRECATED
+    msg = tx_pb2.Msg(
+        set_version_status=tx_pb2.SetVersionStatus(
+            model=model_id, version=version, status=status, reason=reason
+        )
+    )
+    send(msg)
+
+
+@model_tx.command("transfer")
+@click.argument("model_id", metavar="MODEL")
+@click.option("--to", "new_owner", required=True, help="the organisation that will own it")
+@signed
+def transfer(model_id: str, new_owner: str, send: Send) -> None:
+    """Transfer MODEL to another organisation (needs the admin role)."""
+    msg = tx_pb2.Msg(transfer_model=tx_pb2.TransferModel(model=model_id, new_owner_org=new_owner))
+    send(msg)
+
+
+# --- modelgov query: models and versions ------------------------------------------------------
+
+
+@query.command("model")
+@click.argument("model_id", metavar="MODEL")
+@reads
+def model_(model_id: str, client: Node, output: str) -> None:
+    """Show one model."""
+    emit(output, record(client.model(model_id)))
+
+
+@query.command("models")
+@click.option("--owner", default="", help="only the models this organisation owns")
+@list_options
+@reads
+def models(owner: str, after: str, limit: int, client: Node, output: str) -> None:
+    """List models, of one owner or all, in id order."""
+    items, nxt = client.models(owner).take(limit, after)
+    columns = ["id", "owner_org", "version_count", "description"]
+    emit_list(output, "models", [record(m) for m in items], nxt, columns)
+
+
+@query.command("version")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.option("--prove", is_flag=True, help="verify a Merkle proof against the block's app hash")
+@reads
+def version(ref: str, prove: bool, client: Node, output: str) -> None:
+    """Show one version; with --prove, check it against the committed app hash."""
+    model_id, name = split_ref(ref)
+    if not prove:
+        emit(output, record(client.version(model_id, name)))
+        return
+    proven = client.proven_version(model_id, name)
+    data: dict[str, Any] = record(proven.record)
+    data["proof"] = {"height": proven.height, "verified": proven.verified}
+    emit(output, data)
+    if not proven.verified:
+        raise click.ClickException("the proof does not verify against the app hash")
+
+
+@query.command("versions")
+@click.argument("model_id", metavar="MODEL")
+@list_options
+@reads
+def versions(model_id: str, after: str, limit: int, client: Node, output: str) -> None:
+    """List a model's versions in publication order."""
+    items, nxt = client.versions(model_id).take(limit, after)
+    columns = ["version", "status", "weights_digest", "height", "parents"]
+    emit_list(output, "versions", [record(v) for v in items], nxt, columns)
+
+
+@query.command("lineage")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.option("--depth", default=16, show_default=True, type=click.IntRange(1, 64))
+@reads
+def lineage(ref: str, depth: int, client: Node, output: str) -> None:
+    """Show what a version derives from and what derives from it."""
+    model_id, name = split_ref(ref)
+    emit(output, {"version": ref, **record(client.lineage(model_id, name, depth))})

@@ -1,0 +1,78 @@
+"""``modelgov tx use`` and the usage reads under ``modelgov query``: a use of a version under
+its license, and the receipts and licensor totals it leaves."""
+
+from __future__ import annotations
+
+import click
+
+from app.pb.modelgov.v1 import tx_pb2
+from app.usage.purposes import PURPOSES
+from chain.cli.options import Send, list_options, reads, signed, split_ref
+from chain.cli.output import emit, emit_list, record
+from chain.cli.root import query, tx
+from chain.client import MAX_U64, Node
+
+
+@tx.command("use")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.option("--purpose", required=True, type=click.Choice(PURPOSES))
+@click.option("--quantity", default=1, show_default=True, type=click.IntRange(1, 2**32))
+@click.option("--max-fee", required=True, type=click.IntRange(0), help="most credits to pay")
+@signed
+def use(ref: str, purpose: str, quantity: int, max_fee: int, send: Send) -> None:
+    """Use a version under its license: pay the fee it asks (up to --max-fee), get a receipt."""
+    model_id, version = split_ref(ref)
+    msg = tx_pb2.Msg(
+        use=tx_pb2.Use(
+            model=model_id, version=version, purpose=purpose, quantity=quantity, max_fee=max_fee
+        )
+    )
+    send(msg)
+
+
+@query.command("receipts")
+@click.option("--model", default="")
+@click.option("--version", "version_", default="", help="with --model")
+@click.option("--consumer", default="", help="consumer account address")
+@click.option("--consumer-org", default="")
+@click.option("--licensor", default="")
+@click.option("--from-height", default=0, type=click.IntRange(0))
+@click.option("--to-height", default=MAX_U64, type=click.IntRange(0, MAX_U64))
+@list_options
+@reads
+def receipts(
+    model: str,
+    version_: str,
+    consumer: str,
+    consumer_org: str,
+    licensor: str,
+    from_height: int,
+    to_height: int,
+    after: str,
+    limit: int,
+    client: Node,
+    output: str,
+) -> None:
+    """List usage receipts, filtered, in the order they were written."""
+    listing = client.receipts(
+        model, version_, consumer, consumer_org, licensor, from_height, to_height
+    )
+    items, nxt = listing.take(limit, after)
+    columns = ["id", "height", "model", "version", "consumer_org", "purpose", "quantity", "fee"]
+    emit_list(output, "receipts", [record(r) for r in items], nxt, columns)
+
+
+@query.command("receipt")
+@click.argument("receipt_id", type=click.IntRange(1))
+@reads
+def receipt(receipt_id: int, client: Node, output: str) -> None:
+    """Show one receipt."""
+    emit(output, record(client.receipt(receipt_id)))
+
+
+@query.command("totals")
+@click.argument("licensor")
+@reads
+def totals(licensor: str, client: Node, output: str) -> None:
+    """What a licensor has earned: receipts, quantity, fees."""
+    emit(output, record(client.totals(licensor)))
