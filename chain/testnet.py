@@ -21,7 +21,6 @@ one of ours).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -29,14 +28,12 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
-import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chain.engine.config import UNIX_PATH_MAX, SocketPathError, set_values, unix_address
+from chain.engine.config import SocketPathError, set_values, unix_address
 from chain.engine.install import find_cometbft
 from chain.genesis import (
     account_pubkeys,
@@ -48,108 +45,54 @@ from chain.genesis import (
 )
 from chain.keys import Keyring
 from chain.ops.monitoring import write_monitoring
+from chain.plan import (  # the plan, re-exported: callers know a testnet by this module
+    ABCI_SOCKET as ABCI_SOCKET,
+)
+from chain.plan import (
+    DEFAULT_BASE_PORT as DEFAULT_BASE_PORT,
+)
+from chain.plan import (
+    MANIFEST as MANIFEST,
+)
+from chain.plan import (
+    PIDS as PIDS,
+)
+from chain.plan import (
+    PROJECT_ROOT as PROJECT_ROOT,
+)
+from chain.plan import (
+    ROLES as ROLES,
+)
+from chain.plan import (
+    NodePorts as NodePorts,
+)
+from chain.plan import (
+    NodeSpec as NodeSpec,
+)
+from chain.plan import (
+    Testnet as Testnet,
+)
+from chain.plan import (
+    TestnetError as TestnetError,
+)
+from chain.plan import (
+    abci_socket_path as abci_socket_path,
+)
+from chain.plan import (
+    app_command as app_command,
+)
+from chain.plan import (
+    engine_command as engine_command,
+)
+from chain.plan import (
+    private_socket_dir as private_socket_dir,
+)
+from chain.plan import (
+    weights_command as weights_command,
+)
 from chain.rpc import RpcClient, RpcError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONSORTIUM = PROJECT_ROOT / "genesis" / "consortium.example.toml"
-DEFAULT_BASE_PORT = 26656
-MANIFEST = "testnet.json"
-PIDS = "pids.json"
-ABCI_SOCKET = "abci.sock"
-ROLES = ("app", "engine", "weights")  # the order a node's processes start in
-
-
-class TestnetError(RuntimeError):
-    """The testnet could not be initialised, started or stopped; the message says why."""
-
-
-@dataclass(frozen=True)
-class NodePorts:
-    """The loopback ports of one node."""
-
-    p2p: int
-    rpc: int
-    abci: int
-    engine_metrics: int
-    app_metrics: int
-    weights: int
-
-    @classmethod
-    def of(cls, index: int, base: int = DEFAULT_BASE_PORT) -> NodePorts:
-        """Ports of node ``index`` under the documented scheme."""
-        b = base + 100 * index
-        return cls(
-            p2p=b, rpc=b + 1, abci=b + 2, engine_metrics=b + 4, app_metrics=b + 5, weights=b + 6
-        )
-
-
-@dataclass(frozen=True)
-class NodeSpec:
-    """What init made for one node."""
-
-    index: int
-    name: str
-    home: str  # the node's directory; engine home is home/cometbft, app home is home/app
-    node_id: str
-    ports: NodePorts
-    abci_address: str = ""  # unix://PATH; empty in manifests from before the unix socket
-
-    @property
-    def abci(self) -> str:
-        """Where the app listens for its engine (an old manifest's nodes: the ABCI TCP port)."""
-        return self.abci_address or f"tcp://127.0.0.1:{self.ports.abci}"
-
-    @property
-    def engine_home(self) -> Path:
-        """The CometBFT home (config, data, keys)."""
-        return Path(self.home) / "cometbft"
-
-    @property
-    def app_home(self) -> Path:
-        """The app's LevelDB lives here."""
-        return Path(self.home) / "app"
-
-    @property
-    def rpc_url(self) -> str:
-        """The node's JSON-RPC endpoint."""
-        return f"http://127.0.0.1:{self.ports.rpc}"
-
-    @property
-    def weights_url(self) -> str:
-        """The node's weights server."""
-        return f"http://127.0.0.1:{self.ports.weights}"
-
-
-@dataclass(frozen=True)
-class Testnet:
-    """A testnet's manifest."""
-
-    directory: str
-    chain_id: str
-    nodes: tuple[NodeSpec, ...]
-
-    @property
-    def keyring(self) -> Keyring:
-        """The consortium accounts' keys that init generated."""
-        return Keyring(Path(self.directory) / "keys")
-
-    @classmethod
-    def load(cls, directory: Path) -> Testnet:
-        """Read the manifest; raises TestnetError saying to run init when there is none."""
-        path = directory / MANIFEST
-        if not path.exists():
-            raise TestnetError(
-                f"{directory} holds no testnet; create one with "
-                f"`modelgov testnet init --validators 4 --dir {directory}`"
-            )
-        raw = json.loads(path.read_text())
-        nodes = tuple(NodeSpec(**{**n, "ports": NodePorts(**n["ports"])}) for n in raw["nodes"])
-        return cls(raw["directory"], raw["chain_id"], nodes)
-
-    def save(self) -> None:
-        """Write the manifest."""
-        path = Path(self.directory) / MANIFEST
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
 def init(
@@ -239,22 +182,6 @@ def _init_node(binary: Path, directory: Path, index: int, base_port: int) -> Nod
     return NodeSpec(index, name, str(home), node_id, ports, _abci_address(home))
 
 
-def abci_socket_path(home: Path) -> Path:
-    """Where a node's app listens: ``<home>/abci.sock``, or, when that path is over the
-    kernel's limit, a file named by a digest of ``home`` in the user's private socket
-    directory (both the app and the engine must use the same short path)."""
-    inside = home / ABCI_SOCKET
-    if len(os.fsencode(inside)) <= UNIX_PATH_MAX:
-        return inside
-    digest = hashlib.sha256(os.fsencode(home)).hexdigest()[:24]
-    return private_socket_dir() / f"{digest}.sock"
-
-
-def private_socket_dir() -> Path:
-    """The per-user directory for sockets whose node path is too long."""
-    return Path(tempfile.gettempdir()) / f"modelgov-{os.getuid()}"
-
-
 def _abci_address(home: Path) -> str:
     try:
         return unix_address(abci_socket_path(home))
@@ -309,41 +236,6 @@ def _run(args: list[str]) -> str:
 
 
 # --- processes ------------------------------------------------------------------------------
-
-
-def weights_command(node: NodeSpec) -> list[str]:
-    """The command that runs a node's weights server (its store is ``<node>/weights``)."""
-    return [
-        sys.executable,
-        "-m",
-        "chain.weights.server",
-        "--store",
-        str(Path(node.home) / "weights"),
-        "--listen",
-        f"127.0.0.1:{node.ports.weights}",
-        "--node",
-        node.rpc_url,
-    ]
-
-
-def app_command(node: NodeSpec) -> list[str]:
-    """The command that runs a node's application process."""
-    return [
-        sys.executable,
-        "-m",
-        "app",
-        "--home",
-        str(node.app_home),
-        "--address",
-        node.abci,
-        "--metrics",
-        f"127.0.0.1:{node.ports.app_metrics}",
-    ]
-
-
-def engine_command(binary: Path, node: NodeSpec) -> list[str]:
-    """The command that runs a node's engine."""
-    return [str(binary), "start", "--home", str(node.engine_home)]
 
 
 @dataclass(frozen=True)

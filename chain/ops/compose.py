@@ -37,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from chain import testnet as net
+from chain import plan as net
 from chain.engine.version import COMETBFT_VERSION
 from chain.ops.monitoring import (
     GRAFANA_PORT,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chain.testnet import NodeSpec, Testnet
+    from chain.plan import NodeSpec, Testnet
 
 ENGINE_JOB, APP_JOB, WEIGHTS_JOB = "cometbft", "modelgov-app", "modelgov-weights"
 DATASOURCE_UID = "prometheus"

@@ -1,7 +1,8 @@
 """Compile a checked Program into closures, once, so that evaluating it is a chain of calls.
 
-Every node of the checked tree becomes one closure taking the running ``Machine``: expressions
-return a value, statements return a control signal (None, BREAK, CONTINUE or a ``Return``).
+Every node of the checked tree becomes one closure taking the running machine (a
+``runtime.Runtime``): expressions return a value, statements return a control signal (None,
+BREAK, CONTINUE or a ``Return``).
 Each closure first pays its node's price from ``gas.node_cost`` and, when a value helper
 fails, turns the ``Fault`` into a ScriptRuntimeError located at its own line and column (the
 innermost node wins, since a located error is no longer a Fault). Nothing here is evaluated:
@@ -16,21 +17,18 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from app.licenses.lang.builtins import Builtins
 from app.licenses.lang.checker import FunctionInfo, Program
 from app.licenses.lang.errors import Fault
 from app.licenses.lang.gas import ITER, node_cost
 from app.licenses.lang.ops import Ops
+from app.licenses.lang.runtime import Runtime
 from app.licenses.lang.values import Key, Value, truth
 
-if TYPE_CHECKING:
-    from app.licenses.lang.evaluator import Machine
-
-Expr = Callable[["Machine"], Value]
+Expr = Callable[[Runtime], Value]
 Signal = object | None
-Stmt = Callable[["Machine"], Signal]
+Stmt = Callable[[Runtime], Signal]
 
 
 class Return:
@@ -46,7 +44,7 @@ BREAK = object()
 CONTINUE = object()
 MISSING = object()
 
-_BINOPS: dict[type, Callable[[Machine, Value, Value], Value]] = {
+_BINOPS: dict[type, Callable[[Runtime, Value, Value], Value]] = {
     ast.Add: Ops.add,
     ast.Sub: Ops.sub,
     ast.Mult: Ops.mul,
@@ -101,7 +99,7 @@ class _Compiler:
         if len(steps) == 1:
             return steps[0]
 
-        def run_block(m: Machine) -> Signal:
+        def run_block(m: Runtime) -> Signal:
             for step in steps:
                 signal = step(m)
                 if signal is not None:
@@ -123,7 +121,7 @@ class _Compiler:
         names = tuple(t.id for t in node.targets if isinstance(t, ast.Name))
         in_function = self.in_function
 
-        def run_assign(m: Machine) -> Signal:
+        def run_assign(m: Runtime) -> Signal:
             try:
                 g = m.meter
                 g.gas += cost
@@ -146,7 +144,7 @@ class _Compiler:
         op = _BINOPS[type(node.op)]
         name, in_function = node.target.id, self.in_function
 
-        def run_augassign(m: Machine) -> Signal:
+        def run_augassign(m: Runtime) -> Signal:
             try:
                 g = m.meter
                 g.gas += cost
@@ -163,7 +161,7 @@ class _Compiler:
     def s_If(self, node: ast.If, cost: int, line: int, col: int) -> Stmt:
         test, body, orelse = self.expr(node.test), self.block(node.body), self.block(node.orelse)
 
-        def run_if(m: Machine) -> Signal:
+        def run_if(m: Runtime) -> Signal:
             try:
                 g = m.meter
                 g.gas += cost
@@ -181,7 +179,7 @@ class _Compiler:
         name, body = node.target.id, self.block(node.body)
         source = self.loop_source(node.iter)
 
-        def run_for(m: Machine) -> Signal:
+        def run_for(m: Runtime) -> Signal:
             try:
                 g = m.meter
                 g.gas += cost
@@ -210,7 +208,7 @@ class _Compiler:
 
         return run_for
 
-    def loop_source(self, node: ast.expr) -> Callable[[Machine], Iterable[Value]]:
+    def loop_source(self, node: ast.expr) -> Callable[[Runtime], Iterable[Value]]:
         """What a for loop iterates, lazily: a range for ``range(...)``, else the value's
         items (list elements, dict keys, string characters) without copying them."""
         if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "range":
@@ -218,7 +216,7 @@ class _Compiler:
             cost = node_cost(node)
             line, col = _locate(node)
 
-            def range_source(m: Machine) -> Iterable[Value]:
+            def range_source(m: Runtime) -> Iterable[Value]:
                 try:
                     g = m.meter
                     g.gas += cost
@@ -235,7 +233,7 @@ class _Compiler:
     def s_Return(self, node: ast.Return, cost: int, line: int, col: int) -> Stmt:
         value = self.expr(node.value) if node.value is not None else None
 
-        def run_return(m: Machine) -> Signal:
+        def run_return(m: Runtime) -> Signal:
             try:
                 g = m.meter
                 g.gas += cost
@@ -250,7 +248,7 @@ class _Compiler:
     def s_Expr(self, node: ast.Expr, cost: int, line: int, col: int) -> Stmt:
         value = self.expr(node.value)
 
-        def run_expr(m: Machine) -> Signal:
+        def run_expr(m: Runtime) -> Signal:
             try:
                 g = m.meter
                 g.gas += cost
@@ -264,7 +262,7 @@ class _Compiler:
         return run_expr
 
     def _signal(self, signal: Signal, cost: int, line: int, col: int) -> Stmt:
-        def run_simple(m: Machine) -> Signal:
+        def run_simple(m: Runtime) -> Signal:
             try:
                 g = m.meter
                 g.gas += cost
@@ -289,7 +287,7 @@ class _Compiler:
         defaults = tuple(self.expr(d) for d in node.args.defaults)
         name = node.name
 
-        def run_def(m: Machine) -> Signal:
+        def run_def(m: Runtime) -> Signal:
             try:
                 g = m.meter
                 g.gas += cost
@@ -315,7 +313,7 @@ class _Compiler:
     def e_Constant(self, node: ast.Constant, cost: int, line: int, col: int) -> Expr:
         constant: Value = node.value  # type: ignore[assignment]  # checked: int, str, bool, None
 
-        def run_constant(m: Machine) -> Value:
+        def run_constant(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -330,7 +328,7 @@ class _Compiler:
     def e_Name(self, node: ast.Name, cost: int, line: int, col: int) -> Expr:
         lookup = self.name(node.id, line, col)
 
-        def run_name(m: Machine) -> Value:
+        def run_name(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -346,7 +344,7 @@ class _Compiler:
         """A read of ``name``: a local of the function (compile-time known), else a global."""
         if name in self.locals:
 
-            def read_local(m: Machine) -> Value:
+            def read_local(m: Runtime) -> Value:
                 value = m.scope.get(name, MISSING)
                 if value is MISSING:
                     fault = Fault(f"local name '{name}' is used before it is assigned")
@@ -355,7 +353,7 @@ class _Compiler:
 
             return read_local
 
-        def read_global(m: Machine) -> Value:
+        def read_global(m: Runtime) -> Value:
             value = m.globals.get(name, MISSING)
             if value is MISSING:
                 raise m.located(Fault(f"name '{name}' is not assigned yet"), line, col)
@@ -366,7 +364,7 @@ class _Compiler:
     def e_BinOp(self, node: ast.BinOp, cost: int, line: int, col: int) -> Expr:
         left, right, op = self.expr(node.left), self.expr(node.right), _BINOPS[type(node.op)]
 
-        def run_binop(m: Machine) -> Value:
+        def run_binop(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -382,7 +380,7 @@ class _Compiler:
     def e_UnaryOp(self, node: ast.UnaryOp, cost: int, line: int, col: int) -> Expr:
         operand, kind = self.expr(node.operand), type(node.op)
 
-        def run_unary(m: Machine) -> Value:
+        def run_unary(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -405,7 +403,7 @@ class _Compiler:
         operands = tuple(self.expr(v) for v in node.values)
         is_and = isinstance(node.op, ast.And)
 
-        def run_boolop(m: Machine) -> Value:
+        def run_boolop(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -429,7 +427,7 @@ class _Compiler:
             for op, right in zip(node.ops, node.comparators, strict=True)
         )
 
-        def run_compare(m: Machine) -> Value:
+        def run_compare(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -450,7 +448,7 @@ class _Compiler:
     def e_IfExp(self, node: ast.IfExp, cost: int, line: int, col: int) -> Expr:
         test, body, orelse = self.expr(node.test), self.expr(node.body), self.expr(node.orelse)
 
-        def run_ifexp(m: Machine) -> Value:
+        def run_ifexp(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -472,7 +470,7 @@ class _Compiler:
         builtin = getattr(Builtins, "b_" + name)
         keywords = tuple((kw.arg, self.expr(kw.value)) for kw in node.keywords if kw.arg)
 
-        def run_builtin(m: Machine) -> Value:
+        def run_builtin(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -492,7 +490,7 @@ class _Compiler:
     ) -> Expr:
         """A call of one of the script's own functions (arity was checked statically)."""
 
-        def run_call(m: Machine) -> Value:
+        def run_call(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -512,7 +510,7 @@ class _Compiler:
             lower = self.expr(index.lower) if index.lower is not None else None
             upper = self.expr(index.upper) if index.upper is not None else None
 
-            def run_slice(m: Machine) -> Value:
+            def run_slice(m: Runtime) -> Value:
                 try:
                     g = m.meter
                     g.gas += cost
@@ -528,7 +526,7 @@ class _Compiler:
             return run_slice
         key = self.expr(index)
 
-        def run_index(m: Machine) -> Value:
+        def run_index(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -544,7 +542,7 @@ class _Compiler:
     def e_Attribute(self, node: ast.Attribute, cost: int, line: int, col: int) -> Expr:
         record, attr = self.expr(node.value), node.attr
 
-        def run_attribute(m: Machine) -> Value:
+        def run_attribute(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -559,7 +557,7 @@ class _Compiler:
     def e_List(self, node: ast.List, cost: int, line: int, col: int) -> Expr:
         elements = tuple(self.expr(e) for e in node.elts)
 
-        def run_list(m: Machine) -> Value:
+        def run_list(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost
@@ -576,7 +574,7 @@ class _Compiler:
             (self.expr(k), self.expr(v)) for k, v in zip(node.keys, node.values, strict=True) if k
         )
 
-        def run_dict(m: Machine) -> Value:
+        def run_dict(m: Runtime) -> Value:
             try:
                 g = m.meter
                 g.gas += cost

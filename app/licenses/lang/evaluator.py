@@ -20,7 +20,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.licenses.lang.builtins import Builtins
 from app.licenses.lang.checker import Program
 from app.licenses.lang.compiler import Code, CompiledFunction, Return, compile_program
 from app.licenses.lang.errors import (
@@ -33,6 +32,7 @@ from app.licenses.lang.errors import (
 )
 from app.licenses.lang.gas import CALL, Meter
 from app.licenses.lang.limits import DEFAULT_LIMITS, Limits
+from app.licenses.lang.runtime import Runtime
 from app.licenses.lang.stack import ensure_host_frames, frames_to_check, frames_to_run
 from app.licenses.lang.values import DecisionV, Key, Value, new_dict, size_of, to_value
 
@@ -93,7 +93,7 @@ def compiled_code(program: Program) -> Code:
     return code
 
 
-class Machine(Builtins):
+class Machine(Runtime):
     """One evaluation: a meter, the module's globals and the current call's locals."""
 
     def __init__(self, program: Program, limits: Limits, gas_limit: int) -> None:
