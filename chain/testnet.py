@@ -1,9 +1,7 @@
 """A local testnet: N validators, each a CometBFT engine and a modelgov app, on loopback.
 
-Port scheme (node i, base port B = 26656 by default; every port is B + offset + 100*i):
-
-    P2P  B+0 (26656)   RPC  B+1 (26657)   ABCI B+2 (reserved: engines reach apps over sockets)
-    engine Prometheus B+4 (26660)         app Prometheus B+5 (26661)   weights B+6 (26662)
+The port scheme, the manifest and the commands of the processes are the plan
+(``chain.plan``), which the docker compose and monitoring files read too.
 
 The engine reaches its app over a unix socket, ``<node>/abci.sock``, which only the node's own
 user can open: no TCP port that another local process could talk ABCI to. Where that path is

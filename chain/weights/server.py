@@ -40,6 +40,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from chain.plan import NodePorts
+from chain.rpc import default_node
 from chain.weights.access import Access, Ledger
 from chain.weights.auth import AuthError, BusyError, SignedBy, Verifier
 from chain.weights.digest import WeightsError
@@ -610,8 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m chain.weights.server``: run a node's weights server until SIGTERM."""
     parser = argparse.ArgumentParser(prog="python -m chain.weights.server", description=__doc__)
     parser.add_argument("--store", type=Path, required=True, help="the node's weights directory")
-    parser.add_argument("--listen", default="127.0.0.1:26662", help="HOST:PORT")
-    parser.add_argument("--node", default="http://127.0.0.1:26657", help="the node's RPC")
+    listen = f"127.0.0.1:{NodePorts.of(0).weights}"
+    parser.add_argument("--listen", default=listen, help="HOST:PORT (default: node 0's)")
+    parser.add_argument("--node", default=default_node(), help="the node's RPC")
     parser.add_argument(
         "--url",
         action="append",
