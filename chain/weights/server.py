@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import queue
@@ -272,10 +273,16 @@ class Handler(BaseHTTPRequestHandler):
         access = ledger.read(address, digest, inner)
         if not access.allowed:
             return access
-        uploader = self.server.store.owner(access.file_digest or digest)
-        if uploader is None or uploader == access.blob_holder:
+        uploaders = self.server.store.uploaders(access.file_digest or digest)
+        if not uploaders or access.blob_holder in uploaders:
             return access
-        return ledger.read(address, digest, inner, uploader)
+        refusal = access
+        for uploader in uploaders:  # each an org that sent these bytes (a bounded list)
+            answer = ledger.read(address, digest, inner, uploader)
+            if answer.allowed:
+                return answer
+            refusal = answer if refusal.allowed else refusal
+        return refusal
 
     def _serve(
         self, blob: str, name: str, wanted: tuple[int | None, int | None] | None, send_body: bool
@@ -378,9 +385,7 @@ class Handler(BaseHTTPRequestHandler):
     def _receive(self, digest: str, model: str, org: str, length: int) -> None:
         store, quotas = self.server.store, self.server.quotas
         if store.has(digest):
-            self._drain(length)
-            store.mark_pending(digest, model)
-            self._json(200, {"digest": digest, "stored": True})
+            self._held(digest, model, org, length)
             return
         try:
             reservation = quotas.reserve(org, length)
@@ -405,15 +410,36 @@ class Handler(BaseHTTPRequestHandler):
         self.server.count("uploaded", "PUT")
         self._json(201 if created else 200, {"digest": digest, "stored": True})
 
-    def _drain(self, length: int) -> None:
-        """Read and drop a body the server does not keep, so the connection stays usable."""
+    def _held(self, digest: str, model: str, org: str, length: int) -> None:
+        """An upload of a blob the store holds. From an org that has not uploaded it yet, the
+        bytes are hashed as they are read: if they are the blob, that org counts as an uploader
+        too, so an org that sent a blob first (one it may not name) cannot keep the holder's
+        own upload from making the store's copy servable."""
+        store = self.server.store
+        if org in store.uploaders(digest):
+            self._drain(length)
+        else:
+            got = self._drain(length, hashlib.sha256())
+            if got != digest:
+                self._refuse(Access(False, 422, f"upload refused: the bytes hash to {got}"))
+                return
+            store.add_uploader(digest, org)
+        store.mark_pending(digest, model)
+        self._json(200, {"digest": digest, "stored": True})
+
+    def _drain(self, length: int, hasher: Any = None) -> str:
+        """Read and drop a body the server does not keep, so the connection stays usable;
+        with ``hasher``, the digest of what was read (all of it, else "")."""
         left = length
         while left > 0:
             chunk = self.rfile.read(min(CHUNK, left))
             if not chunk:
                 self.close_connection = True
-                return
+                return ""
+            if hasher is not None:
+                hasher.update(chunk)
             left -= len(chunk)
+        return "sha256:" + hasher.hexdigest() if hasher is not None else ""
 
     def _refuse_upload(self, access: Access) -> None:
         """Refuse before reading the body: read a little of it (so a small client sees the

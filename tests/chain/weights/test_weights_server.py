@@ -297,3 +297,43 @@ def test_a_peer_trickling_its_headers_is_cut_off(tmp_path: Path) -> None:
     finally:
         served.server.shutdown()
         served.server.server_close()
+
+
+@dataclass
+class WriterLedger(FakeLedger):
+    """A FakeLedger whose writer belongs to ``writer_org`` (the org an upload is charged to)."""
+
+    writer_org: str = "acme"
+
+    def write(self, address: str, model: str) -> Access:
+        found = super().write(address, model)
+        return Access(True, org=self.writer_org) if found.allowed else found
+
+
+def test_an_earlier_upload_by_another_org_does_not_lock_the_holder_out(tmp_path: Path) -> None:
+    """Squatting a store copy: an org that has the bytes of a blob it may not name (a file many
+    directories share, a licensee's copy) uploads them to a store before the holder does. That
+    copy is refused to everyone (right); the holder's own upload of the same bytes must then
+    make the blob servable, not be drained and ignored while the squatter's copy stays."""
+    served = start(tmp_path)
+    ledger = WriterLedger(set(served.ledger.allowed))
+    served.server.ledger = ledger  # type: ignore[assignment]
+    shared = b"a tokenizer file that many directories list"
+    digest = "sha256:" + hashlib.sha256(shared).hexdigest()
+    ledger.allowed.add(digest)
+    try:
+        ledger.writer_org = "squatter"
+        assert served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=shared)[0] == 201
+        status, _, body = served.request("GET", f"/v1/blobs/{digest}")
+        assert status == 403 and b"uploaded by squatter" in body
+        ledger.writer_org = "uni"  # the holder uploads the same bytes
+        assert served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=shared)[0] == 200
+        assert served.request("GET", f"/v1/blobs/{digest}")[:3:2] == (200, shared)
+        assert served.server.quotas.used("squatter") == len(shared)  # charged once, to the first
+        ledger.writer_org = "thief"  # a re-upload that is not the bytes proves nothing
+        wrong = served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=b"x" * len(shared))
+        assert wrong[0] == 422
+        assert served.server.store.uploaders(digest) == ["squatter", "uni"]
+    finally:
+        served.server.shutdown()
+        served.server.server_close()
