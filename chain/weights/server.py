@@ -11,7 +11,8 @@
 Every blob request is signed for this store (``chain.weights.auth``: 401 says what is wrong) and
 decided by one ledger query (``chain.weights.access``: 403 and 404 say why and what to do). The
 server survives abuse by bounds: a fixed pool of worker threads behind a bounded queue (a
-connection beyond it gets 503 at once), a timeout on every socket operation, headers parsed
+connection beyond it gets 503 at once), a timeout on every socket operation, a bound on the
+transfers one organisation runs at once (429: a slow one holds a worker), headers parsed
 strictly (a malformed Range or Content-Length is 400), blobs streamed in chunks, an upload sized
 up front and charged to its organisation's quota on this store (413, 507), and refusals that never
 wait for the ledger beyond a short RPC timeout.
@@ -68,6 +69,10 @@ class ServerConfig:
     socket_timeout: float = 20.0
     header_timeout: float = 10.0
     max_upload: int = 1 << 40
+    per_org_transfers: int = 4
+    """Downloads and uploads one organisation may have in progress at once: a transfer holds
+    a worker as long as each read or write makes some progress, so without this bound one
+    member trickling bodies or reading slowly could hold the whole pool."""
 
 
 class BadRequest(Exception):
@@ -114,6 +119,7 @@ class WeightsServer(HTTPServer):
         ]
         for worker in self._workers:
             worker.start()
+        self._transfers: dict[str, int] = {}
         self._deadlines: dict[socket.socket, float] = {}
         self._deadlines_lock = threading.Lock()
         self._closing = threading.Event()
@@ -141,6 +147,23 @@ class WeightsServer(HTTPServer):
             for connection in late:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
+
+    @contextlib.contextmanager
+    def transfer(self, org: str) -> Iterator[bool]:
+        """A transfer slot of ``org`` for the duration: yields False when the org already has
+        ``per_org_transfers`` in progress."""
+        with self._lock:
+            busy = self._transfers.get(org, 0) >= self.config.per_org_transfers
+            if not busy:
+                self._transfers[org] = self._transfers.get(org, 0) + 1
+        try:
+            yield not busy
+        finally:
+            if not busy:
+                with self._lock:
+                    self._transfers[org] -= 1
+                    if not self._transfers[org]:
+                        del self._transfers[org]
 
     def count(self, outcome: str, method: str = "GET") -> None:
         """Tally served and refused requests (shown by /v1/health and /metrics)."""
@@ -179,6 +202,12 @@ class WeightsServer(HTTPServer):
                 self._pending.put_nowait(None)
             except queue.Full:
                 break
+
+
+def _too_many(org: str, limit: int) -> Access:
+    """The refusal of a transfer beyond an organisation's bound."""
+    reason = f"{org} has {limit} transfers at once in progress on this store"
+    return Access(False, 429, reason, "wait for one to finish, or use another provider")
 
 
 def _busy(request: socket.socket) -> None:
@@ -264,7 +293,11 @@ class Handler(BaseHTTPRequestHandler):
         access = self._read_decision(signed.address, digest, inner)
         if self._granted(signed, access):
             name = f"{digest}/{inner}" if inner else digest
-            self._serve(access.file_digest or digest, name, wanted, send_body)
+            with self.server.transfer(access.org) as free:
+                if free:
+                    self._serve(access.file_digest or digest, name, wanted, send_body)
+                else:
+                    self._answer(_too_many(access.org, self.server.config.per_org_transfers))
 
     def _read_decision(self, address: str, digest: str, inner: str) -> Access:
         """The ledger's answer for this store's copy: when the org that uploaded the copy is
@@ -361,7 +394,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         access = self.server.ledger.write(signed.address, model)
         if self._granted(signed, access):
-            self._receive(match.group(1), model, access.org, length)
+            with self.server.transfer(access.org) as free:
+                if free:
+                    self._receive(match.group(1), model, access.org, length)
+                else:
+                    self._answer(_too_many(access.org, self.server.config.per_org_transfers))
 
     def _length(self) -> int | None:
         """The upload's Content-Length; None after refusing it (411, 413)."""
@@ -648,6 +685,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a public URL of this store, as clients sign for it (repeat; default the listen one)",
     )
     parser.add_argument("--workers", type=int, default=16, help="requests served at once")
+    parser.add_argument(
+        "--per-org-transfers", type=int, default=4, help="transfers one org may run at once"
+    )
     parser.add_argument("--backlog", type=int, default=64, help="connections waiting; then 503")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per socket read/write")
     parser.add_argument(
@@ -679,6 +719,7 @@ def main(argv: list[str] | None = None) -> int:
             "min_free": parse_size(args.min_free),
         },
         workers=args.workers,
+        per_org_transfers=args.per_org_transfers,
         backlog=args.backlog,
         socket_timeout=args.timeout,
         header_timeout=args.header_timeout,

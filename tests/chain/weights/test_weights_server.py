@@ -337,3 +337,27 @@ def test_an_earlier_upload_by_another_org_does_not_lock_the_holder_out(tmp_path:
     finally:
         served.server.shutdown()
         served.server.server_close()
+
+
+def test_one_org_cannot_hold_every_worker_with_slow_transfers(tmp_path: Path) -> None:
+    """A member trickling upload bodies (or reading downloads slowly) keeps each worker it gets
+    as long as every read or write makes a little progress: the socket timeout alone lets one
+    org hold the whole pool. Transfers at once are bounded per organisation, so its further
+    requests are 429 while other orgs are still served."""
+    served = start(tmp_path, socket_timeout=5, workers=4, per_org_transfers=2)
+    slow: list[socket.socket] = []
+    try:
+        for i in range(2):
+            path = f"/v1/blobs/{'sha256:' + str(i) * 64}?model=acme/m"
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+            sock.sendall(signed_put(served, path, "1000") + b"x")  # then nothing more
+            slow.append(sock)
+        time.sleep(0.5)
+        status, _, body = served.request("GET", f"/v1/blobs/{DIGEST}")
+        assert status == 429 and b"transfers at once" in body, body
+        assert served.request("GET", "/v1/health", sign=False)[0] == 200
+    finally:
+        for sock in slow:
+            sock.close()
+        served.server.shutdown()
+        served.server.server_close()
