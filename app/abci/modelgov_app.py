@@ -126,9 +126,12 @@ class ModelgovApp(BaseApplication):
         return abci.ResponsePrepareProposal(txs=chosen)
 
     def process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
-        """Consensus connection: reject a proposal holding an undecodable or oversize tx."""
-        max_tx = machine.params(self.pending).max_tx_bytes
-        ok = not any(_undecodable(raw, max_tx) for raw in req.txs)
+        """Consensus connection: reject a proposal holding an undecodable or oversize tx, or
+        more transactions than the block's gas budget runs (PrepareProposal never offers more),
+        before parsing any."""
+        current = machine.params(self.pending)
+        max_tx, most = current.max_tx_bytes, block_budget(current) // TX_GAS
+        ok = len(req.txs) <= most and not any(_undecodable(raw, max_tx) for raw in req.txs)
         status = abci.ResponseProcessProposal.ACCEPT if ok else abci.ResponseProcessProposal.REJECT
         return abci.ResponseProcessProposal(status=status)
 

@@ -170,7 +170,8 @@ def test_transactions_refused_before_they_run_still_count_against_the_block(
     max_block_gas // TX_GAS signatures and refuses the rest unrun."""
     bound = BUDGET // TX_GAS
     valid = chain.sign("uni-pub", [register("uni", "after")])
-    results = chain.block([*_refused_at_the_door(chain, bound), valid]).tx_results
+    txs = [*_refused_at_the_door(chain, bound), valid]
+    results = chain.block(txs, check_proposal=False).tx_results  # FinalizeBlock's own bound
     assert {r.code for r in results[:bound]} == {errors.BAD_SIGNATURE.code}
     assert all(r.gas_used == 0 for r in results[:bound])
     assert results[-1].code == errors.BLOCK_GAS_EXHAUSTED.code, results[-1].log
@@ -181,3 +182,11 @@ def test_a_proposer_offers_no_more_transactions_than_the_budget_runs(chain: Driv
     transactions is refused unrun for the count alone; the rest stay in the mempool."""
     txs = _refused_at_the_door(chain, BUDGET // TX_GAS + 5)
     assert chain.prepare(txs) == txs[: BUDGET // TX_GAS]
+
+
+def test_a_proposal_past_that_count_is_rejected(chain: Driver) -> None:
+    """A proposal of more transactions than the budget runs is none an honest proposer makes:
+    it is rejected before any of them is parsed, so its size costs the validators nothing."""
+    txs = _refused_at_the_door(chain, BUDGET // TX_GAS)
+    assert chain.process(txs)
+    assert not chain.process([*txs, txs[0]])
