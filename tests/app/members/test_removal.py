@@ -151,3 +151,26 @@ def test_a_revoked_then_readded_key_cannot_replay_either(gov: Driver) -> None:
     carried(gov, tx_pb2.ProposalAction(add_account=tx_pb2.AddAccount(org="acme", account=spec)))
     expect(gov.block([old_tx]).tx_results[0], tx_errors.NONCE_REPLAYED)
     gov.ok("acme-pub", register("acme", "second"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a re-admitted key continues from its retired nonce, so a transaction it signed in "
+    "its previous life that never ran (refused at the door, nonce unused, public in a block) "
+    "runs in the new one; fix: start a re-admitted key's nonce past a gap (e.g. retired + 2**32)"
+    " so no transaction of an earlier life can match it",
+)
+def test_a_tx_signed_before_removal_that_never_ran_does_not_run_after_readmission(
+    gov: Driver,
+) -> None:
+    """acme's admin signs a transfer; acme is removed before it runs, and a proposer puts it in
+    a block anyway: refused (unknown sender), its nonce unused, its bytes public. When the same
+    key is admitted again, anyone can send those bytes: the old intent moves the re-admitted
+    org's credits."""
+    stale = gov.sign("acme-admin", [transfer("uni", 500)])
+    carried(gov, remove("acme"))
+    expect(gov.block([stale]).tx_results[0], tx_errors.UNKNOWN_SENDER)
+    carried(gov, readmit("acme", ("acme-admin", ("admin",))))
+    before = balance(gov, "acme")
+    replayed = gov.block([stale]).tx_results[0]
+    assert replayed.code != 0 and balance(gov, "acme") == before
