@@ -451,9 +451,11 @@ class Handler(BaseHTTPRequestHandler):
         """An upload of a blob the store holds. From an org that has not uploaded it yet, the
         bytes are hashed as they are read: if they are the blob, that org counts as an uploader
         too, so an org that sent a blob first (one it may not name) cannot keep the holder's
-        own upload from making the store's copy servable."""
+        own upload from making the store's copy servable. A blob the operator placed (no
+        uploader) stays the operator's: an upload never subjects it to the copy check."""
         store = self.server.store
-        if org in store.uploaders(digest):
+        uploaders = store.uploaders(digest)
+        if not uploaders or org in uploaders:  # placed by the operator, or already this org's
             self._drain(length)
         else:
             got = self._drain(length, hashlib.sha256())

@@ -361,3 +361,14 @@ def test_one_org_cannot_hold_every_worker_with_slow_transfers(tmp_path: Path) ->
             sock.close()
         served.server.shutdown()
         served.server.server_close()
+
+
+def test_an_upload_of_a_blob_the_operator_placed_changes_nothing(running: Running) -> None:
+    """A blob the operator put in the store has no uploader and is served as the ledger allows;
+    an org that later uploads the same bytes neither becomes its uploader (which would subject
+    it to the copy check) nor is charged for it."""
+    assert running.server.store.uploaders(DIGEST) == []
+    assert running.request("PUT", f"/v1/blobs/{DIGEST}?model=acme/m", body=DATA)[0] == 200
+    assert running.server.store.uploaders(DIGEST) == []
+    assert running.server.quotas.used("acme") == 0
+    assert running.request("GET", f"/v1/blobs/{DIGEST}")[:3:2] == (200, DATA)
