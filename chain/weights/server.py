@@ -367,8 +367,12 @@ class Handler(BaseHTTPRequestHandler):
         access = self.server.ledger.write(signed.address, model)
         if not self._granted(signed, access):
             return
-        held = self.server.store.has(digest)
-        if not held:
+        store = self.server.store
+        uploaders = store.uploaders(digest)
+        # held for this org only if its upload would add nothing: a copy another org brought
+        # in may be refused to readers until an org that may name it sends the bytes too
+        held = store.has(digest) and (not uploaders or access.org in uploaders)
+        if not store.has(digest):
             try:
                 reservation = self.server.quotas.reserve(access.org, int(size_text))
             except QuotaError as exc:

@@ -35,8 +35,10 @@ from chain.weights.digest import (
 
 CHUNK = 8 * 1024 * 1024
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
-MAX_UPLOADERS = 8
-"""Organisations remembered per blob as having uploaded its bytes."""
+MAX_UPLOADERS = 64
+"""Organisations remembered per blob as having uploaded its bytes (each a member org whose
+publisher sent them; a consortium has far fewer members, so squatters cannot fill the list
+before the holder)."""
 
 
 class Readable(Protocol):

@@ -326,7 +326,9 @@ def test_an_earlier_upload_by_another_org_does_not_lock_the_holder_out(tmp_path:
         assert served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=shared)[0] == 201
         status, _, body = served.request("GET", f"/v1/blobs/{digest}")
         assert status == 403 and b"uploaded by squatter" in body
-        ledger.writer_org = "uni"  # the holder uploads the same bytes
+        ledger.writer_org = "uni"  # the holder's push is told to send the bytes, and does
+        asked = served.request("GET", f"/v1/uploads/{digest}?model=acme/m&size={len(shared)}")
+        assert asked[0] == 200 and json.loads(asked[2])["held"] is False
         assert served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=shared)[0] == 200
         assert served.request("GET", f"/v1/blobs/{digest}")[:3:2] == (200, shared)
         assert served.server.quotas.used("squatter") == len(shared)  # charged once, to the first
@@ -334,6 +336,11 @@ def test_an_earlier_upload_by_another_org_does_not_lock_the_holder_out(tmp_path:
         wrong = served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=b"x" * len(shared))
         assert wrong[0] == 422
         assert served.server.store.uploaders(digest) == ["squatter", "uni"]
+        asked = served.request("GET", f"/v1/uploads/{digest}?model=acme/m&size={len(shared)}")
+        assert json.loads(asked[2])["held"] is False  # thief is no uploader
+        ledger.writer_org = "uni"
+        asked = served.request("GET", f"/v1/uploads/{digest}?model=acme/m&size={len(shared)}")
+        assert json.loads(asked[2])["held"] is True
     finally:
         served.server.shutdown()
         served.server.server_close()
