@@ -57,6 +57,9 @@ RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 LENGTH = re.compile(r"[0-9]{1,19}")
 CHUNK = 1024 * 1024
 DRAIN_ON_REFUSAL = 64 * 1024
+MAX_COPY_QUESTIONS = 4
+"""Uploaders of a copy (none of them its holder) the ledger is asked about, per read: each
+question is a whole read decision, licenses included."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +313,7 @@ class Handler(BaseHTTPRequestHandler):
         if not uploaders or access.blob_holder in uploaders:
             return access
         refusal = access
-        for uploader in uploaders:  # each an org that sent these bytes (a bounded list)
+        for uploader in uploaders[:MAX_COPY_QUESTIONS]:  # orgs that sent these bytes
             answer = ledger.read(address, digest, inner, uploader)
             if answer.allowed:
                 return answer
