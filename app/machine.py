@@ -31,7 +31,7 @@ from app.core.ante import authenticate
 from app.core.context import MsgContext
 from app.core.env import BlockEnv, BlockOutput, Event, TxResult, ValidatorChange
 from app.core.errors import BAD_QUERY, BLOCK_GAS_EXHAUSTED, TOO_MANY_PENDING, UNKNOWN_PATH, TxError
-from app.core.gas import GasMeter, base_gas, block_budget
+from app.core.gas import TX_GAS, GasMeter, base_gas, block_budget
 from app.core.genesis import DomainGenesis, GenesisContext, GenesisError
 from app.core.meta import CHAIN_ID_KEY
 from app.core.meta import PREFIX as META_PREFIX
@@ -494,7 +494,9 @@ def finalize_block(
 ) -> BlockOutput:
     """Execute a decided block's transactions in order (one result per transaction) while the
     block's gas stays below ``max_block_gas`` (the rest are refused unrun, app.core.gas), then
-    the end-of-block work of the domains in END_BLOCK order."""
+    the end-of-block work of the domains in END_BLOCK order. A transaction refused before it
+    runs (signature, sender, nonce) reports no gas but counts TX_GAS against the budget: a
+    proposer could otherwise fill a block with any number of signatures to verify."""
     budget, used = block_budget(params(state)), 0
     results: list[TxResult] = []
     loaded: set[str] = set()
@@ -503,7 +505,7 @@ def finalize_block(
             results.append(rejected(TxError(BLOCK_GAS_EXHAUSTED, _exhausted(used, budget))))
             continue
         result = execute_tx(state, env, raw, cache, loaded)
-        used += result.gas_used
+        used += max(result.gas_used, TX_GAS)  # one refused unrun still cost its signature
         results.append(result)
     events: tuple[Event, ...] = ()
     changes: tuple[ValidatorChange, ...] = ()

@@ -20,6 +20,7 @@ from app.abci import convert
 from app.abci.application import BaseApplication, OutOfOrder
 from app.core.env import BlockEnv
 from app.core.errors import BAD_QUERY, HEIGHT_UNAVAILABLE, TxError
+from app.core.gas import TX_GAS, block_budget
 from app.core.query import QueryAnswer
 from app.core.tx import SignatureCache, decode_envelope
 from app.pb.tendermint.abci import types_pb2 as abci
@@ -106,10 +107,15 @@ class ModelgovApp(BaseApplication):
 
     def prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
         """Consensus connection, as proposer: keep the mempool's order, drop what cannot decode
-        or would push the block past ``max_tx_bytes``."""
-        max_tx = machine.params(self.pending).max_tx_bytes
-        chosen, total = [], 0
+        or would push the block past ``max_tx_bytes``, and stop at the most transactions the
+        block's gas budget runs (each counts at least TX_GAS): the rest wait in the mempool."""
+        current = machine.params(self.pending)
+        max_tx, most = current.max_tx_bytes, block_budget(current) // TX_GAS
+        chosen: list[bytes] = []
+        total = 0
         for raw in req.txs:
+            if len(chosen) == most:
+                break
             if _undecodable(raw, max_tx):
                 continue
             size = convert.proto_size_in_block(raw)
@@ -120,9 +126,12 @@ class ModelgovApp(BaseApplication):
         return abci.ResponsePrepareProposal(txs=chosen)
 
     def process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
-        """Consensus connection: reject a proposal holding an undecodable or oversize tx."""
-        max_tx = machine.params(self.pending).max_tx_bytes
-        ok = not any(_undecodable(raw, max_tx) for raw in req.txs)
+        """Consensus connection: reject a proposal holding an undecodable or oversize tx, or
+        more transactions than the block's gas budget runs (PrepareProposal never offers more),
+        before parsing any."""
+        current = machine.params(self.pending)
+        max_tx, most = current.max_tx_bytes, block_budget(current) // TX_GAS
+        ok = len(req.txs) <= most and not any(_undecodable(raw, max_tx) for raw in req.txs)
         status = abci.ResponseProcessProposal.ACCEPT if ok else abci.ResponseProcessProposal.REJECT
         return abci.ResponseProcessProposal(status=status)
 

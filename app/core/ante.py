@@ -7,6 +7,7 @@ from typing import Protocol
 from app.core.env import BlockEnv
 from app.core.errors import (
     MISSING_ROLE,
+    NONCE_EXHAUSTED,
     NONCE_GAP,
     NONCE_REPLAYED,
     SENDER_DISABLED,
@@ -18,6 +19,10 @@ from app.core.routing import NO_ROLE
 from app.core.text import quote
 from app.core.tx import DecodedTx
 from app.pb.modelgov.v1 import state_pb2
+
+LAST_NONCE = 2**64 - 1
+"""An account's nonce is a uint64 that every transaction increments: at this value none is left
+(a genesis may carry any uint64 nonce)."""
 
 
 class AccountBook(Protocol):
@@ -47,6 +52,8 @@ def authenticate(members: AccountBook, env: BlockEnv, tx: DecodedTx) -> state_pb
         raise TxError(NONCE_REPLAYED, f"nonce {body.nonce} was used; the next is {account.nonce}")
     if body.nonce > account.nonce:
         raise TxError(NONCE_GAP, f"nonce {body.nonce} is ahead; the next is {account.nonce}")
+    if account.nonce >= LAST_NONCE:  # consuming it would overflow the account's uint64
+        raise TxError(NONCE_EXHAUSTED, f"nonce {account.nonce} is the last one a key can use")
     for msg in tx.msgs:
         if msg.route.role != NO_ROLE and msg.route.role not in account.roles:
             raise TxError(

@@ -83,3 +83,6 @@ TOO_MANY_PENDING = register(
 BLOCK_GAS_EXHAUSTED = register(
     TX, 18, "block_gas_exhausted", "the block used its max_block_gas before this transaction"
 )
+NONCE_EXHAUSTED = register(
+    TX, 19, "nonce_exhausted", "the account has used its last nonce; admit a new key for it"
+)

@@ -16,3 +16,6 @@ NOT_OPENER = register(FEDERATED, 10, "not_opener", "only the opening organisatio
 NOT_SUBMITTED = register(FEDERATED, 11, "not_submitted", "an included org submitted no update")
 TOO_FEW = register(FEDERATED, 12, "too_few_participants", "fewer updates than min_participants")
 IDS_EXHAUSTED = register(FEDERATED, 13, "ids_exhausted", "every round id has been used")
+TOO_MANY_OPEN = register(
+    FEDERATED, 14, "too_many_open", "the organisation has the most rounds open at once"
+)

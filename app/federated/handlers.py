@@ -29,6 +29,10 @@ from app.pb.modelgov.v1 import federated_pb2, tx_pb2
 
 FORMAT = "safetensors"
 FRAMEWORK = "pytorch"
+MAX_OPEN_PER_ORG = 64
+"""Rounds one organisation may have open at once. The end of a block closes, without gas,
+every open round whose deadline it is: unbounded, one publisher could aim any number of rounds
+at one height and make that block take minutes on every validator."""
 
 
 def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
@@ -44,6 +48,11 @@ def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
             raise TxError(errors.UNKNOWN_ORG, f"no organisation {quote(org, 64)}")
     if msg.deadline_height <= ctx.env.height:
         raise TxError(errors.BAD_DEADLINE, f"deadline {msg.deadline_height} is not after now")
+    if FederatedKeeper(ctx.state).open_count(ctx.sender.org, MAX_OPEN_PER_ORG) >= MAX_OPEN_PER_ORG:
+        raise TxError(
+            errors.TOO_MANY_OPEN,
+            f"{ctx.sender.org} has {MAX_OPEN_PER_ORG} rounds open; finalize one or let it expire",
+        )
     record = FederatedKeeper(ctx.state).open(
         federated_pb2.Round(
             opener=ctx.sender.address,

@@ -25,6 +25,11 @@ class FederatedReader:
         """Whether an open round will publish ``model_id@version``."""
         return self.state.get(keys.target_key(model_id, version)) is not None
 
+    def open_count(self, org: str, limit: int) -> int:
+        """How many rounds ``org`` has open, counted up to ``limit``."""
+        found = self.state.iterate(keys.opened_by_prefix(org))
+        return sum(1 for _ in zip(range(limit), found, strict=False))
+
     def contributors(self, model_id: str, version: str) -> federated_pb2.Contributors | None:
         """The contributors of an aggregate version, or None for any other version."""
         raw = self.state.get(keys.contributors_key(model_id, version))
@@ -58,12 +63,13 @@ class FederatedKeeper(FederatedReader):
         return record
 
     def restore(self, record: federated_pb2.Round) -> None:
-        """Store a round under its id and, while it is open, its deadline and target indexes
-        (``open``'s writes; genesis calls it for the rounds it restores)."""
+        """Store a round under its id and, while it is open, its deadline, target and opener
+        indexes (``open``'s writes; genesis calls it for the rounds it restores)."""
         self.set_round(record)
         if record.status == federated_pb2.ROUND_STATUS_OPEN:
             self.state.set(keys.deadline_key(record.deadline_height, record.id), b"\x01")
             self.state.set(keys.target_key(record.target_model, record.target_version), b"\x01")
+            self.state.set(keys.opened_by_key(record.opener_org, record.id), b"\x01")
 
     def restore_last_id(self, last: int) -> None:
         """Write the round counter: the last id given (genesis)."""
@@ -79,6 +85,7 @@ class FederatedKeeper(FederatedReader):
         self.set_round(record)
         self.state.delete(keys.deadline_key(record.deadline_height, record.id))
         self.state.delete(keys.target_key(record.target_model, record.target_version))
+        self.state.delete(keys.opened_by_key(record.opener_org, record.id))
 
     def set_contributors(
         self, model_id: str, version: str, record: federated_pb2.Contributors

@@ -9,6 +9,7 @@ ROUND = PREFIX + b"r"
 DEADLINE = PREFIX + b"d"
 TARGET = PREFIX + b"t"
 CONTRIBUTORS = PREFIX + b"c"
+OPENED_BY = PREFIX + b"o"
 SEP = b"\x00"
 MAX_U64 = 2**64 - 1
 """The largest id or height an 8-byte key holds."""
@@ -37,3 +38,13 @@ def target_key(model_id: str, version: str) -> bytes:
 def contributors_key(model_id: str, version: str) -> bytes:
     """Key of the contributors of an aggregate version."""
     return CONTRIBUTORS + model_id.encode() + SEP + version.encode()
+
+
+def opened_by_prefix(org: str) -> bytes:
+    """Prefix of the index of an organisation's open rounds."""
+    return OPENED_BY + org.encode() + SEP
+
+
+def opened_by_key(org: str, round_id: int) -> bytes:
+    """Index entry: ``org`` opened round ``round_id``, still open (bounds what one org opens)."""
+    return opened_by_prefix(org) + u64(round_id)

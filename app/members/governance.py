@@ -48,6 +48,7 @@ def end_block(
     keeper = MembersKeeper(state)
     basis = _Basis.read(keeper)
     candidates = _candidates(keeper, basis, env.height)
+    engine_has = {v.pubkey for v in keeper.validators()} if candidates else set()
     events: list[Event] = []
     changes: list[ValidatorChange] = []
     for proposal_id in candidates:
@@ -70,7 +71,7 @@ def end_block(
         events.append(
             Event(event_types.DECIDED, (("id", str(proposal_id)), ("status", status.lower())))
         )
-    return tuple(events), _last_per_key(changes)
+    return tuple(events), _last_per_key(changes, engine_has)
 
 
 @dataclass(frozen=True)
@@ -103,10 +104,17 @@ def _candidates(keeper: MembersKeeper, basis: _Basis, height: int) -> list[int]:
     return sorted(set(touched).union(keeper.due_proposals(height)))
 
 
-def _last_per_key(changes: list[ValidatorChange]) -> tuple[ValidatorChange, ...]:
-    """One update per validator key (the engine refuses duplicates in a block): the last."""
+def _last_per_key(
+    changes: list[ValidatorChange], engine_has: set[bytes]
+) -> tuple[ValidatorChange, ...]:
+    """One update per validator key (the engine refuses duplicates in a block): the last,
+    except the removal of a key the engine's set does not hold (added and removed again in
+    this block): the engine halts on it ("failed to find validator to remove"), so it is
+    dropped, leaving the engine as it was."""
     latest = {change.pubkey: change for change in changes}
-    return tuple(latest.values())
+    return tuple(
+        change for change in latest.values() if change.power or change.pubkey in engine_has
+    )
 
 
 def _execute(state: Overlay, proposal: state_pb2.Proposal, changes: list[ValidatorChange]) -> None:

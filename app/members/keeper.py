@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from app.core.ante import LAST_NONCE
 from app.core.ids import restore_last_id, take_id
 from app.members import errors, keys
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
+
+RETIRED_GAP = 2**32
+"""How far past its retired nonce a re-admitted key starts (``reuse_nonce``)."""
 
 DEFAULT_PARAMS = state_pb2.Params(
     max_tx_bytes=65536,
@@ -188,11 +192,17 @@ class MembersKeeper(MembersReader):
         self.set_account(account)
 
     def reuse_nonce(self, address: str) -> int:
-        """The nonce a (re-)admitted key starts from: its retired nonce, else 0; the retired
-        record is dropped since the account record carries it from now on."""
+        """The nonce a (re-)admitted key starts from: RETIRED_GAP past its retired nonce, else
+        0; the retired record is dropped since the account record carries it from now on.
+
+        Not the retired nonce itself: a transaction the key signed in its earlier life that
+        never ran (refused at the door with its nonce unused, its bytes public in a block)
+        would match it and run in the new life, as the old intent. No key signs 2^32
+        transactions ahead, so none of an earlier life can match after the gap.
+        """
         nonce = self.retired_nonce(address)
         self.state.delete(keys.retired_key(address))
-        return 0 if nonce is None else nonce
+        return 0 if nonce is None else min(nonce + RETIRED_GAP, LAST_NONCE)
 
     def add_proposal(self, proposal: state_pb2.Proposal) -> state_pb2.Proposal:
         """Store a new proposal under the next id and open it to votes; raises

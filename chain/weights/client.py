@@ -29,7 +29,7 @@ from chain.weights.digest import (
     check_digest,
     hash_path,
 )
-from chain.weights.store import BlobStore
+from chain.weights.store import MAX_MANIFEST_BYTES, BlobStore
 
 CHUNK = 1024 * 1024
 EXTENSIONS = {"safetensors": ".safetensors", "pytorch": ".pt", "onnx": ".onnx", "gguf": ".gguf"}
@@ -189,15 +189,20 @@ def download(
     target: Path,
     progress: Callable[[int], None] | None,
     failures: list[str],
+    size: int,
 ) -> str:
-    """Fetch one blob from the first provider that serves it right; returns that provider."""
+    """Fetch one blob of ``size`` bytes (as the chain declares it) from the first provider
+    that serves it right; returns that provider.
+
+    Any member can announce a provider for any digest, so no provider's answer is final: a
+    refusal (403) from one moves on to the next, and one that sends more than ``size`` bytes
+    is cut off there, so a hostile provider can neither stop a pull nor fill the disk."""
     for url in urls:
         try:
-            _fetch_or_retry(key, url, blob_path, target.with_name(target.name + ".part"), progress)
+            part = target.with_name(target.name + ".part")
+            _fetch_or_retry(key, url, blob_path, part, progress, size)
         except TransferError as exc:
             failures.append(str(exc))
-            if "HTTP 403" in str(exc):
-                raise
             continue
         part = target.with_name(target.name + ".part")
         got = _sha256(part)
@@ -212,24 +217,27 @@ def download(
 
 
 def _fetch_or_retry(
-    key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None
+    key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None, size: int
 ) -> None:
     """Fetch; after a 403, once more a block later: a store decides on its own node's state,
     which may not have the block with a receipt just obtained through another node yet (the
     wait is the client's; the store never waits)."""
     try:
-        _fetch(key, url, path, part, progress)
+        _fetch(key, url, path, part, progress, size)
     except TransferError as exc:
         if "HTTP 403" not in str(exc):
             raise
         time.sleep(RETRY_AFTER_403_SECONDS)
-        _fetch(key, url, path, part, progress)
+        _fetch(key, url, path, part, progress, size)
 
 
 def _fetch(
-    key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None
+    key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None, size: int
 ) -> None:
     have = part.stat().st_size if part.exists() else 0
+    if have > size:  # not a part of this blob (a leftover, or another file's name)
+        part.unlink()
+        have = 0
     headers = {"Range": f"bytes={have}-"} if have else {}
     try:
         reply = signed_get(key, url, path, headers, stream=True)
@@ -243,9 +251,16 @@ def _fetch(
         mode = "ab" if reply.status_code == 206 else "wb"
         if progress is not None and have and mode == "ab":
             progress(have)
+        written = have if mode == "ab" else 0
         with part.open(mode) as out:
             for chunk in reply.iter_content(CHUNK):
+                if written + len(chunk) > size:
+                    out.truncate(0)
+                    raise TransferError(
+                        f"{url}: sent more than the {size} bytes the chain declares"
+                    )
                 out.write(chunk)
+                written += len(chunk)
                 if progress is not None:
                     progress(len(chunk))
 
@@ -287,6 +302,7 @@ def pull(
         report.path,
         progress,
         report.failures,
+        max(version.size_bytes, MAX_MANIFEST_BYTES),  # a directory's blob is its manifest
     )
     with report.path.open("rb") as pulled:
         if pulled.read(len(MANIFEST_HEADER)) == MANIFEST_HEADER:
@@ -320,6 +336,7 @@ def _pull_file(
         target,
         progress,
         report.failures,
+        file.size,
     )
 
 

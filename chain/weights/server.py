@@ -11,7 +11,8 @@
 Every blob request is signed for this store (``chain.weights.auth``: 401 says what is wrong) and
 decided by one ledger query (``chain.weights.access``: 403 and 404 say why and what to do). The
 server survives abuse by bounds: a fixed pool of worker threads behind a bounded queue (a
-connection beyond it gets 503 at once), a timeout on every socket operation, headers parsed
+connection beyond it gets 503 at once), a timeout on every socket operation, a bound on the
+transfers one organisation runs at once (429: a slow one holds a worker), headers parsed
 strictly (a malformed Range or Content-Length is 400), blobs streamed in chunks, an upload sized
 up front and charged to its organisation's quota on this store (413, 507), and refusals that never
 wait for the ledger beyond a short RPC timeout.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import queue
@@ -55,6 +57,9 @@ RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 LENGTH = re.compile(r"[0-9]{1,19}")
 CHUNK = 1024 * 1024
 DRAIN_ON_REFUSAL = 64 * 1024
+MAX_COPY_QUESTIONS = 4
+"""Uploaders of a copy (none of them its holder) the ledger is asked about, per read: each
+question is a whole read decision, licenses included."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,10 @@ class ServerConfig:
     socket_timeout: float = 20.0
     header_timeout: float = 10.0
     max_upload: int = 1 << 40
+    per_org_transfers: int = 4
+    """Downloads and uploads one organisation may have in progress at once: a transfer holds
+    a worker as long as each read or write makes some progress, so without this bound one
+    member trickling bodies or reading slowly could hold the whole pool."""
 
 
 class BadRequest(Exception):
@@ -113,6 +122,7 @@ class WeightsServer(HTTPServer):
         ]
         for worker in self._workers:
             worker.start()
+        self._transfers: dict[str, int] = {}
         self._deadlines: dict[socket.socket, float] = {}
         self._deadlines_lock = threading.Lock()
         self._closing = threading.Event()
@@ -140,6 +150,23 @@ class WeightsServer(HTTPServer):
             for connection in late:
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
+
+    @contextlib.contextmanager
+    def transfer(self, org: str) -> Iterator[bool]:
+        """A transfer slot of ``org`` for the duration: yields False when the org already has
+        ``per_org_transfers`` in progress."""
+        with self._lock:
+            busy = self._transfers.get(org, 0) >= self.config.per_org_transfers
+            if not busy:
+                self._transfers[org] = self._transfers.get(org, 0) + 1
+        try:
+            yield not busy
+        finally:
+            if not busy:
+                with self._lock:
+                    self._transfers[org] -= 1
+                    if not self._transfers[org]:
+                        del self._transfers[org]
 
     def count(self, outcome: str, method: str = "GET") -> None:
         """Tally served and refused requests (shown by /v1/health and /metrics)."""
@@ -178,6 +205,12 @@ class WeightsServer(HTTPServer):
                 self._pending.put_nowait(None)
             except queue.Full:
                 break
+
+
+def _too_many(org: str, limit: int) -> Access:
+    """The refusal of a transfer beyond an organisation's bound."""
+    reason = f"{org} has {limit} transfers at once in progress on this store"
+    return Access(False, 429, reason, "wait for one to finish, or use another provider")
 
 
 def _busy(request: socket.socket) -> None:
@@ -263,7 +296,11 @@ class Handler(BaseHTTPRequestHandler):
         access = self._read_decision(signed.address, digest, inner)
         if self._granted(signed, access):
             name = f"{digest}/{inner}" if inner else digest
-            self._serve(access.file_digest or digest, name, wanted, send_body)
+            with self.server.transfer(access.org) as free:
+                if free:
+                    self._serve(access.file_digest or digest, name, wanted, send_body)
+                else:
+                    self._answer(_too_many(access.org, self.server.config.per_org_transfers))
 
     def _read_decision(self, address: str, digest: str, inner: str) -> Access:
         """The ledger's answer for this store's copy: when the org that uploaded the copy is
@@ -272,10 +309,16 @@ class Handler(BaseHTTPRequestHandler):
         access = ledger.read(address, digest, inner)
         if not access.allowed:
             return access
-        uploader = self.server.store.owner(access.file_digest or digest)
-        if uploader is None or uploader == access.blob_holder:
+        uploaders = self.server.store.uploaders(access.file_digest or digest)
+        if not uploaders or access.blob_holder in uploaders:
             return access
-        return ledger.read(address, digest, inner, uploader)
+        refusal = access
+        for uploader in uploaders[:MAX_COPY_QUESTIONS]:  # orgs that sent these bytes
+            answer = ledger.read(address, digest, inner, uploader)
+            if answer.allowed:
+                return answer
+            refusal = answer if refusal.allowed else refusal
+        return refusal
 
     def _serve(
         self, blob: str, name: str, wanted: tuple[int | None, int | None] | None, send_body: bool
@@ -327,8 +370,12 @@ class Handler(BaseHTTPRequestHandler):
         access = self.server.ledger.write(signed.address, model)
         if not self._granted(signed, access):
             return
-        held = self.server.store.has(digest)
-        if not held:
+        store = self.server.store
+        uploaders = store.uploaders(digest)
+        # held for this org only if its upload would add nothing: a copy another org brought
+        # in may be refused to readers until an org that may name it sends the bytes too
+        held = store.has(digest) and (not uploaders or access.org in uploaders)
+        if not store.has(digest):
             try:
                 reservation = self.server.quotas.reserve(access.org, int(size_text))
             except QuotaError as exc:
@@ -354,7 +401,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         access = self.server.ledger.write(signed.address, model)
         if self._granted(signed, access):
-            self._receive(match.group(1), model, access.org, length)
+            with self.server.transfer(access.org) as free:
+                if free:
+                    self._receive(match.group(1), model, access.org, length)
+                else:
+                    self._answer(_too_many(access.org, self.server.config.per_org_transfers))
 
     def _length(self) -> int | None:
         """The upload's Content-Length; None after refusing it (411, 413)."""
@@ -378,9 +429,7 @@ class Handler(BaseHTTPRequestHandler):
     def _receive(self, digest: str, model: str, org: str, length: int) -> None:
         store, quotas = self.server.store, self.server.quotas
         if store.has(digest):
-            self._drain(length)
-            store.mark_pending(digest, model)
-            self._json(200, {"digest": digest, "stored": True})
+            self._held(digest, model, org, length)
             return
         try:
             reservation = quotas.reserve(org, length)
@@ -405,15 +454,38 @@ class Handler(BaseHTTPRequestHandler):
         self.server.count("uploaded", "PUT")
         self._json(201 if created else 200, {"digest": digest, "stored": True})
 
-    def _drain(self, length: int) -> None:
-        """Read and drop a body the server does not keep, so the connection stays usable."""
+    def _held(self, digest: str, model: str, org: str, length: int) -> None:
+        """An upload of a blob the store holds. From an org that has not uploaded it yet, the
+        bytes are hashed as they are read: if they are the blob, that org counts as an uploader
+        too, so an org that sent a blob first (one it may not name) cannot keep the holder's
+        own upload from making the store's copy servable. A blob the operator placed (no
+        uploader) stays the operator's: an upload never subjects it to the copy check."""
+        store = self.server.store
+        uploaders = store.uploaders(digest)
+        if not uploaders or org in uploaders:  # placed by the operator, or already this org's
+            self._drain(length)
+        else:
+            got = self._drain(length, hashlib.sha256())
+            if got != digest:
+                self._refuse(Access(False, 422, f"upload refused: the bytes hash to {got}"))
+                return
+            store.add_uploader(digest, org)
+        store.mark_pending(digest, model)
+        self._json(200, {"digest": digest, "stored": True})
+
+    def _drain(self, length: int, hasher: Any = None) -> str:
+        """Read and drop a body the server does not keep, so the connection stays usable;
+        with ``hasher``, the digest of what was read (all of it, else "")."""
         left = length
         while left > 0:
             chunk = self.rfile.read(min(CHUNK, left))
             if not chunk:
                 self.close_connection = True
-                return
+                return ""
+            if hasher is not None:
+                hasher.update(chunk)
             left -= len(chunk)
+        return "sha256:" + hasher.hexdigest() if hasher is not None else ""
 
     def _refuse_upload(self, access: Access) -> None:
         """Refuse before reading the body: read a little of it (so a small client sees the
@@ -622,6 +694,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a public URL of this store, as clients sign for it (repeat; default the listen one)",
     )
     parser.add_argument("--workers", type=int, default=16, help="requests served at once")
+    parser.add_argument(
+        "--per-org-transfers", type=int, default=4, help="transfers one org may run at once"
+    )
     parser.add_argument("--backlog", type=int, default=64, help="connections waiting; then 503")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per socket read/write")
     parser.add_argument(
@@ -653,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
             "min_free": parse_size(args.min_free),
         },
         workers=args.workers,
+        per_org_transfers=args.per_org_transfers,
         backlog=args.backlog,
         socket_timeout=args.timeout,
         header_timeout=args.header_timeout,

@@ -6,7 +6,8 @@ Layout under the store root::
     blobs/sha256/<hex>    a file's bytes, or a directory's manifest
     tmp/                  uploads in progress (renamed into blobs/ once verified)
     pending/<hex>         uploads not yet referenced on chain: {"model", "time"}; gc keeps them
-    owners/<hex>          the organisation whose upload brought the blob in (upload quotas)
+    owners/<hex>          the organisations that uploaded the blob, one a line; the first
+                          brought it in and is charged for it (upload quotas)
 
 A manifest is parsed only when its blob is at most ``MAX_MANIFEST_BYTES``, so reading one never
 takes more memory than that, whatever the blob.
@@ -34,6 +35,10 @@ from chain.weights.digest import (
 
 CHUNK = 8 * 1024 * 1024
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_UPLOADERS = 64
+"""Organisations remembered per blob as having uploaded its bytes (each a member org whose
+publisher sent them; a consortium has far fewer members, so squatters cannot fill the list
+before the holder)."""
 
 
 class Readable(Protocol):
@@ -132,19 +137,35 @@ class BlobStore:
         (self.owners_dir / check_digest(digest)).write_text(org)
 
     def owner(self, digest: str) -> str | None:
-        """The organisation whose upload brought the blob in; None if the operator placed it."""
+        """The organisation whose upload brought the blob in (charged for it); None if the
+        operator placed it."""
+        found = self.uploaders(digest)
+        return found[0] if found else None
+
+    def uploaders(self, digest: str) -> list[str]:
+        """The organisations that uploaded the blob's bytes, first (the one charged) first."""
         try:
-            return (self.owners_dir / check_digest(digest)).read_text().strip() or None
+            text = (self.owners_dir / check_digest(digest)).read_text()
         except FileNotFoundError:
-            return None
+            return []
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    def add_uploader(self, digest: str, org: str) -> None:
+        """Another organisation sent the bytes of a blob the store already holds: its copy is
+        the same, so the blob counts as uploaded by it too (at most MAX_UPLOADERS, so reads ask
+        a bounded number of questions); the first uploader stays the one charged."""
+        found = self.uploaders(digest)
+        if org not in found and len(found) < MAX_UPLOADERS:
+            (self.owners_dir / check_digest(digest)).write_text("\n".join([*found, org]) + "\n")
 
     def owners(self) -> Iterator[tuple[str, str]]:
         """(digest, organisation) of every blob charged to an organisation."""
         for entry in self.owners_dir.iterdir():
             try:
-                yield "sha256:" + entry.name, entry.read_text().strip()
+                first = entry.read_text().split("\n", 1)[0].strip()
             except OSError:
                 continue
+            yield "sha256:" + entry.name, first
 
     def mark_pending(self, digest: str, model: str) -> None:
         """Remember an upload until a version references it (gc keeps it meanwhile)."""

@@ -9,7 +9,7 @@ sorted when it is converted so that the order never depends on how the host buil
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from app.core.text import quote
@@ -148,7 +148,12 @@ def render(value: Value, limit: int) -> str:
 
 
 class _Rendering:
-    """Text built piece by piece, iteratively (a value nests at most max_value_depth)."""
+    """Text built piece by piece, iteratively (a value nests at most max_value_depth).
+
+    Each open container is an iterator over its pieces, so the host walks a container only as
+    far as the text gets: a list of a million elements costs what its first max_str_len
+    characters cost, never a copy of the whole list first.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -162,24 +167,21 @@ class _Rendering:
         self.parts.append(piece)
 
     def value(self, value: Value) -> None:
-        todo: list[Value | _Raw] = [value]
+        todo: list[Iterator[Value | _Raw]] = [iter((value,))]
         while todo:
-            item = todo.pop()
-            if type(item) is _Raw:
+            item = next(todo[-1], _END)
+            if item is _END:
+                todo.pop()
+            elif type(item) is _Raw:
                 self.add(item.text)
             elif type(item) is str:
                 self.add(quote(item, self.limit - self.length + 1))
             elif type(item) is ListV:
-                todo.append(_Raw("]"))
-                todo.extend(_joined(list(reversed(item.items))))
-                todo.append(_Raw("["))
+                self.add("[")
+                todo.append(_list_pieces(item.items))
             elif type(item) is DictV:
-                todo.append(_Raw("}"))
-                pairs: list[Value | _Raw] = []
-                for key, inner in reversed(list(item.items.items())):
-                    pairs.extend((inner, _Raw(": "), key, _Raw(", ")))
-                todo.extend(pairs[:-1])
-                todo.append(_Raw("{"))
+                self.add("{")
+                todo.append(_dict_pieces(item.items))
             elif type(item) is DecisionV:
                 self.add(_decision_text(item, self.limit - self.length + 1))
             else:
@@ -195,14 +197,28 @@ class _Raw:
         self.text = text
 
 
-def _joined(items: list[Value]) -> list[Value | _Raw]:
-    """``items`` (already reversed) with ", " between them, for a stack."""
-    out: list[Value | _Raw] = []
+_END = _Raw("")
+_COMMA, _COLON, _CLOSE_LIST, _CLOSE_DICT = _Raw(", "), _Raw(": "), _Raw("]"), _Raw("}")
+
+
+def _list_pieces(items: tuple[Value, ...]) -> Iterator[Value | _Raw]:
+    """A list's elements with ", " between them, then "]", one at a time."""
     for i, item in enumerate(items):
         if i:
-            out.append(_Raw(", "))
-        out.append(item)
-    return out
+            yield _COMMA
+        yield item
+    yield _CLOSE_LIST
+
+
+def _dict_pieces(items: dict[Key, Value]) -> Iterator[Value | _Raw]:
+    """A dict's "key: value" pairs with ", " between them, then "}", one at a time."""
+    for i, (key, inner) in enumerate(items.items()):
+        if i:
+            yield _COMMA
+        yield key
+        yield _COLON
+        yield inner
+    yield _CLOSE_DICT
 
 
 def _decision_text(decision: DecisionV, limit: int) -> str:

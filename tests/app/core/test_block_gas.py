@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from driver import Driver, publish, register, started, timestamp
 
-from app.core import errors
-from app.core.gas import DEPLOY_GAS_PER_BYTE, LOAD_GAS_PER_BYTE, base_gas
+from app.core import crypto, errors
+from app.core.gas import DEPLOY_GAS_PER_BYTE, LOAD_GAS_PER_BYTE, TX_GAS, base_gas
 from app.core.valuemap import from_data
 from app.licenses import programs
 from app.pb.modelgov.v1 import tx_pb2
@@ -140,3 +140,53 @@ def test_a_use_of_a_removed_organisations_model_is_refused(chain: Driver) -> Non
         usage_errors.LICENSOR_REMOVED.codespace,
         usage_errors.LICENSOR_REMOVED.code,
     )
+
+
+def _refused_at_the_door(driver: Driver, count: int) -> list[bytes]:
+    """Decodable transactions that fail only their signature (signed by another key), as a
+    proposer may put any number of in its block: each costs every validator a verification."""
+    sender = driver["uni-pub"]
+    txs = []
+    for i in range(count):
+        body = tx_pb2.TxBody(
+            chain_id=driver.chain_id,
+            sender=sender.pubkey,
+            nonce=1000 + i,
+            messages=[register("uni", f"junk{i}")],
+        )
+        raw = body.SerializeToString()
+        signature = crypto.sign(b"\x07" * 32, raw)
+        txs.append(tx_pb2.Tx(body=raw, signature=signature).SerializeToString())
+    return txs
+
+
+def test_transactions_refused_before_they_run_still_count_against_the_block(
+    chain: Driver,
+) -> None:
+    """A proposer (any validator) can fill a block with transactions that fail only their
+    signature or their sender: 20 000 of them (2.7 MB, a fraction of the engine's block size)
+    took 3.6 s of FinalizeBlock here, on every validator. Each is charged TX_GAS against the
+    block's budget (its reported gas_used stays 0), so a block verifies at most
+    max_block_gas // TX_GAS signatures and refuses the rest unrun."""
+    bound = BUDGET // TX_GAS
+    valid = chain.sign("uni-pub", [register("uni", "after")])
+    txs = [*_refused_at_the_door(chain, bound), valid]
+    results = chain.block(txs, check_proposal=False).tx_results  # FinalizeBlock's own bound
+    assert {r.code for r in results[:bound]} == {errors.BAD_SIGNATURE.code}
+    assert all(r.gas_used == 0 for r in results[:bound])
+    assert results[-1].code == errors.BLOCK_GAS_EXHAUSTED.code, results[-1].log
+
+
+def test_a_proposer_offers_no_more_transactions_than_the_budget_runs(chain: Driver) -> None:
+    """An honest proposal stops at max_block_gas // TX_GAS transactions, so none of its own
+    transactions is refused unrun for the count alone; the rest stay in the mempool."""
+    txs = _refused_at_the_door(chain, BUDGET // TX_GAS + 5)
+    assert chain.prepare(txs) == txs[: BUDGET // TX_GAS]
+
+
+def test_a_proposal_past_that_count_is_rejected(chain: Driver) -> None:
+    """A proposal of more transactions than the budget runs is none an honest proposer makes:
+    it is rejected before any of them is parsed, so its size costs the validators nothing."""
+    txs = _refused_at_the_door(chain, BUDGET // TX_GAS)
+    assert chain.process(txs)
+    assert not chain.process([*txs, txs[0]])

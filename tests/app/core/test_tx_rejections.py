@@ -3,17 +3,20 @@ FinalizeBlock alike (a proposer may include txs our mempool never saw), and chan
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
-from driver import Driver, make_account, publish, register
+from driver import Driver, app_state, make_account, publish, register, timestamp
 
 from app.core import crypto, errors
 from app.core.errors import ErrorCode
 from app.core.gas import base_gas
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import tx_pb2
+from app.pb.tendermint.abci import types_pb2 as abci
 
 
 def _high_s(raw: bytes) -> bytes:
@@ -184,6 +187,7 @@ def test_codes_are_distinct_and_stable() -> None:
         "internal": 16,
         "too_many_pending": 17,
         "block_gas_exhausted": 18,
+        "nonce_exhausted": 19,
     }
 
 
@@ -264,3 +268,37 @@ def test_unknown_envelope_fields_are_refused(chain: Driver, extra: bytes) -> Non
     malleated = raw + extra  # same body, same signature, another hash
     response = chain.check(malleated)
     assert (response.codespace, response.code) == ("tx", errors.UNDECODABLE.code), response.log
+
+
+MAX_U64 = 2**64 - 1
+
+
+@pytest.mark.parametrize("nonce", [MAX_U64, MAX_U64 - 1])
+def test_an_account_at_the_last_nonce_is_refused_not_a_halt(tmp_path: Path, nonce: int) -> None:
+    """Genesis admits any uint64 nonce (an exported chain carries them). An account at
+    2^64 - 1 could still sign a transaction with it, and consuming that nonce overflowed the
+    account's uint64 field inside FinalizeBlock: every validator stopped, on every replay. The
+    last nonce is refused instead, with a code of its own; the one before it still works."""
+    d = Driver(tmp_path)
+    state = app_state(d.accounts.values(), {}, d.credits)
+    for account in state["accounts"]:
+        if account["name"] == "uni-pub":
+            account["nonce"] = nonce
+    d.app.init_chain(
+        abci.RequestInitChain(
+            chain_id=d.chain_id,
+            app_state_bytes=json.dumps(state).encode(),
+            time=timestamp(d.time),
+            initial_height=1,
+        )
+    )
+    d.block([])
+    d["uni-pub"].nonce = nonce
+    tx = d.sign("uni-pub", [register("uni", "m")])
+    result = d.block([tx]).tx_results[0]
+    if nonce == MAX_U64:
+        assert (result.codespace, result.code) == ("tx", errors.NONCE_EXHAUSTED.code)
+        assert d.check(tx).code == errors.NONCE_EXHAUSTED.code
+    else:
+        assert result.code == 0, result.log
+    d.close()

@@ -16,6 +16,7 @@ from app.core.errors import ErrorCode
 from app.core.valuemap import from_data
 from app.credits.keeper import MAX_BALANCE
 from app.federated import errors, keys
+from app.federated.handlers import MAX_OPEN_PER_ORG
 from app.federated.validation import MAX_INVITED, MAX_SAMPLES
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
@@ -200,3 +201,25 @@ def test_finalizing_at_the_extremes(
     result = based.run("uni-pub", finalize(**{"included": ("acme", "uni"), **fields}))
     expect(result, error)
     assert round_record(based).status == federated_pb2.ROUND_STATUS_OPEN
+
+
+ONE_INVITED: dict[str, Any] = {"invited_orgs": ["acme"], "min_participants": 1}
+
+
+def test_one_org_cannot_pile_up_open_rounds_for_one_end_of_block(based: Driver) -> None:
+    """Rounds still open at their deadline are closed by the end of that block, with no gas to
+    pay for it: 12 800 rounds opened by one publisher in 4 blocks, all with one deadline, took
+    4.8 s of that block's FinalizeBlock here (a block's gas admits 38 000 such opens, and any
+    number of blocks may aim at one height). An organisation has at most MAX_OPEN_PER_ORG
+    rounds open at once; one closed frees its place."""
+    msgs = [
+        open_round(target_version=f"t{i}", deadline_height=50, **ONE_INVITED)
+        for i in range(MAX_OPEN_PER_ORG)
+    ]
+    for start in range(0, len(msgs), 16):
+        based.ok("uni-pub", *msgs[start : start + 16])
+    over = open_round(target_version="over", deadline_height=60, **ONE_INVITED)
+    expect(based.run("uni-pub", over), errors.TOO_MANY_OPEN)
+    while based.height < 50:
+        based.block([])
+    based.ok("uni-pub", over)  # the deadline closed them all: places are free again

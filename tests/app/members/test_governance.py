@@ -220,3 +220,34 @@ def test_two_changes_of_one_validator_in_a_block_reach_the_engine_once(gov: Driv
     gov.ok("uni-admin", vote(1, YES), vote(2, YES))
     response = gov.block([gov.sign("acme-admin", [vote(1, YES), vote(2, YES)])])
     assert [(u.pub_key.ed25519, u.power) for u in response.validator_updates] == [(pubkey, 9)]
+
+
+@pytest.mark.parametrize(
+    ("powers", "expected"),
+    [
+        ((7, 0), []),  # added and removed in one block: the engine never had it
+        ((7, 0, 0), []),
+        ((0, 7), [7]),  # a removal refused (not a validator yet), then an addition
+        ((7, 0, 4), [4]),
+    ],
+)
+def test_a_validator_added_and_removed_in_one_block_sends_the_engine_nothing(
+    gov: Driver, powers: tuple[int, ...], expected: list[int]
+) -> None:
+    """The engine halts (every node: "failed to find validator to remove") on an update that
+    removes a key its set does not hold. Proposals adding a new key and removing it again
+    that pass in the same block must net out to no update of that key."""
+    pubkey, standing = bytes(range(1, 33)), bytes(range(2, 34))
+    actions = [
+        tx_pb2.ProposalAction(set_validator=tx_pb2.SetValidator(pubkey=key, power=power))
+        for key, power in [(standing, 10)] + [(pubkey, power) for power in powers]
+    ]
+    gov.ok("uni-admin", *(propose(action) for action in actions))
+    ids = range(1, len(actions) + 1)
+    # the first passes alone (a validator that stays, so no removal is the last), then the rest
+    gov.block(
+        [gov.sign("uni-admin", [vote(i, YES) for i in ids]), gov.sign("acme-admin", [vote(1, YES)])]
+    )
+    response = gov.block([gov.sign("acme-admin", [vote(i, YES) for i in ids[1:]])])
+    updates = [(u.pub_key.ed25519, u.power) for u in response.validator_updates]
+    assert updates == [(pubkey, power) for power in expected]

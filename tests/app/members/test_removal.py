@@ -139,6 +139,7 @@ def test_a_readmitted_key_continues_from_its_nonce_so_old_txs_never_replay(gov: 
     before = balance(gov, "acme")
     expect(gov.block([old_tx]).tx_results[0], tx_errors.NONCE_REPLAYED)
     assert balance(gov, "acme") == before
+    gov["acme-admin"].nonce = gov.committed_nonce("acme-admin")
     gov.ok("acme-admin", transfer("uni", 1))  # its next nonce still works
 
 
@@ -150,4 +151,22 @@ def test_a_revoked_then_readded_key_cannot_replay_either(gov: Driver) -> None:
     spec = tx_pb2.AccountSpec(name="acme-pub", pubkey=gov["acme-pub"].pubkey, roles=["publisher"])
     carried(gov, tx_pb2.ProposalAction(add_account=tx_pb2.AddAccount(org="acme", account=spec)))
     expect(gov.block([old_tx]).tx_results[0], tx_errors.NONCE_REPLAYED)
+    gov["acme-pub"].nonce = gov.committed_nonce("acme-pub")
     gov.ok("acme-pub", register("acme", "second"))
+
+
+def test_a_tx_signed_before_removal_that_never_ran_does_not_run_after_readmission(
+    gov: Driver,
+) -> None:
+    """acme's admin signs a transfer; acme is removed before it runs, and a proposer puts it in
+    a block anyway: refused (unknown sender), its nonce unused, its bytes public. When the same
+    key is admitted again, anyone can send those bytes: the old intent moves the re-admitted
+    org's credits."""
+    stale = gov.sign("acme-admin", [transfer("uni", 500)])
+    carried(gov, remove("acme"))
+    expect(gov.block([stale]).tx_results[0], tx_errors.UNKNOWN_SENDER)
+    carried(gov, readmit("acme", ("acme-admin", ("admin",))))
+    before = balance(gov, "acme")
+    expect(gov.block([stale]).tx_results[0], tx_errors.NONCE_REPLAYED)
+    assert balance(gov, "acme") == before
+    assert gov.committed_nonce("acme-admin") == gov["acme-admin"].nonce - 1 + 2**32

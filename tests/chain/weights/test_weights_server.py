@@ -297,3 +297,85 @@ def test_a_peer_trickling_its_headers_is_cut_off(tmp_path: Path) -> None:
     finally:
         served.server.shutdown()
         served.server.server_close()
+
+
+@dataclass
+class WriterLedger(FakeLedger):
+    """A FakeLedger whose writer belongs to ``writer_org`` (the org an upload is charged to)."""
+
+    writer_org: str = "acme"
+
+    def write(self, address: str, model: str) -> Access:
+        found = super().write(address, model)
+        return Access(True, org=self.writer_org) if found.allowed else found
+
+
+def test_an_earlier_upload_by_another_org_does_not_lock_the_holder_out(tmp_path: Path) -> None:
+    """Squatting a store copy: an org that has the bytes of a blob it may not name (a file many
+    directories share, a licensee's copy) uploads them to a store before the holder does. That
+    copy is refused to everyone (right); the holder's own upload of the same bytes must then
+    make the blob servable, not be drained and ignored while the squatter's copy stays."""
+    served = start(tmp_path)
+    ledger = WriterLedger(set(served.ledger.allowed))
+    served.server.ledger = ledger  # type: ignore[assignment]
+    shared = b"a tokenizer file that many directories list"
+    digest = "sha256:" + hashlib.sha256(shared).hexdigest()
+    ledger.allowed.add(digest)
+    try:
+        ledger.writer_org = "squatter"
+        assert served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=shared)[0] == 201
+        status, _, body = served.request("GET", f"/v1/blobs/{digest}")
+        assert status == 403 and b"uploaded by squatter" in body
+        ledger.writer_org = "uni"  # the holder's push is told to send the bytes, and does
+        asked = served.request("GET", f"/v1/uploads/{digest}?model=acme/m&size={len(shared)}")
+        assert asked[0] == 200 and json.loads(asked[2])["held"] is False
+        assert served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=shared)[0] == 200
+        assert served.request("GET", f"/v1/blobs/{digest}")[:3:2] == (200, shared)
+        assert served.server.quotas.used("squatter") == len(shared)  # charged once, to the first
+        ledger.writer_org = "thief"  # a re-upload that is not the bytes proves nothing
+        wrong = served.request("PUT", f"/v1/blobs/{digest}?model=acme/m", body=b"x" * len(shared))
+        assert wrong[0] == 422
+        assert served.server.store.uploaders(digest) == ["squatter", "uni"]
+        asked = served.request("GET", f"/v1/uploads/{digest}?model=acme/m&size={len(shared)}")
+        assert json.loads(asked[2])["held"] is False  # thief is no uploader
+        ledger.writer_org = "uni"
+        asked = served.request("GET", f"/v1/uploads/{digest}?model=acme/m&size={len(shared)}")
+        assert json.loads(asked[2])["held"] is True
+    finally:
+        served.server.shutdown()
+        served.server.server_close()
+
+
+def test_one_org_cannot_hold_every_worker_with_slow_transfers(tmp_path: Path) -> None:
+    """A member trickling upload bodies (or reading downloads slowly) keeps each worker it gets
+    as long as every read or write makes a little progress: the socket timeout alone lets one
+    org hold the whole pool. Transfers at once are bounded per organisation, so its further
+    requests are 429 while other orgs are still served."""
+    served = start(tmp_path, socket_timeout=5, workers=4, per_org_transfers=2)
+    slow: list[socket.socket] = []
+    try:
+        for i in range(2):
+            path = f"/v1/blobs/{'sha256:' + str(i) * 64}?model=acme/m"
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+            sock.sendall(signed_put(served, path, "1000") + b"x")  # then nothing more
+            slow.append(sock)
+        time.sleep(0.5)
+        status, _, body = served.request("GET", f"/v1/blobs/{DIGEST}")
+        assert status == 429 and b"transfers at once" in body, body
+        assert served.request("GET", "/v1/health", sign=False)[0] == 200
+    finally:
+        for sock in slow:
+            sock.close()
+        served.server.shutdown()
+        served.server.server_close()
+
+
+def test_an_upload_of_a_blob_the_operator_placed_changes_nothing(running: Running) -> None:
+    """A blob the operator put in the store has no uploader and is served as the ledger allows;
+    an org that later uploads the same bytes neither becomes its uploader (which would subject
+    it to the copy check) nor is charged for it."""
+    assert running.server.store.uploaders(DIGEST) == []
+    assert running.request("PUT", f"/v1/blobs/{DIGEST}?model=acme/m", body=DATA)[0] == 200
+    assert running.server.store.uploaders(DIGEST) == []
+    assert running.server.quotas.used("acme") == 0
+    assert running.request("GET", f"/v1/blobs/{DIGEST}")[:3:2] == (200, DATA)

@@ -21,6 +21,9 @@ from app.licenses.lang import (
     run_authorize,
 )
 from app.licenses.lang.context import example_context
+from app.licenses.lang.errors import MemoryFault
+from app.licenses.lang.limits import DEFAULT_LIMITS
+from app.licenses.lang.values import ListV, render
 
 # (name, script, expected exception type(s), a fragment of the message)
 Expected = type[Exception] | tuple[type[Exception], ...] | None
@@ -278,3 +281,21 @@ def test_int_dict_keys_cannot_share_a_hash() -> None:
     missing = "def authorize(ctx):\n    d = {1: 1}\n    return allow(fee=d[2 ** 70])\n"
     with pytest.raises(ScriptRuntimeError, match="has no key"):
         run_authorize(check_script(missing), {})
+
+
+def _render_seconds(length: int) -> float:
+    """Thread time of str() of a list of ``length`` zeros, which stops at max_str_len."""
+    items = ListV((0,) * length, length + 4, 1)
+    started = time.thread_time()
+    with pytest.raises(MemoryFault):
+        render(items, DEFAULT_LIMITS.max_str_len)
+    return time.thread_time() - started
+
+
+def test_str_of_a_long_list_walks_only_what_fits_in_the_text() -> None:
+    """str() charges for at most the max_str_len characters it writes, so its host work must
+    stop there too: rendering a list of a million elements (as ``[0] * 130000`` at the default
+    limits, 4.7 times a plain loop's cost per gas) must not first copy the whole list."""
+    short = min(_render_seconds(4_000) for _ in range(3))
+    long = min(_render_seconds(1_000_000) for _ in range(3))
+    assert long < 5 * short + 0.005, (short, long)
