@@ -121,7 +121,12 @@ ROUTES: Routes = {
     "transfer_credits": Route(
         ADMIN, credits_validation.validate_transfer, credits.transfer_credits
     ),
-    "attest": Route(AUDITOR, attestations_validation.validate_attest, attestations.attest),
+    "attest": Route(
+        AUDITOR,
+        attestations_validation.validate_attest,
+        attestations.attest,
+        attestations_validation.attest_gas,
+    ),
     "open_round": Route(PUBLISHER, federated_validation.validate_open, federated.open_round),
     "submit_update": Route(
         PUBLISHER, federated_validation.validate_submit, federated.submit_update
