@@ -94,7 +94,12 @@ from app.usage import validation as usage_validation
 
 ROUTES: Routes = {
     "register_model": Route(PUBLISHER, models_validation.validate_register, models.register_model),
-    "publish_version": Route(PUBLISHER, models_validation.validate_publish, models.publish_version),
+    "publish_version": Route(
+        PUBLISHER,
+        models_validation.validate_publish,
+        models.publish_version,
+        models_validation.publish_gas,
+    ),
     "claim_digests": Route(PUBLISHER, models_validation.validate_claim, models.claim_digests),
     "set_version_status": Route(
         PUBLISHER, models_validation.validate_status, models.set_version_status
@@ -116,7 +121,12 @@ ROUTES: Routes = {
     "transfer_credits": Route(
         ADMIN, credits_validation.validate_transfer, credits.transfer_credits
     ),
-    "attest": Route(AUDITOR, attestations_validation.validate_attest, attestations.attest),
+    "attest": Route(
+        AUDITOR,
+        attestations_validation.validate_attest,
+        attestations.attest,
+        attestations_validation.attest_gas,
+    ),
     "open_round": Route(PUBLISHER, federated_validation.validate_open, federated.open_round),
     "submit_update": Route(
         PUBLISHER, federated_validation.validate_submit, federated.submit_update

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from app.attestations import errors
 from app.core import names
 from app.core.errors import TxError
+from app.core.gas import ATTEST_GAS, LIST_ITEM_GAS
 from app.core.text import quote
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -29,6 +30,12 @@ def validate_attest(msg: tx_pb2.Attest, params: state_pb2.Params) -> None:
         raise TxError(errors.INVALID_FIELD, f"method over {params.max_description_bytes} bytes")
     if not msg.metrics and not msg.method:
         raise TxError(errors.EMPTY, "state at least one metric or the method")
+
+
+def attest_gas(msg: tx_pb2.Attest) -> int:
+    """The gas of an attestation beyond the fixed costs: its writes, and each metric's check
+    and bytes (app.core.gas)."""
+    return ATTEST_GAS + LIST_ITEM_GAS * len(msg.metrics)
 
 
 def validate_metrics(metrics: Sequence[tx_pb2.Metric], params: state_pb2.Params) -> None:

@@ -25,6 +25,18 @@ LOAD_GAS_PER_BYTE = 20
 """A license's first use in a block pays for checking its script again (the program cache may
 have let it go; whether it did differs between nodes, so every node charges it). Later uses in
 the same block find it pinned in the cache and pay nothing more."""
+PUBLISH_GAS = 2_000
+"""A version's publication: its record, its indexes (owner, order, digest, children), the
+digest's holding and its event, about 0.2 ms of host work beyond the fixed costs."""
+LIST_ITEM_GAS = 150
+"""Each parent, metric, storage URI, dataset digest and consent receipt a version names: a
+lookup or an index entry, and its bytes in the record."""
+ATTEST_GAS = 1_000
+"""An attestation: its record, its two indexes and its event (metrics are LIST_ITEM_GAS each;
+16 attestations of 64 metrics took 18 ms for 4 200 gas before they were priced)."""
+FILE_GAS = 2_000
+"""Each file a version's manifest lists: its holding or consent check, its file, holder and
+containment entries (about 0.18 ms a file; 550 files in one 47 kB transaction took 99 ms)."""
 DEFAULT_MAX_BLOCK_GAS = 10_000_000
 
 

@@ -66,14 +66,14 @@ def check_metrics(metrics: Sequence[tx_pb2.Metric], error: ErrorCode) -> None:
     names = [m.name for m in metrics]
     if len(set(names)) != len(names):
         raise TxError(error, "a metric name is listed twice")
-    for metric in metrics:
-        shown = quote(metric.name, 64)
+    for metric in metrics:  # the name is quoted only for a refusal: quoting costs
         if not METRIC_NAME.fullmatch(metric.name):
-            raise TxError(error, f"metric name {shown} is not valid")
+            raise TxError(error, f"metric name {quote(metric.name, 64)} is not valid")
         kind = metric.WhichOneof("value")
         if kind is None:
-            raise TxError(error, f"metric {shown} has no value")
+            raise TxError(error, f"metric {quote(metric.name, 64)} has no value")
         if metric.scale > MAX_SCALE or (kind == "text_value" and metric.scale):
-            raise TxError(error, f"metric {shown}: scale 0-18, ints only")
+            raise TxError(error, f"metric {quote(metric.name, 64)}: scale 0-18, ints only")
         if kind == "text_value" and len(metric.text_value.encode()) > MAX_METRIC_TEXT:
+            shown = quote(metric.name, 64)
             raise TxError(error, f"metric {shown} text over {MAX_METRIC_TEXT} bytes")

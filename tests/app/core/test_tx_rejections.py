@@ -15,6 +15,7 @@ from app.core import crypto, errors
 from app.core.errors import ErrorCode
 from app.core.gas import base_gas
 from app.models import errors as model_errors
+from app.models.validation import publish_gas
 from app.pb.modelgov.v1 import tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
 
@@ -225,10 +226,11 @@ def test_signature_cache_does_not_admit_a_malleated_tx(chain: Driver) -> None:
 
 def test_failed_message_consumes_the_nonce(chain: Driver) -> None:
     before = chain.store.root
-    missing = chain.sign("uni-pub", [publish("uni/missing", "1.0")])
+    msg = publish("uni/missing", "1.0")
+    missing = chain.sign("uni-pub", [msg])
     result = chain.block([missing]).tx_results[0]
     assert (result.codespace, result.code) == ("models", model_errors.MODEL_NOT_FOUND.code)
-    assert result.gas_wanted == result.gas_used == base_gas(1)
+    assert result.gas_wanted == result.gas_used == base_gas(1) + publish_gas(msg.publish_version)
     assert chain.committed_nonce("uni-pub") == 1
     assert chain.store.root != before  # the account record changed, nothing else
     replay = chain.sign("uni-pub", [register("uni", "m")], nonce=0)

@@ -11,6 +11,7 @@ from app.core import errors as tx_errors
 from app.core.errors import ErrorCode
 from app.core.gas import base_gas
 from app.models import errors
+from app.models.validation import publish_gas
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
 ACTIVE = tx_pb2.VERSION_STATUS_ACTIVE
@@ -372,18 +373,14 @@ def test_transfer_refused(registry: Driver, sender: str, msg: tx_pb2.Msg, error:
 
 
 def test_several_messages_in_one_tx(chain: Driver) -> None:
-    result = chain.ok(
-        "uni-admin",
-        register("uni", "m"),
-        publish("uni/m", "1"),
-        publish("uni/m", "2", parents=["uni/m@1"]),
-        transfer("uni/m", "openml"),
-    )
+    first, second = publish("uni/m", "1"), publish("uni/m", "2", parents=["uni/m@1"])
+    result = chain.ok("uni-admin", register("uni", "m"), first, second, transfer("uni/m", "openml"))
     assert [e.type for e in result.events] == [
         "model.registered",
         "model.version_published",
         "model.version_published",
         "model.transferred",
     ]
-    assert result.gas_used == base_gas(4)
+    published = publish_gas(first.publish_version) + publish_gas(second.publish_version)
+    assert result.gas_used == base_gas(4) + published
     assert _model(chain, "uni/m").owner_org == "openml"
