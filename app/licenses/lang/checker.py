@@ -134,8 +134,19 @@ def _parse(source: str, limits: Limits) -> ast.Module:
             return ast.parse(source, filename="<license>", mode="exec")
     except SyntaxError as err:
         raise ScriptError(err.lineno or 1, err.offset or 1, f"syntax error: {err.msg}") from None
-    except (ValueError, RecursionError, MemoryError, Warning) as err:
+    except (RecursionError, MemoryError):
+        # Some Pythons' parsers give up on deep nesting that another parses: the refusal reads
+        # as _check_depth's, so the log is the same on every Python.
+        raise _too_deep(limits) from None
+    except (ValueError, Warning) as err:
         raise ScriptError(1, 1, f"cannot parse: {type(err).__name__}: {err}") from None
+
+
+def _too_deep(limits: Limits) -> ScriptError:
+    """The refusal of a script nested deeper than ``max_ast_depth``. It names no position: a
+    parser that stopped early (a host recursion limit) knows none, and the text must not depend
+    on which Python refused."""
+    return ScriptError(1, 1, f"nesting too deep: more than {limits.max_ast_depth} levels")
 
 
 _ALLOWED_CHARS = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\n"}
@@ -232,7 +243,7 @@ def _check_depth(module: ast.Module, limits: Limits) -> dict[int, int]:
     while stack:
         node, depth, top = stack.pop()
         if depth > limits.max_ast_depth:
-            raise _refuse(node, f"nesting too deep: more than {limits.max_ast_depth} levels")
+            raise _too_deep(limits)
         if depth > depths.get(top, 0):
             depths[top] = depth
         for child in ast.iter_child_nodes(node):
