@@ -6,7 +6,8 @@ registry, so two apps in one process (tests) never share counters.
 
 Names follow Prometheus conventions (base units in the name, ``_total`` for counters). Labels are
 bounded: ABCI methods, message kinds (the ``Msg`` oneof), codespaces and registered error names,
-organisations, purposes and model ids from the ledger; never hashes, addresses or free text.
+organisations, purposes and model ids from the ledger (the first MAX_MODEL_LABELS models, then
+one shared label); never hashes, addresses or free text.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ GAS_BUCKETS = (100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_0
 TXS_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 MESSAGE_KINDS = frozenset(f.name for f in tx_pb2.Msg.DESCRIPTOR.oneofs_by_name["sum"].fields)
 OK, NONE, UNREGISTERED = "ok", "none", "unregistered"
+MAX_MODEL_LABELS = 500
+"""Distinct model ids a node labels its series with; later models count under OTHER_MODELS,
+so a member registering models without end cannot grow the exporter's memory and scrapes."""
+OTHER_MODELS = "_other"
 
 
 def error_name(codespace: str, code: int) -> str:
@@ -44,6 +49,24 @@ def message_kinds(info: str) -> list[str]:
     return kinds or [NONE]
 
 
+class BoundedLabels:
+    """Label values seen first keep their own series, up to ``cap``; later ones share
+    ``other``."""
+
+    def __init__(self, cap: int, other: str) -> None:
+        self.cap = cap
+        self.other = other
+        self._seen: set[str] = set()
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        if len(self._seen) >= self.cap:
+            return self.other
+        self._seen.add(value)
+        return value
+
+
 def attributes(event: abci.Event) -> dict[str, str]:
     """An event's attributes as a dict."""
     return {a.key: a.value for a in event.attributes}
@@ -56,6 +79,7 @@ class AppMetrics:
         self.app = app
         self.registry = registry or CollectorRegistry()
         self.stop: Callable[[], None] = _nothing  # start_exporter sets: stop serving /metrics
+        self.model_label = BoundedLabels(MAX_MODEL_LABELS, OTHER_MODELS)
         r = self.registry
         self.info = Gauge(
             "modelgov_build_info",
@@ -200,7 +224,7 @@ class AppMetrics:
             elif event.type == machine.EVENT_MODEL_REGISTERED:
                 self.models.labels(attrs.get("owner", "")).inc()
             elif event.type == machine.EVENT_VERSION_PUBLISHED:
-                self.versions.labels(attrs.get("model", "")).inc()
+                self.versions.labels(self.model_label(attrs.get("model", ""))).inc()
             elif event.type == machine.EVENT_LICENSE_DEPLOYED:
                 self.licenses.inc()
             elif event.type == machine.EVENT_CREDITS_MOVED:
@@ -208,7 +232,8 @@ class AppMetrics:
                 self.credits.labels(attrs.get("from", ""), attrs.get("to", "")).inc(amount)
 
     def _observe_receipt(self, attrs: dict[str, str]) -> None:
-        model, licensor, consumer = attrs.get("model", ""), attrs["licensor"], attrs["consumer_org"]
+        model = self.model_label(attrs.get("model", ""))
+        licensor, consumer = attrs["licensor"], attrs["consumer_org"]
         self.receipts.labels(model, attrs.get("purpose", ""), consumer, licensor).inc()
         self.fees.labels(licensor, consumer).inc(_integer(attrs.get("fee", "")))
         self.gas.labels(model).observe(_integer(attrs.get("gas", "")))

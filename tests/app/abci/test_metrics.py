@@ -17,7 +17,7 @@ from driver import Driver, make_account, publish, register, started
 
 from app import APP_VERSION
 from app.abci.application import BaseApplication
-from app.abci.metrics import AppMetrics, error_name, message_kinds, start_exporter
+from app.abci.metrics import OTHER_MODELS, AppMetrics, error_name, message_kinds, start_exporter
 from app.abci.server import AbciServer
 from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import tx_pb2
@@ -186,6 +186,23 @@ def test_labels_stay_bounded() -> None:
     assert message_kinds("publish_version,use") == ["publish_version", "use"]
     assert message_kinds("") == ["none"]
     assert message_kinds("rm -rf /,<script>") == ["none"]
+
+
+def test_model_labels_stop_at_their_cap(
+    driven: tuple[Driver, AppMetrics], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member registering models without end adds no series past the cap: later models share
+    one label, the earlier ones keep theirs."""
+    driver, metrics = driven
+    monkeypatch.setattr(metrics.model_label, "cap", 2)  # uni/base took the first
+    for name in ("m1", "m2", "m3"):
+        driver.ok("uni-pub", register("uni", name), publish(f"uni/{name}", "1.0"))
+    for model in (MODEL, "uni/m1"):
+        assert value(metrics, "modelgov_versions_published_total", model=model) == 1
+    assert value(metrics, "modelgov_versions_published_total", model="uni/m2") == 0
+    assert value(metrics, "modelgov_versions_published_total", model=OTHER_MODELS) == 2
+    driver.ok("acme-user", use())
+    assert value(metrics, "modelgov_license_gas_count", model=MODEL) == 1
 
 
 def test_the_exporter_answers_over_http(tmp_path: Path) -> None:
