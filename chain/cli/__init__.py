@@ -19,6 +19,7 @@ this table::
     attest.py    tx attest; query attestations
     fl.py        fl; tx fl; query round|rounds|contributors
     market.py    tx market; query listings|offers|leases|lease
+    watch.py     watch
     node.py      node
     genesis.py   genesis
     testnet.py   testnet

@@ -25,6 +25,7 @@ from chain.cli import (
     model,
     node,
     usage,
+    watch,
     weights,
 )
 from chain.cli.genesis import genesis
@@ -41,7 +42,20 @@ from chain.weights.digest import WeightsError
 __all__ = ["cli", "main"]
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_LOCAL = 1, 3, 4
-GROUP_MODULES = (attest, credits, fl, gov, keys, license, market, model, node, usage, weights)
+GROUP_MODULES = (
+    attest,
+    credits,
+    fl,
+    gov,
+    keys,
+    license,
+    market,
+    model,
+    node,
+    usage,
+    watch,
+    weights,
+)
 """The modules whose import builds the tree (named so the import is visibly used)."""
 
 cli.add_command(genesis)
