@@ -94,7 +94,7 @@ def test_a_lease_ends_at_its_last_block_on_every_node(network: net.Testnet, mode
     assert (lease.start_height, lease.end_height, lease.paid) == (start, start + 3, 4)
     consumer = network.keyring.get("acme-ml")
     use = tx_pb2.Use(model=model, version="1.0", purpose="inference", quantity=2, max_fee=100)
-    fees = []
+    fees: list[tuple[int, int, int]] = []
     while True:
         done = nodes[len(fees) % 3].send(consumer, [tx_pb2.Msg(use=use)])
         [receipt] = list(nodes[0].receipts(model=model, from_height=done.height))[-1:]
