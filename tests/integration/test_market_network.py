@@ -1,5 +1,7 @@
 """The market on a real testnet (base port 8656): a sale across nodes, a lease that ends at its
-last block on every node, and ``modelgov watch`` streaming a model's changes as they commit.
+last block on every node, ``modelgov watch`` streaming a model's changes as they commit, and a
+store that follows a model replicating it (within its fee budget) and serving it after the
+original store stops.
 
 The CLI runs as ``python -m chain.cli.main`` from this checkout, like a user's ``modelgov``.
 """
@@ -7,18 +9,25 @@ The CLI runs as ``python -m chain.cli.main`` from this checkout, like a user's `
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from nets import running
 
 from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as net
 from chain.client import Node
+from chain.weights.client import pull, push
+from chain.weights.follow import load_status
+from chain.weights.store import BlobStore
 
 pytestmark = pytest.mark.integration
 BASE_PORT = 8656
@@ -159,3 +168,68 @@ def test_watch_streams_versions_license_changes_and_revocations(
     kinds = [(x["kind"], x.get("version"), x.get("status")) for x in lines]
     assert kinds == [("version", "2.0", None), ("status", "1.0", "revoked")], lines
     assert all(x["model"] == model and x["height"] > 0 for x in lines)
+
+
+DOWNLOAD_FEE = """
+def authorize(ctx):
+    if ctx.purpose == "download":
+        return allow(fee=5, note="a copy")
+    return allow(fee=0)
+"""
+REPLICATED = "northwind-uni/replicated"
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_a_follower_replicates_within_its_budget_and_serves_when_the_original_stops(
+    network: net.Testnet, tmp_path: Path
+) -> None:
+    nodes = [Node(n.rpc_url) for n in network.nodes]
+    owner = network.keyring.get("northwind-researcher")
+    source = tmp_path / "weights.bin"
+    source.write_bytes(b"replicated weights " * 4096)
+    lic = tmp_path / "download-fee.lic"
+    lic.write_text(DOWNLOAD_FEE)
+    ok(network, 0, "tx", "license", "deploy", "copies", str(lic), "--from", "northwind-researcher")
+    version = push(
+        nodes[0], owner, network.nodes[0].weights_url, source, REPLICATED, "1.0",
+        license_id="northwind-uni/copies", fmt="other",
+    )  # fmt: skip
+    store = Path(network.nodes[1].home) / "weights"
+    url = network.nodes[1].weights_url
+    follow = ["weights", "follow", REPLICATED, "--store", str(store), "--from", "acme-ml",
+              "--url", url, "--keyring", str(network.keyring.directory)]  # fmt: skip
+    ok(network, 1, *follow)
+
+    def status() -> dict[str, Any]:
+        return load_status(store).get(f"{REPLICATED}@1.0", {})
+
+    wait_for("a refusal over budget", lambda: status().get("result") == "refused")
+    assert "asks 5 credits" in status()["reason"] and "max fee of 0" in status()["reason"]
+    ok(network, 1, *follow, "--max-fee", "10")
+    wait_for("the replica", lambda: status().get("result") == "replicated")
+    assert BlobStore(store).has(version.weights_digest)
+    providers = {p.url for p in nodes[2].providers(version.weights_digest)}
+    assert providers == {network.nodes[0].weights_url, url}
+    command = [sys.executable, "-m", "chain.cli.main", "weights", "follows", "--store", str(store),
+               "-o", "json"]  # fmt: skip
+    listed = json.loads(subprocess.run(command, cwd=ROOT, capture_output=True, check=True).stdout)
+    assert [f["model"] for f in listed["follows"]] == [REPLICATED]
+    original = net.node_processes(Path(network.directory), network.nodes[0])["weights"]
+    os.kill(original, signal.SIGTERM)
+    wait_for("the original store to stop", lambda: not _serves(network.nodes[0].weights_url))
+    pulled = pull(nodes[2], network.keyring.get("acme-ml"), f"{REPLICATED}@1.0", tmp_path / "got")
+    assert pulled.provider == url
+    assert pulled.path is not None and pulled.path.read_bytes() == source.read_bytes()
+
+
+def _serves(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/v1/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
