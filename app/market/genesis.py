@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.errors import TxError
 from app.core.genesis import (
     GenesisContext,
     GenesisError,
@@ -25,6 +26,7 @@ from app.core.genesis import (
 from app.core.ids import last_id
 from app.market import keys
 from app.market.keeper import MarketKeeper
+from app.market.validation import check_price, check_purposes
 from app.pb.modelgov.v1 import market_pb2
 from app.state import Overlay, Reader
 
@@ -53,20 +55,27 @@ def validate(part: Mapping[str, Any], context: GenesisContext) -> Market:
     field."""
     found = section(part, "market", FIELDS)
     last = integer(found, "last_lease_id", "market")
-    listings = []
+    listings: list[market_pb2.Listing] = []
     for i, item in enumerate(listed(found, "listings", "market")):
         where = f"market.listings[{i}]"
         entry, _ = record(item, market_pb2.Listing, where)
         if entry.model not in context.models:
             raise GenesisError(f"{where}.model", "no such model")
+        if any(other.model == entry.model for other in listings):
+            raise GenesisError(f"{where}.model", "a model is listed once")
         context.check_org(entry.seller_org, f"{where}.seller_org")
+        _check_price(entry.price, f"{where}.price")
         listings.append(entry)
-    offers = []
+    offers: list[market_pb2.LeaseOffer] = []
     for i, item in enumerate(listed(found, "offers", "market")):
         where = f"market.offers[{i}]"
         offer, _ = record(item, market_pb2.LeaseOffer, where)
         context.check_version(offer.model, offer.version, where)
+        if any((o.model, o.version) == (offer.model, offer.version) for o in offers):
+            raise GenesisError(where, "a version is offered once")
         context.check_org(offer.lessor_org, f"{where}.lessor_org")
+        _check_price(offer.price_per_1000_blocks, f"{where}.price_per_1000_blocks")
+        _check_purposes(list(offer.purposes), f"{where}.purposes")
         offers.append(offer)
     leases = [_lease(item, i, context) for i, item in enumerate(listed(found, "leases", "market"))]
     check_last_id(last, [lease.id for lease in leases], "market.leases", "lease")
@@ -86,7 +95,22 @@ def _lease(item: Any, i: int, context: GenesisContext) -> market_pb2.Lease:
     context.check_org(lease.lessor_org, f"{where}.lessor_org")
     if lease.end_height < lease.start_height:
         raise GenesisError(f"{where}.end_height", "ends before it starts")
+    _check_purposes(list(lease.purposes), f"{where}.purposes")
     return lease
+
+
+def _check_price(price: int, where: str) -> None:
+    try:
+        check_price(price, "price")
+    except TxError as err:
+        raise GenesisError(where, err.detail) from None
+
+
+def _check_purposes(purposes: list[str], where: str) -> None:
+    try:
+        check_purposes(purposes)
+    except TxError as err:
+        raise GenesisError(where, err.detail) from None
 
 
 def init(state: Overlay, parsed: Market) -> None:
