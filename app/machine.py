@@ -70,7 +70,7 @@ from app.market import handlers as market
 from app.market import keys as market_keys
 from app.market import queries as market_queries
 from app.market import validation as market_validation
-from app.market.keeper import active_lease
+from app.market.keeper import LEASES
 from app.members import genesis as member_genesis
 from app.members import governance
 from app.members import handlers as members
@@ -122,7 +122,7 @@ ROUTES: Routes = {
     "attach_license": Route(
         PUBLISHER, licenses_validation.validate_attach, licenses.attach_license
     ),
-    "use": Route(CONSUMER, usage_validation.validate_use, usage.use_under(active_lease)),
+    "use": Route(CONSUMER, usage_validation.validate_use, usage.use_under(LEASES)),
     "transfer_credits": Route(
         ADMIN, credits_validation.validate_transfer, credits.transfer_credits
     ),
@@ -212,9 +212,9 @@ def _key_cursor(params: Mapping[str, Any], prefix: bytes) -> bytes | None:
 
 QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     member_queries.QUERIES,
-    model_queries.queries(oracle=decision.evaluate_use, leases=active_lease),
+    model_queries.queries(oracle=decision.evaluate_use, leases=LEASES),
     license_queries.QUERIES,
-    usage_queries.queries(leases=active_lease),
+    usage_queries.queries(leases=LEASES),
     credit_queries.QUERIES,
     attestation_queries.QUERIES,
     federated_queries.QUERIES,

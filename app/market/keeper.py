@@ -67,12 +67,23 @@ class MarketReader:
             yield int.from_bytes(key[len(prefix) :], "big")
 
 
-def active_lease(
-    state: Reader, org: str, model: str, version: str, height: int
-) -> market_pb2.Lease | None:
-    """The lease book other domains consult (the machine wires it into the usage decision and
-    the read-access rule): ``org``'s lease of ``model@version`` running at ``height``."""
-    return MarketReader(state).active_lease(org, model, version, height)
+class LeaseBook:
+    """The lease book other domains consult (the machine wires ``LEASES`` into the usage
+    decision and the read-access rule): the lease that runs, and the keys that prove it."""
+
+    def __call__(
+        self, state: Reader, org: str, model: str, version: str, height: int
+    ) -> market_pb2.Lease | None:
+        """``org``'s lease of ``model@version`` running at ``height``, or None."""
+        return MarketReader(state).active_lease(org, model, version, height)
+
+    def proof(self, org: str, model: str, version: str, lease_id: int) -> list[bytes]:
+        """The store keys whose values show that lease: the index entry naming the latest
+        lease of the version by the org, and the lease record."""
+        return [keys.current_key(model, version, org), keys.lease_key(lease_id)]
+
+
+LEASES = LeaseBook()
 
 
 class MarketKeeper(MarketReader):

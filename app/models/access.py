@@ -286,7 +286,8 @@ def _lease_grant(
         lease = case.leases(state, org, model, version, clock.height)
         if lease is not None and lease.download:
             reason = f"{org} rents {item.ref} with download to height {lease.end_height}"
-            return _granted(case, "lease", reason, item, [])
+            proof = case.leases.proof(org, model, version, lease.id)
+            return _granted(case, "lease", reason, item, proof)
     return None
 
 

@@ -43,12 +43,15 @@ class LicenseOracle(Protocol):
 
 
 class LeaseBook(Protocol):
-    """The lease of ``model@version`` that ``org`` holds and that runs at ``height``, or None
-    (the market answers; a lease with ``download`` lets the renter read the weights)."""
+    """The lease of ``model@version`` that ``org`` holds and that runs at ``height``, or None,
+    and the store keys that prove it (the market answers; a lease with ``download`` lets the
+    renter read the weights)."""
 
     def __call__(
         self, state: Reader, org: str, model: str, version: str, height: int
     ) -> market_pb2.Lease | None: ...
+
+    def proof(self, org: str, model: str, version: str, lease_id: int) -> list[bytes]: ...
 
 
 class OwnerChanged(Protocol):

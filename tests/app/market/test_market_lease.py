@@ -26,6 +26,7 @@ from trade import (
 from app.core.errors import ErrorCode
 from app.credits import errors as credit_errors
 from app.market import errors
+from app.market import keys as market_keys
 from app.market.validation import MAX_LEASE_BLOCKS
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -119,7 +120,11 @@ def test_a_lease_with_download_lets_the_renter_read_the_weights_while_it_runs(
     chain.ok("acme-admin", lease(blocks=2))
     start = chain.height
     assert [access(chain, h).allowed for h in (start, start + 1, start + 2)] == [True, True, False]
-    assert access(chain, start + 1).rule == "lease"
+    granted = access(chain, start + 1)
+    assert granted.rule == "lease"
+    current = market_keys.current_key(MODEL, "1.0", "acme")
+    assert {market_keys.lease_key(1), current} <= set(granted.keys)
+    assert chain.query("/store", data=current).value == market_keys.u64(1)
 
 
 def test_a_lease_without_download_grants_no_weights(chain: Driver) -> None:
