@@ -75,7 +75,15 @@ def subscriptions(model: str) -> list[str]:
 def changes(message: dict[str, Any], model: str) -> tuple[tuple[int, int], list[Change]] | None:
     """The (height, index) of the transaction a subscription message carries and its watched
     events for ``model``; None for a message that carries no transaction (the replies to the
-    subscribe calls)."""
+    subscribe calls). Raises WatchError for a message of another shape (a node is as
+    untrusted as any peer)."""
+    try:
+        return _changes(message, model)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise WatchError("the node sent a transaction event of an unknown shape") from None
+
+
+def _changes(message: dict[str, Any], model: str) -> tuple[tuple[int, int], list[Change]] | None:
     value = (((message.get("result") or {}).get("data") or {}).get("value")) or {}
     tx = value.get("TxResult")
     if not isinstance(tx, dict):

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -154,6 +155,10 @@ def replicate(
     """Fetch, verify, keep and announce one version if the key's org may hold it (paying a
     download fee within ``max_fee``); else the outcome says why not."""
     ref, digest = f"{version.model}@{version.version}", version.weights_digest
+    free = shutil.disk_usage(store.root).free
+    if not store.has(digest) and version.size_bytes > free // 2:
+        reason = f"{version.size_bytes} bytes would take more than half of the {free} free"
+        return Outcome(ref, digest, "refused", reason)
     refusal = _may_hold(node, follow, key, version)
     if refusal:
         return Outcome(ref, digest, "refused", refusal)

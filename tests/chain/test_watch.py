@@ -236,9 +236,16 @@ def test_watch_subscribes_answers_pings_and_reports_each_transaction_once(
         (struct.pack("!BBQ", 0x81, 127, MAX_MESSAGE + 1), "larger than"),
         (frame(0x1, b"not json"), "not JSON"),
         (frame(0x1, b"\xff\xfe"), "UTF-8"),
+        (frame(0x1, b'{"result": {"data": {"value": {"TxResult": {"height": "x"}}}}}'), "shape"),
+        (
+            frame(
+                0x1, b'{"result": {"data": {"value": {"TxResult": {"result": {"events": [1]}}}}}}'
+            ),
+            "shape",
+        ),
         (frame(0x1, json.dumps({"id": 1, "error": {"message": "too many"}}).encode()), "refused"),
     ],
-    ids=["close", "binary", "oversize", "not-json", "not-utf8", "error"],
+    ids=["close", "binary", "oversize", "not-json", "not-utf8", "bad-height", "bad-event", "error"],
 )
 def test_a_hostile_or_failing_server_ends_the_watch_with_an_error(
     server: Callable[[Script], str], extra: bytes, message: str
