@@ -99,14 +99,15 @@ def test_a_lease_ends_at_its_last_block_on_every_node(network: net.Testnet, mode
     leased = ok(network, 2, "tx", "market", "lease", f"{model}@1.0", "--blocks", "4",
                 "--max-price", "4", "--from", "acme-admin", "-o", "json")  # fmt: skip
     start = json.loads(leased.stdout)["height"]
-    [lease] = list(nodes[0].leases(org="acme-ai"))
+    [lease] = list(nodes[2].leases(org="acme-ai"))
     assert (lease.start_height, lease.end_height, lease.paid) == (start, start + 3, 4)
     consumer = network.keyring.get("acme-ml")
     use = tx_pb2.Use(model=model, version="1.0", purpose="inference", quantity=2, max_fee=100)
     fees: list[tuple[int, int, int]] = []
     while True:
-        done = nodes[len(fees) % 3].send(consumer, [tx_pb2.Msg(use=use)])
-        [receipt] = list(nodes[0].receipts(model=model, from_height=done.height))[-1:]
+        node = nodes[len(fees) % 3]  # the node that answers the send has its block
+        done = node.send(consumer, [tx_pb2.Msg(use=use)])
+        [receipt] = list(node.receipts(model=model, from_height=done.height))[-1:]
         fees.append((done.height, receipt.fee, receipt.lease_id))
         if done.height > start + 3:
             break
@@ -214,8 +215,12 @@ def test_a_follower_replicates_within_its_budget_and_serves_when_the_original_st
     ok(network, 1, *follow, "--max-fee", "10")
     wait_for("the replica", lambda: status().get("result") == "replicated")
     assert BlobStore(store).has(version.weights_digest)
-    providers = {p.url for p in nodes[2].providers(version.weights_digest)}
-    assert providers == {network.nodes[0].weights_url, url}
+    both = {network.nodes[0].weights_url, url}
+
+    def listed_on_node2() -> bool:
+        return {p.url for p in nodes[2].providers(version.weights_digest)} == both
+
+    wait_for("node2 to list both providers", listed_on_node2)
     command = [sys.executable, "-m", "chain.cli.main", "weights", "follows", "--store", str(store),
                "-o", "json"]  # fmt: skip
     listed = json.loads(subprocess.run(command, cwd=ROOT, capture_output=True, check=True).stdout)
