@@ -95,12 +95,13 @@ def _lease(nodes: list[Node], acme_admin: Key, admin: Key, researcher: Key) -> N
 def _watch(testnet: net.Testnet, acme_ml: Key) -> None:
     step(f"`modelgov watch {MODEL}` sees a new version and a revocation as they commit")
     seen: list[Change] = []
+    subscribed = threading.Event()
     rpc = testnet.nodes[2].rpc_url
     watcher = threading.Thread(
-        target=lambda: watch(rpc, MODEL, seen.append, count=2, timeout=60), daemon=True
+        target=lambda: watch(rpc, MODEL, seen.append, 2, 60, subscribed.set), daemon=True
     )
     watcher.start()
-    time.sleep(1.5)
+    subscribed.wait(30)
     node = Node(testnet.nodes[1].rpc_url)
     node.send(acme_ml, [_version(MODEL, "2.0")])
     status = tx_pb2.SetVersionStatus(

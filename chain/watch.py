@@ -100,18 +100,25 @@ def _changes(message: dict[str, Any], model: str) -> tuple[tuple[int, int], list
 
 
 def watch(
-    node: str, model: str, report: Callable[[Change], None], count: int = 0, timeout: float = 0
+    node: str,
+    model: str,
+    report: Callable[[Change], None],
+    count: int = 0,
+    timeout: float = 0,
+    ready: Callable[[], None] | None = None,
 ) -> int:
     """Subscribe to the model's events at ``node`` (its RPC URL) and ``report`` each change as
-    it commits; stop after ``count`` changes (0: never). Returns how many were reported.
-    Raises WatchError when the node cannot be reached, refuses a subscription, or goes away."""
+    it commits; stop after ``count`` changes (0: never). ``ready`` is called once the node has
+    confirmed every subscription (what commits after it is reported). Returns how many were
+    reported. Raises WatchError when the node cannot be reached, refuses a subscription, or
+    goes away."""
     queries = subscriptions(model)
     try:
         socket = WebSocket(ws_url(node), timeout=timeout or None)
     except WebSocketError as exc:
         raise WatchError(str(exc)) from None
     try:
-        return _follow(socket, queries, model, report, count)
+        return _follow(socket, queries, model, report, count, ready or (lambda: None))
     except WebSocketError as exc:
         raise WatchError(str(exc)) from None
     finally:
@@ -119,9 +126,15 @@ def watch(
 
 
 def _follow(
-    socket: WebSocket, queries: list[str], model: str, report: Callable[[Change], None], count: int
+    socket: WebSocket,
+    queries: list[str],
+    model: str,
+    report: Callable[[Change], None],
+    count: int,
+    ready: Callable[[], None],
 ) -> int:
     ids = itertools.count(1)
+    waiting = set(range(1, len(queries[:MAX_SUBSCRIPTIONS]) + 1))
     for query in queries[:MAX_SUBSCRIPTIONS]:
         call = {
             "jsonrpc": "2.0",
@@ -137,6 +150,10 @@ def _follow(
             error = message["error"]
             raise WatchError(f"the node refused: {error.get('message')} {error.get('data', '')}")
         found = changes(message, model)
+        if found is None and waiting and message.get("id") in waiting:
+            waiting.discard(message["id"])
+            if not waiting:
+                ready()
         if found is None or found[0] in seen:
             continue
         seen[found[0]] = None

@@ -31,7 +31,10 @@ def watch_model(model: str, count: int, output: str, node: str) -> None:
         text = json.dumps(change.to_json(), sort_keys=True) if output == "json" else change.line()
         click.echo(text)
 
+    def subscribed() -> None:
+        click.echo(f"watching {model} at {node}", err=True)
+
     try:
-        watch(node, model, report, count)
+        watch(node, model, report, count, ready=subscribed)
     except WatchError as exc:
         raise RpcError(f"watch {model}: {exc}") from None

@@ -148,7 +148,8 @@ def engine(messages: list[bytes], extra: bytes = b"") -> Script:
             opcode, payload = read_client_frame(conn)
             assert opcode == 0x1
             received.append(json.loads(payload))
-            conn.sendall(frame(0x1, json.dumps({"jsonrpc": "2.0", "id": 1, "result": {}}).encode()))
+            reply = {"jsonrpc": "2.0", "id": received[-1]["id"], "result": {}}
+            conn.sendall(frame(0x1, json.dumps(reply).encode()))
         for message in messages:
             conn.sendall(frame(0x9, b"are you there") + frame(0x1, message))
         conn.sendall(extra)
@@ -224,7 +225,9 @@ def test_watch_subscribes_answers_pings_and_reports_each_transaction_once(
     first = tx_message(5, 0, [published("2.0")])
     url = server(engine([first, first, tx_message(6, 0, [published("3.0")])]))
     seen: list[Change] = []
-    assert watch(url, MODEL, seen.append, count=2, timeout=10) == 2
+    ready: list[int] = []
+    assert watch(url, MODEL, seen.append, 2, 10, lambda: ready.append(len(seen))) == 2
+    assert ready == [0], "ready once every subscription is confirmed, before any change"
     assert [(c.height, c.attributes["version"]) for c in seen] == [(5, "2.0"), (6, "3.0")]
 
 

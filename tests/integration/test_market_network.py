@@ -153,7 +153,8 @@ def test_watch_streams_versions_license_changes_and_revocations(
                "--node", network.nodes[1].rpc_url]  # fmt: skip
     watcher = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        time.sleep(2)  # subscribed before the changes commit
+        assert watcher.stderr is not None
+        assert watcher.stderr.readline().startswith(b"watching")  # subscribed: changes count
         node = Node(network.nodes[0].rpc_url)
         key = network.keyring.get(publisher)
         node.send(key, [publish("2.0")])
