@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from driver import Driver, started, transfer
+from driver import (
+    Driver,
+    default_accounts,
+    make_account,
+    publish,
+    register,
+    started,
+    transfer,
+)
 from trade import (
     MODEL,
     balance,
@@ -182,3 +190,28 @@ def test_listing_queries_answer_one_and_refuse_what_is_absent(chain: Driver) -> 
     assert chain.query("/market/listing", {"model": MODEL}).code == 0
     absent = chain.query("/market/listing", {"model": "uni/none"})
     assert absent.code != 0 and "not found" in absent.log
+
+
+def test_a_listing_of_a_removed_member_sells_nothing(tmp_path: Path) -> None:
+    """Credits never flow to an organisation governance removed: its listing is dead."""
+    accounts = default_accounts()
+    accounts["openml-admin"] = make_account("openml-admin", "openml", "admin")
+    gov = started(tmp_path / "gov", accounts=accounts, params={"voting_period_blocks": 20})
+    try:
+        gov.ok("acme-pub", register("acme", "kept"), publish("acme/kept", "1.0"))
+        gov.ok("acme-admin", list_model(10, model="acme/kept"))
+        action = tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org="acme"))
+        gov.ok(
+            "uni-admin",
+            tx_pb2.Msg(submit_proposal=tx_pb2.SubmitProposal(action=action, title="remove acme")),
+        )
+        for admin in ("uni-admin", "openml-admin"):
+            vote = tx_pb2.CastVote(proposal_id=1, option=tx_pb2.VOTE_OPTION_YES)
+            gov.ok(admin, tx_pb2.Msg(cast_vote=vote))
+        assert gov.query("/members/org", {"id": "acme"}).code != 0, "acme was removed"
+        before = (balance(gov, "uni"), balance(gov, "acme"))
+        expect(gov.run("uni-admin", buy(max_price=10, model="acme/kept")), errors.NOT_LISTED)
+        assert (balance(gov, "uni"), balance(gov, "acme")) == before
+        assert owner(gov, "acme/kept") == "acme"
+    finally:
+        gov.close()
