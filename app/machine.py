@@ -65,6 +65,12 @@ from app.licenses import keys as license_keys
 from app.licenses import programs
 from app.licenses import queries as license_queries
 from app.licenses import validation as licenses_validation
+from app.market import genesis as market_genesis
+from app.market import handlers as market
+from app.market import keys as market_keys
+from app.market import queries as market_queries
+from app.market import validation as market_validation
+from app.market.keeper import LEASES
 from app.members import genesis as member_genesis
 from app.members import governance
 from app.members import handlers as members
@@ -104,7 +110,11 @@ ROUTES: Routes = {
     "set_version_status": Route(
         PUBLISHER, models_validation.validate_status, models.set_version_status
     ),
-    "transfer_model": Route(ADMIN, models_validation.validate_transfer, models.transfer_model),
+    "transfer_model": Route(
+        ADMIN,
+        models_validation.validate_transfer,
+        models.transfer_model_telling(market.close_model),  # a new owner closes its listing
+    ),
     "announce_provider": Route(
         NO_ROLE, models_validation.validate_announce, models.announce_provider
     ),
@@ -117,7 +127,7 @@ ROUTES: Routes = {
     "attach_license": Route(
         PUBLISHER, licenses_validation.validate_attach, licenses.attach_license
     ),
-    "use": Route(CONSUMER, usage_validation.validate_use, usage.use),
+    "use": Route(CONSUMER, usage_validation.validate_use, usage.use_under(LEASES)),
     "transfer_credits": Route(
         ADMIN, credits_validation.validate_transfer, credits.transfer_credits
     ),
@@ -136,6 +146,15 @@ ROUTES: Routes = {
     ),
     "submit_proposal": Route(ADMIN, members_validation.validate_submit, members.submit_proposal),
     "cast_vote": Route(ADMIN, members_validation.validate_vote, members.cast_vote),
+    # market: sales and leases (app/market)
+    "list_model": Route(ADMIN, market_validation.validate_list, market.list_model),
+    "delist_model": Route(ADMIN, market_validation.validate_delist, market.delist_model),
+    "buy_model": Route(ADMIN, market_validation.validate_buy, market.buy_model),
+    "offer_lease": Route(ADMIN, market_validation.validate_offer, market.offer_lease),
+    "withdraw_lease_offer": Route(
+        ADMIN, market_validation.validate_withdraw, market.withdraw_lease_offer
+    ),
+    "lease_version": Route(ADMIN, market_validation.validate_lease, market.lease_version),
 }
 
 # --- events the node's metrics follow (the adapter imports no domain) ------------------------
@@ -203,12 +222,13 @@ def _key_cursor(params: Mapping[str, Any], prefix: bytes) -> bytes | None:
 
 QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     member_queries.QUERIES,
-    model_queries.queries(oracle=decision.evaluate_use),
+    model_queries.queries(oracle=decision.evaluate_use, leases=LEASES),
     license_queries.QUERIES,
-    usage_queries.QUERIES,
+    usage_queries.queries(leases=LEASES),
     credit_queries.QUERIES,
     attestation_queries.QUERIES,
     federated_queries.QUERIES,
+    market_queries.QUERIES,
     {GENESIS_RECORDS_PATH: genesis_records},
 )
 QUERIES: dict[str, Handler] = {path: h for table in QUERY_TABLES for path, h in table.items()}
@@ -226,6 +246,7 @@ PREFIXES: dict[str, bytes] = {
     "credits": credit_keys.PREFIX,
     "attestations": attestation_keys.PREFIX,
     "federated": federated_keys.PREFIX,
+    "market": market_keys.PREFIX,
 }
 
 
@@ -263,6 +284,7 @@ GENESIS: tuple[tuple[str, DomainGenesis], ...] = (
     ("usage", usage_genesis),
     ("attestations", attestation_genesis),
     ("federated", federated_genesis),
+    ("market", market_genesis),
 )
 """Each domain's genesis (``app.core.genesis.DomainGenesis``), in genesis order: members first,
 since every other domain names organisations; the registry before what names its models and

@@ -28,7 +28,7 @@ from google.protobuf.message import Message
 from app.core.errors import NOT_FOUND
 from app.core.query import MAX_LIMIT
 from app.core.tx import encode_tx
-from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
+from app.pb.modelgov.v1 import federated_pb2, market_pb2, state_pb2, tx_pb2
 from app.store import Proof, ProofError, verify_proof
 from chain.keys import Key
 from chain.rpc import RpcClient, RpcError
@@ -450,6 +450,37 @@ class Node:
     def balances(self) -> Listing[state_pb2.Balance]:
         """``/credits/balances``: every balance in org id order."""
         return self._listing("/credits/balances", {}, state_pb2.Balance)
+
+    # --- /market -----------------------------------------------------------------------------
+
+    def listing(self, model: str) -> market_pb2.Listing | None:
+        """``/market/listing``: a model's listing, or None when it is not for sale."""
+        return self._optional("/market/listing", {"model": model}, market_pb2.Listing)
+
+    def listings(self) -> Listing[market_pb2.Listing]:
+        """``/market/listings``: every model for sale, in model id order."""
+        return self._listing("/market/listings", {}, market_pb2.Listing)
+
+    def lease_offer(self, model: str, version: str) -> market_pb2.LeaseOffer | None:
+        """``/market/offer``: a version's lease offer, or None when it is not offered."""
+        params = {"model": model, "version": version}
+        return self._optional("/market/offer", params, market_pb2.LeaseOffer)
+
+    def lease_offers(self) -> Listing[market_pb2.LeaseOffer]:
+        """``/market/offers``: every lease offer, by model and version."""
+        return self._listing("/market/offers", {}, market_pb2.LeaseOffer)
+
+    def lease(self, lease_id: int) -> market_pb2.Lease:
+        """``/market/lease``: one lease, running or ended."""
+        return self.record("/market/lease", {"id": lease_id}, market_pb2.Lease)
+
+    def leases(
+        self, org: str = "", model: str = "", version: str = ""
+    ) -> Listing[market_pb2.Lease]:
+        """``/market/leases``: the leases an organisation rented (``org``), or those of one
+        version (``model`` and ``version``), oldest first."""
+        params = {"org": org} if org else {"model": model, "version": version}
+        return self._listing("/market/leases", params, market_pb2.Lease)
 
     # --- /attestations and /federated ------------------------------------------------------
 

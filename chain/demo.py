@@ -18,6 +18,7 @@ from chain import testnet as net
 from chain.cli.output import table
 from chain.client import ClientError, Node
 from chain.demo_fl import federated_tour
+from chain.demo_market import market_tour
 from chain.demo_weights import weights_tour
 from chain.keys import Key
 from chain.weights.client import TransferError
@@ -147,6 +148,7 @@ def run(directory: Path) -> None:
 
     weights_tour(testnet)
     federated_tour(testnet)
+    market_tour(testnet)
 
     step("every node agrees")
     rows = [

@@ -23,7 +23,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("attestations", "credits", "federated", "licenses", "members", "models", "usage")
+DOMAINS = (
+    "attestations",
+    "credits",
+    "federated",
+    "licenses",
+    "market",
+    "members",
+    "models",
+    "usage",
+)
 DETERMINISTIC = [f"app/{d}" for d in DOMAINS] + ["app/core", "app/state", "app/store"]
 ALLOWED_MODULES = {
     "__future__",

@@ -15,8 +15,9 @@ Download of digest D (optionally one ``path`` of the directory D) by account A o
    ``owner`` O owns the model; ``holder`` O holds D (it published those bytes first);
    ``round`` the version is the aggregate, or an update, of a finalized federated round that O
    opened or was invited to; ``receipt`` O holds a receipt of an allowed use of the version
-   with a download purpose; ``license`` the version's license allows O a download for free at
-   the given height and time;
+   with a download purpose; ``lease`` O rents the version with download, and the lease runs
+   at the given height (the market's lease book, wired in by the machine); ``license`` the
+   version's license allows O a download for free at the given height and time;
 4. with a path, the chain must list that file in D's manifest, and the org that listed D's files
    may still name the file (a claim may have taken it over: ``displaced``); the answer
    names its digest, which is the blob the store serves;
@@ -48,7 +49,7 @@ from app.members import keys as member_keys
 from app.members.keeper import MembersReader
 from app.members.roles import PUBLISHER
 from app.models import errors, keys
-from app.models.expected import LicenseOracle
+from app.models.expected import LeaseBook, LicenseOracle
 from app.models.keeper import ModelsReader, split_ref
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Reader
@@ -80,6 +81,7 @@ class _Case:
     digest: str
     oracle: LicenseOracle | None
     keys: list[bytes] = field(default_factory=list)
+    leases: LeaseBook | None = None
 
 
 @dataclass(frozen=True)
@@ -110,12 +112,14 @@ def read_access(
     path: str = "",
     clock: Clock | None = None,
     uploader: str = "",
+    leases: LeaseBook | None = None,
 ) -> state_pb2.AccessDecision:
     """May ``address`` download the blob ``digest`` (or the file ``path`` of it) now, from a
     store whose copy ``uploader`` (an org id) uploaded, if given? ``oracle`` asks a license
-    (the machine wires the usage domain's decision in)."""
+    and ``leases`` the market (the machine wires the usage and market domains in)."""
     try:
         case = _requester(state, oracle, address, digest)
+        case.leases = leases
         live = _live_versions(state, case)
         decision = _grant(state, case, live, clock)
         if path:
@@ -265,7 +269,26 @@ def _grant(
     if budget[0] <= 0:
         reason = f"more than {MAX_RECEIPT_SCAN} receipts to look through; no download receipt seen"
         raise _Refused(_refusal(errors.NOT_GRANTED, reason, case.keys, org=org))
-    return _license_grant(state, case, live, clock)
+    leased = _lease_grant(state, case, live, clock)
+    return leased if leased is not None else _license_grant(state, case, live, clock)
+
+
+def _lease_grant(
+    state: Reader, case: _Case, live: list[_Live], clock: Clock | None
+) -> state_pb2.AccessDecision | None:
+    """Grant if the requester's org rents a live version with download and the lease runs at
+    the clock's height (no clock: no lease is asked, as no license is)."""
+    if case.leases is None or clock is None:
+        return None
+    org = case.account.org
+    for item in live:
+        model, version = item.version.model, item.version.version
+        lease = case.leases(state, org, model, version, clock.height)
+        if lease is not None and lease.download:
+            reason = f"{org} rents {item.ref} with download to height {lease.end_height}"
+            proof = case.leases.proof(org, model, version, lease.id)
+            return _granted(case, "lease", reason, item, proof)
+    return None
 
 
 def _mk(item: _Live) -> bytes:

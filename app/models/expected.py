@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from app.state import Reader
+from app.core.env import Event
+from app.pb.modelgov.v1 import market_pb2, state_pb2, tx_pb2
+from app.state import Overlay, Reader
 
 
 class LicenseAnswer(Protocol):
@@ -39,3 +40,22 @@ class LicenseOracle(Protocol):
     def __call__(
         self, state: Reader, account: state_pb2.Account, use: tx_pb2.Use, height: int, time: int
     ) -> UseEvaluation: ...
+
+
+class LeaseBook(Protocol):
+    """The lease of ``model@version`` that ``org`` holds and that runs at ``height``, or None,
+    and the store keys that prove it (the market answers; a lease with ``download`` lets the
+    renter read the weights)."""
+
+    def __call__(
+        self, state: Reader, org: str, model: str, version: str, height: int
+    ) -> market_pb2.Lease | None: ...
+
+    def proof(self, org: str, model: str, version: str, lease_id: int) -> list[bytes]: ...
+
+
+class OwnerChanged(Protocol):
+    """Told that a model passed to another organisation, inside the transfer's transaction;
+    returns the events of what it closed (the market closes the model's listing and offers)."""
+
+    def __call__(self, state: Overlay, model: str) -> tuple[Event, ...]: ...

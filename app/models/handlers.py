@@ -7,6 +7,8 @@ writes are discarded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
@@ -16,6 +18,7 @@ from app.licenses.keeper import LicensesKeeper
 from app.members.keeper import MembersReader
 from app.models import claims, errors, events
 from app.models.claims import ClaimsKeeper
+from app.models.expected import OwnerChanged
 from app.models.keeper import ModelsKeeper, split_ref, version_ref
 from app.models.manifest import check_files
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -124,6 +127,20 @@ def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
     return Event(
         events.TRANSFERRED, (("model", msg.model), ("from", previous), ("to", model.owner_org))
     )
+
+
+def transfer_model_telling(
+    owner_changed: OwnerChanged,
+) -> Callable[[MsgContext, tx_pb2.TransferModel], Event]:
+    """``transfer_model``, then ``owner_changed`` in the same transaction (the machine wires in
+    the market, whose listings and lease offers a new owner closes)."""
+
+    def transfer_and_tell(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
+        event = transfer_model(ctx, msg)
+        ctx.emitted.extend(owner_changed(ctx.state, msg.model))
+        return event
+
+    return transfer_and_tell
 
 
 def announce_provider(ctx: MsgContext, msg: tx_pb2.AnnounceProvider) -> Event:

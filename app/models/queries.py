@@ -24,7 +24,7 @@ from app.core.query import (
 from app.core.text import quote
 from app.models import access, keys
 from app.models.access import Clock
-from app.models.expected import LicenseOracle
+from app.models.expected import LeaseBook, LicenseOracle
 from app.models.keeper import ModelsReader, split_ref, version_ref
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Reader
@@ -208,7 +208,12 @@ def files(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return named_records(state, keys.file_prefix(text_param(params, "digest")), params)
 
 
-def read_access(state: Reader, params: Mapping[str, Any], oracle: LicenseOracle) -> QueryAnswer:
+def read_access(
+    state: Reader,
+    params: Mapping[str, Any],
+    oracle: LicenseOracle,
+    leases: LeaseBook | None = None,
+) -> QueryAnswer:
     """/models/read_access {"address", "digest", "path", "height", "time", "uploader"}: may this
     account download the blob (or the file ``path`` of the directory) now? ``height`` and
     ``time`` are the next block's, for the license rule (without them no license is asked);
@@ -223,7 +228,7 @@ def read_access(state: Reader, params: Mapping[str, Any], oracle: LicenseOracle)
             int_param(params, "height", 0, MAX_U64), int_param(params, "time", 0, MAX_I64)
         )
     uploader = text_param(params, "uploader", required=False)
-    decision = access.read_access(state, oracle, address, digest, path, clock, uploader)
+    decision = access.read_access(state, oracle, address, digest, path, clock, uploader, leases)
     return QueryAnswer(decision.SerializeToString(deterministic=True))
 
 
@@ -254,10 +259,11 @@ def claim(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return record(state, key, f"a claim {hexed} of {quote(org, 80)}")
 
 
-def queries(oracle: LicenseOracle) -> dict[str, Handler]:
-    """Every query path of the registry; ``oracle`` asks licenses for ``/models/read_access``
-    (the machine wires the usage domain's decision in)."""
-    return {**QUERIES, "/models/read_access": functools.partial(read_access, oracle=oracle)}
+def queries(oracle: LicenseOracle, leases: LeaseBook | None = None) -> dict[str, Handler]:
+    """Every query path of the registry; ``oracle`` asks licenses and ``leases`` the market
+    for ``/models/read_access`` (the machine wires the usage and market domains in)."""
+    answer = functools.partial(read_access, oracle=oracle, leases=leases)
+    return {**QUERIES, "/models/read_access": answer}
 
 
 QUERIES: dict[str, Handler] = {

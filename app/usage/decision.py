@@ -6,7 +6,7 @@ dry run answers exactly what a block would decide at the same state and time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.core.errors import ErrorCode, TxError
@@ -25,9 +25,10 @@ from app.licenses.lang import (
 )
 from app.members.keeper import MembersReader
 from app.models.keeper import ModelsReader
-from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.pb.modelgov.v1 import market_pb2, state_pb2, tx_pb2
 from app.state import Reader
 from app.usage import errors
+from app.usage.expected import LeaseBook
 from app.usage.keeper import DEFAULT_PERIOD_SECONDS, UsageReader
 
 
@@ -40,6 +41,8 @@ class Evaluation:
     license: state_pb2.License
     owner: str
     period_seconds: int
+    lease_id: int = 0
+    """The lease that waived the fee (0: none; see ``lease_terms``)."""
 
 
 def evaluate_use(
@@ -49,9 +52,13 @@ def evaluate_use(
     height: int,
     time: int,
     meter: GasMeter | None = None,
+    leases: LeaseBook | None = None,
 ) -> Evaluation:
     """Run the governing license's ``authorize(ctx)``; a deny is a Decision, not an error.
 
+    With ``leases`` (the market's, wired in by the machine), a lease the caller's organisation
+    holds on the version and that runs at ``height`` is shown to the script as ``ctx.lease``,
+    and an allowed use for one of the lease's purposes pays no fee (``lease_terms``).
     With ``meter`` (a transaction's, in a block), the license's first use in the block pays
     for loading it and every evaluation pays its gas, failed ones included (app.core.gas).
     Raises TxError when there is nothing to ask (no version, revoked, no license, the owner no
@@ -81,6 +88,9 @@ def evaluate_use(
     period = params.get("period_seconds")
     period_seconds = period if type(period) is int and period > 0 else DEFAULT_PERIOD_SECONDS
     ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
+    lease = leases(state, account.org, use.model, use.version, height) if leases else None
+    if lease is not None:
+        ctx["lease"] = lease_context(lease)
     if meter is not None and found.id not in meter.loaded:
         meter.consume(LOAD_GAS_PER_BYTE * len(found.source.encode()))
         meter.loaded.add(found.id)
@@ -99,9 +109,35 @@ def evaluate_use(
         raise TxError(errors.SCRIPT_FAILED, f"{found.id}: context refused: {exc}") from None
     if meter is not None:
         meter.consume(outcome.gas_used)
-    if outcome.decision.allowed:
-        check_answer(found.id, outcome.decision.fee, outcome.decision.note)
-    return Evaluation(outcome.decision, outcome.gas_used, found, owner, period_seconds)
+    decision, lease_id = lease_terms(outcome.decision, lease, use.purpose)
+    if decision.allowed:
+        check_answer(found.id, decision.fee, decision.note)
+    return Evaluation(decision, outcome.gas_used, found, owner, period_seconds, lease_id)
+
+
+def lease_terms(
+    decision: Decision, lease: market_pb2.Lease | None, purpose: str
+) -> tuple[Decision, int]:
+    """The decision under a running lease, and the lease's id when it applies: a use for one
+    of the lease's purposes that the license allows costs nothing more (the rent was paid up
+    front); the license still decides, and a deny stays a deny (an owner's terms refine a
+    lease, they are not replaced by it)."""
+    if lease is None or purpose not in lease.purposes or not decision.allowed:
+        return decision, 0
+    return replace(decision, fee=0), lease.id
+
+
+def lease_context(lease: market_pb2.Lease) -> dict[str, Any]:
+    """``ctx.lease``: present only while the caller's organisation rents the version (so a
+    use without a lease sees, and is charged gas for, the same context as before leases)."""
+    return {
+        "id": lease.id,
+        "lessor": lease.lessor_org,
+        "purposes": list(lease.purposes),
+        "start_height": lease.start_height,
+        "end_height": lease.end_height,
+        "paid": lease.paid,
+    }
 
 
 def _runtime_error(exc: ScriptRuntimeError) -> ErrorCode:

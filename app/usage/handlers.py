@@ -8,6 +8,8 @@ route's role; it raises ``TxError`` for anything the state refuses.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
@@ -16,6 +18,7 @@ from app.credits import events as credit_events
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors, events
 from app.usage.decision import evaluate_use
+from app.usage.expected import LeaseBook
 from app.usage.keeper import UsageKeeper
 from app.usage.payment import pay_fee
 
@@ -23,9 +26,20 @@ MAX_SHOWN = 256
 """How much of a script's deny reason the refusal quotes."""
 
 
-def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
-    """Ask the license; on allow within max_fee, pay the owner and write the receipt."""
-    evaluation = evaluate_use(ctx.state, ctx.sender, msg, ctx.env.height, ctx.env.time, ctx.gas)
+def use_under(leases: LeaseBook) -> Callable[[MsgContext, tx_pb2.Use], Event]:
+    """The ``use`` handler with the lease book the machine wires in (app.usage.expected)."""
+
+    def use_leased(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
+        return use(ctx, msg, leases)
+
+    return use_leased
+
+
+def use(ctx: MsgContext, msg: tx_pb2.Use, leases: LeaseBook | None = None) -> Event:
+    """Ask the license; on allow within max_fee, pay the owner and write the receipt (which
+    names the lease that waived the fee, if one did)."""
+    env = ctx.env
+    evaluation = evaluate_use(ctx.state, ctx.sender, msg, env.height, env.time, ctx.gas, leases)
     decision = evaluation.decision
     license_id = evaluation.license.id
     if not decision.allowed:
@@ -58,6 +72,7 @@ def use(ctx: MsgContext, msg: tx_pb2.Use) -> Event:
             time=ctx.env.time,
             tx_hash=ctx.tx_hash,
             gas_used=evaluation.gas_used,
+            lease_id=evaluation.lease_id,
         ),
         evaluation.period_seconds,
     )

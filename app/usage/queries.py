@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Reader
 from app.usage import keys
 from app.usage.decision import evaluate_use
+from app.usage.expected import LeaseBook
 from app.usage.keeper import UsageReader
 
 MAX_SCAN = 5000
@@ -116,7 +118,9 @@ def totals(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return QueryAnswer(UsageReader(state).totals(org).SerializeToString())
 
 
-def evaluate(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+def evaluate(
+    state: Reader, params: Mapping[str, Any], leases: LeaseBook | None = None
+) -> QueryAnswer:
     """/licenses/evaluate {"address", "model", "version", "purpose", "quantity", "height",
     "time"}: what the license would decide for this account in a block at that height and unix
     time (a dry run; changes nothing). Clients pass the next height and the latest block time
@@ -133,7 +137,7 @@ def evaluate(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     )
     height = int_param(params, "height", 0, MAX_U64)
     time = int_param(params, "time", 0, 2**63 - 1)
-    found = evaluate_use(state, account, use, height, time)
+    found = evaluate_use(state, account, use, height, time, leases=leases)
     d = found.decision
     answer = state_pb2.Decision(
         allowed=d.allowed,
@@ -153,3 +157,8 @@ QUERIES: dict[str, Handler] = {
     "/usage/totals": totals,
     "/licenses/evaluate": evaluate,
 }
+
+
+def queries(leases: LeaseBook) -> dict[str, Handler]:
+    """Every query path of the usage domain; the dry run consults ``leases`` as a block does."""
+    return {**QUERIES, "/licenses/evaluate": functools.partial(evaluate, leases=leases)}

@@ -18,6 +18,8 @@ this table::
     gov.py       tx gov; query org|orgs|account|accounts|params|validators|proposal|proposals|votes
     attest.py    tx attest; query attestations
     fl.py        fl; tx fl; query round|rounds|contributors
+    market.py    tx market; query listings|offers|leases|lease
+    watch.py     watch
     node.py      node
     genesis.py   genesis
     testnet.py   testnet

@@ -8,6 +8,7 @@ about digests (``query holder`` is ``weights holder``).
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,31 @@ from typing import Any
 import click
 
 from app.pb.modelgov.v1 import tx_pb2
-from chain.cli.options import Send, absent, list_options, reads, signed
+from chain.cli.model import default_store_url
+from chain.cli.options import (
+    Send,
+    absent,
+    keyring_option,
+    list_options,
+    node_option,
+    reads,
+    signed,
+    signer,
+)
 from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record, table, with_next
 from chain.cli.root import cli, query
 from chain.client import Node
+from chain.watch import WatchError, subscriptions
 from chain.weights.client import check_held, collect_garbage
 from chain.weights.digest import check_digest, hash_path
+from chain.weights.follow import (
+    Follow,
+    Follower,
+    add_follow,
+    load_follows,
+    load_status,
+    remove_follow,
+)
 from chain.weights.store import BlobStore
 
 EXISTING = click.Path(exists=True, path_type=Path)
@@ -230,3 +250,78 @@ def consent(digest: str, org: str, client: Node, output: str) -> None:
         raise absent(f"a consent for {org} to name {digest}")
     data = {"digest": digest, "org": org, "holder": holder_org}
     emit(output, data, lambda d: f"{d['org']} may name {d['digest']}: {d['holder']} consented")
+
+
+# --- following models: replicas of every new version (chain.weights.follow) ------------------
+
+
+@weights.command("follow")
+@click.argument("model", metavar="ORG/NAME")
+@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--from", "from_", required=True, help="the key that pays, reads and announces")
+@click.option(
+    "--url", "store_url", default="", help="this store's public URL (default: beside --node)"
+)
+@click.option(
+    "--max-fee",
+    default=0,
+    type=click.IntRange(0, 2**63 - 1),
+    help="most credits a download may cost",
+)
+@keyring_option
+@node_option
+def follow(
+    model: str, store_dir: Path, from_: str, store_url: str, max_fee: int,
+    keyring: Path | None, node: str,
+) -> None:  # fmt: skip
+    """Keep a replica of every new version of MODEL in this node's store (its weights server
+    fetches, verifies, keeps and announces them while --from's organisation may hold them)."""
+    try:
+        subscriptions(model)
+    except WatchError as exc:
+        raise click.BadParameter(str(exc), param_hint="ORG/NAME") from None
+    signer(keyring, from_)  # the key must exist now, not at the first pass
+    ring = str(keyring.resolve()) if keyring else ""
+    url = (store_url or default_store_url(node)).rstrip("/")
+    entry = Follow(model=model, key=from_, url=url, max_fee=max_fee, keyring=ring)
+    follows = add_follow(store_dir, entry)
+    click.echo(f"{store_dir} follows {', '.join(f.model for f in follows)}")
+
+
+@weights.command("unfollow")
+@click.argument("model", metavar="ORG/NAME")
+@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+def unfollow(model: str, store_dir: Path) -> None:
+    """Stop replicating MODEL's new versions (what the store holds stays)."""
+    if not remove_follow(store_dir, model):
+        raise click.ClickException(f"{store_dir} does not follow {model}")
+    click.echo(f"{store_dir} no longer follows {model}")
+
+
+@weights.command("follows")
+@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
+def follows(store_dir: Path, output: str) -> None:
+    """What the store follows, and what became of each version: replicated, or why not."""
+    found = [dataclasses.asdict(f) for f in load_follows(store_dir)]
+    status = load_status(store_dir)
+    rows = [{"ref": ref, **entry} for ref, entry in sorted(status.items())]
+    data = {"follows": found, "versions": rows}
+    text = (
+        table(found, ["model", "key", "url", "max_fee"])
+        + "\n"
+        + table(rows, ["ref", "result", "reason"])
+    )
+    emit(output, data, lambda _: text)
+
+
+@weights.command("replicate")
+@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
+@node_option
+def replicate(store_dir: Path, output: str, node: str) -> None:
+    """One pass over the followed models now (the weights server makes one every few
+    seconds); prints each version's outcome."""
+    outcomes = Follower(store_dir, node).once()
+    rows = [dataclasses.asdict(o) for o in outcomes]
+    emit(output, {"versions": rows}, lambda _: table(rows, ["ref", "result", "reason"]))

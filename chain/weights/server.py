@@ -47,6 +47,7 @@ from chain.rpc import default_node
 from chain.weights.access import Access, Ledger
 from chain.weights.auth import AuthError, BusyError, SignedBy, Verifier
 from chain.weights.digest import WeightsError
+from chain.weights.follow import Follower
 from chain.weights.quota import DEFAULT_MIN_FREE, DEFAULT_QUOTA, QuotaError, Quotas, parse_size
 from chain.weights.store import BlobStore, Readable
 
@@ -707,6 +708,12 @@ def main(argv: list[str] | None = None) -> int:
         "--org-quota", action="append", default=[], metavar="ORG=SIZE", help="one org's quota"
     )
     parser.add_argument("--min-free", default=str(DEFAULT_MIN_FREE), help="disk kept free")
+    parser.add_argument(
+        "--follow-interval",
+        type=float,
+        default=5.0,
+        help="seconds between passes over the followed models (chain.weights.follow)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -735,6 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     origins = ", ".join(server.config.origins)
     log.info("serving %s on %s as %s (ledger: %s)", args.store, args.listen, origins, args.node)
+    Follower(args.store, args.node, args.follow_interval).start()  # see `weights follow`
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
         server.serve_forever()

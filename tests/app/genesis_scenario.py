@@ -28,6 +28,7 @@ from app.core.valuemap import from_data
 from app.credits import keys as credit_keys
 from app.federated import keys as federated_keys
 from app.licenses import keys as license_keys
+from app.market import keys as market_keys
 from app.members import keys as member_keys
 from app.models import claims
 from app.models import keys as model_keys
@@ -69,6 +70,7 @@ KEY_KINDS = (
                 credit_keys,
                 attestation_keys,
                 federated_keys,
+                market_keys,
             ),
         )
     )
@@ -137,11 +139,23 @@ def rich_chain(path: Path) -> Driver:
     _registry(driver)
     _licenses_and_uses(driver)
     _rounds_and_attestations(driver)
+    _market(driver)
     _governance(driver)
     everything = tx_pb2.TransferCredits(to_org="openml", amount=balance(driver, "uni"))
     driver.ok("uni-admin", msg(transfer_credits=everything))
     driver.block([])
     return driver
+
+
+def _market(driver: Driver) -> None:
+    """A listing, a lease offer, and a lease of it."""
+    offer = tx_pb2.OfferLease(
+        model="uni/base", version="1.0", price_per_1000_blocks=10, purposes=["inference"]
+    )
+    listing = tx_pb2.ListModel(model="uni/base", price=123)
+    driver.ok("uni-admin", msg(list_model=listing), msg(offer_lease=offer))
+    rent = tx_pb2.LeaseVersion(model="uni/base", version="1.0", blocks=100, max_price=1)
+    driver.ok("acme-admin", msg(lease_version=rent))
 
 
 def _registry(driver: Driver) -> None:

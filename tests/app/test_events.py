@@ -248,7 +248,107 @@ STEPS: list[tuple[str, str, tx_pb2.Msg, Shape]] = [
         [("gov.vote", [("id", "1"), ("org", "uni"), ("option", "yes")])],
     ),
     (
+        "list_model",
+        "uni-admin",
+        msg(list_model=tx_pb2.ListModel(model=MODEL, price=50)),
+        [("market.listed", [("model", MODEL), ("seller", "uni"), ("price", "50")])],
+    ),
+    (
+        "delist_model",
+        "uni-admin",
+        msg(delist_model=tx_pb2.DelistModel(model=MODEL)),
+        [("market.delisted", [("model", MODEL), ("reason", "withdrawn")])],
+    ),
+    (
+        "offer_lease",
+        "uni-admin",
+        msg(
+            offer_lease=tx_pb2.OfferLease(
+                model=MODEL,
+                version="1.0",
+                price_per_1000_blocks=1500,
+                purposes=["inference", "research"],
+                download=True,
+            )
+        ),
+        [
+            (
+                "market.lease_offered",
+                [
+                    ("model", MODEL),
+                    ("ref", f"{MODEL}@1.0"),
+                    ("price_per_1000_blocks", "1500"),
+                    ("purposes", "inference,research"),
+                    ("download", "true"),
+                ],
+            )
+        ],
+    ),
+    (
+        "lease_version",
+        "acme-admin",
+        msg(lease_version=tx_pb2.LeaseVersion(model=MODEL, version="1.0", blocks=3, max_price=5)),
+        [
+            (
+                "market.leased",
+                [
+                    ("id", "1"),
+                    ("model", MODEL),
+                    ("ref", f"{MODEL}@1.0"),
+                    ("renter", "acme"),
+                    ("lessor", "uni"),
+                    ("end_height", ANY),
+                    ("paid", "5"),
+                ],
+            ),
+            (
+                "credits.transfer",
+                [("from", "acme"), ("to", "uni"), ("amount", "5"), ("reason", "lease")],
+            ),
+        ],
+    ),
+    (
+        "withdraw_lease_offer",
+        "uni-admin",
+        msg(withdraw_lease_offer=tx_pb2.WithdrawLeaseOffer(model=MODEL, version="1.0")),
+        [
+            (
+                "market.lease_withdrawn",
+                [("model", MODEL), ("ref", f"{MODEL}@1.0"), ("reason", "withdrawn")],
+            )
+        ],
+    ),
+    (
         "transfer_model",
+        "uni-admin",
+        transfer(MODEL, "acme"),
+        [("model.transferred", [("model", MODEL), ("from", "uni"), ("to", "acme")])],
+    ),
+    (
+        "list_model-by-new-owner",
+        "acme-admin",
+        msg(list_model=tx_pb2.ListModel(model=MODEL, price=40)),
+        [("market.listed", [("model", MODEL), ("seller", "acme"), ("price", "40")])],
+    ),
+    (
+        "buy_model",
+        "uni-admin",
+        msg(buy_model=tx_pb2.BuyModel(model=MODEL, max_price=40)),
+        [
+            (
+                "market.sold",
+                [("model", MODEL), ("seller", "acme"), ("buyer", "uni"), ("price", "40")],
+            ),
+            (
+                "credits.transfer",
+                [("from", "uni"), ("to", "acme"), ("amount", "40"), ("reason", "sale")],
+            ),
+            ("model.transferred", [("model", MODEL), ("from", "acme"), ("to", "uni")]),
+            ("market.delisted", [("model", MODEL), ("reason", "owner changed")]),
+        ],
+    ),
+    (
+        "transfer_model-after-the-sale",
         "uni-admin",
         transfer(MODEL, "acme"),
         [("model.transferred", [("model", MODEL), ("from", "uni"), ("to", "acme")])],

@@ -289,3 +289,16 @@ def populate(node: Node, ring: Keyring, directory: Path) -> None:
     )
     proposal = tx_pb2.SubmitProposal(action=action, title="the same max_tx_bytes")
     node.send(admin, [tx_pb2.Msg(submit_proposal=proposal)])
+    populate_market(node, ring)
+
+
+def populate_market(node: Node, ring: Keyring) -> None:
+    """A listing of the model, a lease offer of 1.0 and acme's lease of it."""
+    offer = tx_pb2.OfferLease(
+        model=MODEL, version="1.0", price_per_1000_blocks=100, purposes=["inference"]
+    )
+    listing = tx_pb2.ListModel(model=MODEL, price=5000)
+    msgs = [tx_pb2.Msg(list_model=listing), tx_pb2.Msg(offer_lease=offer)]
+    node.send(ring.get("northwind-admin"), msgs)
+    rent = tx_pb2.LeaseVersion(model=MODEL, version="1.0", blocks=1000, max_price=100)
+    node.send(ring.get("acme-admin"), [tx_pb2.Msg(lease_version=rent)])

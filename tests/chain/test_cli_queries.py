@@ -95,6 +95,14 @@ CASES: list[tuple[list[str], set[str], str]] = [
     (["query", "round", "1"], {"/federated/round"}, RECORD),
     (["query", "rounds"], {"/federated/rounds"}, LIST),
     (["query", "contributors", "{model}@1.0"], {"/federated/contributors"}, ABSENT),
+    (["query", "listings"], {"/market/listings"}, LIST),
+    (["query", "listings", "{model}"], {"/market/listing"}, RECORD),
+    (["query", "offers"], {"/market/offers"}, LIST),
+    (["query", "offers", "{model}@1.0"], {"/market/offer"}, RECORD),
+    (["query", "offers", "{model}@1.1"], {"/market/offer"}, ABSENT),
+    (["query", "leases", "--org", "acme-ai"], {"/market/leases"}, LIST),
+    (["query", "leases", "--version", "{model}@1.0"], {"/market/leases"}, LIST),
+    (["query", "lease", "1"], {"/market/lease"}, RECORD),
     (["genesis", "export"], {"/genesis/records"}, EXPORT),
 ]  # fmt: skip
 """(argv, the paths it asks, what it shows: a record, a list, or a record this chain lacks)."""

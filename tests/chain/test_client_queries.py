@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 
 from app.machine import QUERIES
 from app.models.claims import commitment
-from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
+from app.pb.modelgov.v1 import federated_pb2, market_pb2, state_pb2, tx_pb2
 from chain.client import ClientError, Listing, Node
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,6 +112,12 @@ CALLS: list[tuple[str, Call, type | None]] = [
     ("/federated/round", lambda n: n.round(1), federated_pb2.Round),
     ("/federated/rounds", lambda n: n.rounds(), federated_pb2.Round),
     ("/federated/contributors", lambda n: n.contributors(MODEL, "1.0"), None),
+    ("/market/listing", lambda n: n.listing(MODEL), market_pb2.Listing),
+    ("/market/listings", lambda n: n.listings(), market_pb2.Listing),
+    ("/market/offer", lambda n: n.lease_offer(MODEL, "1.0"), market_pb2.LeaseOffer),
+    ("/market/offers", lambda n: n.lease_offers(), market_pb2.LeaseOffer),
+    ("/market/lease", lambda n: n.lease(1), market_pb2.Lease),
+    ("/market/leases", lambda n: n.leases(org="acme-ai"), market_pb2.Lease),
 ]
 """(path, a call of its method, the type of its record or of its listing's items); None: the
 record is absent in this chain (the method answers None)."""

@@ -23,6 +23,10 @@ Fields (all integers are whole numbers; times are unix seconds from the block he
   ``usage.period_seconds`` (int) is the period's length, ``usage.period_start`` (int) its start.
 - ``params`` (dict): the license's deploy-time parameters (str keys; int, str, bool, None, list
   or dict values).
+- ``lease`` (dict, present only while the caller's organisation rents the version from the
+  market; test with ``"lease" in ctx``): ``id`` (int), ``lessor`` (str), ``purposes`` (list of
+  str), ``start_height`` and ``end_height`` (int, the lease's first and last block), ``paid``
+  (int). An allowed use for one of ``lease.purposes`` pays no fee; a deny still denies.
 """
 
 from __future__ import annotations

@@ -204,6 +204,9 @@ class Generator:
         self.blocks: list[Block] = []
         self.time = GENESIS_TIME
         self.counter = 0
+        self.market_rng = random.Random(seed + 14)  # market txs leave the main draws alone
+        self.listed: list[str] = []  # models the generator listed for sale (market)
+        self.offered: list[tuple[str, str]] = []  # versions it offered for rent (market)
 
     # --- the sequence ---------------------------------------------------------------------
 
@@ -303,6 +306,7 @@ class Generator:
         counts = (3, 6, 8, 8, 8, 8, 6, 5, 4, 3, 2, 2, 2)
         for _ in range(self.rng.choices(range(len(counts)), counts)[0]):
             block.txs.append(self.random_tx())
+        block.txs.extend(self.market_txs())
         while self.pending_votes and self.rng.random() < 0.8:
             block.txs.extend(self.votes(self.pending_votes.pop(0)))
         due = [names for at, names in self.restores if at <= len(self.blocks)]
@@ -796,6 +800,73 @@ class Generator:
                 to = self.values().text(32)
         msg = tx_pb2.Msg(transfer_credits=tx_pb2.TransferCredits(to_org=to, amount=amount))
         return account, [msg], f"credits {amount} to {to!a}"
+
+    # --- market ---------------------------------------------------------------------------
+
+    def market_txs(self) -> list[TxSpec]:
+        """0 to 2 market transactions drawn from their own generator, so the sequence of the
+        other message kinds is the one it was before the market existed."""
+        main, self.rng = self.rng, self.market_rng
+        try:
+            specs = []
+            for _ in range(self.rng.choice((0, 0, 1, 2))):
+                self.doomed = False
+                account, msgs, label = self.m_market()
+                specs.append(self.tx(account, msgs, f"{account}: {label}"))
+            return specs
+        finally:
+            self.rng = main
+
+    def m_market(self) -> tuple[str, list[tx_pb2.Msg], str]:
+        """One market message: list, delist, buy, offer, withdraw or lease, with hostile prices,
+        block counts, purposes and ids."""
+        kind = self.rng.choice(("list", "list", "delist", "buy", "offer", "withdraw", "lease"))
+        price = self.rng.choice((1, 10, 1000, 2**62, 2**63 - 1))
+        if self.hostile(0.25):
+            price = self.rng.choice((0, 2**63, 2**64 - 1, self.values().u64()))
+        if kind in ("list", "delist", "offer", "withdraw"):
+            model, version = self.org_version(self.rng.choice(ORG_IDS))
+            if kind == "withdraw" and self.offered and self.rng.random() < 0.7:
+                model, version = self.rng.choice(self.offered[-3:])
+            owner = self.owner_of(model)
+            account = self.pick("admin", owner)
+            if kind == "list":
+                self.listed.append(model)
+                msg = tx_pb2.Msg(list_model=tx_pb2.ListModel(model=model, price=price))
+            elif kind == "delist":
+                msg = tx_pb2.Msg(delist_model=tx_pb2.DelistModel(model=model))
+            elif kind == "offer":
+                purposes = self.rng.sample(("inference", "download", "research"), 2)
+                if self.hostile(0.1):
+                    purposes.append(self.rng.choice(("mining", "inference", "")))
+                max_blocks = self.rng.choice((0, 1, 10, 2**32, 2**32 + 1))
+                if 0 < price < 2**63 and len(purposes) == 2 and max_blocks <= 2**32:
+                    self.offered.append((model, version))  # expected to stand
+                body = tx_pb2.OfferLease(
+                    model=model,
+                    version=version,
+                    price_per_1000_blocks=price,
+                    purposes=purposes,
+                    download=self.rng.random() < 0.5,
+                    max_blocks=max_blocks,
+                )
+                msg = tx_pb2.Msg(offer_lease=body)
+            else:
+                body_w = tx_pb2.WithdrawLeaseOffer(model=model, version=version)
+                msg = tx_pb2.Msg(withdraw_lease_offer=body_w)
+            return account, [msg], f"market {kind} {model}@{version} {price}"
+        buyer = self.rng.choice(ORG_IDS)
+        account = self.pick("admin", buyer)
+        if kind == "buy":
+            model = self.rng.choice(self.listed or [self.any_model()])
+            msg = tx_pb2.Msg(buy_model=tx_pb2.BuyModel(model=model, max_price=price))
+            return account, [msg], f"market buy {model} max {price}"
+        model, version = self.rng.choice(self.offered[-2:] or [self.any_version()])
+        blocks = self.rng.choice((1, 2, 1000, 1, 2, 1000, 2**32, 0, 2**64 - 1))
+        if self.rng.random() < 0.5:
+            price = 2**63 - 1
+        body_l = tx_pb2.LeaseVersion(model=model, version=version, blocks=blocks, max_price=price)
+        return account, [tx_pb2.Msg(lease_version=body_l)], f"market lease {model}@{version}"
 
     def m_attest(self) -> tuple[str, list[tx_pb2.Msg], str]:
         model, version = self.any_version()

@@ -1,0 +1,294 @@
+"""Following models: a member's store keeps a copy of every new version of the models it
+follows, and announces itself as a provider, so updates reach every member who may hold them.
+
+What a store follows is its operator's choice, recorded beside the blobs (``follow.json``:
+model, signing key, keyring, fee budget, the store's public URL; ``modelgov weights follow``
+writes it). The weights server runs ``Follower`` in the background: for each followed model and
+each version it lacks, it asks the ledger (``/models/read_access``, at the next block) whether
+the key's organisation may hold the weights. If not, and the version's license would allow a
+download for a fee within the follow's ``max_fee``, it pays that fee with a ``use`` (purpose
+``download``), whose receipt then grants the read; otherwise it records why not and moves on.
+A granted version is fetched from the version's stores and announced providers (never from
+this store), verified against the chain's digest (a directory: each listed file, then the
+manifest built from the chain's list), kept, and announced with ``announce_provider`` signed
+by the key. Every outcome is recorded in ``follow-status.json`` (``modelgov weights follows``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote as quote_path
+
+from app.models.errors import NOT_GRANTED
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from chain.client import ClientError, Node
+from chain.keys import Key, Keyring, KeyringError, default_keyring
+from chain.rpc import RpcError
+from chain.weights.client import TransferError, download, sources
+from chain.weights.digest import ManifestEntry, WeightsError, build_manifest, check_digest
+from chain.weights.store import BlobStore
+
+CONFIG = "follow.json"
+STATUS = "follow-status.json"
+DOWNLOAD = "download"
+log = logging.getLogger("modelgov.follow")
+
+
+class FollowError(Exception):
+    """The follow configuration cannot be read or written."""
+
+
+@dataclass(frozen=True)
+class Follow:
+    """One followed model: who signs for this store, what it may spend, where it serves."""
+
+    model: str
+    key: str
+    url: str
+    max_fee: int = 0
+    keyring: str = ""
+
+    def signer(self) -> Key:
+        """The follow's key (from its keyring, else the default one)."""
+        return Keyring(Path(self.keyring) if self.keyring else default_keyring()).get(self.key)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one version: replicated, already held, or why not."""
+
+    ref: str
+    digest: str
+    result: str  # replicated | held | refused | failed
+    reason: str
+
+
+def load_follows(store_dir: Path) -> list[Follow]:
+    """The follows recorded in a store's config (none when there is no config)."""
+    path = store_dir / CONFIG
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise FollowError(f"{path}: {exc}") from None
+    try:
+        return [Follow(**entry) for entry in raw.get("follows", [])]
+    except TypeError as exc:
+        raise FollowError(f"{path}: {exc}") from None
+
+
+def save_follows(store_dir: Path, follows: list[Follow]) -> None:
+    """Write the config (atomically: a running server may read it at any moment)."""
+    body = {"follows": [asdict(f) for f in sorted(follows, key=lambda f: f.model)]}
+    _write_json(store_dir / CONFIG, body)
+
+
+def add_follow(store_dir: Path, follow: Follow) -> list[Follow]:
+    """Follow a model (replacing an earlier follow of it); the follows now."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    follows = [f for f in load_follows(store_dir) if f.model != follow.model] + [follow]
+    save_follows(store_dir, follows)
+    return follows
+
+
+def remove_follow(store_dir: Path, model: str) -> bool:
+    """Stop following a model; whether it was followed."""
+    follows = load_follows(store_dir)
+    kept = [f for f in follows if f.model != model]
+    save_follows(store_dir, kept)
+    return len(kept) != len(follows)
+
+
+def load_status(store_dir: Path) -> dict[str, dict[str, Any]]:
+    """ref -> the last outcome recorded for it (with its time)."""
+    try:
+        found: dict[str, dict[str, Any]] = json.loads((store_dir / STATUS).read_text())
+        return found
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path: Path, body: Any) -> None:
+    part = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    part.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n")
+    os.replace(part, path)
+
+
+# --- one pass -------------------------------------------------------------------------------
+
+
+def sync(node: Node, store: BlobStore, follow: Follow, key: Key) -> list[Outcome]:
+    """Replicate every live version of the followed model this store lacks or has not
+    announced; one outcome per such version."""
+    outcomes = []
+    for version in node.versions(follow.model):
+        if version.status == tx_pb2.VERSION_STATUS_REVOKED:
+            continue
+        if store.has(version.weights_digest) and _announced(node, version, follow.url):
+            continue
+        try:
+            outcomes.append(replicate(node, store, follow, key, version))
+        except (ClientError, RpcError, TransferError, WeightsError, OSError) as exc:
+            ref = f"{version.model}@{version.version}"
+            outcomes.append(Outcome(ref, version.weights_digest, "failed", str(exc)))
+    return outcomes
+
+
+def _announced(node: Node, version: state_pb2.Version, url: str) -> bool:
+    return any(p.url == url for p in node.providers(version.weights_digest))
+
+
+def replicate(
+    node: Node, store: BlobStore, follow: Follow, key: Key, version: state_pb2.Version
+) -> Outcome:
+    """Fetch, verify, keep and announce one version if the key's org may hold it (paying a
+    download fee within ``max_fee``); else the outcome says why not."""
+    ref, digest = f"{version.model}@{version.version}", version.weights_digest
+    free = shutil.disk_usage(store.root).free
+    if not store.has(digest) and version.size_bytes > free // 2:
+        reason = f"{version.size_bytes} bytes would take more than half of the {free} free"
+        return Outcome(ref, digest, "refused", reason)
+    refusal = _may_hold(node, follow, key, version)
+    if refusal:
+        return Outcome(ref, digest, "refused", refusal)
+    provider = ""
+    if not store.has(digest):
+        urls = [u for u in sources(node, version) if u.rstrip("/") != follow.url.rstrip("/")]
+        if not urls:
+            return Outcome(ref, digest, "failed", "no other store serves it yet")
+        provider = _fetch(node, store, key, urls, digest)
+    announce = tx_pb2.AnnounceProvider(digest=digest, url=follow.url.rstrip("/"))
+    node.send(key, [tx_pb2.Msg(announce_provider=announce)])
+    if not provider:
+        return Outcome(ref, digest, "held", "held already; announced")
+    return Outcome(ref, digest, "replicated", f"from {provider}")
+
+
+def _may_hold(node: Node, follow: Follow, key: Key, version: state_pb2.Version) -> str:
+    """'' if the key's org may download the version now (after paying a download fee within
+    the budget, if the license asks one); else why not."""
+    decision = _read_access(node, key, version.weights_digest)
+    if decision.allowed:
+        return ""
+    if (decision.codespace, decision.code) != (NOT_GRANTED.codespace, NOT_GRANTED.code):
+        return f"not allowed: {decision.reason}"
+    if _paid_before(node, key, version):
+        return f"a download was paid for, and still: {decision.reason}"
+    quote = node.evaluate(key.address, version.model, version.version, DOWNLOAD)
+    if not quote.allowed:
+        return f"not allowed: {decision.reason}"
+    if quote.fee > follow.max_fee:
+        return (
+            f"the license asks {quote.fee} credits for a download, above the follow's "
+            f"max fee of {follow.max_fee}"
+        )
+    use = tx_pb2.Use(
+        model=version.model, version=version.version, purpose=DOWNLOAD, quantity=1,
+        max_fee=quote.fee,
+    )  # fmt: skip
+    node.send(key, [tx_pb2.Msg(use=use)])
+    decision = _read_access(node, key, version.weights_digest)
+    return "" if decision.allowed else f"paid {quote.fee}, still not allowed: {decision.reason}"
+
+
+def _paid_before(node: Node, key: Key, version: state_pb2.Version) -> bool:
+    """Whether the key's org already holds a download receipt of the version (never pay
+    twice: a read refused despite one has another reason)."""
+    org = node.account(key.address).org
+    receipts, _ = node.receipts(version.model, version.version, consumer_org=org).take(200)
+    return any(r.purpose == DOWNLOAD for r in receipts)
+
+
+def _read_access(node: Node, key: Key, digest: str) -> state_pb2.AccessDecision:
+    decision, _ = node.read_access(key.address, digest, clock=node.next_block())
+    return decision
+
+
+def _fetch(node: Node, store: BlobStore, key: Key, urls: list[str], digest: str) -> str:
+    """Download a blob (a directory: each listed file, then its manifest) into the store,
+    verified; returns the provider of the last download."""
+    files = node.manifest_files(digest)
+    provider = ""
+    for file in files:
+        if not store.has(file.digest):
+            path = f"/v1/blobs/{digest}/{quote_path(file.path, safe='/')}"
+            provider = _download_into(store, key, urls, path, file.digest)
+    if not files:
+        return _download_into(store, key, urls, f"/v1/blobs/{digest}", digest)
+    entries = [ManifestEntry(f.path, f.size, check_digest(f.digest)) for f in files]
+    store.put(digest, io.BytesIO(build_manifest(entries)))  # raises unless it hashes right
+    return provider
+
+
+def _download_into(store: BlobStore, key: Key, urls: list[str], path: str, digest: str) -> str:
+    target = store.tmp / f"follow-{uuid.uuid4().hex}"
+    try:
+        provider = download(key, urls, path, check_digest(digest), target, None, [])
+        store.put_file(digest, target)
+    finally:
+        target.unlink(missing_ok=True)
+        target.with_name(target.name + ".part").unlink(missing_ok=True)
+    return provider
+
+
+# --- in the weights server ------------------------------------------------------------------
+
+
+class Follower:
+    """The weights server's background loop: every ``interval`` seconds, read the config
+    (so a follow added while the server runs counts) and sync each follow."""
+
+    def __init__(self, store_dir: Path, node_url: str, interval: float = 5.0) -> None:
+        self.store_dir = store_dir
+        self.node = Node(node_url)
+        self.interval = interval
+        self.stop = threading.Event()
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="weights-follower", daemon=True)
+        thread.start()
+        return thread
+
+    def run(self) -> None:
+        while not self.stop.wait(self.interval):
+            self.once()
+
+    def once(self) -> list[Outcome]:
+        """One pass over every follow; each outcome is logged and recorded in the status."""
+        try:
+            follows = load_follows(self.store_dir)
+        except FollowError as exc:
+            log.warning("follow config: %s", exc)
+            return []
+        outcomes = []
+        for follow in follows:
+            outcomes.extend(self._one(follow))
+        if outcomes:
+            self._record(outcomes)
+        return outcomes
+
+    def _one(self, follow: Follow) -> list[Outcome]:
+        try:
+            key = follow.signer()
+            return sync(self.node, BlobStore(self.store_dir), follow, key)
+        except (KeyringError, ClientError, RpcError, OSError) as exc:
+            log.warning("following %s: %s", follow.model, exc)
+            return [Outcome(follow.model, "", "failed", str(exc))]
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        status = load_status(self.store_dir)
+        for outcome in outcomes:
+            log.info("follow %s: %s (%s)", outcome.ref, outcome.result, outcome.reason)
+            status[outcome.ref] = {**asdict(outcome), "time": int(time.time())}
+        _write_json(self.store_dir / STATUS, status)

@@ -1,0 +1,267 @@
+"""Renting a version: offers, leases paid up front, uses without a further fee while a lease
+runs (the license still decides, and sees ``ctx.lease``), downloads while it runs, and the
+exact block where it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from driver import Driver, digest, set_status, started, transfer
+from trade import (
+    MODEL,
+    balance,
+    expect,
+    last_receipt,
+    lease,
+    leases,
+    offer,
+    offers,
+    publish_model,
+    use,
+    withdraw,
+)
+
+from app.core.errors import ErrorCode
+from app.credits import errors as credit_errors
+from app.market import errors
+from app.market import keys as market_keys
+from app.market.validation import MAX_LEASE_BLOCKS
+from app.models import errors as model_errors
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.usage import errors as usage_errors
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Driver]:
+    """uni owns uni/base@1.0 (license: 5 credits a unit, commercial use only with a lease, a
+    lease covers at most 10 units) and offers it at 1,000 credits per 1,000 blocks."""
+    driver = started(tmp_path)
+    publish_model(driver)
+    driver.ok("uni-admin", offer())
+    yield driver
+    driver.close()
+
+
+def test_a_lease_is_paid_up_front_and_recorded(chain: Driver) -> None:
+    result = chain.ok("acme-admin", lease(blocks=250, max_price=250))
+    [rented] = leases(chain, org="acme")
+    assert (rented.id, rented.renter_org, rented.lessor_org, rented.paid) == (1, "acme", "uni", 250)
+    assert (rented.start_height, rented.end_height) == (chain.height, chain.height + 249)
+    assert list(rented.purposes) == ["inference", "commercial-inference"] and rented.download
+    assert (balance(chain, "acme"), balance(chain, "uni")) == (100_000 - 250, 1_000 + 250)
+    assert [e.type for e in result.events] == ["market.leased", "credits.transfer"]
+    assert leases(chain, model=MODEL, version="1.0") == [rented]
+
+
+def test_uses_for_the_lease_s_purposes_are_free_until_its_last_block(chain: Driver) -> None:
+    chain.ok("acme-admin", lease(blocks=3))
+    start = chain.height
+    for height in (start + 1, start + 2):  # the lease's 2nd and 3rd (last) blocks
+        chain.ok("acme-user", use("inference", quantity=2))
+        receipt = last_receipt(chain)
+        assert (receipt.height, receipt.fee, receipt.lease_id) == (height, 0, 1)
+    chain.ok("acme-user", use("inference", quantity=2))  # start + 3: it has ended
+    receipt = last_receipt(chain)
+    assert (receipt.height, receipt.fee, receipt.lease_id) == (start + 3, 10, 0)
+
+
+def test_a_use_in_the_block_of_the_lease_is_covered(chain: Driver) -> None:
+    block = chain.block(
+        [chain.sign("acme-admin", [lease(blocks=1)]), chain.sign("acme-user", [use()])]
+    )
+    assert [r.code for r in block.tx_results] == [0, 0], [r.log for r in block.tx_results]
+    assert (last_receipt(chain).fee, last_receipt(chain).lease_id) == (0, 1)
+    chain.ok("acme-user", use())
+    assert last_receipt(chain).fee == 10
+
+
+def test_a_purpose_the_lease_does_not_cover_pays_its_fee(chain: Driver) -> None:
+    chain.ok("acme-admin", lease(blocks=100))
+    chain.ok("acme-user", use("research", quantity=3))
+    assert (last_receipt(chain).fee, last_receipt(chain).lease_id) == (15, 0)
+
+
+def test_the_license_sees_the_lease_and_refines_it(chain: Driver) -> None:
+    expect(chain.run("acme-user", use("commercial-inference")), usage_errors.DENIED)
+    chain.ok("acme-admin", lease(blocks=100))
+    chain.ok("acme-user", use("commercial-inference", quantity=10))
+    assert last_receipt(chain).fee == 0
+    expect(chain.run("acme-user", use("commercial-inference", quantity=11)), usage_errors.DENIED)
+
+
+def test_the_dry_run_answers_what_a_block_would(chain: Driver) -> None:
+    chain.ok("acme-admin", lease(blocks=2))
+    address = chain["acme-user"].address
+    params = {"address": address, "model": MODEL, "version": "1.0", "purpose": "inference"}
+    during = chain.query("/licenses/evaluate", {**params, "height": chain.height + 1})
+    after = chain.query("/licenses/evaluate", {**params, "height": chain.height + 2})
+    assert state_pb2.Decision.FromString(during.value).fee == 0
+    assert state_pb2.Decision.FromString(after.value).fee == 5
+
+
+def access(chain: Driver, height: int, name: str = "acme-user") -> state_pb2.AccessDecision:
+    params = {
+        "address": chain[name].address,
+        "digest": digest(f"{MODEL}@1.0"),
+        "height": height,
+        "time": chain.time + 5,
+    }
+    answer = chain.query("/models/read_access", params)
+    assert answer.code == 0, answer.log
+    return state_pb2.AccessDecision.FromString(answer.value)
+
+
+def test_a_lease_with_download_lets_the_renter_read_the_weights_while_it_runs(
+    chain: Driver,
+) -> None:
+    assert not access(chain, chain.height + 1).allowed
+    chain.ok("acme-admin", lease(blocks=2))
+    start = chain.height
+    assert [access(chain, h).allowed for h in (start, start + 1, start + 2)] == [True, True, False]
+    granted = access(chain, start + 1)
+    assert granted.rule == "lease"
+    current = market_keys.current_key(MODEL, "1.0", "acme")
+    assert {market_keys.lease_key(1), current} <= set(granted.keys)
+    assert chain.query("/store", data=current).value == market_keys.u64(1)
+
+
+def test_a_lease_without_download_grants_no_weights(chain: Driver) -> None:
+    chain.ok("uni-admin", offer(download=False))
+    chain.ok("acme-admin", lease(blocks=10))
+    assert not access(chain, chain.height + 1).allowed
+
+
+@pytest.mark.parametrize(
+    ("sender", "msg", "error"),
+    [
+        ("acme-admin", lease(blocks=1, version="9.9"), errors.NO_OFFER),
+        ("uni-admin", lease(blocks=1), errors.OWN_MODEL),
+        ("acme-admin", lease(blocks=0), errors.BAD_BLOCKS),
+        ("acme-admin", lease(blocks=MAX_LEASE_BLOCKS + 1), errors.BAD_BLOCKS),
+        ("acme-admin", lease(blocks=2**64 - 1), errors.BAD_BLOCKS),
+        ("acme-admin", lease(blocks=1000, max_price=999), errors.PRICE_ABOVE_MAX),
+        ("acme-admin", lease(blocks=1000, max_price=0), errors.BAD_PRICE),
+        ("acme-admin", lease(blocks=200_000, max_price=200_000), credit_errors.INSUFFICIENT),
+        ("acme-admin", withdraw(), model_errors.NOT_OWNER),
+        ("uni-admin", withdraw(version="9.9"), errors.NO_OFFER),
+        ("uni-admin", offer(version="9.9"), errors.VERSION_UNAVAILABLE),
+        ("uni-admin", offer(price=0), errors.BAD_PRICE),
+        ("uni-admin", offer(price=2**63), errors.BAD_PRICE),
+        ("uni-admin", offer(purposes=()), errors.INVALID_FIELD),
+        ("uni-admin", offer(purposes=("mining",)), errors.INVALID_FIELD),
+        ("uni-admin", offer(purposes=("inference", "inference")), errors.INVALID_FIELD),
+        ("uni-admin", offer(max_blocks=MAX_LEASE_BLOCKS + 1), errors.BAD_BLOCKS),
+        ("acme-admin", offer(), model_errors.NOT_OWNER),
+    ],
+    ids=[
+        "no-offer",
+        "own-model",
+        "zero-blocks",
+        "past-max-blocks",
+        "2^64-1-blocks",
+        "above-max-price",
+        "max-price-zero",
+        "insufficient",
+        "withdraw-not-owner",
+        "withdraw-no-offer",
+        "offer-no-version",
+        "offer-price-zero",
+        "offer-price-2^63",
+        "offer-no-purpose",
+        "offer-bad-purpose",
+        "offer-purpose-twice",
+        "offer-max-blocks-2^32+1",
+        "offer-not-owner",
+    ],
+)
+def test_a_refused_lease_or_offer_moves_nothing(
+    chain: Driver, sender: str, msg: tx_pb2.Msg, error: ErrorCode
+) -> None:
+    before = (
+        balance(chain, "uni"),
+        balance(chain, "acme"),
+        offers(chain),
+        leases(chain, org="acme"),
+    )
+    expect(chain.run(sender, msg), error)
+    after = (
+        balance(chain, "uni"),
+        balance(chain, "acme"),
+        offers(chain),
+        leases(chain, org="acme"),
+    )
+    assert after == before
+
+
+def test_price_times_blocks_past_2_63_is_refused_not_wrapped(chain: Driver) -> None:
+    chain.ok("uni-admin", offer(price=2**63 - 1))
+    expect(chain.run("acme-admin", lease(blocks=1001, max_price=2**63 - 1)), errors.PRICE_OVERFLOW)
+    expect(
+        chain.run("acme-admin", lease(blocks=MAX_LEASE_BLOCKS, max_price=2**63 - 1)),
+        errors.PRICE_OVERFLOW,
+    )
+    expect(
+        chain.run("acme-admin", lease(blocks=1000, max_price=2**63 - 1)), credit_errors.INSUFFICIENT
+    )
+
+
+@pytest.mark.parametrize(
+    ("price", "blocks", "cost"),
+    [(1000, 1, 1), (1, 1, 1), (1, 1000, 1), (1, 1001, 2), (1500, 3, 5), (999, 1000, 999)],
+)
+def test_the_cost_is_pro_rata_and_rounded_up(
+    chain: Driver, price: int, blocks: int, cost: int
+) -> None:
+    chain.ok("uni-admin", offer(price=price))
+    chain.ok("acme-admin", lease(blocks=blocks, max_price=cost))
+    assert leases(chain, org="acme")[-1].paid == cost
+
+
+def test_one_running_lease_per_renter_and_a_new_one_after_it_ends(chain: Driver) -> None:
+    chain.ok("acme-admin", lease(blocks=2))
+    expect(chain.run("acme-admin", lease(blocks=2)), errors.LEASE_ACTIVE)  # its last block
+    chain.ok("acme-admin", lease(blocks=2))  # the first lease has ended
+    assert [x.id for x in leases(chain, org="acme")] == [1, 2]
+
+
+def test_a_longer_offer_limit_binds(chain: Driver) -> None:
+    chain.ok("uni-admin", offer(max_blocks=10))
+    expect(chain.run("acme-admin", lease(blocks=11)), errors.BAD_BLOCKS)
+    chain.ok("acme-admin", lease(blocks=10))
+
+
+def test_a_withdrawn_offer_sells_no_lease_but_a_paid_one_runs_on(chain: Driver) -> None:
+    chain.ok("acme-admin", lease(blocks=100))
+    chain.ok("uni-admin", withdraw())
+    assert offers(chain) == []
+    chain.ok("acme-user", use())
+    assert last_receipt(chain).fee == 0
+
+
+def test_a_transfer_closes_the_offer_and_the_lease_runs_on(chain: Driver) -> None:
+    chain.ok("acme-admin", lease(blocks=100))
+    chain.ok("uni-admin", transfer(MODEL, "openml"))
+    assert offers(chain) == []
+    expect(chain.run("acme-admin", lease(blocks=1, max_price=10)), errors.NO_OFFER)
+    chain.ok("acme-user", use())
+    assert last_receipt(chain).fee == 0
+
+
+def test_a_revoked_version_is_neither_offered_nor_rented(chain: Driver) -> None:
+    chain.ok("uni-admin", set_status(MODEL, "1.0", tx_pb2.VERSION_STATUS_REVOKED))
+    expect(chain.run("acme-admin", lease(blocks=1)), errors.VERSION_UNAVAILABLE)
+    expect(chain.run("uni-admin", offer()), errors.VERSION_UNAVAILABLE)
+
+
+def test_lease_queries_refuse_what_is_absent_and_malformed(chain: Driver) -> None:
+    chain.ok("acme-admin", lease(blocks=1))
+    assert chain.query("/market/lease", {"id": 1}).code == 0
+    assert "not found" in chain.query("/market/lease", {"id": 2}).log
+    assert chain.query("/market/lease", {"id": 0}).code != 0
+    assert chain.query("/market/lease", {"id": "1"}).code != 0
+    assert chain.query("/market/offers", {"after": "no-at-sign"}).code != 0
+    page = chain.query("/market/offers", {"after": f"{MODEL}@1.0"})
+    assert page.code == 0 and state_pb2.Page.FromString(page.value).items == []
+    assert chain.query("/market/offer", {"model": MODEL, "version": "1.0"}).code == 0
