@@ -28,6 +28,8 @@ GAS_BUCKETS = (100, 300, 1_000, 3_000, 10_000, 30_000, 100_000, 300_000, 1_000_0
 TXS_BUCKETS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 MESSAGE_KINDS = frozenset(f.name for f in tx_pb2.Msg.DESCRIPTOR.oneofs_by_name["sum"].fields)
 OK, NONE, UNREGISTERED = "ok", "none", "unregistered"
+RECHECK = "recheck_tx"
+"""The method label of a CheckTx the engine sends again after a block."""
 
 
 def error_name(codespace: str, code: int) -> str:
@@ -84,6 +86,19 @@ class AppMetrics:
             "modelgov_finalize_block_tx_seconds",
             "FinalizeBlock time divided by the block's number of transactions",
             buckets=SECONDS_BUCKETS,
+            registry=r,
+        )
+        self.cpu_seconds = Counter(
+            "modelgov_abci_cpu_seconds",
+            "CPU time of the thread answering each ABCI method (check_tx: new txs only; "
+            "recheck_tx: the txs the engine checks again after each block)",
+            ["method"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "modelgov_abci_requests",
+            "ABCI requests answered, by method (check_tx and recheck_tx apart)",
+            ["method"],
             registry=r,
         )
         self.commit_seconds = Histogram(
@@ -156,9 +171,19 @@ class AppMetrics:
         )
         self._observe_state()
 
-    def observe(self, method: str, seconds: float, response: Message) -> None:
+    def observe(
+        self,
+        method: str,
+        seconds: float,
+        response: Message,
+        cpu_seconds: float = 0.0,
+        recheck: bool = False,
+    ) -> None:
         """Record one answered request (called by the server, outside consensus)."""
         self.method_seconds.labels(method).observe(seconds)
+        split = RECHECK if recheck else method
+        self.cpu_seconds.labels(split).inc(max(cpu_seconds, 0.0))
+        self.requests.labels(split).inc()
         if method == "commit":
             self.commit_seconds.observe(seconds)
             self._observe_state()
