@@ -249,6 +249,10 @@ PREFIXES: dict[str, bytes] = {
     "market": market_keys.PREFIX,
 }
 
+UNHASHED: tuple[bytes, ...] = usage_keys.DERIVED
+"""Key prefixes stored and committed with the state but left out of the app hash's Merkle
+tree: indexes each domain rebuilds from its committed records (they carry no proof)."""
+
 
 def _check_wiring() -> None:
     """Every domain owns a distinct one-byte prefix, every query path is answered once, every
@@ -576,6 +580,7 @@ __all__ = [
     "PREFIXES",
     "QUERIES",
     "ROUTES",
+    "UNHASHED",
     "check_tx",
     "execute_tx",
     "export_genesis",

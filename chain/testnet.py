@@ -33,14 +33,6 @@ from typing import Any
 
 from chain.engine.config import SocketPathError, set_values, unix_address
 from chain.engine.install import find_cometbft
-from chain.genesis import (
-    account_pubkeys,
-    app_state_of,
-    engine_genesis,
-    initial_height_of,
-    load_consortium,
-    validator_entry,
-)
 from chain.keys import Keyring
 from chain.ops.monitoring import write_monitoring
 from chain.plan import (  # the plan, re-exported: callers know a testnet by this module
@@ -106,6 +98,17 @@ def init(
 ) -> Testnet:
     """Write node homes, account keys and the shared genesis for ``validators`` nodes, the
     monitoring files (``chain.ops.monitoring``) and, with ``docker``, a docker-compose.yml."""
+    # Imported here: chain.genesis loads the whole state machine, which every other testnet
+    # command (and the CLI's start, which imports this module) can do without.
+    from chain.genesis import (
+        account_pubkeys,
+        app_state_of,
+        engine_genesis,
+        initial_height_of,
+        load_consortium,
+        validator_entry,
+    )
+
     if not 1 <= validators <= 50:
         raise TestnetError("--validators must be between 1 and 50")
     directory = directory.resolve()

@@ -30,6 +30,29 @@ def exec_tx_result(r: TxResult) -> abci.ExecTxResult:
     )
 
 
+def fill_exec_tx_result(target: abci.ExecTxResult, r: TxResult) -> None:
+    """Write one tx's FinalizeBlock result into ``target`` (a ``tx_results.add()``): the same
+    bytes as ``exec_tx_result``, without building every event and attribute twice (a block of
+    a thousand uses holds tens of thousands of attributes)."""
+    target.code = r.code
+    target.codespace = r.codespace
+    target.log = r.log
+    target.info = r.info
+    target.data = r.data
+    target.gas_wanted = r.gas_wanted
+    target.gas_used = r.gas_used
+    for e in r.events:
+        fill_event(target.events.add(), e)
+
+
+def fill_event(target: abci.Event, e: Event) -> None:
+    """Write an indexed ABCI event into ``target``, as ``event`` builds it."""
+    target.type = e.type
+    add = target.attributes.add
+    for k, v in e.attributes:
+        add(key=k, value=v, index=True)
+
+
 def check_tx_response(r: TxResult) -> abci.ResponseCheckTx:
     """CheckTx's answer."""
     return abci.ResponseCheckTx(

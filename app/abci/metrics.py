@@ -33,6 +33,8 @@ MAX_MODEL_LABELS = 500
 """Distinct model ids a node labels its series with; later models count under OTHER_MODELS,
 so a member registering models without end cannot grow the exporter's memory and scrapes."""
 OTHER_MODELS = "_other"
+RECHECK = "recheck_tx"
+"""The method label of a CheckTx the engine sends again after a block."""
 
 
 def error_name(codespace: str, code: int) -> str:
@@ -110,6 +112,19 @@ class AppMetrics:
             buckets=SECONDS_BUCKETS,
             registry=r,
         )
+        self.cpu_seconds = Counter(
+            "modelgov_abci_cpu_seconds",
+            "CPU time of the thread answering each ABCI method (check_tx: new txs only; "
+            "recheck_tx: the txs the engine checks again after each block)",
+            ["method"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "modelgov_abci_requests",
+            "ABCI requests answered, by method (check_tx and recheck_tx apart)",
+            ["method"],
+            registry=r,
+        )
         self.commit_seconds = Histogram(
             "modelgov_store_commit_seconds",
             "Time of Commit: the block's one synced LevelDB write batch",
@@ -180,9 +195,19 @@ class AppMetrics:
         )
         self._observe_state()
 
-    def observe(self, method: str, seconds: float, response: Message) -> None:
+    def observe(
+        self,
+        method: str,
+        seconds: float,
+        response: Message,
+        cpu_seconds: float = 0.0,
+        recheck: bool = False,
+    ) -> None:
         """Record one answered request (called by the server, outside consensus)."""
         self.method_seconds.labels(method).observe(seconds)
+        split = RECHECK if recheck else method
+        self.cpu_seconds.labels(split).inc(max(cpu_seconds, 0.0))
+        self.requests.labels(split).inc()
         if method == "commit":
             self.commit_seconds.observe(seconds)
             self._observe_state()

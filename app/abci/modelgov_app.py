@@ -94,7 +94,7 @@ class ModelgovApp(BaseApplication):
         self.pending = pending
         self.chain_id = req.chain_id
         self.mempool = Overlay(self.pending)
-        self.staged = self.store.stage(self.pending.pending())
+        self.staged = self.store.stage(self.pending.pending(), machine.UNHASHED)
         log.info("genesis: %d orgs, %d accounts", len(consortium.orgs), len(consortium.accounts))
         return abci.ResponseInitChain(app_hash=self.staged.root)
 
@@ -146,14 +146,16 @@ class ModelgovApp(BaseApplication):
         output = machine.finalize_block(self.block, env, list(req.txs), self.signatures)
         writes = dict(self.pending.pending())
         writes.update(self.block.pending())
-        self.staged = self.store.stage(writes)
+        self.staged = self.store.stage(writes, machine.UNHASHED)
         self.finalized_height = req.height
-        return abci.ResponseFinalizeBlock(
-            tx_results=[convert.exec_tx_result(r) for r in output.tx_results],
+        response = abci.ResponseFinalizeBlock(
             events=[convert.event(e) for e in output.events],
             validator_updates=[convert.validator_update(v) for v in output.validator_updates],
             app_hash=self.staged.root,
         )
+        for result in output.tx_results:
+            convert.fill_exec_tx_result(response.tx_results.add(), result)
+        return response
 
     def commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
         """Consensus connection, after FinalizeBlock: the one write of the block, synced."""
@@ -187,6 +189,8 @@ def _query(view: CommittedView, req: abci.RequestQuery) -> abci.ResponseQuery:
         if req.height not in (0, height):
             raise TxError(HEIGHT_UNAVAILABLE, f"asked {req.height}, the state is at {height}")
         answer = _answer(view, req)
+        if req.prove and answer.key.startswith(machine.UNHASHED):
+            raise TxError(BAD_QUERY, "an index entry is kept outside the app hash: no proof")
     except TxError as err:
         return abci.ResponseQuery(
             code=err.error.code, codespace=err.error.codespace, log=err.log, height=height

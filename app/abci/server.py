@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from google.protobuf.message import DecodeError, Message
 
@@ -72,6 +72,21 @@ SWITCH_INTERVAL = 0.0005
 """Seconds a thread waiting for the interpreter lock waits before the running one must yield."""
 
 
+class Observer(Protocol):
+    """What the server reports after each answered request (the app's metrics): the method,
+    its wall seconds, its response, the CPU seconds of the thread that answered it, and whether
+    it was a CheckTx the engine sent again after a block (a recheck)."""
+
+    def __call__(
+        self,
+        method: str,
+        seconds: float,
+        response: Message,
+        cpu_seconds: float = 0.0,
+        recheck: bool = False,
+    ) -> None: ...
+
+
 class FatalError(RuntimeError):
     """A request on the consensus path failed: the node must stop instead of diverging."""
 
@@ -105,7 +120,7 @@ class AbciServer:
         self,
         app: BaseApplication,
         address: str,
-        observer: Callable[[str, float, Message], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.app = app
         self.address = address
@@ -240,27 +255,30 @@ class AbciServer:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self._worker, self._call, kind, body)
+            result, cpu = await loop.run_in_executor(self._worker, self._timed_call, kind, body)
         except (Exception, QueryAborted) as exc:
             return self._failed(kind, exc)
-        return self._answered(kind, started, result)
+        return self._answered(kind, body, started, result, cpu)
 
     def _dispatch(self, kind: str, body: Message, consensus: bool = False) -> abci.Response | None:
         """Answer a request on the calling thread; None when the node must stop. OutOfOrder
         propagates (the connection is closed)."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             result = self._consensus_call(kind, body) if consensus else self._call(kind, body)
         except OutOfOrder:
             raise
         except Exception as exc:
             return self._failed(kind, exc)
-        return self._answered(kind, started, result)
+        return self._answered(kind, body, started, result, time.thread_time() - cpu)
 
-    def _answered(self, kind: str, started: float, result: Message) -> abci.Response:
+    def _answered(
+        self, kind: str, body: Message, started: float, result: Message, cpu: float
+    ) -> abci.Response:
         """Report a handler's result to the observer and wrap it in a Response."""
         if self.observer is not None:
-            self.observer(kind, time.perf_counter() - started, result)
+            recheck = isinstance(body, abci.RequestCheckTx) and body.type == abci.RECHECK
+            self.observer(kind, time.perf_counter() - started, result, cpu, recheck)
         response = abci.Response()
         getattr(response, kind).CopyFrom(result)
         return response
@@ -268,6 +286,12 @@ class AbciServer:
     def _call(self, kind: str, body: Message) -> Message:
         handler: Callable[[Any], Message] = getattr(self.app, kind)
         return handler(body)
+
+    def _timed_call(self, kind: str, body: Message) -> tuple[Message, float]:
+        """``_call`` on the query worker, with the CPU seconds the worker thread spent on it."""
+        cpu = time.thread_time()
+        result = self._call(kind, body)
+        return result, time.thread_time() - cpu
 
     def _consensus_call(self, kind: str, body: Message) -> Message:
         """A consensus request, with the query worker held at its next pause point."""

@@ -7,6 +7,7 @@ has exactly one valid signature per key and a transaction hash cannot be malleat
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import coincurve
 from coincurve.ecdsa import cdata_to_der, deserialize_compact
@@ -22,15 +23,26 @@ def address_of(pubkey: bytes) -> str:
     return hashlib.sha256(pubkey).digest()[:20].hex()
 
 
+PARSED_KEYS = 4096
+"""Parsed public keys kept (the most recently used): a consortium's senders, re-parsed on every
+CheckTx, re-check and FinalizeBlock otherwise; a flood of fresh keys only evicts older ones."""
+
+
 def is_valid_pubkey(pubkey: bytes) -> bool:
     """Whether ``pubkey`` is a compressed point on the curve."""
     if len(pubkey) != PUBKEY_BYTES or pubkey[0] not in (2, 3):
         return False
+    return _parsed(bytes(pubkey)) is not None
+
+
+@lru_cache(maxsize=PARSED_KEYS)
+def _parsed(pubkey: bytes) -> coincurve.PublicKey | None:
+    """The parsed point of a public key, or None when it is not one (a pure function of the
+    bytes, so remembering it changes no answer)."""
     try:
-        coincurve.PublicKey(pubkey)
+        return coincurve.PublicKey(pubkey)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def is_low_s(signature: bytes) -> bool:
@@ -45,7 +57,8 @@ def verify(pubkey: bytes, message: bytes, signature: bytes) -> bool:
         return False
     try:
         der = cdata_to_der(deserialize_compact(signature))
-        return bool(coincurve.PublicKey(pubkey).verify(der, message, hasher=_sha256))
+        key = _parsed(bytes(pubkey))
+        return key is not None and bool(key.verify(der, message, hasher=_sha256))
     except (ValueError, TypeError):
         return False
 

@@ -6,7 +6,8 @@ writes go to the Merkle store at Commit. Deletions are recorded as ``None``.
 
 Besides the writes themselves an overlay keeps their keys in order (``SortedKeys``), so a scan
 costs a logarithmic seek plus the keys it visits: a block whose transactions all scan must not
-cost the square of the block's writes.
+cost the square of the block's writes. Keys are put in order only when a scan needs them: a
+block whose transactions never scan (a block of uses) never pays for ordering its writes.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class Overlay:
         self.base = base
         self.writes: dict[bytes, bytes | None] = {}
         self._keys = SortedKeys()
+        self._unordered: list[bytes] = []  # written keys not yet in _keys (no scan since)
 
     def get(self, key: bytes) -> bytes | None:
         """The value under ``key`` as this overlay sees it."""
@@ -110,6 +112,7 @@ class Overlay:
         self, prefix: bytes, start_after: bytes | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
         """Keys under ``prefix`` in ascending order, merging buffered writes into the base."""
+        self._order()
         if start_after is None or start_after < prefix:
             mine = self._keys.scan(prefix, inclusive=True)
         else:
@@ -128,8 +131,15 @@ class Overlay:
 
     def _record(self, key: bytes, value: bytes | None) -> None:
         if key not in self.writes:
-            self._keys.add(key)
+            self._unordered.append(key)
         self.writes[key] = value
+
+    def _order(self) -> None:
+        """Put the keys written since the last scan in order (as a scan starts: it sees the
+        keys written before its first step, exactly, as it did when every write was ordered)."""
+        for key in self._unordered:
+            self._keys.add(key)
+        self._unordered.clear()
 
 
 def _merge(

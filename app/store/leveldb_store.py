@@ -147,8 +147,14 @@ class MerkleStore:
         while this store commits; close it when done."""
         return CommittedView(self._db.snapshot())
 
-    def stage(self, writes: Mapping[bytes, bytes | None]) -> StagedCommit:
+    def stage(
+        self, writes: Mapping[bytes, bytes | None], unhashed: tuple[bytes, ...] = ()
+    ) -> StagedCommit:
         """Compute the change ``writes`` makes to the committed state, without writing it.
+
+        Keys under an ``unhashed`` prefix are stored (and committed in the same batch) but kept
+        out of the Merkle tree: indexes the app can rebuild from committed records, which need
+        no proof and should not cost tree writes (as CometBFT keeps its tx index apart).
 
         Raises
         ------
@@ -164,6 +170,8 @@ class MerkleStore:
                 raise TypeError("store keys and values must be bytes")
             if value == b"":
                 raise ValueError(f"empty value for key {key!r}; write None to delete")
+            if unhashed and key.startswith(unhashed):
+                continue
             updates.append((sha256(key), None if value is None else sha256(value)))
         diff = apply_updates(self._root, updates, self._load)
         return StagedCommit(self._root, diff.root, flat, diff.written, diff.deleted, diff.key_delta)
@@ -207,11 +215,16 @@ class MerkleStore:
         """Cheap counters kept in meta: committed height, keys and stored tree nodes."""
         return {"height": self._height, "keys": self._keys, "nodes": self._nodes}
 
-    def recompute_root(self) -> bytes:
-        """Rebuild the root from the flat state alone (a full scan; for checks, not blocks)."""
-        return build_root((sha256(k), sha256(v)) for k, v in self.iterate(b""))
+    def recompute_root(self, unhashed: tuple[bytes, ...] = ()) -> bytes:
+        """Rebuild the root from the flat state alone (a full scan; for checks, not blocks),
+        leaving out keys under the ``unhashed`` prefixes the commits left out."""
+        return build_root(
+            (sha256(k), sha256(v))
+            for k, v in self.iterate(b"")
+            if not (unhashed and k.startswith(unhashed))
+        )
 
-    def verify(self) -> dict[str, int]:
+    def verify(self, unhashed: tuple[bytes, ...] = ()) -> dict[str, int]:
         """Check the whole store: the root matches the flat state, every node reachable from
         the root is stored and well formed, no other node is stored, the counters are right.
 
@@ -220,11 +233,15 @@ class MerkleStore:
         CorruptStoreError
             On the first inconsistency found.
         """
-        if self.recompute_root() != self._root:
+        if self.recompute_root(unhashed) != self._root:
             raise CorruptStoreError("root does not match the flat state")
         reachable = self._walk()
         stored = sum(1 for _ in self._db.iterator(prefix=NODE_PREFIX, include_value=False))
-        keys = sum(1 for _ in self._db.iterator(prefix=STATE_PREFIX, include_value=False))
+        keys = sum(
+            1
+            for k in self._db.iterator(prefix=STATE_PREFIX, include_value=False)
+            if not (unhashed and k[len(STATE_PREFIX) :].startswith(unhashed))
+        )
         if stored != reachable or stored != self._nodes or keys != self._keys:
             raise CorruptStoreError(
                 f"counts differ: {stored} stored nodes, {reachable} reachable, "

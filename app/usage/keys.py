@@ -17,6 +17,9 @@ VERSION_USE = PREFIX + b"v"
 MODEL_USE = PREFIX + b"m"
 VERSION_PERIOD = PREFIX + b"p"
 MODEL_PERIOD = PREFIX + b"q"
+DERIVED = (BY_MODEL, BY_VERSION, BY_CONSUMER, BY_CONSUMER_ORG, BY_LICENSOR, BY_HEIGHT)
+"""The receipt indexes: rebuilt from the receipts alone, so stored beside them in the same
+commit but left out of the Merkle tree (six fewer tree writes a use; listings carry no proof)."""
 SEP = b"\x00"
 MAX_U64 = 2**64 - 1
 """The largest id, height, period or counter an 8-byte key or a uint64 field holds."""

@@ -6,27 +6,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.core.genesis import GenesisError
 from chain.client import Node
-from chain.genesis import (
-    Snapshot,
-    account_pubkeys,
-    app_state_of,
-    check_genesis_file,
-    engine_genesis,
-    export_genesis_doc,
-    initial_height_of,
-    load_consortium,
-    read_home,
-    read_node,
-    validator_entry,
-)
 from chain.keys import Keyring
 from chain.rpc import DEFAULT_NODE
+
+if TYPE_CHECKING:
+    from chain.genesis import Snapshot
+# chain.genesis loads the whole state machine: each command imports what it needs when it runs,
+# so that every other command of the CLI starts without it.
 
 EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -73,6 +65,15 @@ def build(
     From a genesis.json (an export's), its sections, chain id and initial height are kept and
     the validators are those given here (their records too).
     """
+    from chain.genesis import (
+        account_pubkeys,
+        app_state_of,
+        engine_genesis,
+        initial_height_of,
+        load_consortium,
+        validator_entry,
+    )
+
     spec = load_consortium(consortium)
     pubkeys = account_pubkeys(spec, Keyring(keyring)) if keyring is not None else {}
     app_state = app_state_of(spec, pubkeys)
@@ -92,6 +93,8 @@ def build(
 @click.argument("path", type=EXISTING)
 def validate(path: Path) -> None:
     """Check a genesis.json's consortium the way InitChain will."""
+    from chain.genesis import check_genesis_file
+
     doc = check_genesis_file(path)
     state = doc["app_state"]
     click.echo(
@@ -137,6 +140,8 @@ def export(url: str, home: Path | None, base: Path | None, chain_id: str, out: P
     written as app_state. The new chain starts at the next height (initial_height) with the
     state's validators: with the same chain id, its genesis app hash is the exported app hash.
     """
+    from chain.genesis import export_genesis_doc, read_home, read_node
+
     if home is not None:
         snapshot, found = read_home(home)
         chosen = base or found

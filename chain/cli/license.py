@@ -9,20 +9,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.core.valuemap import from_data, to_data
-from app.licenses.lang import (
-    Limits,
-    ScriptError,
-    ScriptRuntimeError,
-    check_script,
-    run_authorize,
-    worst_case_gas,
-)
-from app.licenses.lang.context import example_context
 from app.members.roles import ORG_KINDS
 from app.pb.modelgov.v1 import tx_pb2
 from app.usage.purposes import PURPOSES
@@ -30,6 +21,11 @@ from chain.cli.options import Send, list_options, reads, signed, split_ref
 from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record
 from chain.cli.root import cli, query, tx
 from chain.client import Node
+
+if TYPE_CHECKING:
+    from app.licenses.lang import Limits
+# The interpreter (app.licenses.lang) is imported by the commands that run it, so that the rest
+# of the CLI starts without it.
 
 SCRIPT = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -41,6 +37,8 @@ def license_() -> None:
 
 def load(path: Path, limits: Limits) -> Any:
     """Read and check a script; a refusal becomes a usage error naming line and column."""
+    from app.licenses.lang import ScriptError, check_script
+
     try:
         return check_script(path.read_text(), limits)
     except ScriptError as exc:
@@ -52,6 +50,8 @@ def load(path: Path, limits: Limits) -> Any:
 @click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
 def check(path: Path, output: str) -> None:
     """Check a script the way a deploy is checked; print its code hash and gas bound."""
+    from app.licenses.lang import Limits, worst_case_gas
+
     limits = Limits()
     program = load(path, limits)
     bound = worst_case_gas(program)
@@ -129,6 +129,9 @@ def simulate(
     output: str,
 ) -> None:
     """Run authorize(ctx) locally and show the decision, fee and gas."""
+    from app.licenses.lang import Limits, ScriptRuntimeError, run_authorize
+    from app.licenses.lang.context import example_context
+
     limits = Limits()
     program = load(path, limits)
     ctx = deep_merge(example_context(), json_arg(context_json, "--context"))

@@ -34,8 +34,8 @@ from chain.cli.testnet import testnet
 from chain.client import ClientError
 from chain.engine.install import EngineError
 from chain.keys import KeyringError
+from chain.plan import TestnetError
 from chain.rpc import RpcError
-from chain.testnet import TestnetError
 from chain.weights.client import TransferError
 from chain.weights.digest import WeightsError
 

@@ -34,8 +34,8 @@ from chain.cli.options import (
 from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record, table
 from chain.cli.root import cli, query, tx
 from chain.client import Node
+from chain.plan import NodePorts
 from chain.rpc import DEFAULT_NODE
-from chain.testnet import NodePorts
 from chain.weights.claims import default_state_dir
 from chain.weights.client import pull, push
 

@@ -23,10 +23,10 @@ class EngineError(RuntimeError):
     """The engine binary is missing, the wrong version, or could not be built."""
 
 
-def cache_dir() -> Path:
-    """Where this machine keeps the built engine, outside any checkout."""
+def cache_dir(tool: str = "cometbft") -> Path:
+    """Where this machine keeps a tool built from the pinned module, outside any checkout."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "modelgov" / "cometbft" / COMETBFT_VERSION
+    return Path(base) / "modelgov" / tool / COMETBFT_VERSION
 
 
 def binary_version(binary: Path) -> str:
@@ -73,6 +73,35 @@ def install_cometbft() -> Path:
         link.unlink()
     link.symlink_to(cached)
     return find_cometbft()
+
+
+ABCI_CLI_PACKAGE = "abci/cmd/abci-cli"
+BUILT_FROM = "built-from"
+"""A file beside a built tool naming the module path and version it was built from (``abci-cli
+version`` prints the ABCI protocol's version, not the module's)."""
+
+
+def install_abci_cli() -> Path:
+    """CometBFT's ``abci-cli`` at the pinned module version, built into the machine cache once
+    (the throughput benchmark runs its ``kvstore`` as a separate ABCI process); its path."""
+    folder = cache_dir("abci-cli")
+    binary = folder / "abci-cli"
+    target = f"{COMETBFT_MODULE}/{ABCI_CLI_PACKAGE}@{COMETBFT_VERSION}"
+    marker = folder / BUILT_FROM
+    if binary.exists() and marker.exists() and marker.read_text().strip() == target:
+        return binary
+    go = shutil.which("go")
+    if go is None:
+        raise EngineError("Go is not installed; install Go >= 1.22 to build abci-cli")
+    folder.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, GOBIN=str(folder), GOFLAGS="-buildvcs=false")
+    print(f"building abci-cli {COMETBFT_VERSION} into {folder} (once per machine)")
+    try:
+        subprocess.run([go, "install", target], env=env, check=True, cwd=folder)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise EngineError(f"building {target} failed: {exc}") from exc
+    marker.write_text(target + "\n")
+    return binary
 
 
 if __name__ == "__main__":

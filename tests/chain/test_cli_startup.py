@@ -1,5 +1,7 @@
 """The CLI answers at once: commands that do not load or train weights never import torch or
-numpy (torch alone takes seconds to import)."""
+numpy (torch alone takes seconds to import), and the commands that neither build a genesis nor
+run a license script load neither the state machine nor the license interpreter (together they
+doubled the CLI's start; benchmarks/cli_start.py measures it against a bare Python)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "numpy")
+LOCAL_ONLY = ("app.machine", "app.licenses.lang", "chain.genesis")
+"""What only genesis building and license checks need: the state machine and the interpreter."""
 PROBE = """
 import json, runpy, sys
 sys.argv = ["modelgov", *json.loads(sys.argv[1])]
@@ -42,7 +46,9 @@ COMMANDS = [
         UNREACHABLE,
     ],
     ["fl", "--help"],
+    ["weights", "hash", __file__],
 ]
+LIGHT = COMMANDS[:3] + COMMANDS[4:]  # fl --help lists training commands, still without torch
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c[:3]) for c in COMMANDS])
@@ -51,6 +57,22 @@ def test_a_command_that_moves_no_weights_imports_neither_torch_nor_numpy(
 ) -> None:
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=HEAVY), json.dumps(argv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "MODELGOV_HOME": str(tmp_path)},
+    )
+    imported = json.loads(done.stderr.strip().splitlines()[-1])
+    assert imported == [], f"{argv} imported {imported}"
+
+
+@pytest.mark.parametrize("argv", LIGHT, ids=[" ".join(c[:3]) for c in LIGHT])
+def test_help_queries_txs_and_hashing_load_no_state_machine(
+    argv: list[str], tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=LOCAL_ONLY), json.dumps(argv)],
         cwd=ROOT,
         capture_output=True,
         text=True,

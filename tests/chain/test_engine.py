@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 
 from chain.engine.config import set_values, toml_literal
-from chain.engine.install import EngineError, find_cometbft
-from chain.engine.version import COMETBFT_VERSION
+from chain.engine.install import (
+    ABCI_CLI_PACKAGE,
+    BUILT_FROM,
+    EngineError,
+    find_cometbft,
+    install_abci_cli,
+)
+from chain.engine.version import COMETBFT_MODULE, COMETBFT_VERSION
 
 CONFIG = """# top comment
 proxy_app = "tcp://127.0.0.1:26658"
@@ -72,3 +78,31 @@ def test_a_wrong_engine_version_says_what_to_run(
 
 def test_the_installed_engine_is_the_pinned_one() -> None:
     assert find_cometbft().exists()
+
+
+def test_abci_cli_built_from_the_pinned_module_is_reused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-go"))  # a rebuild would fail: no Go
+    folder = tmp_path / "modelgov" / "abci-cli" / COMETBFT_VERSION
+    folder.mkdir(parents=True)
+    (folder / "abci-cli").write_text("")
+    target = f"{COMETBFT_MODULE}/{ABCI_CLI_PACKAGE}@{COMETBFT_VERSION}"
+    (folder / BUILT_FROM).write_text(target + "\n")
+    assert install_abci_cli() == folder / "abci-cli"
+
+
+@pytest.mark.parametrize("marker", [None, "github.com/other/module@v0.0.1"])
+def test_abci_cli_of_another_build_is_rebuilt_and_needs_go(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, marker: str | None
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-go"))
+    folder = tmp_path / "modelgov" / "abci-cli" / COMETBFT_VERSION
+    folder.mkdir(parents=True)
+    (folder / "abci-cli").write_text("")
+    if marker is not None:
+        (folder / BUILT_FROM).write_text(marker + "\n")
+    with pytest.raises(EngineError, match="Go is not installed"):
+        install_abci_cli()

@@ -89,3 +89,18 @@ def test_no_proof_unless_asked_or_for_pages(published: Driver) -> None:
     assert page.code == 0 and page.key == b"" and not page.proof_ops.ops
     missing = published.query("/models/model", {"id": "uni/none"}, prove=True)
     assert missing.code != 0 and not missing.proof_ops.ops
+
+
+def test_receipt_indexes_are_stored_but_not_proven(published: Driver) -> None:
+    """The receipt indexes live outside the Merkle tree (machine.UNHASHED): a /store read answers
+    their value, a proof is refused rather than given as a false proof of absence."""
+    from app import machine
+    from app.usage import keys as usage_keys
+
+    key = usage_keys.index_prefix(usage_keys.BY_MODEL, "uni/m") + usage_keys.u64(1)
+    assert key.startswith(machine.UNHASHED)
+    assert published.store.stage({key: b"\x01"}, machine.UNHASHED).root == published.store.root
+    plain = published.query("/store", data=key)
+    assert plain.code == 0 and not plain.proof_ops.ops
+    proven = published.query("/store", data=key, prove=True)
+    assert proven.code != 0 and "no proof" in proven.log and not proven.proof_ops.ops

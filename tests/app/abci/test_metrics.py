@@ -223,3 +223,20 @@ def test_the_exporter_answers_over_http(tmp_path: Path) -> None:
         assert "modelgov_transactions_total" in text
     finally:
         driver.close()
+
+
+def test_cpu_seconds_and_requests_split_recheck_from_first_checks(
+    driven: tuple[Driver, AppMetrics],
+) -> None:
+    driver, metrics = driven
+    tx = driver.sign("acme-user", [use()])
+    assert driver.check(tx).code == 0
+    driver.block([])  # the tx stays in the mempool: the engine checks it again after a block
+    assert driver.check(tx, recheck=True).code == 0
+    driver.block([])
+    assert driver.check(tx, recheck=True).code == 0
+    assert value(metrics, "modelgov_abci_requests_total", method="check_tx") == 1
+    assert value(metrics, "modelgov_abci_requests_total", method="recheck_tx") == 2
+    for method in ("check_tx", "recheck_tx", "finalize_block", "commit"):
+        assert value(metrics, "modelgov_abci_cpu_seconds_total", method=method) > 0
+    assert value(metrics, "modelgov_abci_requests_total", method="commit") == 5

@@ -124,3 +124,25 @@ def test_is_valid_pubkey() -> None:
     assert not crypto.is_valid_pubkey(b"\x04" + pub[1:])
     assert not crypto.is_valid_pubkey(b"\x02" + bytes(32))
     assert not crypto.is_valid_pubkey(b"")
+
+
+def test_parsed_keys_are_remembered_bounded_and_give_the_same_answers() -> None:
+    """Public keys are parsed once while they stay among the PARSED_KEYS most recent; an
+    invalid key is remembered as invalid; answers are those of a fresh parse."""
+    crypto._parsed.cache_clear()
+    key = hashlib.sha256(b"cached").digest()
+    pub = crypto.public_key_of(key)
+    signature = crypto.sign(key, b"body")
+    for _ in range(3):
+        assert crypto.is_valid_pubkey(pub)
+        assert crypto.verify(pub, b"body", signature)
+        assert not crypto.verify(pub, b"other", signature)
+    off_curve = b"\x02" + b"\x00" * 32
+    assert not crypto.is_valid_pubkey(off_curve) and not crypto.is_valid_pubkey(off_curve)
+    assert not crypto.verify(off_curve, b"body", signature)
+    info = crypto._parsed.cache_info()
+    assert (info.misses, info.maxsize) == (2, crypto.PARSED_KEYS) and info.hits >= 8
+    for i in range(crypto.PARSED_KEYS + 10):
+        crypto._parsed(crypto.public_key_of(hashlib.sha256(b"%d" % i).digest()))
+    assert crypto._parsed.cache_info().currsize == crypto.PARSED_KEYS
+    assert crypto.verify(pub, b"body", signature)  # evicted, parsed again: same answer
