@@ -52,6 +52,11 @@ from app.credits import handlers as credits
 from app.credits import keys as credit_keys
 from app.credits import queries as credit_queries
 from app.credits import validation as credits_validation
+from app.datasets import genesis as dataset_genesis
+from app.datasets import handlers as datasets
+from app.datasets import keys as dataset_keys
+from app.datasets import queries as dataset_queries
+from app.datasets import validation as datasets_validation
 from app.federated import genesis as federated_genesis
 from app.federated import handlers as federated
 from app.federated import keys as federated_keys
@@ -126,6 +131,13 @@ ROUTES: Routes = {
     ),
     "submit_proposal": Route(ADMIN, members_validation.validate_submit, members.submit_proposal),
     "cast_vote": Route(ADMIN, members_validation.validate_vote, members.cast_vote),
+    # datasets (issue 13)
+    "register_dataset": Route(
+        PUBLISHER, datasets_validation.validate_register, datasets.register_dataset
+    ),
+    "publish_dataset": Route(
+        PUBLISHER, datasets_validation.validate_publish, datasets.publish_dataset
+    ),
 }
 
 # --- events the node's metrics follow (the adapter imports no domain) ------------------------
@@ -199,6 +211,7 @@ QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     credit_queries.QUERIES,
     attestation_queries.QUERIES,
     federated_queries.QUERIES,
+    dataset_queries.QUERIES,
     {GENESIS_RECORDS_PATH: genesis_records},
 )
 QUERIES: dict[str, Handler] = {path: h for table in QUERY_TABLES for path, h in table.items()}
@@ -216,6 +229,7 @@ PREFIXES: dict[str, bytes] = {
     "credits": credit_keys.PREFIX,
     "attestations": attestation_keys.PREFIX,
     "federated": federated_keys.PREFIX,
+    "datasets": dataset_keys.PREFIX,
 }
 
 
@@ -253,6 +267,7 @@ GENESIS: tuple[tuple[str, DomainGenesis], ...] = (
     ("usage", usage_genesis),
     ("attestations", attestation_genesis),
     ("federated", federated_genesis),
+    ("datasets", dataset_genesis),
 )
 """Each domain's genesis (``app.core.genesis.DomainGenesis``), in genesis order: members first,
 since every other domain names organisations; the registry before what names its models and

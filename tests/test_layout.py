@@ -23,7 +23,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAINS = ("attestations", "credits", "federated", "licenses", "members", "models", "usage")
+DOMAINS = (
+    "attestations",
+    "credits",
+    "datasets",
+    "federated",
+    "licenses",
+    "members",
+    "models",
+    "usage",
+)
 DETERMINISTIC = [f"app/{d}" for d in DOMAINS] + ["app/core", "app/state", "app/store"]
 ALLOWED_MODULES = {
     "__future__",
@@ -58,6 +67,8 @@ PUBLIC_SURFACE = {
     "purposes",  # the usage vocabulary
     "claims",  # the models claims keeper
     "lang",  # the license language, a pure library
+    "lineage",  # the datasets' rules of terms that follow lineage (publish, use, royalties)
+    "manifest",  # the models' manifest rule, a pure function (datasets publish directories)
 }
 ENTRY_MODULES = {"handlers", "queries", "validation", "governance", "expiry", "genesis", "decision"}
 

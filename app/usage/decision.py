@@ -6,14 +6,14 @@ dry run answers exactly what a block would decide at the same state and time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.core.errors import ErrorCode, TxError
 from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
 from app.core.text import quote
-from app.core.valuemap import to_data
 from app.credits.keeper import MAX_BALANCE
+from app.datasets import lineage
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
     Decision,
@@ -28,7 +28,6 @@ from app.models.keeper import ModelsReader
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Reader
 from app.usage import errors
-from app.usage.keeper import DEFAULT_PERIOD_SECONDS, UsageReader
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,8 @@ class Evaluation:
     license: state_pb2.License
     owner: str
     period_seconds: int
+    royalties: tuple[lineage.Royalty, ...] = ()
+    """What the upstream licenses of a derivative ask of its fee (app.datasets.lineage)."""
 
 
 def evaluate_use(
@@ -77,9 +78,7 @@ def evaluate_use(
             errors.LICENSOR_REMOVED,
             f"{use.model} belongs to {quote(owner, 64)}, which is no longer a member",
         )
-    params = to_data(found.params)
-    period = params.get("period_seconds")
-    period_seconds = period if type(period) is int and period > 0 else DEFAULT_PERIOD_SECONDS
+    params, period_seconds = lineage.license_params(found)
     ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
     if meter is not None and found.id not in meter.loaded:
         meter.consume(LOAD_GAS_PER_BYTE * len(found.source.encode()))
@@ -101,7 +100,29 @@ def evaluate_use(
         meter.consume(outcome.gas_used)
     if outcome.decision.allowed:
         check_answer(found.id, outcome.decision.fee, outcome.decision.note)
-    return Evaluation(outcome.decision, outcome.gas_used, found, owner, period_seconds)
+    evaluation = Evaluation(outcome.decision, outcome.gas_used, found, owner, period_seconds)
+    if outcome.decision.allowed and (version.parents or version.trained_on):
+        return _with_upstream(state, account, use, version, (height, time), meter, evaluation)
+    return evaluation
+
+
+def _with_upstream(
+    state: Reader,
+    account: state_pb2.Account,
+    use: tx_pb2.Use,
+    version: state_pb2.Version,
+    clock: tuple[int, int],
+    meter: GasMeter | None,
+    own: Evaluation,
+) -> Evaluation:
+    """A derivative's use is allowed only if every upstream license allows it on its behalf;
+    the royalties they ask go with the decision (app.datasets.lineage)."""
+    answer = lineage.ask_upstream(state, account, version, use.purpose, use.quantity, clock, meter)
+    decision = own.decision
+    if answer.denied:
+        decision = Decision(False, 0, "", answer.denied)
+    gas = own.gas_used + answer.gas_used
+    return replace(own, decision=decision, gas_used=gas, royalties=answer.royalties)
 
 
 def _runtime_error(exc: ScriptRuntimeError) -> ErrorCode:
@@ -122,38 +143,12 @@ def script_context(
     time: int,
     period_seconds: int,
 ) -> dict[str, Any]:
-    """The ``ctx`` a license script reads (documented in app/licenses/lang/context.py)."""
-    org = MembersReader(state).org(account.org)
-    attributes = {
-        a.key: getattr(a, a.WhichOneof("value") or "text_value")
-        for a in (org.attributes if org is not None else [])
-    }
-    usage = UsageReader(state).usage(account.org, use.model, use.version, time, period_seconds)
-    return {
-        "caller": {
-            "address": account.address,
-            "org": account.org,
-            "org_kind": org.kind if org is not None else "",
-            "roles": list(account.roles),
-            "attributes": attributes,
-        },
-        "model": use.model,
-        "version": use.version,
-        "owner": owner,
-        "purpose": use.purpose,
-        "quantity": use.quantity,
-        "height": height,
-        "time": time,
-        "usage": {
-            "version_total": usage.version_total,
-            "model_total": usage.model_total,
-            "version_period": usage.version_period,
-            "model_period": usage.model_period,
-            "period_seconds": usage.period_seconds,
-            "period_start": usage.period_start,
-        },
-        "params": params,
-    }
+    """The ``ctx`` a license script reads about a direct use (documented in
+    app/licenses/lang/context.py; one builder, app.datasets.lineage, for every run)."""
+    target = (use.model, use.version, owner)
+    return lineage.script_context(
+        state, account, target, use.purpose, use.quantity, params, (height, time), period_seconds
+    )
 
 
 MAX_FEE = MAX_BALANCE

@@ -96,6 +96,9 @@ CASES: list[tuple[list[str], set[str], str]] = [
     (["query", "rounds"], {"/federated/rounds"}, LIST),
     (["query", "contributors", "{model}@1.0"], {"/federated/contributors"}, ABSENT),
     (["genesis", "export"], {"/genesis/records"}, EXPORT),
+    (["query", "datasets"], {"/datasets/datasets"}, LIST),
+    (["query", "dataset", "northwind-uni/corpus"], {"/datasets/dataset"}, RECORD),
+    (["query", "trained", "northwind-uni/corpus@1.0"], {"/datasets/trained"}, LIST),
 ]  # fmt: skip
 """(argv, the paths it asks, what it shows: a record, a list, or a record this chain lacks)."""
 

@@ -112,6 +112,9 @@ CALLS: list[tuple[str, Call, type | None]] = [
     ("/federated/round", lambda n: n.round(1), federated_pb2.Round),
     ("/federated/rounds", lambda n: n.rounds(), federated_pb2.Round),
     ("/federated/contributors", lambda n: n.contributors(MODEL, "1.0"), None),
+    ("/datasets/datasets", lambda n: n.datasets(), state_pb2.Model),
+    ("/datasets/dataset", lambda n: n.dataset("northwind-uni/corpus"), state_pb2.Model),
+    ("/datasets/trained", lambda n: n.trained("northwind-uni/corpus", "1.0"), str),
 ]
 """(path, a call of its method, the type of its record or of its listing's items); None: the
 record is absent in this chain (the method answers None)."""

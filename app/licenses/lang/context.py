@@ -13,6 +13,8 @@ Fields (all integers are whole numbers; times are unix seconds from the block he
 - ``caller.roles`` (list of str): the account's roles in its organisation.
 - ``caller.attributes`` (dict): the organisation's attributes from genesis, e.g.
   ``"monthly_active_users"`` (int) and ``"country"`` (str).
+- ``asset`` (str): ``"model"`` or ``"dataset"``: what ``model`` names (datasets share the
+  ``org/name`` namespace and are licensed by the same scripts).
 - ``model`` (str, ``"org/name"``), ``version`` (str), ``owner`` (str: the owner org id).
 - ``purpose`` (str): one of ``app.usage.purposes.PURPOSES``.
 - ``quantity`` (int >= 1): units asked for by this use.
@@ -23,6 +25,14 @@ Fields (all integers are whole numbers; times are unix seconds from the block he
   ``usage.period_seconds`` (int) is the period's length, ``usage.period_start`` (int) its start.
 - ``params`` (dict): the license's deploy-time parameters (str keys; int, str, bool, None, list
   or dict values).
+- ``derivative`` (None or dict): None for a use of the licensed version itself. When the
+  license is asked on behalf of a derivative (app/datasets/lineage.py): ``derivative.model``,
+  ``.version``, ``.owner``, ``.asset``, ``.license`` (the derivative's license id, "" if none),
+  ``.relation`` (``"parent"`` or ``"trained_on"``: how the nearest descendant names the
+  licensed version) and ``.depth`` (1 for a direct derivative). ``authorize(ctx)`` is asked so
+  for every use of a derivative (its fee is ignored), ``derive(ctx)`` when a direct derivative
+  is published (``purpose`` is ``"fine-tune"`` for a parent, ``"training"`` for a dataset), and
+  ``royalty(ctx)`` (an int, basis points 0 to 10,000 of the derivative's fee) after an allow.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("caller.org_kind", "str"),
     ("caller.roles", "list[str]"),
     ("caller.attributes", "dict"),
+    ("asset", "str"),
     ("model", "str"),
     ("version", "str"),
     ("owner", "str"),
@@ -51,6 +62,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("usage.period_seconds", "int"),
     ("usage.period_start", "int"),
     ("params", "dict"),
+    ("derivative", "dict or None"),
 )
 
 _EXAMPLE: dict[str, Any] = {
@@ -61,6 +73,7 @@ _EXAMPLE: dict[str, Any] = {
         "roles": ["consumer"],
         "attributes": {"monthly_active_users": 1_000, "country": "NL"},
     },
+    "asset": "model",
     "model": "acme/vision",
     "version": "1.0",
     "owner": "acme",
@@ -77,6 +90,7 @@ _EXAMPLE: dict[str, Any] = {
         "period_start": 1_699_000_000,
     },
     "params": {},
+    "derivative": None,
 }
 
 
