@@ -432,7 +432,7 @@ def _check_licensed(
     raise TxError(
         model_errors.UNLICENSED_INPUT,
         f"{ref} belongs to {owner}: name a receipt of {org}'s allowed {purpose!s} use of it "
-        f"(tx use {ref.replace('@', ' ')} --purpose {purpose})",
+        f"(tx use {ref} --purpose {purpose})",
     )
 
 
