@@ -18,7 +18,7 @@ this table::
     gov.py       tx gov; query org|orgs|account|accounts|params|validators|proposal|proposals|votes
     attest.py    tx attest; query attestations
     fl.py        fl; tx fl; query round|rounds|contributors
-    dataset.py   tx dataset; query datasets|dataset|trained
+    dataset.py   dataset; tx dataset; query datasets|dataset|trained
     node.py      node
     genesis.py   genesis
     testnet.py   testnet

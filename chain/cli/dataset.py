@@ -8,13 +8,89 @@ on with ``tx model publish --trained-on ORG/NAME@VERSION``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from app.pb.modelgov.v1 import tx_pb2
-from chain.cli.options import Claim, Send, list_options, reads, signed, signed_claiming, split_ref
+from chain.cli.model import default_store_url
+from chain.cli.options import (
+    Claim,
+    Send,
+    list_options,
+    node_options,
+    reads,
+    sender_options,
+    signed,
+    signed_claiming,
+    signer,
+    split_ref,
+)
 from chain.cli.output import emit, emit_list, record
-from chain.cli.root import query, tx
+from chain.cli.root import cli, query, tx
 from chain.client import Node
+from chain.weights.claims import default_state_dir
+from chain.weights.client import pull
+from chain.weights.datasets import push_dataset
+
+
+@cli.group("dataset")
+def dataset_group() -> None:
+    """Push and pull datasets' bytes through the gated stores."""
+
+
+@dataset_group.command("push")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--dataset", "dataset_id", required=True, help="NAME (your org) or ORG/NAME")
+@click.option("--version", "version_name", required=True)
+@click.option("--format", "fmt", required=True, help="csv, jsonl, parquet, arrow, ...")
+@click.option("--license", "license_id", default="", help="ORG/NAME of a deployed license")
+@click.option("--store-url", default="", help="your node's weights server (default: beside --node)")
+@node_options
+@sender_options
+def push_cmd(
+    path: Path,
+    dataset_id: str,
+    version_name: str,
+    fmt: str,
+    license_id: str,
+    store_url: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Hash PATH, store it in your node, publish the dataset version, announce the store."""
+    version = push_dataset(
+        Node(node, chain_id),
+        signer(keyring, from_),
+        store_url or default_store_url(node),
+        path,
+        dataset_id,
+        version_name,
+        fmt,
+        license_id,
+        state_dir=default_state_dir(),
+        say=lambda step: click.echo(step, err=True),
+    )
+    emit(output, record(version))
+
+
+@dataset_group.command("pull")
+@click.argument("ref", metavar="ORG/NAME@VERSION")
+@click.option("--to", "to", required=True, type=click.Path(file_okay=False, path_type=Path))
+@node_options
+@sender_options
+def pull_cmd(
+    ref: str, to: Path, node: str, chain_id: str, output: str, from_: str, keyring: Path | None
+) -> None:
+    """Download a dataset version into --to, verified against its digest (the owner, or a
+    receipt of a download purpose such as training, lets you)."""
+    split_ref(ref)
+    report = pull(Node(node, chain_id), signer(keyring, from_), ref, to)
+    data = {"path": str(report.path), "digest": report.digest, "provider": report.provider}
+    emit(output, data, lambda d: f"{d['path']}: {d['digest']} verified (from {d['provider']})")
 
 
 @tx.group("dataset")
