@@ -852,6 +852,8 @@ class Generator:
         org = self.rng.choice(ORG_IDS)
         account = self.pick("publisher", org)
         base_model, base_version = self.any_version()
+        if self.owner_of(base_model) != org:  # another org's base needs a fine-tune receipt
+            base_model, base_version = f"{org}/m0", "1.0"  # (no draw: the sequence stays)
         target = self.rng.choice(self.models_of(org))
         self.counter += 1
         target_version = f"fl{self.counter}"

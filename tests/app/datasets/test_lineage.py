@@ -292,3 +292,51 @@ def test_the_walk_ends_on_a_cycle_and_at_its_bounds() -> None:
         put(f"n{i}", [f"uni/r@n{(i + 1) % 100}"])
     found, cut = upstream(ModelsReader(state), ["uni/r@n0"], [], "uni/r@start")
     assert cut and len(found) == MAX_DEPTH
+
+
+def open_round(base: str, target: str, receipts: list[int] | None = None) -> tx_pb2.Msg:
+    base_model, _, base_version = base.rpartition("@")
+    target_model, _, target_version = target.rpartition("@")
+    body = tx_pb2.OpenRound(
+        base_model=base_model,
+        base_version=base_version,
+        target_model=target_model,
+        target_version=target_version,
+        invited_orgs=["uni", "acme"],
+        min_participants=1,
+        deadline_height=1000,
+        license_receipts=receipts or [],
+    )
+    return tx_pb2.Msg(open_round=body)
+
+
+def test_a_round_on_another_orgs_base_needs_the_fine_tune_receipt(lineage: Driver) -> None:
+    """A round's versions derive from its base: the federated path licenses them too."""
+    lineage.ok("uni-pub", register("uni", "base"), publish("uni/base", "1"))
+    lineage.ok("acme-pub", register("acme", "fed"))
+    refused = lineage.run("acme-pub", open_round("uni/base@1", "acme/fed@1"))
+    expect(refused, model_errors.UNLICENSED_INPUT)
+    [receipt] = licensed(lineage, "uni-pub", "acme-user", ["uni/base@1"])
+    lineage.ok("acme-pub", open_round("uni/base@1", "acme/fed@1", [receipt]))
+    lineage.ok("uni-pub", register("uni", "fed"))
+    lineage.ok("uni-pub", open_round("uni/base@1", "uni/fed@1"))  # its own base
+
+
+@pytest.mark.parametrize(
+    ("base", "target"),
+    [(f"{DATA}@1", "acme/fed@1"), (f"{MODEL}@1", "acme/data@1")],
+    ids=["dataset-base", "dataset-target"],
+)
+def test_a_round_never_trains_a_dataset(lineage: Driver, base: str, target: str) -> None:
+    lineage.ok("acme-pub", register("acme", "fed"), register_dataset("acme", "data"))
+    result = lineage.run("acme-pub", open_round(base, target))
+    assert (result.codespace, result.code) == ("federated", 1), result.log
+
+
+def test_a_round_s_receipts_are_bounded() -> None:
+    from app.federated.validation import validate_open
+    from app.members.keeper import DEFAULT_PARAMS
+
+    body = open_round("uni/a@1", "uni/b@1", list(range(1, 18))).open_round
+    with pytest.raises(Exception, match="license_receipts"):
+        validate_open(body, DEFAULT_PARAMS)
