@@ -4,8 +4,11 @@ A version's upstream is every version it derives from: its parents and the datas
 was trained on, and theirs, breadth first (nearest first; at each step a version's parents in
 the order it lists them, then its datasets), each once. The walk stops at MAX_DEPTH steps and
 MAX_UPSTREAM versions; a publication whose upstream would pass either bound is refused
-(``lineage_too_large``), so every version published since has its whole upstream inside them
-(older versions are asked as far as the bounds reach, the same on every node).
+(``lineage_too_large``), so every version published since has its whole upstream inside them.
+Versions the check did not see whole are asked as far as the bounds reach, the same on every
+node: those recorded before it, and a federated aggregate (its round checked the base when it
+opened; the aggregate lists the base first, then the updates, so the base's terms are asked
+first).
 
 Three rules use it (this module is the datasets domain's public surface for them):
 

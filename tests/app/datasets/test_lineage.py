@@ -340,3 +340,31 @@ def test_a_round_s_receipts_are_bounded() -> None:
     body = open_round("uni/a@1", "uni/b@1", list(range(1, 18))).open_round
     with pytest.raises(Exception, match="license_receipts"):
         validate_open(body, DEFAULT_PARAMS)
+
+
+HEAVY = (
+    "def authorize(ctx):\n    t = 0\n    for i in range(N):\n        t += i\n    return allow()\n"
+)
+
+
+def test_the_upstream_runs_share_one_bounded_budget(chain: Driver) -> None:
+    """Each upstream license stays under its own gas limit, but together they pass the
+    lineage's budget (4 x license_gas_limit): the use is refused, its gas bounded."""
+    from app.licenses.lang import check_script, run_authorize
+    from app.licenses.lang.context import example_context
+
+    iterations = 30_000
+    source = HEAVY.replace("N", str(iterations))
+    one = run_authorize(check_script(source), example_context()).gas_used
+    assert 100_000 < one < 200_000, one  # under the per-run limit, over a quarter of it
+    chain.ok("uni-pub", deploy("heavy", source), register("uni", "h"), publish("uni/h", "0"))
+    chain.ok("uni-pub", attach("uni/h@0", "uni/heavy"))
+    for i in range(1, 7):
+        chain.ok("uni-pub", publish("uni/h", str(i), parents=[f"uni/h@{i - 1}"]))
+        chain.ok("uni-pub", attach(f"uni/h@{i}", "uni/heavy"))
+    near = chain.ok("acme-user", use("uni/h@2", purpose="inference"))  # two upstream runs
+    assert near.gas_used > 3 * one
+    far = chain.run("acme-user", use("uni/h@6", purpose="inference"))  # six would be needed
+    expect(far, errors.UPSTREAM_OUT_OF_GAS)
+    limit = 200_000
+    assert 4 * limit <= far.gas_used <= base_gas(1) + limit + 4 * limit + 7 * 100 + 20 * len(source)
