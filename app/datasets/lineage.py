@@ -24,7 +24,8 @@ An upstream version without a license, or whose owner is no longer a member, has
 ask and no one to pay. An upstream ``allow``'s fee is ignored: upstream owners are paid by
 ``royalty``. Every script run pays its gas into the transaction's meter (and each license its
 first load in the block); all runs of one check share LINEAGE_GAS_FACTOR times the license gas
-limit, past which the check refuses with ``upstream_out_of_gas``.
+limit (first loads of their licenses in the block included), past which the check refuses
+with ``upstream_out_of_gas``.
 """
 
 from __future__ import annotations
@@ -214,9 +215,17 @@ class _Asker:
         return found, model.owner_org
 
     def program(self, found: state_pb2.License) -> tuple[Program, Limits]:
-        """The license's program; its first load in the block is paid. Raises TxError."""
+        """The license's program. Its first load in the block is paid from the check's budget
+        (checking a script again is the costliest step: up to 16 KiB of source each), so a
+        lineage of large licenses stops before it is loaded. Raises TxError."""
         if self.meter is not None and found.id not in self.meter.loaded:
-            self.meter.consume(LOAD_GAS_PER_BYTE * len(found.source.encode()))
+            cost = LOAD_GAS_PER_BYTE * len(found.source.encode())
+            if self.spent + cost > self.budget:
+                raise TxError(
+                    errors.UPSTREAM_OUT_OF_GAS,
+                    f"loading {found.id} would pass the lineage check's {self.budget} gas",
+                )
+            self.charge(cost)
             self.meter.loaded.add(found.id)
         params = MembersReader(self.state).params()
         try:

@@ -368,3 +368,23 @@ def test_the_upstream_runs_share_one_bounded_budget(chain: Driver) -> None:
     expect(far, errors.UPSTREAM_OUT_OF_GAS)
     limit = 200_000
     assert 4 * limit <= far.gas_used <= base_gas(1) + limit + 4 * limit + 7 * 100 + 20 * len(source)
+
+
+def test_loading_large_upstream_licenses_is_paid_from_the_same_budget(chain: Driver) -> None:
+    """Checking a license again costs 20 gas a byte on its first use in a block: three 16 KB
+    upstream licenses (about 320 000 gas each) pass the budget before the third is loaded."""
+    big = "def authorize(ctx):\n    return allow()\n" + "#" * 16_000 + "\n"
+    chain.ok("uni-pub", register("uni", "b"), publish("uni/b", "0"))
+    for i in range(1, 4):
+        chain.ok("uni-pub", publish("uni/b", str(i), parents=[f"uni/b@{i - 1}"]))
+    for i in range(3):
+        chain.ok("uni-pub", deploy(f"big{i}", big))
+        chain.ok("uni-pub", attach(f"uni/b@{i}", f"uni/big{i}"))
+    chain.ok("uni-pub", deploy("small", "def authorize(ctx):\n    return allow()\n"))
+    chain.ok("uni-pub", attach("uni/b@3", "uni/small"))
+    refused = chain.run("acme-user", use("uni/b@3", purpose="inference"))
+    expect(refused, errors.UPSTREAM_OUT_OF_GAS)
+    assert "loading uni/big0" in refused.log  # nearest first: b@2 (big2), b@1 (big1), b@0
+    assert refused.gas_used <= base_gas(1) + 4 * 200_000 + 10_000
+    allowed = chain.ok("acme-user", use("uni/b@1", purpose="inference"))  # one big upstream
+    assert allowed.gas_used > 20 * len(big)
