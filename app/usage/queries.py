@@ -23,6 +23,7 @@ from app.state import Reader
 from app.usage import keys
 from app.usage.decision import evaluate_use
 from app.usage.keeper import UsageReader
+from app.usage.payment import royalty_shares
 
 MAX_SCAN = 5000
 MAX_U64 = 2**64 - 1
@@ -143,6 +144,7 @@ def evaluate(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
         gas_used=found.gas_used,
         license=found.license.id,
         code_hash=found.license.code_hash,
+        royalties=royalty_shares(d.fee, found.royalties)[0] if d.allowed else [],
     )
     return QueryAnswer(answer.SerializeToString())
 

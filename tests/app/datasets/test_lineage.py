@@ -81,6 +81,14 @@ def paid(driver: Driver, result: Any) -> list[tuple[str, int, str, int]]:
 
 def test_a_use_of_a_model_trained_on_the_data_pays_its_owner_a_royalty(lineage: Driver) -> None:
     before = {org: balance(lineage, org) for org in ("uni", "acme")}
+    ask = {"address": lineage["acme-user"].address, "model": MODEL, "version": "1"}
+    dry = state_pb2.Decision.FromString(
+        lineage.query("/licenses/evaluate", {**ask, "purpose": "inference", "quantity": 1}).value
+    )
+    assert (dry.allowed, dry.fee) == (True, 1000)
+    assert [(p.org, p.amount, p.ref, p.basis_points) for p in dry.royalties] == [
+        ("uni", 50, f"{DATA}@1", 500)
+    ]
     result = lineage.ok("acme-user", use(f"{MODEL}@1", purpose="inference", max_fee=1000))
     assert paid(lineage, result) == [("acme", 950, "", 0), ("uni", 50, f"{DATA}@1", 500)]
     assert balance(lineage, "uni") == before["uni"] + 50
