@@ -52,6 +52,11 @@ from app.credits import handlers as credits
 from app.credits import keys as credit_keys
 from app.credits import queries as credit_queries
 from app.credits import validation as credits_validation
+from app.datasets import genesis as dataset_genesis
+from app.datasets import handlers as datasets
+from app.datasets import keys as dataset_keys
+from app.datasets import queries as dataset_queries
+from app.datasets import validation as datasets_validation
 from app.federated import genesis as federated_genesis
 from app.federated import handlers as federated
 from app.federated import keys as federated_keys
@@ -155,6 +160,13 @@ ROUTES: Routes = {
         ADMIN, market_validation.validate_withdraw, market.withdraw_lease_offer
     ),
     "lease_version": Route(ADMIN, market_validation.validate_lease, market.lease_version),
+    # datasets (issue 13)
+    "register_dataset": Route(
+        PUBLISHER, datasets_validation.validate_register, datasets.register_dataset
+    ),
+    "publish_dataset": Route(
+        PUBLISHER, datasets_validation.validate_publish, datasets.publish_dataset
+    ),
 }
 
 # --- events the node's metrics follow (the adapter imports no domain) ------------------------
@@ -229,6 +241,7 @@ QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     attestation_queries.QUERIES,
     federated_queries.QUERIES,
     market_queries.QUERIES,
+    dataset_queries.QUERIES,
     {GENESIS_RECORDS_PATH: genesis_records},
 )
 QUERIES: dict[str, Handler] = {path: h for table in QUERY_TABLES for path, h in table.items()}
@@ -247,6 +260,7 @@ PREFIXES: dict[str, bytes] = {
     "attestations": attestation_keys.PREFIX,
     "federated": federated_keys.PREFIX,
     "market": market_keys.PREFIX,
+    "datasets": dataset_keys.PREFIX,
 }
 
 UNHASHED: tuple[bytes, ...] = usage_keys.DERIVED
@@ -289,6 +303,7 @@ GENESIS: tuple[tuple[str, DomainGenesis], ...] = (
     ("attestations", attestation_genesis),
     ("federated", federated_genesis),
     ("market", market_genesis),
+    ("datasets", dataset_genesis),
 )
 """Each domain's genesis (``app.core.genesis.DomainGenesis``), in genesis order: members first,
 since every other domain names organisations; the registry before what names its models and

@@ -289,6 +289,27 @@ class Node:
         params = {"model": model, "version": version, "depth": depth}
         return self.record("/models/lineage", params, state_pb2.Lineage)
 
+    # --- /datasets: datasets in the models' namespace -------------------------------------------
+
+    def datasets(self) -> Listing[state_pb2.Model]:
+        """``/datasets/datasets``: every dataset (a Model of kind "dataset") in id order."""
+        return self._listing("/datasets/datasets", {}, state_pb2.Model)
+
+    def dataset(self, dataset_id: str) -> state_pb2.Model:
+        """``/datasets/dataset``: one dataset."""
+        return self.record("/datasets/dataset", {"id": dataset_id}, state_pb2.Model)
+
+    def trained(self, dataset: str, version: str) -> Listing[str]:
+        """``/datasets/trained``: the versions trained on a dataset version, in ref order."""
+
+        def fetch(after: str, limit: int) -> Page[str]:
+            params = {"dataset": dataset, "version": version, "after": after, "limit": limit}
+            answer = self.query("/datasets/trained", params)
+            page = state_pb2.Page.FromString(answer.value)
+            return [item.decode() for item in page.items], page.next
+
+        return Listing(fetch)
+
     def by_digest(self, digest: str) -> Listing[state_pb2.Version]:
         """``/models/by_digest``: the versions whose weights have ``digest``, in ref order."""
         return self._listing("/models/by_digest", {"digest": digest}, state_pb2.Version)

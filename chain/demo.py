@@ -1,8 +1,10 @@
 """``python -m chain.demo --dir testnet``: a short tour of a running local testnet.
 
-Two organisations share a model through the registry: one publishes a base model, the other
-publishes a fine-tune that names it as its parent, every node agrees on the result, a query is
-proven against the app hash, and the chain refuses what it should.
+Two organisations share a model through the registry: one publishes a base model under a
+license, the other pays for a fine-tune and publishes it naming the base as its parent, every
+node agrees on the result, a query is proven against the app hash, and the chain refuses what
+it should. Then weights move, a federated round pays its contributors, and a dataset licensed
+for training earns its owner a royalty on a model trained on it (chain/demo_data.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as net
 from chain.cli.output import table
 from chain.client import ClientError, Node
+from chain.demo_data import data_tour
 from chain.demo_fl import federated_tour
 from chain.demo_market import market_tour
 from chain.demo_weights import weights_tour
@@ -85,12 +88,13 @@ def license_tour(nodes: list[Node], northwind: Key, acme: Key) -> None:
     step("acme-ai uses it for inference, 50 units, paying at most 200 credits (through node1)")
     use = tx_pb2.Use(model=BASE, version="1.0", purpose="inference", quantity=50, max_fee=200)
     done = nodes[1].send(acme, [tx_pb2.Msg(use=use)])
+    nodes[2].wait_for_height(done.height)
     receipt = list(nodes[2].receipts(model=BASE, from_height=done.height))[-1]
     print(
         f"   receipt #{receipt.id}: {receipt.consumer_org} -> {receipt.licensor_org}, "
         f"{receipt.quantity} units, fee {receipt.fee}, license {receipt.license}"
     )
-    after = balances(nodes[2])
+    after = balances(nodes[2])  # node2 has the use's block (waited for above)
     for org in ("acme-ai", "northwind-uni"):
         print(f"   {org}: {before[org]} -> {after[org]} credits")
 
@@ -123,10 +127,17 @@ def run(directory: Path) -> None:
     done = nodes[0].send(northwind, [publish(BASE, "1.0", (), {"accuracy": 871})])
     print(f"   committed at height {done.height}, tx {done.hash[:16]}...")
 
-    step(f"acme-ai publishes {TUNED} 1.0, fine-tuned from {BASE}@1.0 (through node1)")
+    license_tour(nodes, northwind, acme)
+
+    step(f"acme-ai pays for a fine-tune of {BASE}@1.0 and publishes {TUNED} 1.0 (through node1)")
+    fine_tune = tx_pb2.Use(model=BASE, version="1.0", purpose="fine-tune", quantity=1, max_fee=10)
+    done = nodes[1].send(acme, [tx_pb2.Msg(use=fine_tune)])
+    receipt = list(nodes[1].receipts(model=BASE, from_height=done.height))[-1]
     nodes[1].send(acme, [register("acme-ai", "sentiment-support", "tuned on support tickets")])
-    done = nodes[1].send(acme, [publish(TUNED, "1.0", (f"{BASE}@1.0",), {"accuracy": 913})])
-    print(f"   committed at height {done.height}, tx {done.hash[:16]}...")
+    tuned = publish(TUNED, "1.0", (f"{BASE}@1.0",), {"accuracy": 913})
+    tuned.publish_version.license_receipts.append(receipt.id)
+    done = nodes[1].send(acme, [tuned])
+    print(f"   fine-tune receipt #{receipt.id}; committed at height {done.height}")
 
     step(f"lineage of {BASE}@1.0, read from node2")
     lineage = nodes[2].lineage(BASE, "1.0")
@@ -138,8 +149,6 @@ def run(directory: Path) -> None:
     print(f"   digest {version.weights_digest[:23]}..., parents {list(version.parents)}")
     print(f"   proof verified against the app hash of height {proven.height}: {proven.verified}")
 
-    license_tour(nodes, northwind, acme)
-
     step("acme-ai tries to publish a version of northwind's model: refused")
     try:
         nodes[0].send(acme, [publish(BASE, "9.9", (), {})])
@@ -148,6 +157,7 @@ def run(directory: Path) -> None:
 
     weights_tour(testnet)
     federated_tour(testnet)
+    data_tour(testnet)
     market_tour(testnet)
 
     step("every node agrees")

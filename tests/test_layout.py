@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = (
     "attestations",
     "credits",
+    "datasets",
     "federated",
     "licenses",
     "market",
@@ -67,6 +68,8 @@ PUBLIC_SURFACE = {
     "purposes",  # the usage vocabulary
     "claims",  # the models claims keeper
     "lang",  # the license language, a pure library
+    "lineage",  # the datasets' rules of terms that follow lineage (publish, use, royalties)
+    "manifest",  # the models' manifest rule, a pure function (datasets publish directories)
 }
 ENTRY_MODULES = {"handlers", "queries", "validation", "governance", "expiry", "genesis", "decision"}
 

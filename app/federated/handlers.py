@@ -19,13 +19,14 @@ from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
+from app.datasets import lineage
 from app.federated import errors, events
 from app.federated.keeper import FederatedKeeper
 from app.federated.validation import update_version
 from app.members.keeper import MembersReader
 from app.models.claims import ClaimsKeeper
-from app.models.keeper import ModelsKeeper, version_ref
-from app.pb.modelgov.v1 import federated_pb2, tx_pb2
+from app.models.keeper import DATASET, ModelsKeeper, version_ref
+from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 
 FORMAT = "safetensors"
 FRAMEWORK = "pytorch"
@@ -38,10 +39,11 @@ at one height and make that block take minutes on every validator."""
 def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
     """Open a round on a published base; the sender's org must own the target model."""
     models = ModelsKeeper(ctx.state)
-    models.owned_by(msg.target_model, ctx.sender.org)
+    target = models.owned_by(msg.target_model, ctx.sender.org)
     if models.version(msg.base_model, msg.base_version) is None:
         raise TxError(errors.BASE_NOT_FOUND, f"{msg.base_model}@{msg.base_version} not published")
     _check_target_free(ctx, msg.target_model, msg.target_version)
+    _check_derivative(ctx, msg, target)
     members = MembersReader(ctx.state)
     for org in msg.invited_orgs:
         if members.org(org) is None:
@@ -68,6 +70,25 @@ def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
         )
     )
     return Event(events.ROUND_OPENED, (("id", str(record.id)), ("base", record.base)))
+
+
+def _check_derivative(ctx: MsgContext, msg: tx_pb2.OpenRound, target: state_pb2.Model) -> None:
+    """The round's versions derive from the base: a model's round (not a dataset's, on a model
+    base), licensed like any derivative (app.datasets.lineage: the opener's fine-tune receipt of
+    another org's base, the base license's derive(ctx) with no license on the child yet)."""
+    base = ModelsKeeper(ctx.state).model(msg.base_model)
+    if target.kind == DATASET or (base is not None and base.kind == DATASET):
+        raise TxError(errors.INVALID_FIELD, "federated rounds train models from a model base")
+    child = lineage.Derivative(
+        model=msg.target_model,
+        version=msg.target_version,
+        owner=ctx.sender.org,
+        license="",
+        parents=[version_ref(msg.base_model, msg.base_version)],
+        trained_on=[],
+        receipts=msg.license_receipts,
+    )
+    lineage.check_inputs(ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas)
 
 
 def _check_target_free(ctx: MsgContext, model_id: str, version: str) -> None:

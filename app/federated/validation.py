@@ -37,6 +37,9 @@ def _check_orgs(orgs: list[str], field: str) -> None:
             raise TxError(errors.INVALID_FIELD, f"{field}: {quote(org, 64)} is not an org id")
 
 
+MAX_LICENSE_RECEIPTS = 16
+
+
 def validate_open(msg: tx_pb2.OpenRound, params: state_pb2.Params) -> None:
     """Checks of OpenRound that need no state."""
     names.check_model_id(msg.base_model, model_errors.INVALID_NAME)
@@ -51,6 +54,11 @@ def validate_open(msg: tx_pb2.OpenRound, params: state_pb2.Params) -> None:
         raise TxError(errors.INVALID_FIELD, "min_participants is 1 to the number invited")
     if msg.deadline_height == 0:
         raise TxError(errors.INVALID_FIELD, "deadline_height is required")
+    receipts = msg.license_receipts
+    if len(receipts) > MAX_LICENSE_RECEIPTS or len(set(receipts)) != len(receipts):
+        raise TxError(
+            errors.INVALID_FIELD, f"license_receipts: at most {MAX_LICENSE_RECEIPTS}, each once"
+        )
 
 
 def validate_submit(msg: tx_pb2.SubmitUpdate, params: state_pb2.Params) -> None:

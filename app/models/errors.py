@@ -70,3 +70,19 @@ CLAIM_EXPIRED = register(
 CLAIM_TOO_RECENT = register(
     MODELS, 34, "claim_too_recent", "the claim was made in this block; publish in a later one"
 )
+# Datasets and derivatives (app/datasets): what a publication owes its inputs' licenses.
+IS_DATASET = register(
+    MODELS, 35, "is_dataset", "the id names a dataset: publish its versions with publish_dataset"
+)
+NOT_DATASET = register(
+    MODELS, 36, "not_dataset", "trained_on names a version that is not a published dataset's"
+)
+UNLICENSED_INPUT = register(
+    MODELS,
+    37,
+    "unlicensed_input",
+    "another org's parent or dataset needs a receipt of an allowed fine-tune or training use",
+)
+DERIVE_REFUSED = register(
+    MODELS, 38, "derive_refused", "an upstream license's derive(ctx) refused this derivative"
+)

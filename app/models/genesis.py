@@ -34,7 +34,7 @@ from app.core.names import DIGEST, MODEL_NAME, ORG_ID
 from app.core.text import quote
 from app.models import keys
 from app.models.claims import COMMITMENT_BYTES, ClaimsKeeper
-from app.models.keeper import ModelsKeeper, version_ref
+from app.models.keeper import DATASET, ModelsKeeper, version_ref
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Overlay, Reader
 
@@ -153,6 +153,8 @@ def _models(items: list[Any], context: GenesisContext) -> dict[str, state_pb2.Mo
         if model.name != name:
             raise GenesisError(f"{where}.name", f"the model {quote(model.id, 80)} is named {name}")
         context.check_org(model.owner_org, f"{where}.owner_org")
+        if model.kind not in ("", DATASET):
+            raise GenesisError(f"{where}.kind", f"{quote(model.kind, 40)}: '' or 'dataset'")
         if model.id in models:
             raise GenesisError(f"{where}.id", f"model {model.id} appears twice")
         models[model.id] = model
@@ -195,6 +197,10 @@ def _check_lineage(versions: list[state_pb2.Version], known: Mapping[str, Any]) 
             if parent not in known:
                 where = f"models.versions[{i}].parents[{j}]"
                 raise GenesisError(where, f"no version {quote(parent, 160)}")
+        for j, dataset in enumerate(version.trained_on):
+            if dataset not in known:
+                where = f"models.versions[{i}].trained_on[{j}]"
+                raise GenesisError(where, f"no version {quote(dataset, 160)}")
 
 
 # --- holdings, manifests, consents, stores, claims ----------------------------------------------

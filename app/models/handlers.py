@@ -13,13 +13,14 @@ from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
+from app.datasets import lineage
 from app.licenses import events as license_events
 from app.licenses.keeper import LicensesKeeper
 from app.members.keeper import MembersReader
 from app.models import claims, errors, events
 from app.models.claims import ClaimsKeeper
 from app.models.expected import OwnerChanged
-from app.models.keeper import ModelsKeeper, split_ref, version_ref
+from app.models.keeper import DATASET, ModelsKeeper, split_ref, version_ref
 from app.models.manifest import check_files
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
@@ -66,6 +67,8 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     ``app.models.keeper`` and ``app.models.claims``)."""
     keeper = ModelsKeeper(ctx.state)
     model = keeper.owned_by(msg.model, ctx.sender.org)
+    if model.kind == DATASET:
+        raise TxError(errors.IS_DATASET, f"{msg.model} is a dataset: tx dataset publish")
     if msg.files:
         check_files(msg.files, msg.weights_digest, msg.size_bytes)
     if keeper.version(msg.model, msg.version) is not None:
@@ -73,6 +76,7 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     for parent in msg.parents:
         if keeper.version(*split_ref(parent)) is None:
             raise TxError(errors.PARENT_NOT_FOUND, f"parent {parent} is not published")
+    _check_inputs(ctx, msg)
     claimed = 0
     if msg.claim_salt:
         claims = ClaimsKeeper(ctx.state)
@@ -94,6 +98,22 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     if claimed:
         attributes += (("claim_height", str(claimed)),)
     return Event(events.VERSION_PUBLISHED, attributes)
+
+
+def _check_inputs(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> None:
+    """What the version's parents and datasets ask of a derivative (app.datasets.lineage)."""
+    if not msg.parents and not msg.trained_on:
+        return
+    child = lineage.Derivative(
+        model=msg.model,
+        version=msg.version,
+        owner=ctx.sender.org,
+        license=msg.license,
+        parents=msg.parents,
+        trained_on=msg.trained_on,
+        receipts=msg.license_receipts,
+    )
+    lineage.check_inputs(ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas)
 
 
 def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:

@@ -38,6 +38,9 @@ from app.usage.keeper import UsageReader
 
 REDISTRIBUTION = "redistribution"
 MAX_CONSENTS = 16
+DATASET = "dataset"
+"""``Model.kind`` of a dataset (app/datasets): datasets share the id namespace, records and
+indexes of models, so every rule on digests, licenses, uses and stores covers them."""
 
 
 def version_ref(model_id: str, version: str) -> str:
@@ -151,6 +154,14 @@ class ModelsReader:
         """Whether the known manifest ``manifest`` lists a file with ``file_digest``."""
         return self.state.get(keys.contains_key(manifest, file_digest)) is not None
 
+    def trained_on_dataset(self, dataset_ref: str, after: str = "") -> Iterator[str]:
+        """Refs of the versions trained on the dataset version ``dataset_ref``, in ref order,
+        after ``after``."""
+        prefix = keys.trained_prefix(dataset_ref)
+        start = keys.trained_key(dataset_ref, after) if after else None
+        for key, _ in self.state.iterate(prefix, start):
+            yield key[len(prefix) :].decode()
+
     def children(self, parent_ref: str) -> Iterator[str]:
         """Refs of the versions that name ``parent_ref`` as a parent, in ref order."""
         prefix = keys.child_prefix(parent_ref)
@@ -183,6 +194,8 @@ class ModelsKeeper(ModelsReader):
         child = version_ref(version.model, version.version)
         for parent in version.parents:
             self.state.set(keys.child_key(parent, child), b"\x01")
+        for dataset in version.trained_on:
+            self.state.set(keys.trained_key(dataset, child), b"\x01")
         self.state.set(keys.digest_key(version.weights_digest, child), b"\x01")
 
     def add_provider(self, provider: state_pb2.Provider) -> None:
@@ -216,6 +229,7 @@ class ModelsKeeper(ModelsReader):
             dataset_digests=msg.dataset_digests,
             model_card_digest=msg.model_card_digest,
             license=msg.license,
+            trained_on=msg.trained_on,
             status=tx_pb2.VERSION_STATUS_ACTIVE,
             publisher=publisher,
             height=height,

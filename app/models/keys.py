@@ -22,6 +22,7 @@ CONSENT = PREFIX + b"k"
 CLAIM = PREFIX + b"C"
 CLAIM_EXPIRY = PREFIX + b"E"
 CLAIM_COUNT = PREFIX + b"Q"
+TRAINED = PREFIX + b"t"
 SEP = b"\x00"
 
 
@@ -135,3 +136,13 @@ def claim_expiry_key(org: str, expires: int, commitment: bytes) -> bytes:
 def claim_count_key(org: str) -> bytes:
     """How many claims of the organisation are stored (open, or expired and not yet pruned)."""
     return CLAIM_COUNT + org.encode()
+
+
+def trained_prefix(dataset_ref: str) -> bytes:
+    """Prefix of the versions trained on the dataset version ``dataset_ref`` (app/datasets)."""
+    return TRAINED + dataset_ref.encode() + SEP
+
+
+def trained_key(dataset_ref: str, model_ref: str) -> bytes:
+    """Index entry: ``model_ref`` was trained on ``dataset_ref``."""
+    return trained_prefix(dataset_ref) + model_ref.encode()

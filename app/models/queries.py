@@ -98,8 +98,24 @@ def lineage(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     start = version_ref(model_id, name)
     ancestors = _walk(start, depth, lambda ref: _parents(reader, ref))
     descendants = _walk(start, depth, reader.children)
-    answer = state_pb2.Lineage(ancestors=ancestors, descendants=descendants)
+    datasets = _datasets(reader, [start, *ancestors])
+    answer = state_pb2.Lineage(ancestors=ancestors, descendants=descendants, datasets=datasets)
     return QueryAnswer(answer.SerializeToString())
+
+
+def _datasets(reader: ModelsReader, refs: list[str]) -> list[str]:
+    """The dataset versions the versions ``refs`` were trained on, each once, in their order
+    (at most MAX_LINEAGE; ``refs`` is itself a bounded walk)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for ref in refs:
+        found = reader.version(*split_ref(ref))
+        for dataset in found.trained_on if found is not None else ():
+            pause_point()
+            if dataset not in seen and len(out) < MAX_LINEAGE:
+                seen.add(dataset)
+                out.append(dataset)
+    return out
 
 
 def _parents(reader: ModelsReader, ref: str) -> Iterator[str]:

@@ -117,9 +117,30 @@ def _check_lists(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> None:
         raise TxError(errors.INVALID_FIELD, "a parent is listed twice")
     for digest in msg.dataset_digests:
         check_digest(digest, "dataset digest")
+    _check_training(msg, params)
     if msg.model_card_digest:
         check_digest(msg.model_card_digest, "model_card_digest")
     _check_metrics(msg.metrics)
+
+
+MAX_LICENSE_RECEIPTS = 16
+
+
+def _check_training(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> None:
+    """trained_on: at most max_datasets_per_version distinct dataset refs; license_receipts:
+    at most MAX_LICENSE_RECEIPTS distinct ids (app.datasets.lineage)."""
+    if len(msg.trained_on) > params.max_datasets_per_version:
+        limit = params.max_datasets_per_version
+        raise TxError(errors.TOO_MANY, f"{len(msg.trained_on)} trained_on, at most {limit}")
+    for ref in msg.trained_on:
+        check_ref(ref, "trained_on")
+    if len(set(msg.trained_on)) != len(msg.trained_on):
+        raise TxError(errors.INVALID_FIELD, "a trained_on dataset is listed twice")
+    receipts = msg.license_receipts
+    if len(receipts) > MAX_LICENSE_RECEIPTS or len(set(receipts)) != len(receipts):
+        raise TxError(
+            errors.TOO_MANY, f"license_receipts: at most {MAX_LICENSE_RECEIPTS}, each once"
+        )
 
 
 def _check_metrics(metrics: Sequence[tx_pb2.Metric]) -> None:

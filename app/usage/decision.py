@@ -12,8 +12,8 @@ from typing import Any
 from app.core.errors import ErrorCode, TxError
 from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
 from app.core.text import quote
-from app.core.valuemap import to_data
 from app.credits.keeper import MAX_BALANCE
+from app.datasets import lineage
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
     Decision,
@@ -29,7 +29,6 @@ from app.pb.modelgov.v1 import market_pb2, state_pb2, tx_pb2
 from app.state import Reader
 from app.usage import errors
 from app.usage.expected import LeaseBook
-from app.usage.keeper import DEFAULT_PERIOD_SECONDS, UsageReader
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,8 @@ class Evaluation:
     period_seconds: int
     lease_id: int = 0
     """The lease that waived the fee (0: none; see ``lease_terms``)."""
+    royalties: tuple[lineage.Royalty, ...] = ()
+    """What the upstream licenses of a derivative ask of its fee (app.datasets.lineage)."""
 
 
 def evaluate_use(
@@ -84,9 +85,7 @@ def evaluate_use(
             errors.LICENSOR_REMOVED,
             f"{use.model} belongs to {quote(owner, 64)}, which is no longer a member",
         )
-    params = to_data(found.params)
-    period = params.get("period_seconds")
-    period_seconds = period if type(period) is int and period > 0 else DEFAULT_PERIOD_SECONDS
+    params, period_seconds = lineage.license_params(found)
     ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
     lease = leases(state, account.org, use.model, use.version, height) if leases else None
     if lease is not None:
@@ -112,7 +111,10 @@ def evaluate_use(
     decision, lease_id = lease_terms(outcome.decision, lease, use.purpose)
     if decision.allowed:
         check_answer(found.id, decision.fee, decision.note)
-    return Evaluation(decision, outcome.gas_used, found, owner, period_seconds, lease_id)
+    evaluation = Evaluation(decision, outcome.gas_used, found, owner, period_seconds, lease_id)
+    if decision.allowed and (version.parents or version.trained_on):
+        return _with_upstream(state, account, use, version, (height, time), meter, evaluation)
+    return evaluation
 
 
 def lease_terms(
@@ -140,6 +142,25 @@ def lease_context(lease: market_pb2.Lease) -> dict[str, Any]:
     }
 
 
+def _with_upstream(
+    state: Reader,
+    account: state_pb2.Account,
+    use: tx_pb2.Use,
+    version: state_pb2.Version,
+    clock: tuple[int, int],
+    meter: GasMeter | None,
+    own: Evaluation,
+) -> Evaluation:
+    """A derivative's use is allowed only if every upstream license allows it on its behalf;
+    the royalties they ask go with the decision (app.datasets.lineage)."""
+    answer = lineage.ask_upstream(state, account, version, use.purpose, use.quantity, clock, meter)
+    decision = own.decision
+    if answer.denied:
+        decision = Decision(False, 0, "", answer.denied)
+    gas = own.gas_used + answer.gas_used
+    return replace(own, decision=decision, gas_used=gas, royalties=answer.royalties)
+
+
 def _runtime_error(exc: ScriptRuntimeError) -> ErrorCode:
     if isinstance(exc, OutOfGas):
         return errors.OUT_OF_GAS
@@ -158,38 +179,12 @@ def script_context(
     time: int,
     period_seconds: int,
 ) -> dict[str, Any]:
-    """The ``ctx`` a license script reads (documented in app/licenses/lang/context.py)."""
-    org = MembersReader(state).org(account.org)
-    attributes = {
-        a.key: getattr(a, a.WhichOneof("value") or "text_value")
-        for a in (org.attributes if org is not None else [])
-    }
-    usage = UsageReader(state).usage(account.org, use.model, use.version, time, period_seconds)
-    return {
-        "caller": {
-            "address": account.address,
-            "org": account.org,
-            "org_kind": org.kind if org is not None else "",
-            "roles": list(account.roles),
-            "attributes": attributes,
-        },
-        "model": use.model,
-        "version": use.version,
-        "owner": owner,
-        "purpose": use.purpose,
-        "quantity": use.quantity,
-        "height": height,
-        "time": time,
-        "usage": {
-            "version_total": usage.version_total,
-            "model_total": usage.model_total,
-            "version_period": usage.version_period,
-            "model_period": usage.model_period,
-            "period_seconds": usage.period_seconds,
-            "period_start": usage.period_start,
-        },
-        "params": params,
-    }
+    """The ``ctx`` a license script reads about a direct use (documented in
+    app/licenses/lang/context.py; one builder, app.datasets.lineage, for every run)."""
+    target = (use.model, use.version, owner)
+    return lineage.script_context(
+        state, account, target, use.purpose, use.quantity, params, (height, time), period_seconds
+    )
 
 
 MAX_FEE = MAX_BALANCE

@@ -50,11 +50,19 @@ def use(ctx: MsgContext, msg: tx_pb2.Use, leases: LeaseBook | None = None) -> Ev
             f"{license_id} asks {decision.fee} credits, max_fee is {msg.max_fee}",
         )
     paid = pay_fee(
-        ctx.state, ctx.sender.org, evaluation.owner, msg.model, msg.version, decision.fee
+        ctx.state,
+        ctx.sender.org,
+        evaluation.owner,
+        msg.model,
+        msg.version,
+        decision.fee,
+        evaluation.royalties,
     )
-    for org, amount in paid:  # each move reads like a transfer to whoever follows credits
-        if amount and org != ctx.sender.org:
-            ctx.emitted.append(credit_events.transfer(ctx.sender.org, org, amount, "use"))
+    for payee in paid:  # each move reads like a transfer to whoever follows credits
+        if payee.amount and payee.org != ctx.sender.org:
+            reason = "royalty" if payee.ref else "use"
+            event = credit_events.transfer(ctx.sender.org, payee.org, payee.amount, reason)
+            ctx.emitted.append(event)
     receipt = UsageKeeper(ctx.state).record(
         state_pb2.Receipt(
             model=msg.model,
@@ -73,6 +81,7 @@ def use(ctx: MsgContext, msg: tx_pb2.Use, leases: LeaseBook | None = None) -> Ev
             tx_hash=ctx.tx_hash,
             gas_used=evaluation.gas_used,
             lease_id=evaluation.lease_id,
+            payees=paid,
         ),
         evaluation.period_seconds,
     )
@@ -87,6 +96,14 @@ def use(ctx: MsgContext, msg: tx_pb2.Use, leases: LeaseBook | None = None) -> Ev
             ("licensor", evaluation.owner),
             ("consumer_org", ctx.sender.org),
             ("gas", str(evaluation.gas_used)),
-            ("paid", ",".join(f"{org}:{amount}" for org, amount in paid)),
+            ("paid", ",".join(f"{p.org}:{p.amount}" for p in paid if not p.ref)),
+            *_royalties(paid),
         ),
     )
+
+
+def _royalties(paid: list[state_pb2.Payee]) -> tuple[tuple[str, str], ...]:
+    """The receipt event's ``royalties`` attribute (org:amount:upstream ref, ...), present only
+    when a use of a derivative paid upstream owners."""
+    upstream = [f"{p.org}:{p.amount}:{p.ref}" for p in paid if p.ref]
+    return (("royalties", ",".join(upstream)),) if upstream else ()

@@ -7,6 +7,12 @@ sample count, then ascending org id. Every credit moves from the payer, none is 
 Any other version's fee goes to its owner, as before. A fee is at most 2^63-1 and a sample
 count at most 2^48 (validate_submit), so every product and share is a plain integer and every
 share fits a balance.
+
+Royalties (app.datasets.lineage) come first: for each upstream license that asked one, in walk
+order (nearest first), the upstream owner gets ``fee * basis_points // 10_000`` (rounded down),
+but never more than what is left of the fee, so the shares never add up past it. What is left
+(the rounding included) is the licensor's part, paid to the owner or split among contributors
+as above. Each royalty is listed as its own payee, with the upstream version it is owed for.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from collections.abc import Sequence
 from app.core.errors import TxError
 from app.credits import errors as credit_errors
 from app.credits.keeper import CreditsKeeper
+from app.datasets.lineage import Royalty
 from app.federated.keeper import FederatedReader
-from app.pb.modelgov.v1 import federated_pb2
+from app.pb.modelgov.v1 import federated_pb2, state_pb2
 from app.state import Overlay
 
 
@@ -46,17 +53,50 @@ def payees(state: Overlay, owner: str, model: str, version: str, fee: int) -> li
     return split(fee, record.contributors)
 
 
+BASIS = 10_000
+"""Basis points in the whole fee."""
+
+
+def royalty_shares(fee: int, royalties: Sequence[Royalty]) -> tuple[list[state_pb2.Payee], int]:
+    """The royalty payees of a fee, in the order asked, and what is left for the licensor:
+    each ``fee * basis_points // BASIS``, at most what is left."""
+    left = fee
+    shares = []
+    for royalty in royalties:
+        amount = min(fee * royalty.basis_points // BASIS, left)
+        left -= amount
+        shares.append(
+            state_pb2.Payee(
+                org=royalty.org,
+                amount=amount,
+                ref=royalty.ref,
+                basis_points=royalty.basis_points,
+            )
+        )
+    return shares, left
+
+
 def pay_fee(
-    state: Overlay, payer: str, owner: str, model: str, version: str, fee: int
-) -> list[tuple[str, int]]:
-    """Move a use's fee from ``payer``; the (payee, amount) pairs, in org order. Raises
-    TxError(insufficient_credits) before any move."""
-    split_fee = payees(state, owner, model, version, fee)
+    state: Overlay,
+    payer: str,
+    owner: str,
+    model: str,
+    version: str,
+    fee: int,
+    royalties: Sequence[Royalty] = (),
+) -> list[state_pb2.Payee]:
+    """Move a use's fee from ``payer``: the licensor's part (to the owner, or the contributors
+    in org order), then the royalties. Raises TxError(insufficient_credits) before any move."""
+    upstream, left = royalty_shares(fee, royalties)
+    licensor = [
+        state_pb2.Payee(org=o, amount=a) for o, a in payees(state, owner, model, version, left)
+    ]
+    paid = licensor + upstream
     credits = CreditsKeeper(state)
-    needed = sum(amount for org, amount in split_fee if org != payer)
+    needed = sum(p.amount for p in paid if p.org != payer)
     if credits.balance(payer) < needed:
         have = credits.balance(payer)
         raise TxError(credit_errors.INSUFFICIENT, f"{payer} holds {have} credits, {needed} needed")
-    for org, amount in split_fee:
-        credits.move(payer, org, amount)
-    return split_fee
+    for payee in paid:
+        credits.move(payer, payee.org, payee.amount)
+    return paid

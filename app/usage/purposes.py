@@ -10,6 +10,7 @@ PURPOSES = (
     "fine-tune",
     "redistribution",
     "download",
+    "training",
 )
-DOWNLOAD_PURPOSES = ("download", "fine-tune", "redistribution")
+DOWNLOAD_PURPOSES = ("download", "fine-tune", "redistribution", "training")
 """Purposes whose receipt lets the consumer's org pull the weights."""

@@ -25,6 +25,7 @@ from app.usage import keys
 from app.usage.decision import evaluate_use
 from app.usage.expected import LeaseBook
 from app.usage.keeper import UsageReader
+from app.usage.payment import royalty_shares
 
 MAX_SCAN = 5000
 MAX_U64 = 2**64 - 1
@@ -147,6 +148,7 @@ def evaluate(
         gas_used=found.gas_used,
         license=found.license.id,
         code_hash=found.license.code_hash,
+        royalties=royalty_shares(d.fee, found.royalties)[0] if d.allowed else [],
     )
     return QueryAnswer(answer.SerializeToString())
 

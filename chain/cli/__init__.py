@@ -20,6 +20,7 @@ this table::
     fl.py        fl; tx fl; query round|rounds|contributors
     market.py    tx market; query listings|offers|leases|lease
     watch.py     watch
+    dataset.py   dataset; tx dataset; query datasets|dataset|trained
     node.py      node
     genesis.py   genesis
     testnet.py   testnet

@@ -115,6 +115,13 @@ def fl_tx() -> None:
 @click.option("--invite", "invited", multiple=True, required=True, help="an invited org (repeat)")
 @click.option("--min-participants", required=True, type=click.IntRange(1))
 @click.option("--deadline-height", required=True, type=click.IntRange(1))
+@click.option(
+    "--receipt",
+    "receipts",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="your receipt of a fine-tune use of another org's base",
+)
 @signed
 def open_round(
     base: str,
@@ -122,6 +129,7 @@ def open_round(
     invited: tuple[str, ...],
     min_participants: int,
     deadline_height: int,
+    receipts: tuple[int, ...],
     send: Send,
 ) -> None:
     """Open a round."""
@@ -137,6 +145,7 @@ def open_round(
                 invited_orgs=list(invited),
                 min_participants=min_participants,
                 deadline_height=deadline_height,
+                license_receipts=receipts,
             )
         )
     )

@@ -17,6 +17,7 @@ from app.core.genesis import GenesisError
 from chain.cli import (
     attest,
     credits,
+    dataset,
     fl,
     gov,
     keys,
@@ -45,6 +46,7 @@ EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_LOCAL = 1, 3, 4
 GROUP_MODULES = (
     attest,
     credits,
+    dataset,
     fl,
     gov,
     keys,

@@ -215,6 +215,17 @@ def register(name: str, org: str, description: str, send: Send) -> None:
 @click.option("--metric", "metrics", multiple=True, help="NAME=VALUE, e.g. accuracy=0.913 (repeat)")
 @click.option("--dataset-digest", "datasets", multiple=True, help="sha256:<hex> (repeat)")
 @click.option("--card-digest", default="", help="digest of the model card")
+@click.option("--license", "license_id", default="", help="ORG/NAME of a deployed license")
+@click.option(
+    "--trained-on", "trained_on", multiple=True, help="ORG/NAME@VERSION of a dataset (repeat)"
+)
+@click.option(
+    "--receipt",
+    "receipts",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="your receipt of a training (dataset) or fine-tune (parent) use of another org's input",
+)
 @signed_claiming
 def publish(
     model_id: str,
@@ -228,11 +239,15 @@ def publish(
     metrics: tuple[str, ...],
     datasets: tuple[str, ...],
     card_digest: str,
+    license_id: str,
+    trained_on: tuple[str, ...],
+    receipts: tuple[int, ...],
     send: Send,
     claim: Claim,
 ) -> None:
     """Publish VERSION of MODEL: an immutable record of its weights and lineage. A digest no
-    one holds yet is claimed first (one block), so it cannot be front-run."""
+    one holds yet is claimed first (one block), so it cannot be front-run. Another org's
+    parent or dataset needs your receipt of its fine-tune or training use (--receipt)."""
     salt = claim(digest)
     msg = tx_pb2.Msg(
         publish_version=tx_pb2.PublishVersion(
@@ -248,6 +263,9 @@ def publish(
             dataset_digests=datasets,
             model_card_digest=card_digest,
             claim_salt=salt,
+            license=license_id,
+            trained_on=trained_on,
+            license_receipts=receipts,
         )
     )
     send(msg)

@@ -167,7 +167,7 @@ def replicate(
         urls = [u for u in sources(node, version) if u.rstrip("/") != follow.url.rstrip("/")]
         if not urls:
             return Outcome(ref, digest, "failed", "no other store serves it yet")
-        provider = _fetch(node, store, key, urls, digest)
+        provider = _fetch(node, store, key, urls, version)
     announce = tx_pb2.AnnounceProvider(digest=digest, url=follow.url.rstrip("/"))
     node.send(key, [tx_pb2.Msg(announce_provider=announce)])
     if not provider:
@@ -215,26 +215,32 @@ def _read_access(node: Node, key: Key, digest: str) -> state_pb2.AccessDecision:
     return decision
 
 
-def _fetch(node: Node, store: BlobStore, key: Key, urls: list[str], digest: str) -> str:
-    """Download a blob (a directory: each listed file, then its manifest) into the store,
-    verified; returns the provider of the last download."""
+def _fetch(
+    node: Node, store: BlobStore, key: Key, urls: list[str], version: state_pb2.Version
+) -> str:
+    """Download a version's blob (a directory: each listed file, then its manifest) into the
+    store, verified, taking no more bytes from a provider than the chain declares; returns the
+    provider of the last download."""
+    digest = version.weights_digest
     files = node.manifest_files(digest)
     provider = ""
     for file in files:
         if not store.has(file.digest):
             path = f"/v1/blobs/{digest}/{quote_path(file.path, safe='/')}"
-            provider = _download_into(store, key, urls, path, file.digest)
+            provider = _download_into(store, key, urls, path, file.digest, file.size)
     if not files:
-        return _download_into(store, key, urls, f"/v1/blobs/{digest}", digest)
+        return _download_into(store, key, urls, f"/v1/blobs/{digest}", digest, version.size_bytes)
     entries = [ManifestEntry(f.path, f.size, check_digest(f.digest)) for f in files]
     store.put(digest, io.BytesIO(build_manifest(entries)))  # raises unless it hashes right
     return provider
 
 
-def _download_into(store: BlobStore, key: Key, urls: list[str], path: str, digest: str) -> str:
+def _download_into(
+    store: BlobStore, key: Key, urls: list[str], path: str, digest: str, size: int
+) -> str:
     target = store.tmp / f"follow-{uuid.uuid4().hex}"
     try:
-        provider = download(key, urls, path, check_digest(digest), target, None, [])
+        provider = download(key, urls, path, check_digest(digest), target, None, [], size)
         store.put_file(digest, target)
     finally:
         target.unlink(missing_ok=True)

@@ -300,3 +300,30 @@ def set_status(model: str, version: str, status: int, reason: str = "superseded"
 
 def transfer(model: str, new_owner: str) -> tx_pb2.Msg:
     return tx_pb2.Msg(transfer_model=tx_pb2.TransferModel(model=model, new_owner_org=new_owner))
+
+
+# --- licensed inputs (issue 13): another org's parent or dataset needs a receipt ---------------
+
+FREE_LICENSE = "def authorize(ctx):\n    return allow()\n"
+
+
+def licensed(
+    driver: Driver, owner: str, consumer: str, refs: Sequence[str], purpose: str = "fine-tune"
+) -> list[int]:
+    """Attach a free license of ``owner``'s org (deployed here) to each of ``refs`` and take a
+    receipt of an allowed ``purpose`` use of each by ``consumer``; the receipt ids, to name in
+    a derivative's ``license_receipts``."""
+    org = driver[owner].org
+    name = f"free{driver.height}"
+    deploy = tx_pb2.DeployLicense(name=name, source=FREE_LICENSE)
+    driver.ok(owner, tx_pb2.Msg(deploy_license=deploy))
+    ids = []
+    for ref in refs:
+        model, _, version = ref.rpartition("@")
+        attach = tx_pb2.AttachLicense(model=model, version=version, license=f"{org}/{name}")
+        driver.ok(owner, tx_pb2.Msg(attach_license=attach))
+        use = tx_pb2.Use(model=model, version=version, purpose=purpose, quantity=1)
+        result = driver.ok(consumer, tx_pb2.Msg(use=use))
+        [receipt] = [e for e in result.events if e.type == "usage.receipt"]
+        ids.append(int(next(a.value for a in receipt.attributes if a.key == "id")))
+    return ids

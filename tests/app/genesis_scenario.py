@@ -26,6 +26,7 @@ from app.attestations import keys as attestation_keys
 from app.core.meta import CHAIN_ID_KEY
 from app.core.valuemap import from_data
 from app.credits import keys as credit_keys
+from app.datasets import keys as dataset_keys
 from app.federated import keys as federated_keys
 from app.licenses import keys as license_keys
 from app.market import keys as market_keys
@@ -71,6 +72,7 @@ KEY_KINDS = (
                 attestation_keys,
                 federated_keys,
                 market_keys,
+                dataset_keys,
             ),
         )
     )
@@ -190,6 +192,17 @@ def _registry(driver: Driver) -> None:
         "acme-admin",
         msg(transfer_model=tx_pb2.TransferModel(model="acme/copy", new_owner_org="openml")),
     )
+    _datasets(driver)
+
+
+def _datasets(driver: Driver) -> None:
+    """A dataset with a version, and a model version trained on it (issue 13)."""
+    register_data = tx_pb2.RegisterDataset(owner_org="uni", name="corpus")
+    publish_data = tx_pb2.PublishDataset(
+        dataset="uni/corpus", version="1", digest=digest("corpus"), size_bytes=9, format="csv"
+    )
+    driver.ok("uni-pub", msg(register_dataset=register_data), msg(publish_dataset=publish_data))
+    driver.ok("uni-pub", publish("uni/base", "trained", trained_on=["uni/corpus@1"]))
 
 
 def _licenses_and_uses(driver: Driver) -> None:

@@ -319,6 +319,36 @@ STEPS: list[tuple[str, str, tx_pb2.Msg, Shape]] = [
         ],
     ),
     (
+        "register_dataset",
+        "uni-pub",
+        msg(register_dataset=tx_pb2.RegisterDataset(owner_org="uni", name="data")),
+        [("dataset.registered", [("dataset", "uni/data"), ("owner", "uni")])],
+    ),
+    (
+        "publish_dataset",
+        "uni-pub",
+        msg(
+            publish_dataset=tx_pb2.PublishDataset(
+                dataset="uni/data",
+                version="1",
+                digest=digest("uni/data@1"),
+                size_bytes=5,
+                format="csv",
+            )
+        ),
+        [
+            (
+                "dataset.version_published",
+                [
+                    ("dataset", "uni/data"),
+                    ("version", "1"),
+                    ("ref", "uni/data@1"),
+                    ("digest", digest("uni/data@1")),
+                ],
+            )
+        ],
+    ),
+    (
         "transfer_model",
         "uni-admin",
         transfer(MODEL, "acme"),

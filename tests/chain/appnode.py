@@ -28,7 +28,7 @@ from app.pb.tendermint.crypto import keys_pb2
 from app.store import MerkleStore
 from chain.client import Node
 from chain.genesis import account_pubkeys, app_state_of, load_consortium
-from chain.keys import Keyring
+from chain.keys import Key, Keyring
 from chain.rpc import RpcClient, RpcError
 from chain.testnet import DEFAULT_CONSORTIUM
 from chain.weights.client import publish_msg
@@ -280,6 +280,7 @@ def populate(node: Node, ring: Keyring, directory: Path) -> None:
     ]
     for msg in msgs:
         node.send(researcher, [msg])
+    populate_datasets(node, researcher)
     use = tx_pb2.Use(model=MODEL, version="1.0", purpose="research", quantity=1, max_fee=0)
     node.send(ring.get("acme-ml"), [tx_pb2.Msg(use=use)])
     attest = tx_pb2.Attest(model=MODEL, version="1.0", kind="evaluation", method="held out")
@@ -302,3 +303,34 @@ def populate_market(node: Node, ring: Keyring) -> None:
     node.send(ring.get("northwind-admin"), msgs)
     rent = tx_pb2.LeaseVersion(model=MODEL, version="1.0", blocks=1000, max_price=100)
     node.send(ring.get("acme-admin"), [tx_pb2.Msg(lease_version=rent)])
+
+
+DATASET = "northwind-uni/corpus"
+
+
+def populate_datasets(node: Node, researcher: Key) -> None:
+    """A dataset with a version under the open license, and a model version trained on it."""
+    register = tx_pb2.RegisterDataset(owner_org="northwind-uni", name="corpus")
+    publish = tx_pb2.PublishDataset(
+        dataset=DATASET,
+        version="1.0",
+        digest="sha256:" + "d" * 64,
+        size_bytes=1000,
+        format="parquet",
+        license="northwind-uni/open",
+    )
+    trained = tx_pb2.PublishVersion(
+        model=MODEL,
+        version="1.2",
+        weights_digest="sha256:" + "e" * 64,
+        size_bytes=10,
+        format="safetensors",
+        framework="pytorch",
+        trained_on=[DATASET + "@1.0"],
+    )
+    for msg in (
+        tx_pb2.Msg(register_dataset=register),
+        tx_pb2.Msg(publish_dataset=publish),
+        tx_pb2.Msg(publish_version=trained),
+    ):
+        node.send(researcher, [msg])

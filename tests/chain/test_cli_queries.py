@@ -104,6 +104,9 @@ CASES: list[tuple[list[str], set[str], str]] = [
     (["query", "leases", "--version", "{model}@1.0"], {"/market/leases"}, LIST),
     (["query", "lease", "1"], {"/market/lease"}, RECORD),
     (["genesis", "export"], {"/genesis/records"}, EXPORT),
+    (["query", "datasets"], {"/datasets/datasets"}, LIST),
+    (["query", "dataset", "northwind-uni/corpus"], {"/datasets/dataset"}, RECORD),
+    (["query", "trained", "northwind-uni/corpus@1.0"], {"/datasets/trained"}, LIST),
 ]  # fmt: skip
 """(argv, the paths it asks, what it shows: a record, a list, or a record this chain lacks)."""
 

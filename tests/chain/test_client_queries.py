@@ -118,6 +118,9 @@ CALLS: list[tuple[str, Call, type | None]] = [
     ("/market/offers", lambda n: n.lease_offers(), market_pb2.LeaseOffer),
     ("/market/lease", lambda n: n.lease(1), market_pb2.Lease),
     ("/market/leases", lambda n: n.leases(org="acme-ai"), market_pb2.Lease),
+    ("/datasets/datasets", lambda n: n.datasets(), state_pb2.Model),
+    ("/datasets/dataset", lambda n: n.dataset("northwind-uni/corpus"), state_pb2.Model),
+    ("/datasets/trained", lambda n: n.trained("northwind-uni/corpus", "1.0"), str),
 ]
 """(path, a call of its method, the type of its record or of its listing's items); None: the
 record is absent in this chain (the method answers None)."""

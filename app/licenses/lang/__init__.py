@@ -8,11 +8,19 @@
 from app.licenses.lang.bound import worst_case_gas
 from app.licenses.lang.checker import FunctionInfo, Program, check_script, code_hash
 from app.licenses.lang.errors import MemoryExceeded, OutOfGas, ScriptError, ScriptRuntimeError
-from app.licenses.lang.evaluator import Decision, Outcome, run_authorize
+from app.licenses.lang.evaluator import (
+    MAX_BASIS_POINTS,
+    Decision,
+    Outcome,
+    run_authorize,
+    run_decision,
+    run_royalty,
+)
 from app.licenses.lang.limits import Limits
 from app.licenses.lang.values import to_value
 
 __all__ = [
+    "MAX_BASIS_POINTS",
     "Decision",
     "FunctionInfo",
     "Limits",
@@ -25,6 +33,8 @@ __all__ = [
     "check_script",
     "code_hash",
     "run_authorize",
+    "run_decision",
+    "run_royalty",
     "to_value",
     "worst_case_gas",
 ]

@@ -24,7 +24,8 @@ from app.licenses.lang.limits import DEFAULT_LIMITS, Limits
 
 _MAX_UNROLLED = 20_000
 _KINDS = {"str": "str", "int": "int", "dict": "dict", "list[str]": "list"}
-_SCHEMA = {name: _KINDS[kind] for name, kind in FIELDS}
+_SCHEMA = {name: _KINDS[kind] for name, kind in FIELDS if kind in _KINDS}
+"""Documented ctx fields of one known kind (``derivative``, a dict or None, is left unknown)."""
 for _name in list(_SCHEMA):
     while "." in _name:
         _name = _name.rsplit(".", 1)[0]

@@ -35,6 +35,10 @@ BUILTIN_ARITY: dict[str, tuple[int, int | None]] = {
     "deny": (1, 1),
 }
 ALLOW_KEYWORDS = ("fee", "note")
+HOOKS = ("derive", "royalty")
+"""Functions a script may define besides ``authorize`` that the chain calls: ``derive(ctx)``
+when a derivative of a licensed version is published, ``royalty(ctx)`` when a use of a
+derivative pays a fee (app/licenses/lang/context.py)."""
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.Pow)
 _CMPOPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn)
@@ -279,6 +283,7 @@ class _Checker:
         for stmt in self.module.body:
             self._module_stmt(stmt, top)
         self._require_authorize()
+        self._check_hooks()
         return Program(
             source,
             code_hash(source),
@@ -352,6 +357,14 @@ class _Checker:
             raise ScriptError(1, 1, "the script must define authorize(ctx)")
         if len(info.params) != 1 or info.n_defaults:
             raise _refuse(info.node, "authorize must take exactly one parameter: authorize(ctx)")
+
+    def _check_hooks(self) -> None:
+        """The optional lineage hooks (``derive``, ``royalty``) take exactly ``ctx`` too, so
+        a script that defines one wrongly never reaches a block."""
+        for name in HOOKS:
+            info = self.functions.get(name)
+            if info is not None and (len(info.params) != 1 or info.n_defaults):
+                raise _refuse(info.node, f"{name} must take exactly one parameter: {name}(ctx)")
 
     # statements
 

@@ -13,6 +13,8 @@ Fields (all integers are whole numbers; times are unix seconds from the block he
 - ``caller.roles`` (list of str): the account's roles in its organisation.
 - ``caller.attributes`` (dict): the organisation's attributes from genesis, e.g.
   ``"monthly_active_users"`` (int) and ``"country"`` (str).
+- ``asset`` (str): ``"model"`` or ``"dataset"``: what ``model`` names (datasets share the
+  ``org/name`` namespace and are licensed by the same scripts).
 - ``model`` (str, ``"org/name"``), ``version`` (str), ``owner`` (str: the owner org id).
 - ``purpose`` (str): one of ``app.usage.purposes.PURPOSES``.
 - ``quantity`` (int >= 1): units asked for by this use.
@@ -27,6 +29,14 @@ Fields (all integers are whole numbers; times are unix seconds from the block he
   market; test with ``"lease" in ctx``): ``id`` (int), ``lessor`` (str), ``purposes`` (list of
   str), ``start_height`` and ``end_height`` (int, the lease's first and last block), ``paid``
   (int). An allowed use for one of ``lease.purposes`` pays no fee; a deny still denies.
+- ``derivative`` (None or dict): None for a use of the licensed version itself. When the
+  license is asked on behalf of a derivative (app/datasets/lineage.py): ``derivative.model``,
+  ``.version``, ``.owner``, ``.asset``, ``.license`` (the derivative's license id, "" if none),
+  ``.relation`` (``"parent"`` or ``"trained_on"``: how the nearest descendant names the
+  licensed version) and ``.depth`` (1 for a direct derivative). ``authorize(ctx)`` is asked so
+  for every use of a derivative (its fee is ignored), ``derive(ctx)`` when a direct derivative
+  is published (``purpose`` is ``"fine-tune"`` for a parent, ``"training"`` for a dataset), and
+  ``royalty(ctx)`` (an int, basis points 0 to 10,000 of the derivative's fee) after an allow.
 """
 
 from __future__ import annotations
@@ -41,6 +51,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("caller.org_kind", "str"),
     ("caller.roles", "list[str]"),
     ("caller.attributes", "dict"),
+    ("asset", "str"),
     ("model", "str"),
     ("version", "str"),
     ("owner", "str"),
@@ -55,6 +66,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("usage.period_seconds", "int"),
     ("usage.period_start", "int"),
     ("params", "dict"),
+    ("derivative", "dict or None"),
 )
 
 _EXAMPLE: dict[str, Any] = {
@@ -65,6 +77,7 @@ _EXAMPLE: dict[str, Any] = {
         "roles": ["consumer"],
         "attributes": {"monthly_active_users": 1_000, "country": "NL"},
     },
+    "asset": "model",
     "model": "acme/vision",
     "version": "1.0",
     "owner": "acme",
@@ -81,6 +94,7 @@ _EXAMPLE: dict[str, Any] = {
         "period_start": 1_699_000_000,
     },
     "params": {},
+    "derivative": None,
 }
 
 

@@ -69,14 +69,68 @@ def run_authorize(
     ``deny(...)``; TypeError / ValueError when the host's context cannot be converted (a float,
     an oversize value).
     """
+    return run_decision(program, "authorize", ctx, limits, gas_limit)
+
+
+def run_decision(
+    program: Program,
+    name: str,
+    ctx: Mapping[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+    gas_limit: int | None = None,
+) -> Outcome:
+    """Like ``run_authorize`` for the function ``name`` (``authorize`` or ``derive``), which
+    must return ``allow(...)`` or ``deny(...)``; raises as ``run_authorize`` does."""
+    machine, result = _run(program, name, ctx, limits, gas_limit)
+    if type(result) is not DecisionV:
+        node = program.functions[name].node
+        raise ScriptRuntimeError(
+            node.lineno,
+            node.col_offset + 1,
+            f"{name} must return allow(...) or deny(...)",
+            machine.meter.gas,
+        )
+    return Outcome(
+        Decision(result.allowed, result.fee, result.note, result.reason), machine.meter.gas
+    )
+
+
+MAX_BASIS_POINTS = 10_000
+
+
+def run_royalty(
+    program: Program,
+    ctx: Mapping[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+    gas_limit: int | None = None,
+) -> tuple[int, int]:
+    """Evaluate ``royalty(ctx)``: (basis points 0..10,000, gas used). Raises ScriptRuntimeError
+    when the script fails or answers anything but an integer in that range, and as
+    ``run_authorize`` for the context."""
+    machine, result = _run(program, "royalty", ctx, limits, gas_limit)
+    if type(result) is not int or not 0 <= result <= MAX_BASIS_POINTS:
+        node = program.functions["royalty"].node
+        raise ScriptRuntimeError(
+            node.lineno,
+            node.col_offset + 1,
+            "royalty must return an integer number of basis points, 0 to 10000",
+            machine.meter.gas,
+        )
+    return result, machine.meter.gas
+
+
+def _run(
+    program: Program,
+    name: str,
+    ctx: Mapping[str, Any],
+    limits: Limits,
+    gas_limit: int | None,
+) -> tuple[Machine, Value]:
+    """Run the module body, then ``name(ctx)``, on a fresh machine."""
     ensure_host_frames(frames_to_run(limits))
     record = to_value(ctx, limits, "ctx")
     machine = Machine(program, limits, limits.gas_limit if gas_limit is None else gas_limit)
-    decision = machine.run(record)
-    return Outcome(
-        Decision(decision.allowed, decision.fee, decision.note, decision.reason),
-        machine.meter.gas,
-    )
+    return machine, machine.run(record, name)
 
 
 _CODE_ATTRIBUTE = "_compiled_code"
@@ -107,9 +161,10 @@ class Machine(Runtime):
         self.calls = 0
         self.units = 0
 
-    def run(self, ctx: Value) -> DecisionV:
-        """Run the module body, then authorize(ctx); raises ScriptRuntimeError on failure."""
-        node = self.program.functions["authorize"].node
+    def run(self, ctx: Value, name: str = "authorize") -> Value:
+        """Run the module body, then ``name(ctx)`` (authorize, or a lineage hook); raises
+        ScriptRuntimeError on failure."""
+        node = self.program.functions[name].node
         line, col = node.lineno, node.col_offset + 1
         try:
             self.spend(size_of(ctx))  # converting the context: one unit per value and char
@@ -117,14 +172,9 @@ class Machine(Runtime):
             raise self.located(fault, line, col) from None
         self.code.module(self)
         try:
-            result = self.call("authorize", [ctx])
+            return self.call(name, [ctx])
         except Fault as fault:
             raise self.located(fault, line, col) from None
-        if type(result) is not DecisionV:
-            raise ScriptRuntimeError(
-                line, col, "authorize must return allow(...) or deny(...)", self.meter.gas
-            )
-        return result
 
     def located(self, fault: Fault, line: int, col: int) -> ScriptRuntimeError:
         """The fault as a ScriptRuntimeError at (line, 1-based column)."""

@@ -271,6 +271,30 @@ class Generator:
                 msg = self.attach(model, "1.0", self.licenses[org][i % 2])
                 block.txs.append(self.tx(f"{org}-pub", [msg]))
                 self.attached.append((model, "1.0"))
+        self.datasets(block)
+
+    def datasets(self, block: Block) -> None:
+        """Each org registers and publishes a dataset under its first license; registering a
+        model's id and publishing into a model fail (in the last setup block, drawing no
+        randomness, so the random blocks stay as they were)."""
+        for org in ORG_IDS:
+            register = tx_pb2.RegisterDataset(owner_org=org, name="d0")
+            publish = tx_pb2.PublishDataset(
+                dataset=f"{org}/d0",
+                version="1.0",
+                digest=digest(f"{org}/d0@1.0"),
+                size_bytes=10_000,
+                format="parquet",
+                license=f"{org}/base0",
+            )
+            msgs = [tx_pb2.Msg(register_dataset=register), tx_pb2.Msg(publish_dataset=publish)]
+            block.txs.append(self.tx(f"{org}-pub", msgs))
+        taken = tx_pb2.RegisterDataset(owner_org="uni", name="m0")
+        block.txs.append(self.tx("uni-pub", [tx_pb2.Msg(register_dataset=taken)]))
+        into_model = tx_pb2.PublishDataset(
+            dataset="uni/m0", version="d", digest=digest("uni/m0@d"), size_bytes=1, format="csv"
+        )
+        block.txs.append(self.tx("uni-pub", [tx_pb2.Msg(publish_dataset=into_model)]))
 
     def claims(self) -> list[TxSpec]:
         """Each org claims the digest of "<org>/m0@claimed" (revealed in the next block), and
@@ -899,6 +923,8 @@ class Generator:
         org = self.rng.choice(ORG_IDS)
         account = self.pick("publisher", org)
         base_model, base_version = self.any_version()
+        if self.owner_of(base_model) != org:  # another org's base needs a fine-tune receipt
+            base_model, base_version = f"{org}/m0", "1.0"  # (no draw: the sequence stays)
         target = self.rng.choice(self.models_of(org))
         self.counter += 1
         target_version = f"fl{self.counter}"

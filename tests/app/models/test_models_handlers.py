@@ -146,8 +146,18 @@ def test_publish_with_everything(registry: Driver) -> None:
 
 
 def test_publish_parent_in_another_model(registry: Driver) -> None:
+    """Another org's parent needs a receipt of an allowed fine-tune use of it (issue 13)."""
     registry.ok("acme-pub", register("acme", "derived"))
-    registry.ok("acme-pub", publish("acme/derived", "1", parents=["uni/base@1.0"]))
+    refused = registry.run("acme-pub", publish("acme/derived", "1", parents=["uni/base@1.0"]))
+    _expect(refused, errors.UNLICENSED_INPUT)
+    source = "def authorize(ctx):\n    return allow()\n"
+    registry.ok("uni-pub", tx_pb2.Msg(deploy_license=tx_pb2.DeployLicense(name="f", source=source)))
+    attach = tx_pb2.AttachLicense(model="uni/base", version="1.0", license="uni/f")
+    registry.ok("uni-pub", tx_pb2.Msg(attach_license=attach))
+    use = tx_pb2.Use(model="uni/base", version="1.0", purpose="fine-tune", quantity=1)
+    registry.ok("acme-user", tx_pb2.Msg(use=use))
+    derived = publish("acme/derived", "1", parents=["uni/base@1.0"], license_receipts=[1])
+    registry.ok("acme-pub", derived)
     assert list(_version(registry, "acme/derived", "1").parents) == ["uni/base@1.0"]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from driver import Driver, digest, publish, register, set_status, started
+from driver import Driver, digest, licensed, publish, register, set_status, started
 
 from app.core.errors import ErrorCode, TxError
 from app.core.valuemap import from_data
@@ -331,8 +331,14 @@ def test_the_aggregate_of_a_single_update_may_repeat_its_bytes(chain: Driver) ->
 
 
 def test_a_parent_in_another_orgs_model_is_no_consent(chain: Driver) -> None:
+    """Not even with the fine-tune receipt that deriving from it needs (issue 13)."""
+    receipts = licensed(chain, "uni-pub", "acme-user", ["uni/base@1.0"])
     squat = publish(
-        "acme/copy", "1", weights_digest=digest("uni/base@1.0"), parents=["uni/base@1.0"]
+        "acme/copy",
+        "1",
+        weights_digest=digest("uni/base@1.0"),
+        parents=["uni/base@1.0"],
+        license_receipts=receipts,
     )
     expect(chain.run("acme-pub", squat), errors.DIGEST_HELD)
 

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from driver import Driver, publish, register, transfer
+from driver import (
+    Driver,
+    default_accounts,
+    licensed,
+    make_account,
+    publish,
+    register,
+    started,
+    transfer,
+)
 
 from app.core import errors
 from app.pb.modelgov.v1 import state_pb2
@@ -27,21 +38,35 @@ def _model_ids(page: state_pb2.Page) -> list[str]:
 
 
 @pytest.fixture
-def dag(chain: Driver) -> Driver:
+def dag(tmp_path: Path) -> Iterator[Driver]:
     """uni/base@{1.0,1.1}, acme/ft@{1,2}, openml/merge@1, with lineage:
 
-    base@1.0 -> base@1.1 -> ft@1 -> ft@2, and merge@1 <- (base@1.0, ft@1).
+    base@1.0 -> base@1.1 -> ft@1 -> ft@2, and merge@1 <- (base@1.0, ft@1); each derivative of
+    another org's version holds its fine-tune receipt (openml-user, a consumer, takes openml's).
     """
+    accounts = {
+        **default_accounts(),
+        "openml-user": make_account("openml-user", "openml", "consumer"),
+    }
+    chain = started(tmp_path, accounts=accounts)
     chain.ok("uni-pub", register("uni", "base"), publish("uni/base", "1.0"))
     chain.ok("uni-pub", publish("uni/base", "1.1", parents=["uni/base@1.0"]))
-    chain.ok("acme-pub", register("acme", "ft"), publish("acme/ft", "1", parents=["uni/base@1.1"]))
+    [ft] = licensed(chain, "uni-pub", "acme-user", ["uni/base@1.1"])
+    chain.ok(
+        "acme-pub",
+        register("acme", "ft"),
+        publish("acme/ft", "1", parents=["uni/base@1.1"], license_receipts=[ft]),
+    )
     chain.ok("acme-pub", publish("acme/ft", "2", parents=["acme/ft@1"]))
+    merge = licensed(chain, "uni-pub", "openml-user", ["uni/base@1.0"])
+    merge += licensed(chain, "acme-pub", "openml-user", ["acme/ft@1"])
     chain.ok(
         "openml-pub",
         register("openml", "merge"),
-        publish("openml/merge", "1", parents=["uni/base@1.0", "acme/ft@1"]),
+        publish("openml/merge", "1", parents=["uni/base@1.0", "acme/ft@1"], license_receipts=merge),
     )
-    return chain
+    yield chain
+    chain.close()
 
 
 def test_model_and_version(dag: Driver) -> None:

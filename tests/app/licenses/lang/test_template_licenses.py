@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from app.licenses.lang import Decision, Program, check_script, run_authorize
+from app.licenses.lang import (
+    Decision,
+    Program,
+    check_script,
+    run_authorize,
+    run_decision,
+    run_royalty,
+)
 from app.licenses.lang.context import example_context
 
 TEMPLATES = Path(__file__).resolve().parents[4] / "genesis" / "licenses"
@@ -19,6 +26,7 @@ NAMES = [
     "pay-per-use",
     "quota",
     "research-only",
+    "data-training",
 ]
 
 
@@ -238,3 +246,149 @@ def test_template_decisions(name: str, ctx: dict[str, Any], expected: Decision) 
 def test_templates_run_well_within_the_gas_limit(name: str) -> None:
     ctx = example_context(quantity=5000, params={**TIERS, **RAIL})
     assert run_authorize(template(name), ctx).gas_used < 5_000
+
+
+# --- terms that follow lineage (issue 13): derive(ctx), royalty(ctx), ctx.derivative ---------
+
+
+def child(model: str = "acme/Llama-support", license_id: str = "acme/ru") -> dict[str, Any]:
+    """ctx.derivative of a fine-tune published (or used) on behalf of ``model``."""
+    return {
+        "model": model,
+        "version": "1",
+        "owner": "acme",
+        "asset": "model",
+        "license": license_id,
+        "relation": "parent",
+        "depth": 1,
+    }
+
+
+def derive(name: str, **ctx: Any) -> Decision:
+    return run_decision(template(name), "derive", example_context(**ctx)).decision
+
+
+DERIVE_CASES: list[tuple[str, dict[str, Any], Decision]] = [
+    ("responsible-use", {"derivative": child()}, allowed(0, "")),
+    (
+        "responsible-use",
+        {"derivative": child(license_id="")},
+        denied(
+            "responsible-use license: a derivative of acme/vision must carry a license that "
+            "passes its use restrictions on"
+        ),
+    ),
+    (
+        "responsible-use",
+        {"derivative": child(license_id="acme/open"), "params": {"required_licenses": ["a/ru"]}},
+        denied(
+            "responsible-use license: a derivative of acme/vision must be licensed under one "
+            "of ['a/ru'], not acme/open"
+        ),
+    ),
+    (
+        "responsible-use",
+        {"derivative": child(license_id="a/ru"), "params": {"required_licenses": ["a/ru"]}},
+        allowed(0, ""),
+    ),
+    ("scale-gated", {"derivative": child()}, allowed(0, "")),
+    (
+        "scale-gated",
+        {"derivative": child(model="acme/support-bot")},
+        denied(
+            "scale-gated license: a derivative of acme/vision must be named Llama...; "
+            "support-bot is not"
+        ),
+    ),
+    (
+        "scale-gated",
+        {"derivative": child(model="acme/Lla")},
+        denied(
+            "scale-gated license: a derivative of acme/vision must be named Llama...; Lla is not"
+        ),
+    ),
+    (
+        "scale-gated",
+        {"derivative": child(model="acme/\u00c9-bot"), "params": {"derivative_prefix": "\u00c9"}},
+        allowed(0, ""),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "ctx", "expected"), DERIVE_CASES)
+def test_derive_of_the_templates(name: str, ctx: dict[str, Any], expected: Decision) -> None:
+    found = derive(name, **ctx)
+    assert (found.allowed, found.reason) == (expected.allowed, expected.reason)
+
+
+DATA_NOTE = "data-training license: 3 training use(s) of acme/vision@1.0; derivatives owe a royalty"
+DATA_CASES: list[tuple[dict[str, Any], Decision]] = [
+    ({"purpose": "training", "quantity": 3}, allowed(300, DATA_NOTE)),
+    (
+        {"purpose": "training", "quantity": 3, "params": {"price_per_use": 7}},
+        allowed(21, DATA_NOTE),
+    ),
+    ({"purpose": "evaluation"}, allowed(0, "data-training license: free evaluation")),
+    (
+        {"purpose": "inference"},
+        denied(
+            "data-training license: inference of acme/vision is not licensed; training is, per use"
+        ),
+    ),
+    (
+        {"purpose": "commercial-inference", "derivative": child()},
+        allowed(0, "trained on acme/vision@1.0"),
+    ),
+    (
+        {
+            "purpose": "commercial-inference",
+            "derivative": child(),
+            "params": {"denied_downstream": ["commercial-inference"]},
+        },
+        denied(
+            "data-training license of acme/vision: models trained on it may not be used for "
+            "commercial-inference"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("ctx", "expected"), DATA_CASES)
+def test_the_data_template_licenses_training_per_use(
+    ctx: dict[str, Any], expected: Decision
+) -> None:
+    assert decide("data-training", **ctx) == expected
+
+
+@pytest.mark.parametrize(
+    ("ctx", "points"),
+    [
+        ({}, 0),
+        ({"derivative": child()}, 500),
+        ({"derivative": child(), "params": {"royalty_bps": 10_000}}, 10_000),
+        ({"derivative": child(), "params": {"royalty_bps": 0}}, 0),
+    ],
+)
+def test_the_data_template_asks_a_royalty_of_derivatives_only(
+    ctx: dict[str, Any], points: int
+) -> None:
+    assert run_royalty(template("data-training"), example_context(**ctx))[0] == points
+
+
+def test_which_templates_define_which_hooks() -> None:
+    hooks = {n: {h for h in ("derive", "royalty") if h in template(n).functions} for n in NAMES}
+    assert hooks["responsible-use"] == hooks["scale-gated"] == {"derive"}
+    assert hooks["data-training"] == {"royalty"}
+    assert not any(
+        hooks[n] for n in NAMES if n not in ("responsible-use", "scale-gated", "data-training")
+    )
+
+
+def test_the_restrictions_bind_a_derivatives_uses() -> None:
+    found = decide("responsible-use", purpose="redistribution", params=RAIL, derivative=child())
+    assert found == denied(
+        "responsible-use license of acme/vision, binding on its derivative acme/Llama-support: "
+        "redistribution is restricted: no redistribution without the restrictions"
+    )
+    gated = decide("scale-gated", caller=BIG, params=GATE, derivative=child())
+    assert not gated.allowed and "a grant from acme is required" in gated.reason

@@ -1,0 +1,1 @@
+"""Datasets: licensed assets in the models' id namespace, and the terms that follow lineage."""

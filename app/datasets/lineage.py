@@ -1,0 +1,472 @@
+"""Terms that follow lineage: what a derivative owes the licenses of what it came from.
+
+A version's upstream is every version it derives from: its parents and the dataset versions it
+was trained on, and theirs, breadth first (nearest first; at each step a version's parents in
+the order it lists them, then its datasets), each once. The walk stops at MAX_DEPTH steps and
+MAX_UPSTREAM versions; a publication whose upstream would pass either bound is refused
+(``lineage_too_large``), so every version published since has its whole upstream inside them.
+Versions the check did not see whole are asked as far as the bounds reach, the same on every
+node: those recorded before it, and a federated aggregate (its round checked the base when it
+opened; the aggregate lists the base first, then the updates, so the base's terms are asked
+first).
+
+Three rules use it (this module is the datasets domain's public surface for them):
+
+- publishing a derivative (``check_inputs``, from the models' publish): each direct input the
+  publisher's organisation does not own needs its receipt of an allowed ``fine-tune`` (a
+  parent) or ``training`` (a dataset) use, and each direct input's license that defines
+  ``derive(ctx)`` must allow the derivative;
+- using a derivative (``ask_upstream``, from the usage decision): every upstream version's
+  license must allow the use asked on the derivative's behalf (``ctx.derivative`` set), and
+  each that defines ``royalty(ctx)`` names its share of the fee in basis points.
+
+An upstream version without a license, or whose owner is no longer a member, has no terms to
+ask and no one to pay. An upstream ``allow``'s fee is ignored: upstream owners are paid by
+``royalty``. Every script run pays its gas into the transaction's meter (and each license its
+first load in the block); all runs of one check share LINEAGE_GAS_FACTOR times the license gas
+limit (first loads of their licenses in the block included), past which the check refuses
+with ``upstream_out_of_gas``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.core.errors import TxError
+from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
+from app.core.text import quote
+from app.core.valuemap import to_data
+from app.datasets import errors
+from app.licenses.keeper import LicensesReader
+from app.licenses.lang import (
+    Limits,
+    OutOfGas,
+    Program,
+    ScriptError,
+    ScriptRuntimeError,
+    run_decision,
+    run_royalty,
+)
+from app.members.keeper import MembersReader
+from app.models import errors as model_errors
+from app.models.keeper import DATASET, ModelsReader, split_ref, version_ref
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from app.state import Reader
+from app.usage.keeper import DEFAULT_PERIOD_SECONDS, UsageReader
+
+MAX_DEPTH = 8
+"""The lineage depth limit: how many derivation steps upstream terms follow."""
+MAX_UPSTREAM = 32
+"""Most upstream versions one check asks."""
+WALK_GAS = 100
+"""Reading one upstream version and its license attachment."""
+LINEAGE_GAS_FACTOR = 4
+"""All upstream script runs of one check share this many times ``license_gas_limit``."""
+MAX_SHOWN = 256
+FINE_TUNE = "fine-tune"
+TRAINING = "training"
+PARENT = "parent"
+TRAINED_ON = "trained_on"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """One version a derivative comes from, ``depth`` steps up; ``relation`` is how its
+    nearest descendant on the walk names it (PARENT or TRAINED_ON)."""
+
+    ref: str
+    depth: int
+    relation: str
+
+
+@dataclass(frozen=True)
+class Royalty:
+    """What an upstream license's ``royalty(ctx)`` asked: ``basis_points`` of the fee for
+    ``org``, the owner of ``ref``."""
+
+    org: str
+    ref: str
+    basis_points: int
+
+
+@dataclass(frozen=True)
+class UpstreamAnswer:
+    """The upstream licenses' answer on one use: a deny reason ("" when all allow), the gas
+    their runs used, and the royalties they ask (in walk order)."""
+
+    denied: str
+    gas_used: int
+    royalties: tuple[Royalty, ...]
+
+
+def asset_kind(model: state_pb2.Model | None) -> str:
+    """What ``ctx.asset`` says: "dataset" or "model"."""
+    return DATASET if model is not None and model.kind == DATASET else "model"
+
+
+def upstream(
+    reader: ModelsReader, parents: Sequence[str], trained_on: Sequence[str], start: str
+) -> tuple[list[Upstream], bool]:
+    """The upstream of a version ``start`` with these direct inputs, and whether the walk
+    stopped at a bound (MAX_DEPTH, MAX_UPSTREAM) with more to follow."""
+    seen = {start}
+    found: list[Upstream] = []
+    frontier: list[tuple[Sequence[str], Sequence[str]]] = [(parents, trained_on)]
+    for depth in range(1, MAX_DEPTH + 2):
+        following: list[tuple[Sequence[str], Sequence[str]]] = []
+        for ups, data in frontier:
+            named = [(ref, PARENT) for ref in ups] + [(ref, TRAINED_ON) for ref in data]
+            for ref, relation in named:
+                if ref in seen:
+                    continue
+                if depth > MAX_DEPTH or len(found) == MAX_UPSTREAM:
+                    return found, True
+                seen.add(ref)
+                found.append(Upstream(ref, depth, relation))
+                record = reader.version(*split_ref(ref))
+                if record is not None:
+                    following.append((record.parents, record.trained_on))
+        frontier = following
+    return found, False
+
+
+def script_context(
+    state: Reader,
+    account: state_pb2.Account,
+    target: tuple[str, str, str],
+    purpose: str,
+    quantity: int,
+    params: dict[str, Any],
+    clock: tuple[int, int],
+    period_seconds: int,
+    derivative: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``ctx`` a license script reads about ``target`` (model, version, owner), documented in
+    app/licenses/lang/context.py; ``clock`` is (height, time)."""
+    model, version, owner = target
+    height, time = clock
+    org = MembersReader(state).org(account.org)
+    attributes = {
+        a.key: getattr(a, a.WhichOneof("value") or "text_value")
+        for a in (org.attributes if org is not None else [])
+    }
+    usage = UsageReader(state).usage(account.org, model, version, time, period_seconds)
+    return {
+        "caller": {
+            "address": account.address,
+            "org": account.org,
+            "org_kind": org.kind if org is not None else "",
+            "roles": list(account.roles),
+            "attributes": attributes,
+        },
+        "asset": asset_kind(ModelsReader(state).model(model)),
+        "model": model,
+        "version": version,
+        "owner": owner,
+        "purpose": purpose,
+        "quantity": quantity,
+        "height": height,
+        "time": time,
+        "usage": {
+            "version_total": usage.version_total,
+            "model_total": usage.model_total,
+            "version_period": usage.version_period,
+            "model_period": usage.model_period,
+            "period_seconds": usage.period_seconds,
+            "period_start": usage.period_start,
+        },
+        "params": params,
+        "derivative": derivative,
+    }
+
+
+def license_params(found: state_pb2.License) -> tuple[dict[str, Any], int]:
+    """A license's deploy-time parameters and the usage period they set (or the default)."""
+    params = to_data(found.params)
+    period = params.get("period_seconds")
+    return params, period if type(period) is int and period > 0 else DEFAULT_PERIOD_SECONDS
+
+
+@dataclass
+class _Asker:
+    """Runs upstream scripts for one check, within its shared gas budget."""
+
+    state: Reader
+    account: state_pb2.Account
+    clock: tuple[int, int]
+    meter: GasMeter | None
+    budget: int
+    spent: int = 0
+
+    def terms(self, ref: str) -> tuple[state_pb2.License, str] | None:
+        """The license in force on ``ref`` and its owner, or None when there are no terms to
+        ask (no license, or an owner that is no longer a member)."""
+        model_id, version = split_ref(ref)
+        licenses = LicensesReader(self.state)
+        attachment = licenses.current(model_id, version)
+        found = licenses.license(attachment.license) if attachment is not None else None
+        model = ModelsReader(self.state).model(model_id)
+        if found is None or model is None:
+            return None
+        if MembersReader(self.state).org(model.owner_org) is None:
+            return None
+        return found, model.owner_org
+
+    def program(self, found: state_pb2.License) -> tuple[Program, Limits]:
+        """The license's program. Its first load in the block is paid from the check's budget
+        (checking a script again is the costliest step: up to 16 KiB of source each), so a
+        lineage of large licenses stops before it is loaded. Raises TxError."""
+        if self.meter is not None and found.id not in self.meter.loaded:
+            cost = LOAD_GAS_PER_BYTE * len(found.source.encode())
+            if self.spent + cost > self.budget:
+                raise TxError(
+                    errors.UPSTREAM_OUT_OF_GAS,
+                    f"loading {found.id} would pass the lineage check's {self.budget} gas",
+                )
+            self.charge(cost)
+            self.meter.loaded.add(found.id)
+        params = MembersReader(self.state).params()
+        try:
+            return LicensesReader(self.state).runnable(found, params, self.meter is not None)
+        except ScriptError as exc:
+            raise TxError(errors.UPSTREAM_FAILED, f"{found.id}: no longer checks: {exc}") from None
+
+    def context(
+        self,
+        ref: str,
+        owner: str,
+        found: state_pb2.License,
+        purpose: str,
+        quantity: int,
+        derivative: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The upstream ``ctx`` for one run on ``ref``."""
+        params, period = license_params(found)
+        model_id, version = split_ref(ref)
+        return script_context(
+            self.state,
+            self.account,
+            (model_id, version, owner),
+            purpose,
+            quantity,
+            params,
+            self.clock,
+            period,
+            derivative,
+        )
+
+    def decide(
+        self, run: tuple[Program, Limits], name: str, ctx: dict[str, Any], lic: str
+    ) -> tuple[bool, str]:
+        """Run ``name`` (authorize or derive): (allowed, reason). Raises TxError."""
+        program, limits = run
+        try:
+            outcome = run_decision(program, name, ctx, limits, self._left(limits))
+        except (ScriptRuntimeError, TypeError, ValueError) as exc:
+            raise self._failed(exc, lic) from None
+        self.charge(outcome.gas_used)
+        return outcome.decision.allowed, outcome.decision.reason
+
+    def royalty(self, run: tuple[Program, Limits], ctx: dict[str, Any], lic: str) -> int:
+        """Run ``royalty(ctx)``: basis points 0..10,000. Raises TxError."""
+        program, limits = run
+        try:
+            points, gas = run_royalty(program, ctx, limits, self._left(limits))
+        except (ScriptRuntimeError, TypeError, ValueError) as exc:
+            raise self._failed(exc, lic) from None
+        self.charge(gas)
+        return points
+
+    def _left(self, limits: Limits) -> int:
+        """The gas the next run may use: what is left of the budget, at most the license's
+        own limit (the interpreter applies the smaller). Raises TxError when none is left."""
+        left = self.budget - self.spent
+        if left <= 0:
+            raise TxError(errors.UPSTREAM_OUT_OF_GAS, f"the lineage check used {self.spent} gas")
+        return min(left, limits.gas_limit)
+
+    def _failed(self, exc: Exception, lic: str) -> TxError:
+        """A failed run as a refusal; a script's failure pays the gas it used."""
+        if not isinstance(exc, ScriptRuntimeError):  # the context does not fit the limits
+            return TxError(errors.UPSTREAM_FAILED, f"{lic}: context refused: {exc}")
+        self.charge(exc.gas_used)
+        if isinstance(exc, OutOfGas):
+            return TxError(errors.UPSTREAM_OUT_OF_GAS, f"{lic}: {exc}")
+        return TxError(errors.UPSTREAM_FAILED, f"{lic}: {exc}")
+
+    def charge(self, gas: int) -> None:
+        """Count ``gas`` against the check's budget and the transaction's meter."""
+        self.spent += gas
+        if self.meter is not None:
+            self.meter.consume(gas)
+
+
+def _asker(
+    state: Reader, account: state_pb2.Account, clock: tuple[int, int], meter: GasMeter | None
+) -> _Asker:
+    budget = LINEAGE_GAS_FACTOR * MembersReader(state).params().license_gas_limit
+    return _Asker(state, account, clock, meter, budget)
+
+
+def ask_upstream(
+    state: Reader,
+    account: state_pb2.Account,
+    used: state_pb2.Version,
+    purpose: str,
+    quantity: int,
+    clock: tuple[int, int],
+    meter: GasMeter | None = None,
+) -> UpstreamAnswer:
+    """Ask every upstream license of the version ``used`` about a use by ``account``, on the
+    derivative's behalf: the first deny wins; royalties in walk order. Raises TxError when a
+    script fails or the check runs out of its gas."""
+    reader = ModelsReader(state)
+    ref = version_ref(used.model, used.version)
+    found, _ = upstream(reader, used.parents, used.trained_on, ref)
+    asker = _asker(state, account, clock, meter)
+    model = reader.model(used.model)
+    attached = LicensesReader(state).current(used.model, used.version)
+    royalties: list[Royalty] = []
+    for up in found:
+        asker.charge(WALK_GAS)
+        terms = asker.terms(up.ref)
+        if terms is None:
+            continue
+        lic, owner = terms
+        derivative = {
+            "model": used.model,
+            "version": used.version,
+            "owner": model.owner_org if model is not None else "",
+            "asset": asset_kind(model),
+            "license": attached.license if attached is not None else "",
+            "relation": up.relation,
+            "depth": up.depth,
+        }
+        run = asker.program(lic)
+        ctx = asker.context(up.ref, owner, lic, purpose, quantity, derivative)
+        allowed, reason = asker.decide(run, "authorize", ctx, lic.id)
+        if not allowed:
+            shown = quote(reason, MAX_SHOWN)
+            return UpstreamAnswer(f"upstream {up.ref} ({lic.id}): {shown}", asker.spent, ())
+        if "royalty" in run[0].functions:
+            points = asker.royalty(run, ctx, lic.id)
+            if points:
+                royalties.append(Royalty(owner, up.ref, points))
+    return UpstreamAnswer("", asker.spent, tuple(royalties))
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """A version about to be published, as its inputs' licenses see it."""
+
+    model: str
+    version: str
+    owner: str
+    license: str
+    parents: Sequence[str]
+    trained_on: Sequence[str]
+    receipts: Sequence[int]
+
+
+def check_inputs(
+    state: Reader,
+    account: state_pb2.Account,
+    child: Derivative,
+    clock: tuple[int, int],
+    meter: GasMeter | None = None,
+) -> None:
+    """May ``account``'s organisation publish ``child``? Each trained_on is a live dataset
+    version; each direct input another org owns is licensed by one of ``child.receipts``; the
+    upstream is within the bounds; each direct input's ``derive(ctx)`` allows it. Raises
+    TxError (models: not_dataset, unlicensed_input, derive_refused; datasets:
+    lineage_too_large, upstream_failed, upstream_out_of_gas)."""
+    reader = ModelsReader(state)
+    for ref in child.trained_on:
+        _check_dataset(reader, ref)
+    licensed = _licensed(state, account.org, child.receipts)
+    inputs = [(r, PARENT, FINE_TUNE) for r in child.parents]
+    inputs += [(r, TRAINED_ON, TRAINING) for r in child.trained_on]
+    for ref, _, purpose in inputs:
+        _check_licensed(reader, ref, purpose, account.org, licensed)
+    start = version_ref(child.model, child.version)
+    _, cut = upstream(reader, child.parents, child.trained_on, start)
+    if cut:
+        raise TxError(
+            errors.LINEAGE_TOO_LARGE,
+            f"{start} would have more than {MAX_UPSTREAM} upstream versions or a lineage "
+            f"deeper than {MAX_DEPTH}",
+        )
+    asker = _asker(state, account, clock, meter)
+    for ref, relation, purpose in inputs:
+        _derive(asker, ref, relation, purpose, child)
+
+
+def _check_dataset(reader: ModelsReader, ref: str) -> None:
+    """``ref`` is a live version of a dataset; raises TxError(not_dataset)."""
+    model_id, version = split_ref(ref)
+    model = reader.model(model_id)
+    record = reader.version(model_id, version)
+    if model is None or model.kind != DATASET or record is None:
+        raise TxError(model_errors.NOT_DATASET, f"trained_on {ref}: no such dataset version")
+    if record.status == tx_pb2.VERSION_STATUS_REVOKED:
+        raise TxError(model_errors.NOT_DATASET, f"trained_on {ref} is revoked")
+
+
+def _licensed(state: Reader, org: str, receipt_ids: Sequence[int]) -> dict[str, set[str]]:
+    """Purposes licensed to ``org`` by its receipts, by version ref; raises
+    TxError(unlicensed_input) for a receipt that is not ``org``'s."""
+    usage = UsageReader(state)
+    licensed: dict[str, set[str]] = {}
+    for receipt_id in receipt_ids:
+        receipt = usage.receipt(receipt_id)
+        if receipt is None or receipt.consumer_org != org:
+            raise TxError(
+                model_errors.UNLICENSED_INPUT, f"receipt {receipt_id} is not a receipt of {org}"
+            )
+        ref = version_ref(receipt.model, receipt.version)
+        licensed.setdefault(ref, set()).add(receipt.purpose)
+    return licensed
+
+
+def _check_licensed(
+    reader: ModelsReader, ref: str, purpose: str, org: str, licensed: dict[str, set[str]]
+) -> None:
+    """``org`` owns the input ``ref`` or holds a receipt of an allowed ``purpose`` use of it;
+    raises TxError(unlicensed_input)."""
+    model = reader.model(split_ref(ref)[0])
+    if model is not None and model.owner_org == org:
+        return
+    if purpose in licensed.get(ref, ()):
+        return
+    owner = model.owner_org if model is not None else "nobody"
+    raise TxError(
+        model_errors.UNLICENSED_INPUT,
+        f"{ref} belongs to {owner}: name a receipt of {org}'s allowed {purpose!s} use of it "
+        f"(tx use {ref} --purpose {purpose})",
+    )
+
+
+def _derive(asker: _Asker, ref: str, relation: str, purpose: str, child: Derivative) -> None:
+    """Ask the input's license ``derive(ctx)`` if it defines one; raises TxError."""
+    terms = asker.terms(ref)
+    if terms is None:
+        return
+    lic, owner = terms
+    run = asker.program(lic)
+    if "derive" not in run[0].functions:
+        return
+    derivative = {
+        "model": child.model,
+        "version": child.version,
+        "owner": child.owner,
+        "asset": "model",
+        "license": child.license,
+        "relation": relation,
+        "depth": 1,
+    }
+    ctx = asker.context(ref, owner, lic, purpose, 1, derivative)
+    allowed, reason = asker.decide(run, "derive", ctx, lic.id)
+    if not allowed:
+        raise TxError(model_errors.DERIVE_REFUSED, f"{ref} ({lic.id}): {quote(reason, MAX_SHOWN)}")
