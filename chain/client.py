@@ -289,6 +289,16 @@ class Node:
         params = {"model": model, "version": version, "depth": depth}
         return self.record("/models/lineage", params, state_pb2.Lineage)
 
+    def resolve(self, model: str, ref: str) -> state_pb2.Version:
+        """``/models/resolve``: the version ``ref`` names in ``model``: a version of that
+        name, the version an alias of that name points at, or for ``latest`` the newest active
+        version."""
+        return self.record("/models/resolve", {"model": model, "ref": ref}, state_pb2.Version)
+
+    def aliases(self, model: str) -> Listing[state_pb2.Alias]:
+        """``/models/aliases``: a model's aliases in name order."""
+        return self._listing("/models/aliases", {"model": model}, state_pb2.Alias)
+
     def by_digest(self, digest: str) -> Listing[state_pb2.Version]:
         """``/models/by_digest``: the versions whose weights have ``digest``, in ref order."""
         return self._listing("/models/by_digest", {"digest": digest}, state_pb2.Version)

@@ -70,3 +70,8 @@ CLAIM_EXPIRED = register(
 CLAIM_TOO_RECENT = register(
     MODELS, 34, "claim_too_recent", "the claim was made in this block; publish in a later one"
 )
+# Aliases (SetAlias, /models/resolve).
+ALIAS_CONFLICT = register(
+    MODELS, 35, "alias_conflict", "an alias and a version of a model cannot share a name"
+)
+ALIAS_NOT_FOUND = register(MODELS, 36, "alias_not_found", "the model has no alias of this name")

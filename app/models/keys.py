@@ -22,6 +22,7 @@ CONSENT = PREFIX + b"k"
 CLAIM = PREFIX + b"C"
 CLAIM_EXPIRY = PREFIX + b"E"
 CLAIM_COUNT = PREFIX + b"Q"
+ALIAS = PREFIX + b"A"
 SEP = b"\x00"
 
 
@@ -135,3 +136,13 @@ def claim_expiry_key(org: str, expires: int, commitment: bytes) -> bytes:
 def claim_count_key(org: str) -> bytes:
     """How many claims of the organisation are stored (open, or expired and not yet pruned)."""
     return CLAIM_COUNT + org.encode()
+
+
+def alias_prefix(model_id: str) -> bytes:
+    """Prefix of a model's aliases, in name order."""
+    return ALIAS + model_id.encode() + SEP
+
+
+def alias_key(model_id: str, alias: str) -> bytes:
+    """Key of one alias of a model (an Alias record)."""
+    return alias_prefix(model_id) + alias.encode()

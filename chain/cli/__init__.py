@@ -10,7 +10,7 @@ this table::
 
     root.py      tx; query
     keys.py      keys
-    model.py     model; tx model; query model|models|version|versions|lineage
+    model.py     model; tx model; query model|models|version|versions|lineage|aliases
     weights.py   weights; query holder|providers|by-digest|digests|manifest|claim|consent
     license.py   license; tx license; query license|licenses|attachment|evaluate
     usage.py     tx use; query receipts|receipt|totals

@@ -30,6 +30,7 @@ from chain.cli.options import (
     signed_claiming,
     signer,
     split_ref,
+    version_of,
 )
 from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record, table
 from chain.cli.root import cli, query, tx
@@ -194,13 +195,49 @@ def model_tx() -> None:
 @click.argument("name")
 @click.option("--org", required=True, help="owner organisation (the sender's own)")
 @click.option("--description", default="", help="what the model is for")
+@click.option("--default-license", default="", help="ORG/NAME of a license new versions inherit")
 @signed
-def register(name: str, org: str, description: str, send: Send) -> None:
+def register(name: str, org: str, description: str, default_license: str, send: Send) -> None:
     """Register model NAME for ORG; its id becomes ORG/NAME."""
-    msg = tx_pb2.Msg(
-        register_model=tx_pb2.RegisterModel(owner_org=org, name=name, description=description)
+    registered = tx_pb2.RegisterModel(
+        owner_org=org, name=name, description=description, default_license=default_license
     )
-    send(msg)
+    send(tx_pb2.Msg(register_model=registered))
+
+
+@model_tx.command("default-license")
+@click.argument("model_id", metavar="MODEL")
+@click.argument("license_id", metavar="LICENSE", default="")
+@signed
+def default_license(model_id: str, license_id: str, send: Send) -> None:
+    """Set the license (ORG/NAME) MODEL's future versions inherit when published without one;
+    without LICENSE, clear it. Published versions keep theirs."""
+    msg = tx_pb2.SetDefaultLicense(model=model_id, license=license_id)
+    send(tx_pb2.Msg(set_default_license=msg))
+
+
+@model_tx.group("alias")
+def alias() -> None:
+    """Name a version (MODEL@NAME resolves to it) or remove the name."""
+
+
+@alias.command("set")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.argument("name")
+@signed
+def alias_set(ref: str, name: str, send: Send) -> None:
+    """Point the alias NAME of MODEL at VERSION (moving it if it pointed elsewhere)."""
+    model_id, version = split_ref(ref)
+    send(tx_pb2.Msg(set_alias=tx_pb2.SetAlias(model=model_id, alias=name, version=version)))
+
+
+@alias.command("remove")
+@click.argument("model_id", metavar="MODEL")
+@click.argument("name")
+@signed
+def alias_remove(model_id: str, name: str, send: Send) -> None:
+    """Remove the alias NAME of MODEL."""
+    send(tx_pb2.Msg(set_alias=tx_pb2.SetAlias(model=model_id, alias=name)))
 
 
 @model_tx.command("publish")
@@ -307,12 +344,13 @@ def models(owner: str, after: str, limit: int, client: Node, output: str) -> Non
 @click.option("--prove", is_flag=True, help="verify a Merkle proof against the block's app hash")
 @reads
 def version(ref: str, prove: bool, client: Node, output: str) -> None:
-    """Show one version; with --prove, check it against the committed app hash."""
-    model_id, name = split_ref(ref)
+    """Show one version (MODEL@VERSION, MODEL@ALIAS or MODEL@latest); with --prove, check it
+    against the committed app hash."""
     if not prove:
-        emit(output, record(client.version(model_id, name)))
+        emit(output, record(version_of(client, ref)))
         return
-    proven = client.proven_version(model_id, name)
+    found = version_of(client, ref)
+    proven = client.proven_version(found.model, found.version)
     data: dict[str, Any] = record(proven.record)
     data["proof"] = {"height": proven.height, "verified": proven.verified}
     emit(output, data)
@@ -339,3 +377,14 @@ def lineage(ref: str, depth: int, client: Node, output: str) -> None:
     """Show what a version derives from and what derives from it."""
     model_id, name = split_ref(ref)
     emit(output, {"version": ref, **record(client.lineage(model_id, name, depth))})
+
+
+@query.command("aliases")
+@click.argument("model_id", metavar="MODEL")
+@list_options
+@reads
+def aliases(model_id: str, after: str, limit: int, client: Node, output: str) -> None:
+    """List a model's aliases (MODEL@NAME) and the versions they name."""
+    items, nxt = client.aliases(model_id).take(limit, after)
+    columns = ["alias", "version", "height", "set_by"]
+    emit_list(output, "aliases", [record(a) for a in items], nxt, columns)

@@ -13,7 +13,7 @@ import click
 
 from app.core.errors import NOT_FOUND
 from app.core.names import MAX_SCALE
-from app.pb.modelgov.v1 import tx_pb2
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain.cli.output import OUTPUT_CHOICE, emit
 from chain.client import ClientError, Node
 from chain.keys import Key, Keyring, default_keyring
@@ -102,6 +102,18 @@ def split_ref(ref: str) -> tuple[str, str]:
     if not model_id or not version:
         raise click.BadParameter(f"{ref!r} is not MODEL@VERSION", param_hint="MODEL@VERSION")
     return model_id, version
+
+
+def version_of(client: Node, ref: str) -> state_pb2.Version:
+    """The version MODEL@REF names: a version of that name, else (``/models/resolve``) an
+    alias's version or, for ``latest``, the newest active one. Raises ClientError (not_found)."""
+    model_id, name = split_ref(ref)
+    try:
+        return client.version(model_id, name)
+    except ClientError as exc:
+        if not exc.not_found:
+            raise
+    return client.resolve(model_id, name)
 
 
 def parse_metric(text: str) -> tx_pb2.Metric:

@@ -359,6 +359,8 @@ class Generator:
             (2, self.m_finalize_round),
             (5, self.m_proposal),
             (3, self.m_vote),
+            (2, self.m_alias),
+            (2, self.m_default_license),
         ]
         maker = self.rng.choices([m for _, m in makers], [w for w, _ in makers])[0]
         self.note = {}
@@ -648,6 +650,29 @@ class Generator:
                 value = values.text(71)
         msg = tx_pb2.Msg(announce_provider=tx_pb2.AnnounceProvider(digest=value, url=url))
         return self.pick(""), [msg], f"announce {model}@{version}"
+
+    def m_alias(self) -> tuple[str, list[tx_pb2.Msg], str]:
+        """Name a version, move a name, remove one; hostile names and versions."""
+        model, version = self.any_version()
+        name = self.rng.choice(("stable", "prod", "latest", "1.0", "x-1"))
+        if self.rng.random() < 0.2:
+            version = ""
+        if self.hostile(0.2):
+            name = self.values().text(40)
+        body = tx_pb2.SetAlias(model=model, alias=name, version=version)
+        account = self.pick("publisher", self.owner_of(model))
+        return account, [tx_pb2.Msg(set_alias=body)], f"alias {model}@{name!a} -> {version!a}"
+
+    def m_default_license(self) -> tuple[str, list[tx_pb2.Msg], str]:
+        """Set or clear a model's default license; hostile or undeployed ids."""
+        model = self.any_model()
+        owner = self.owner_of(model)
+        license_id = self.rng.choice([*self.licenses.get(owner, []), "", f"{owner}/none"])
+        if self.hostile(0.2):
+            license_id = self.values().text(40)
+        body = tx_pb2.SetDefaultLicense(model=model, license=license_id)
+        account = self.pick("publisher", owner)
+        return account, [tx_pb2.Msg(set_default_license=body)], f"default {model} {license_id!a}"
 
     # --- licenses and usage -----------------------------------------------------------------
 
