@@ -255,6 +255,7 @@ class ModelsKeeper(ModelsReader):
             metrics=msg.metrics,
             dataset_digests=msg.dataset_digests,
             model_card_digest=msg.model_card_digest,
+            description=msg.description,
             license=msg.license,
             status=tx_pb2.VERSION_STATUS_ACTIVE,
             publisher=publisher,

@@ -90,6 +90,8 @@ def validate_publish(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> No
             errors.INVALID_FIELD, f"framework {quote(msg.framework, 64)} is not a short token"
         )
     _check_license_field(msg.license, "license")
+    if len(msg.description.encode()) > params.max_description_bytes:
+        raise TxError(errors.TOO_MANY, f"description over {params.max_description_bytes} bytes")
     claims.check_claim_salt(msg.claim_salt)
     _check_lists(msg, params)
 

@@ -70,6 +70,14 @@ def model() -> None:
 @click.option("--version", "version_name", required=True)
 @click.option("--license", "license_id", default="", help="ORG/NAME of a deployed license")
 @click.option("--parent", "parents", multiple=True, help="MODEL@VERSION it derives from")
+@click.option("--metric", "metrics", multiple=True, help="NAME=VALUE, e.g. accuracy=0.913 (repeat)")
+@click.option(
+    "--card",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the model card (default: README.md of a pushed folder)",
+)
+@click.option("--description", default="", help="what this version is (and the model, if new)")
 @click.option("--format", "fmt", type=FORMAT, default=None, help="detected when omitted")
 @click.option(
     "--consent",
@@ -87,6 +95,9 @@ def push_cmd(
     version_name: str,
     license_id: str,
     parents: tuple[str, ...],
+    metrics: tuple[str, ...],
+    card: Path | None,
+    description: str,
     fmt: str | None,
     consents: tuple[int, ...],
     store_url: str,
@@ -96,13 +107,17 @@ def push_cmd(
     from_: str,
     keyring: Path | None,
 ) -> None:
-    """Hash PATH, store it in your node, publish the version, announce the store.
+    """Publish PATH as a complete version in one transaction.
 
-    A digest nobody holds yet is claimed first (one block) and the publication reveals the
-    claim, so nobody who reads it in the mempool can publish the digest first; the claim's
-    salt waits in $MODELGOV_HOME/claims until the version is published (run the same push
-    again after an interruption)."""
+    Everything the chain would refuse (names, version, metrics, parents, license) is checked
+    before a byte is uploaded. A digest nobody holds yet is claimed first (one block) and the
+    publication reveals the claim, so nobody who reads it in the mempool can publish the digest
+    first; the claim's salt waits in $MODELGOV_HOME/claims until the version is published (run
+    the same push again after an interruption). Then the weights go to your node's store, and
+    one transaction registers the model if needed, publishes the version and announces the
+    store. A version left without a license is warned about."""
     client = Node(node, chain_id)
+    parsed = tuple(parse_metric(m) for m in metrics)
 
     def say(step: str) -> None:
         click.echo(step, err=True)
@@ -121,6 +136,9 @@ def push_cmd(
         consents=consents,
         state_dir=default_state_dir(),
         say=say,
+        metrics=parsed,
+        card=card,
+        description=description,
     )
     emit(output, record(version))
 

@@ -255,3 +255,15 @@ def _version(d: Driver, version: str) -> state_pb2.Version:
 
 def _model(d: Driver) -> state_pb2.Model:
     return state_pb2.Model.FromString(d.query("/models/model", {"id": MODEL}).value)
+
+
+def test_a_version_keeps_its_description_within_the_bound(registry: Driver) -> None:
+    described = publish(MODEL, "2.0")
+    described.publish_version.description = "fine-tuned on more data"
+    registry.ok("uni-pub", described)
+    assert _version(registry, "2.0").description == "fine-tuned on more data"
+    params = registry.query("/members/params", {})
+    limit = state_pb2.Params.FromString(params.value).max_description_bytes
+    too_long = publish(MODEL, "2.1")
+    too_long.publish_version.description = "é" * (limit // 2 + 1)
+    expect(registry.run("uni-pub", too_long), errors.TOO_MANY)
