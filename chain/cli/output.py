@@ -1,9 +1,11 @@
 """The one place that decides how results look: text for people, stable JSON for programs.
 
-JSON output is a single object per command (``sort_keys``), with bytes as lowercase hex and
-protobuf records under their proto field names. A list command's object holds its items under
-one key and ``next``: the cursor to pass as ``--after`` for the rest ("" when it listed all).
-Its text is a table, and a last line naming that cursor when more remain.
+JSON output is a single object per command (``sort_keys``), protobuf records under their proto
+field names, values under the rules of ``chain.render`` (enums by short lowercase name, times in
+RFC 3339, metrics as exact decimals, bytes and hashes as lowercase hex). A list command's
+object holds its items under one key and ``next``: the cursor to pass as ``--after`` for the
+rest ("" when it listed all). Its text is a table, and a last line naming that cursor when more
+remain.
 """
 
 from __future__ import annotations
@@ -14,41 +16,17 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+
+from chain.render import plain
 
 OUTPUT_CHOICE = click.Choice(["text", "json"])
 
 
 def record(msg: Message) -> dict[str, Any]:
-    """A protobuf record as plain data: every field present, bytes as hex, enums by name."""
-    out: dict[str, Any] = {}
-    for field in msg.DESCRIPTOR.fields:
-        value = getattr(msg, field.name)
-        if (
-            field.containing_oneof is not None
-            and msg.WhichOneof(field.containing_oneof.name) != field.name
-        ):
-            continue
-        if _is_repeated(field):
-            out[field.name] = [_scalar(field, v) for v in value]
-        else:
-            out[field.name] = _scalar(field, value)
-    return out
-
-
-def _is_repeated(field: Any) -> bool:
-    return bool(field.is_repeated)
-
-
-def _scalar(field: Any, value: Any) -> Any:
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
-        return record(value)
-    if field.type == FieldDescriptor.TYPE_BYTES:
-        return bytes(value).hex()
-    if field.type == FieldDescriptor.TYPE_ENUM:
-        return field.enum_type.values_by_number[value].name
-    return value
+    """A protobuf record as plain data, under the rendering rules of ``chain.render`` (enum
+    short names, RFC 3339 times, decimal metrics, lowercase hex)."""
+    return plain(msg)
 
 
 def emit(output: str, data: Any, text: Callable[[Any], str] | None = None) -> None:

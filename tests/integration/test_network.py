@@ -223,7 +223,7 @@ def test_the_cli_commits_queries_and_exits_with_meaningful_codes(network: net.Te
     shown = modelgov("query", "version", "open-health/triage@1.0", "--prove", *node, "-o", "json")
     assert shown.returncode == 0, shown.stderr
     record = json.loads(shown.stdout)
-    assert record["metrics"] == [{"int_value": 91, "name": "auroc", "scale": 2}]
+    assert record["metrics"] == [{"name": "auroc", "value": "0.91"}]
     assert record["proof"]["verified"] is True
     listed = modelgov("query", "models", "--owner", "open-health", *node, "-o", "json")
     assert [m["id"] for m in json.loads(listed.stdout)["models"]] == ["open-health/triage"]
