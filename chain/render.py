@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from google.protobuf.descriptor import EnumDescriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 METRIC = "modelgov.v1.Metric"
@@ -42,7 +42,7 @@ def plain(msg: Message) -> dict[str, Any]:
     return out
 
 
-def _scalar(field: FieldDescriptor, value: Any) -> Any:
+def _scalar(field: Any, value: Any) -> Any:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         return plain(value)
     if field.type == FieldDescriptor.TYPE_BYTES:
@@ -58,7 +58,7 @@ def _is_time(name: str) -> bool:
     return name == "time" or name.endswith("_time")
 
 
-def enum_name(enum: EnumDescriptor, number: int) -> str:
+def enum_name(enum: Any, number: int) -> str:
     """``VERSION_STATUS_ACTIVE`` of enum VersionStatus -> ``active``; an unknown number as
     itself (a newer chain may know more values)."""
     found = enum.values_by_number.get(number)
