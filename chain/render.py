@@ -64,8 +64,8 @@ def enum_name(enum: Any, number: int) -> str:
     found = enum.values_by_number.get(number)
     if found is None:
         return str(number)
-    prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", enum.name).upper() + "_"
-    return found.name.removeprefix(prefix).lower()
+    prefix = re.sub(r"(?<!^)(?=[A-Z])", "_", str(enum.name)).upper() + "_"
+    return str(found.name).removeprefix(prefix).lower()
 
 
 def rfc3339(seconds: int) -> str | int:
