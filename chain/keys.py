@@ -45,9 +45,15 @@ class Key:
 
 
 def default_keyring() -> Path:
-    """``$MODELGOV_HOME/keys``, or ``~/.modelgov/keys``."""
-    home = os.environ.get("MODELGOV_HOME") or str(Path.home() / ".modelgov")
-    return Path(home) / "keys"
+    """``$MODELGOV_HOME/keys``, else the user's ``modelgov config set keyring DIR``, else
+    ``~/.modelgov/keys``."""
+    from chain import config
+
+    home = os.environ.get("MODELGOV_HOME")
+    configured = "" if home else config.get("keyring")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(home or str(Path.home() / ".modelgov")) / "keys"
 
 
 def new_private_key() -> bytes:

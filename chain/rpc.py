@@ -18,8 +18,11 @@ NODE_ENV = "MODELGOV_NODE"
 
 
 def default_node() -> str:
-    """Where a command finds a node when not told: ``$MODELGOV_NODE``, else DEFAULT_NODE."""
-    return os.environ.get(NODE_ENV) or DEFAULT_NODE
+    """Where a command finds a node when not told: ``$MODELGOV_NODE``, else the user's
+    ``modelgov config set node URL`` (chain/config.py), else DEFAULT_NODE."""
+    from chain import config
+
+    return os.environ.get(NODE_ENV) or config.get("node") or DEFAULT_NODE
 
 
 class RpcError(Exception):

@@ -21,6 +21,7 @@ this table::
     node.py      node
     genesis.py   genesis
     testnet.py   testnet
+    config.py    config
 
 ``query holder`` is ``weights holder``, one command under two groups. Every query path of the
 app has a command (tests/chain/test_cli_queries.py runs each against the app). Beside the

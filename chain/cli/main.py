@@ -14,11 +14,24 @@ from app.core.genesis import GenesisError
 
 # Each command group's module adds its commands to the tree when imported (chain/cli/__init__.py
 # maps them); genesis and testnet define free-standing groups, added here.
-from chain.cli import attest, credits, fl, gov, keys, license, model, node, usage, weights
+from chain.cli import (
+    attest,
+    config,
+    credits,
+    fl,
+    gov,
+    keys,
+    license,
+    model,
+    node,
+    usage,
+    weights,
+)
 from chain.cli.genesis import genesis
 from chain.cli.root import cli
 from chain.cli.testnet import testnet
 from chain.client import ClientError
+from chain.config import ConfigError
 from chain.engine.install import EngineError
 from chain.keys import KeyringError
 from chain.rpc import RpcError
@@ -29,7 +42,7 @@ from chain.weights.digest import WeightsError
 __all__ = ["cli", "main"]
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_LOCAL = 1, 3, 4
-GROUP_MODULES = (attest, credits, fl, gov, keys, license, model, node, usage, weights)
+GROUP_MODULES = (attest, config, credits, fl, gov, keys, license, model, node, usage, weights)
 """The modules whose import builds the tree (named so the import is visibly used)."""
 
 cli.add_command(genesis)
@@ -56,7 +69,15 @@ def main() -> None:
     except RpcError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNREACHABLE)
-    except (KeyringError, GenesisError, EngineError, TestnetError, WeightsError, OSError) as exc:
+    except (
+        KeyringError,
+        GenesisError,
+        EngineError,
+        TestnetError,
+        WeightsError,
+        ConfigError,
+        OSError,
+    ) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_LOCAL)
 

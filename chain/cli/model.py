@@ -21,6 +21,7 @@ from app.pb.modelgov.v1 import tx_pb2
 from chain.cli.options import (
     Claim,
     Send,
+    keyring_option,
     list_options,
     node_options,
     parse_metric,
@@ -32,11 +33,12 @@ from chain.cli.options import (
     split_ref,
     version_of,
 )
-from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record, table
+from chain.cli.output import emit, emit_list, record, table
 from chain.cli.root import cli, query, tx
 from chain.client import Node
 from chain.rpc import DEFAULT_NODE
 from chain.testnet import NodePorts
+from chain.weights.cache import cached, default_cache, download
 from chain.weights.claims import default_state_dir
 from chain.weights.client import pull, push
 
@@ -145,53 +147,106 @@ def push_cmd(
 
 @model.command("pull")
 @click.argument("ref", metavar="MODEL@VERSION")
-@click.option("--to", "to", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--to",
+    "to",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="download here (default: the cache, keyed by digest; the path is printed)",
+)
 @node_options
 @sender_options
 def pull_cmd(
     ref: str,
-    to: Path,
+    to: Path | None,
     node: str,
     chain_id: str,
     output: str,
     from_: str,
     keyring: Path | None,
 ) -> None:
-    """Download a version's weights into --to, resuming and verifying them."""
-    from tqdm import tqdm
-
-    split_ref(ref)
-    with tqdm(unit="B", unit_scale=True, desc=ref, leave=False) as bar:
-
-        def advance(count: int) -> None:
-            bar.update(count)
-
-        report = pull(Node(node, chain_id), signer(keyring, from_), ref, to, advance)
-    data: dict[str, Any] = {
-        "path": str(report.path),
-        "digest": report.digest,
-        "provider": report.provider,
-        "verified": True,
-        "failures": report.failures,
-    }
+    """Download a version's weights (VERSION may be an alias or latest), resuming and
+    verifying them; a second pull of the same weights into the cache downloads nothing."""
+    client = Node(node, chain_id)
+    found = version_of(client, ref)
+    warn_inactive(found)
+    report = _pull_version(client, signer(keyring, from_), found, to)
     emit(
         output,
-        data,
+        report,
         lambda d: (
-            f"{d['path']}: {d['digest']} verified (from {d['provider']})"
+            f"{d['path']}: {d['ref']} {d['digest']} verified (from {d['provider'] or 'cache'})"
             + "".join(f"\n  skipped: {f}" for f in d["failures"])
         ),
     )
 
 
+def warn_inactive(version: Any) -> None:
+    """Say on stderr when a version is deprecated or revoked (and why)."""
+    if version.status != tx_pb2.VERSION_STATUS_ACTIVE:
+        state = record(version)["status"]
+        click.echo(
+            f"warning: {version.model}@{version.version} is {state}: {version.status_reason}",
+            err=True,
+        )
+
+
+def _pull_version(client: Node, key: Any, version: Any, to: Path | None) -> dict[str, Any]:
+    """Pull into ``to``, or through the cache; what the command reports."""
+    from tqdm import tqdm
+
+    ref = f"{version.model}@{version.version}"
+    data: dict[str, Any] = {"ref": ref, "digest": version.weights_digest, "verified": True}
+    hit = cached(default_cache(), version.weights_digest) if to is None else None
+    if hit is not None:
+        return {**data, "path": str(hit), "provider": "", "cached": True, "failures": []}
+    total = version.size_bytes or None
+    with tqdm(total=total, unit="B", unit_scale=True, desc=ref, leave=False) as bar:
+
+        def advance(count: int) -> None:
+            bar.update(count)
+
+        if to is not None:
+            report = pull(client, key, ref, to, advance)
+            path, provider, failures = report.path, report.provider, report.failures
+        else:
+            path, provider = download(client, key, default_cache(), version, advance)
+            failures = []
+    return {**data, "path": str(path), "provider": provider, "cached": False, "failures": failures}
+
+
 @model.command("load")
-@click.argument("path", type=EXISTING)
-@click.option("--digest", required=True, help="the digest the weights must have")
-@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
-def load(path: Path, digest: str, output: str) -> None:
-    """Verify and safely load weights; list their tensors."""
+@click.argument("target", metavar="PATH|MODEL@VERSION")
+@click.option("--digest", default="", help="the digest PATH must have (looked up for a version)")
+@node_options
+@click.option("--from", "from_", default="", help="key that may download (for MODEL@VERSION)")
+@keyring_option
+def load(
+    target: str,
+    digest: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Verify and safely load weights; list their tensors. PATH needs --digest; a version's
+    digest comes from the chain and its weights from the cache (pulled first if need be)."""
     from chain.weights.torch_io import load_state_dict
 
+    path = Path(target)
+    if not path.exists():
+        if "@" not in target:
+            raise click.BadParameter(f"{target!r} is neither a path nor MODEL@VERSION")
+        if not from_:
+            raise click.UsageError("loading MODEL@VERSION downloads it: give --from KEY")
+        client = Node(node, chain_id)
+        found = version_of(client, target)
+        warn_inactive(found)
+        path = Path(_pull_version(client, signer(keyring, from_), found, None)["path"])
+        digest = found.weights_digest
+    elif not digest:
+        raise click.UsageError("loading a PATH needs --digest (or name MODEL@VERSION)")
     state = load_state_dict(path, digest)
     rows = [{"tensor": k, "shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()]
     emit(

@@ -14,6 +14,7 @@ import click
 from app.core.errors import NOT_FOUND
 from app.core.names import MAX_SCALE
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
+from chain import config
 from chain.cli.output import OUTPUT_CHOICE, emit
 from chain.client import ClientError, Node
 from chain.keys import Key, Keyring, default_keyring
@@ -31,12 +32,14 @@ def node_options(fn: F) -> F:
         "--output",
         "-o",
         type=OUTPUT_CHOICE,
-        default="text",
-        show_default=True,
+        default=lambda: config.get("output", "text"),
+        show_default="text, or `modelgov config set output json`",
         help="text for people, json for programs",
     )(fn)
     fn = click.option(
-        "--chain-id", default="", help="chain id to sign for (asked of the node when omitted)"
+        "--chain-id",
+        default=lambda: config.get("chain-id"),
+        help="chain id to sign for (config chain-id, else asked of the node)",
     )(fn)
     return node_option(fn)
 

@@ -249,7 +249,21 @@ def _sha256(path: Path) -> str:
 def pull(
     node: Node, key: Key, ref: str, to: Path, progress: Callable[[int], None] | None = None
 ) -> PullReport:
-    """Download a version's weights into ``to`` and verify them; raises TransferError."""
+    """Download a version's weights into ``to`` and verify them; raises TransferError. A
+    ``to`` this pull created is removed again when the pull fails before any byte arrived (a
+    refusal leaves no empty directory behind; a partial download stays, to be resumed)."""
+    created = not to.exists()
+    try:
+        return _pull(node, key, ref, to, progress)
+    except (TransferError, ClientError):
+        if created and to.is_dir() and not any(to.iterdir()):
+            to.rmdir()
+        raise
+
+
+def _pull(
+    node: Node, key: Key, ref: str, to: Path, progress: Callable[[int], None] | None
+) -> PullReport:
     model_id, _, version_name = ref.rpartition("@")
     version = node.version(model_id, version_name)
     urls = sources(node, version)
