@@ -40,12 +40,36 @@ MAX_U64 = 2**64 - 1
 
 
 class ClientError(Exception):
-    """A transaction was refused or a query failed; ``code`` and ``codespace`` say which."""
+    """A transaction was refused or a query failed; ``code`` and ``codespace`` say which,
+    ``name`` the registered error's name (from the app's log, ``name: detail``), ``tx_hash``
+    the refused transaction (lowercase hex; "" for a query)."""
 
-    def __init__(self, message: str, code: int = 0, codespace: str = "") -> None:
+    def __init__(
+        self, message: str, code: int = 0, codespace: str = "", tx_hash: str = "", log: str = ""
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.codespace = codespace
+        self.tx_hash = tx_hash.lower()
+        self.log = log or message
+
+    @property
+    def name(self) -> str:
+        """The registered error's name, when the app's log starts with it; else ""."""
+        head, sep, _ = self.log.partition(": ")
+        return head if sep and head.replace("_", "").isalnum() and head.islower() else ""
+
+    def as_json(self) -> dict[str, Any]:
+        """What ``-o json`` prints for this error."""
+        return {
+            "error": {
+                "codespace": self.codespace,
+                "code": self.code,
+                "name": self.name,
+                "message": str(self),
+                "tx_hash": self.tx_hash,
+            }
+        }
 
     @property
     def not_found(self) -> bool:
@@ -174,11 +198,8 @@ class Node:
     def _query(self, path: str, data: bytes, prove: bool) -> QueryResult:
         response = self.rpc.abci_query(path, data, prove=prove)
         if int(response.get("code", 0)) != 0:
-            raise ClientError(
-                response.get("log", "query refused"),
-                int(response["code"]),
-                response.get("codespace", ""),
-            )
+            log = response.get("log", "query refused")
+            raise ClientError(log, int(response["code"]), response.get("codespace", ""), log=log)
         proof = None
         ops = (response.get("proofOps") or {}).get("ops") or []
         if ops:
@@ -520,11 +541,11 @@ class Node:
     def broadcast(self, tx: bytes) -> str:
         """Submit a transaction; raises ClientError when CheckTx refuses it; returns its hash."""
         checked = self.rpc.broadcast_tx_sync(tx)
+        tx_hash = hashlib.sha256(tx).hexdigest().upper()
         if int(checked.get("code", 0)) != 0:
-            raise ClientError(
-                checked.get("log", ""), int(checked["code"]), checked.get("codespace", "")
-            )
-        return hashlib.sha256(tx).hexdigest().upper()
+            log = checked.get("log", "")
+            raise ClientError(log, int(checked["code"]), checked.get("codespace", ""), tx_hash, log)
+        return tx_hash
 
     def wait_for_tx(self, tx_hash: str, timeout: float = 30.0) -> TxOutcome:
         """Poll until the transaction is in a block; raises ClientError after ``timeout``."""
@@ -549,9 +570,11 @@ class Node:
         outcome = self.wait_for_tx(self.broadcast(self.sign(key, msgs, memo=memo)))
         if outcome.code != 0:
             raise ClientError(
-                f"tx {outcome.hash} failed in block {outcome.height}: {outcome.log}",
+                f"tx {outcome.hash.lower()} failed in block {outcome.height}: {outcome.log}",
                 outcome.code,
                 outcome.codespace,
+                outcome.hash,
+                outcome.log,
             )
         return outcome
 

@@ -103,6 +103,19 @@ class Keyring:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeyringError(f"key file {path} is unreadable: {exc}") from None
 
+    def public(self, name: str) -> tuple[str, bytes]:
+        """(address, public key) of key ``name``, read from its file's public part: no
+        passphrase is needed to name an account by its key."""
+        path = self.path(name)
+        if not path.exists():
+            raise KeyringError(f"no key {name!r} in {self.directory}")
+        try:
+            record = json.loads(path.read_text())
+            pubkey = bytes.fromhex(record["pubkey"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise KeyringError(f"key file {path} is unreadable: {exc}") from None
+        return address_of(pubkey), pubkey
+
     def names(self) -> list[str]:
         """Names of the keys in this keyring, sorted."""
         if not self.directory.exists():

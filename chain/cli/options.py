@@ -4,10 +4,11 @@ bounds, MODEL@VERSION and NAME=VALUE metrics."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -15,9 +16,9 @@ from app.core.errors import NOT_FOUND
 from app.core.names import MAX_SCALE
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain import config
-from chain.cli.output import OUTPUT_CHOICE, emit
+from chain.cli.output import OUTPUT_CHOICE, emit, tx_report, tx_text
 from chain.client import ClientError, Node
-from chain.keys import Key, Keyring, default_keyring
+from chain.keys import Key, Keyring, KeyringError, default_keyring
 from chain.rpc import DEFAULT_NODE, NODE_ENV, default_node
 from chain.weights.claims import SaltFile, claim_for_publish, default_state_dir
 
@@ -99,6 +100,51 @@ def signer(keyring: Path | None, name: str) -> Key:
     return keyring_at(keyring).get(name)
 
 
+ADDRESS = re.compile(r"\A[0-9a-fA-F]{40}\Z")
+
+
+if TYPE_CHECKING:
+    _StrParam = click.ParamType[str]
+else:  # click before 8.2 has no type parameter
+    _StrParam = click.ParamType
+
+
+class AddressOrKey(_StrParam):
+    """An account: its 40-hex address, or the name of a key in the keyring (--keyring, else
+    the default), whose address is read from the key file's public part."""
+
+    name = "ADDRESS|KEY"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if not text or ADDRESS.fullmatch(text):
+            return text.lower()
+        directory = ctx.params.get("keyring") if ctx is not None else None
+        try:
+            return keyring_at(directory).public(text)[0]
+        except KeyringError as exc:
+            self.fail(f"{text!r} is neither an address (40 hex) nor a key: {exc}", param, ctx)
+
+
+ACCOUNT = AddressOrKey()
+
+
+def pubkey_of(text: str, keyring: Path | None = None) -> bytes:
+    """A compressed public key given as 66 hex, or as the name of a key in the keyring."""
+    try:
+        raw = bytes.fromhex(text)
+        if len(raw) == 33:
+            return raw
+    except ValueError:
+        pass
+    try:
+        return keyring_at(keyring).public(text)[1]
+    except KeyringError as exc:
+        raise click.BadParameter(
+            f"{text!r} is neither a public key (66 hex) nor a key: {exc}"
+        ) from None
+
+
 def split_ref(ref: str) -> tuple[str, str]:
     """MODEL@VERSION as (model, version); a usage error otherwise."""
     model_id, _, version = ref.rpartition("@")
@@ -152,11 +198,81 @@ def absent(what: str) -> ClientError:
 
 
 Send = Callable[[tx_pb2.Msg], None]
+MODEL_FIELDS = ("model", "base_model", "target_model")
+"""Fields that name a model in the messages the CLI sends (qualified by ``qualify``)."""
+REF_FIELDS = ("parents",)
+
+
+def qualify(msg: tx_pb2.Msg, org: str) -> None:
+    """Give bare model NAMEs (and NAME@VERSION parents) the sender's organisation, so every
+    command takes ORG/NAME or a bare NAME of your own organisation."""
+    kind = msg.WhichOneof("sum")
+    if kind is None:
+        return
+    body = getattr(msg, kind)
+    names = {f.name for f in body.DESCRIPTOR.fields}
+    for field in MODEL_FIELDS:
+        value = getattr(body, field) if field in names else ""
+        if isinstance(value, str) and value and "/" not in value:
+            setattr(body, field, f"{org}/{value}")
+    for field in REF_FIELDS:
+        if field in names:
+            refs = getattr(body, field)
+            for i, ref in enumerate(refs):
+                if "/" not in ref.partition("@")[0]:
+                    refs[i] = f"{org}/{ref}"
+
+
+def _needs_org(msg: tx_pb2.Msg) -> bool:
+    """Whether ``msg`` names a model without its organisation."""
+    kind = msg.WhichOneof("sum")
+    if kind is None:
+        return False
+    body = getattr(msg, kind)
+    names = {f.name for f in body.DESCRIPTOR.fields}
+    bare = [getattr(body, f) for f in MODEL_FIELDS if f in names]
+    refs = [r.partition("@")[0] for f in REF_FIELDS if f in names for r in getattr(body, f)]
+    return any(isinstance(v, str) and v and "/" not in v for v in [*bare, *refs])
+
+
+RESOLVED = ("use", "attach_license", "set_version_status", "attest", "set_alias")
+"""Messages whose (model, version) may be written MODEL@ALIAS or MODEL@latest: the CLI signs
+the version the name stands for when it sends."""
+
+
+def resolve_names(client: Node, msg: tx_pb2.Msg) -> None:
+    """Replace an alias or ``latest`` in a RESOLVED message's version by the version it names
+    now (a version of that name wins; an alias never shares a version's name)."""
+    kind = msg.WhichOneof("sum")
+    if kind not in RESOLVED:
+        return
+    body = getattr(msg, kind)
+    if body.version and ALIAS_LIKE.fullmatch(body.version):
+        body.version = version_of(client, f"{body.model}@{body.version}").version
+
+
+ALIAS_LIKE = re.compile(r"\A[a-z][a-z0-9_-]{0,31}\Z")
+
+
+def deliver(client: Node, key: Key, msg: tx_pb2.Msg, output: str, memo: str) -> None:
+    """Qualify bare names, resolve aliases, sign, send, wait for the block; print the tx
+    report (height, hash, the ids and amounts its events carry)."""
+    if _needs_org(msg):
+        qualify(msg, client.account(key.address).org)
+    resolve_names(client, msg)
+    outcome = client.send(key, [msg], memo=memo)
+    data = tx_report(outcome.hash, outcome.height, outcome.code, outcome.events)
+    emit(output, data, tx_text)
+
+
+def tx_options(fn: F) -> F:
+    """--memo for every tx command."""
+    return click.option("--memo", default="", help="a note carried in the transaction")(fn)
 
 
 def signed(fn: Callable[..., None]) -> Callable[..., None]:
-    """Give a tx command --node, --chain-id, --output, --from and --keyring, and call it with
-    ``send(msg)``: sign, broadcast, wait for the block, print height and hash."""
+    """Give a tx command --node, --chain-id, --output, --from, --keyring and --memo, and call
+    it with ``send(msg)``: sign, broadcast, wait for the block, print the tx report."""
 
     @functools.wraps(fn)
     def command(
@@ -166,16 +282,15 @@ def signed(fn: Callable[..., None]) -> Callable[..., None]:
         output: str,
         from_: str,
         keyring: Path | None,
+        memo: str,
         **kwargs: Any,
     ) -> None:
         def send(msg: tx_pb2.Msg) -> None:
-            outcome = Node(node, chain_id).send(signer(keyring, from_), [msg])
-            data = {"hash": outcome.hash, "height": outcome.height, "code": outcome.code}
-            emit(output, data, lambda d: f"committed at height {d['height']}  tx {d['hash']}")
+            deliver(Node(node, chain_id), signer(keyring, from_), msg, output, memo)
 
         fn(*args, send=send, **kwargs)
 
-    return node_options(sender_options(command))
+    return node_options(sender_options(tx_options(command)))
 
 
 Claim = Callable[[str], bytes]
@@ -196,6 +311,7 @@ def signed_claiming(fn: Callable[..., None]) -> Callable[..., None]:
         output: str,
         from_: str,
         keyring: Path | None,
+        memo: str,
         no_claim: bool,
         **kwargs: Any,
     ) -> None:
@@ -203,9 +319,7 @@ def signed_claiming(fn: Callable[..., None]) -> Callable[..., None]:
         waiting: list[SaltFile] = []
 
         def send(msg: tx_pb2.Msg) -> None:
-            outcome = client.send(key, [msg])
-            data = {"hash": outcome.hash, "height": outcome.height, "code": outcome.code}
-            emit(output, data, lambda d: f"committed at height {d['height']}  tx {d['hash']}")
+            deliver(client, key, msg, output, memo)
 
         def claim(digest: str) -> bytes:
             if no_claim:
@@ -224,7 +338,7 @@ def signed_claiming(fn: Callable[..., None]) -> Callable[..., None]:
         is_flag=True,
         help="publish without claiming the digest first (one block faster, front-runnable)",
     )(command)
-    return node_options(sender_options(command))
+    return node_options(sender_options(tx_options(command)))
 
 
 def _to_stderr(text: str) -> None:

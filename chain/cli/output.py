@@ -93,3 +93,42 @@ def emit_list(
 def with_next(text: str, nxt: str) -> str:
     """``text``, and when a list stopped at its limit, how to list the rest."""
     return f"{text}\nmore: run again with --after {shlex.quote(nxt)}" if nxt else text
+
+
+IDS: dict[tuple[str, str], str] = {
+    ("usage.receipt", "id"): "receipt_id",
+    ("usage.receipt", "fee"): "fee",
+    ("license.deployed", "license"): "license_id",
+    ("gov.proposal", "id"): "proposal_id",
+    ("federated.round_opened", "id"): "round_id",
+    ("model.version_published", "ref"): "version",
+    ("model.registered", "model"): "model",
+    ("credits.transfer", "amount"): "amount",
+}
+"""The ids and amounts a next command needs, lifted out of a transaction's events."""
+
+
+def tx_report(tx_hash: str, height: int, code: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What every ``tx`` command prints: height, lowercase hash, the ids and amounts its events
+    carry (``receipt_id``, ``fee``, ``license_id``, ``proposal_id``, ``round_id``, ...) and
+    every event with its attributes."""
+    shown = [
+        {"type": e.get("type", ""), **{a["key"]: a["value"] for a in e.get("attributes", [])}}
+        for e in events
+        if e.get("type")
+    ]
+    data: dict[str, Any] = {"hash": tx_hash.lower(), "height": height, "code": code}
+    for event in shown:
+        for key, value in event.items():
+            name = IDS.get((event["type"], key))
+            if name is not None:
+                data.setdefault(name, int(value) if value.isdigit() else value)
+    data["events"] = shown
+    return data
+
+
+def tx_text(data: dict[str, Any]) -> str:
+    """The text of a tx report: height and hash, then the ids (``receipt_id: 7  fee: 21``)."""
+    head = f"committed at height {data['height']}  tx {data['hash']}"
+    ids = [f"{k}: {v}" for k, v in data.items() if k in IDS.values()]
+    return head + ("\n" + "  ".join(ids) if ids else "")

@@ -7,7 +7,7 @@ import click
 
 from app.pb.modelgov.v1 import tx_pb2
 from app.usage.purposes import PURPOSES
-from chain.cli.options import Send, list_options, reads, signed, split_ref
+from chain.cli.options import ACCOUNT, Send, list_options, reads, signed, split_ref
 from chain.cli.output import emit, emit_list, record
 from chain.cli.root import query, tx
 from chain.client import MAX_U64, Node
@@ -31,9 +31,9 @@ def use(ref: str, purpose: str, quantity: int, max_fee: int, send: Send) -> None
 
 
 @query.command("receipts")
-@click.option("--model", default="")
-@click.option("--version", "version_", default="", help="with --model")
-@click.option("--consumer", default="", help="consumer account address")
+@click.option("--model", default="", help="MODEL or MODEL@VERSION")
+@click.option("--version", "version_", default="", help="with --model (or write MODEL@VERSION)")
+@click.option("--consumer", default="", type=ACCOUNT, help="consumer account (address or key)")
 @click.option("--consumer-org", default="")
 @click.option("--licensor", default="")
 @click.option("--from-height", default=0, type=click.IntRange(0))
@@ -54,6 +54,8 @@ def receipts(
     output: str,
 ) -> None:
     """List usage receipts, filtered, in the order they were written."""
+    model, sep, named = model.partition("@")
+    version_ = named if sep else version_
     listing = client.receipts(
         model, version_, consumer, consumer_org, licensor, from_height, to_height
     )
