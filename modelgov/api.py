@@ -30,7 +30,8 @@ class Client:
     """A node of the chain and (for anything signed or gated) one of your keys.
 
     ``node`` is the RPC URL (default: ``$MODELGOV_NODE``, ``modelgov config set node``, or the
-    local node); ``key`` the name of a key in ``keyring`` (default: the CLI's keyring). Store
+    local node); ``key`` the name of a key in ``keyring`` (default: the CLI's keyring), unlocked
+    with ``passphrase`` (else $MODELGOV_KEYRING_PASSPHRASE) when it is encrypted. Store
     URLs are found from the chain: pulls try the stores a version names and the providers
     announced for its digest; pushes go to ``store_url`` if given, else the store your
     organisation last announced, else the weights port beside the node.
@@ -45,11 +46,13 @@ class Client:
         chain_id: str = "",
         cache_dir: str | Path | None = None,
         store_url: str | None = None,
+        passphrase: str | None = None,
     ) -> None:
         self.node = Node(node or default_node(), chain_id)
         self.url = node or default_node()
         self._key_name = key
-        self._keyring = Keyring(Path(keyring) if keyring else default_keyring())
+        directory = Path(keyring) if keyring else default_keyring()
+        self._keyring = Keyring(directory, passphrase)
         self._key: Key | None = None
         self._org = ""
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache()

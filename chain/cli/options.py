@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -91,8 +92,17 @@ def sender_options(fn: F) -> F:
 
 
 def keyring_at(path: Path | None) -> Keyring:
-    """The keyring at ``path`` or the default one."""
-    return Keyring(path or default_keyring())
+    """The keyring at ``path`` or the default one; an encrypted key's passphrase comes from
+    $MODELGOV_KEYRING_PASSPHRASE, else a prompt on a terminal."""
+    return Keyring(path or default_keyring(), passphrase=ask_passphrase)
+
+
+def ask_passphrase(name: str) -> str:
+    """Prompt for key ``name``'s passphrase when a person is at the terminal ("" otherwise, so
+    a script gets the keyring's error saying how to give it)."""
+    if not sys.stdin.isatty():
+        return ""
+    return str(click.prompt(f"passphrase of key {name}", hide_input=True, err=True))
 
 
 def signer(keyring: Path | None, name: str) -> Key:

@@ -43,27 +43,59 @@ def sender(name: str) -> list[str]:
 
 def test_a_use_prints_its_receipt_id_and_fee(chain_node: tuple[Node, AppRpc]) -> None:
     node, rpc = chain_node
-    done = run(rpc, "tx", "use", f"{MODEL}@stable", "--purpose", "research", "--max-fee", "0",
-               *sender("acme-ml"), "-o", "json")  # fmt: skip
+    done = run(
+        rpc,
+        "tx",
+        "use",
+        f"{MODEL}@stable",
+        "--purpose",
+        "research",
+        "--max-fee",
+        "0",
+        *sender("acme-ml"),
+        "-o",
+        "json",
+    )
     assert done.exit_code == 0, (done.output, done.exception)
     data = json.loads(done.output)
     assert data["receipt_id"] == 2 and data["fee"] == 0
     assert data["hash"] == data["hash"].lower() and len(data["hash"]) == 64
     assert node.receipt(2).version == "1.0", "the alias resolved to 1.0"
     assert any(e["type"] == "usage.receipt" for e in data["events"])
-    text = run(rpc, "tx", "use", f"{MODEL}@1.0", "--purpose", "research", "--max-fee", "0",
-               *sender("acme-ml"))  # fmt: skip
+    text = run(
+        rpc,
+        "tx",
+        "use",
+        f"{MODEL}@1.0",
+        "--purpose",
+        "research",
+        "--max-fee",
+        "0",
+        *sender("acme-ml"),
+    )
     assert text.exit_code == 0 and "receipt_id: 3" in text.output and "fee: 0" in text.output
 
 
 def test_deploy_and_propose_print_their_ids(chain_node: tuple[Node, AppRpc]) -> None:
     _, rpc = chain_node
-    deployed = run(rpc, "tx", "license", "deploy", "mine", str(LICENSE),
-                   *sender("northwind-researcher"))  # fmt: skip
+    deployed = run(
+        rpc, "tx", "license", "deploy", "mine", str(LICENSE), *sender("northwind-researcher")
+    )
     assert deployed.exit_code == 0, deployed.output
     assert "license_id: northwind-uni/mine" in deployed.output
-    proposed = run(rpc, "tx", "gov", "propose", "remove-org", "open-health", "--title", "bye",
-                   *sender("northwind-admin"), "-o", "json")  # fmt: skip
+    proposed = run(
+        rpc,
+        "tx",
+        "gov",
+        "propose",
+        "remove-org",
+        "open-health",
+        "--title",
+        "bye",
+        *sender("northwind-admin"),
+        "-o",
+        "json",
+    )
     assert proposed.exit_code == 0, proposed.output
     assert json.loads(proposed.output)["proposal_id"] == 2
 
@@ -71,14 +103,34 @@ def test_deploy_and_propose_print_their_ids(chain_node: tuple[Node, AppRpc]) -> 
 def test_bare_names_are_the_senders_organisation(chain_node: tuple[Node, AppRpc]) -> None:
     node, rpc = chain_node
     digest = "sha256:" + "7a" * 32
-    done = run(rpc, "tx", "model", "publish", "mlp", "3.0", "--digest", digest, "--size", "5",
-               "--format", "onnx", "--parent", "mlp@1.0", "--no-claim", "--memo", "hello",
-               *sender("northwind-researcher"), "-o", "json")  # fmt: skip
+    done = run(
+        rpc,
+        "tx",
+        "model",
+        "publish",
+        "mlp",
+        "3.0",
+        "--digest",
+        digest,
+        "--size",
+        "5",
+        "--format",
+        "onnx",
+        "--parent",
+        "mlp@1.0",
+        "--no-claim",
+        "--memo",
+        "hello",
+        *sender("northwind-researcher"),
+        "-o",
+        "json",
+    )
     assert done.exit_code == 0, (done.output, done.exception)
     assert json.loads(done.output)["version"] == f"{MODEL}@3.0"
     assert list(node.version(MODEL, "3.0").parents) == [f"{MODEL}@1.0"]
-    aliased = run(rpc, "tx", "model", "alias", "set", "mlp@3.0", "next",
-                  *sender("northwind-researcher"))  # fmt: skip
+    aliased = run(
+        rpc, "tx", "model", "alias", "set", "mlp@3.0", "next", *sender("northwind-researcher")
+    )
     assert aliased.exit_code == 0, aliased.output
     assert node.resolve(MODEL, "next").version == "3.0"
 
@@ -117,8 +169,22 @@ def test_errors_under_json_are_json(
     chain_node: tuple[Node, AppRpc], monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     _, rpc = chain_node
-    argv = ["modelgov", "tx", "use", f"{MODEL}@1.1", "--purpose", "research", "--max-fee", "0",
-            "--from", "acme-ml", "--keyring", str(rpc.keyring.directory), "-o", "json"]  # fmt: skip
+    argv = [
+        "modelgov",
+        "tx",
+        "use",
+        f"{MODEL}@1.1",
+        "--purpose",
+        "research",
+        "--max-fee",
+        "0",
+        "--from",
+        "acme-ml",
+        "--keyring",
+        str(rpc.keyring.directory),
+        "-o",
+        "json",
+    ]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exited:
         main()
@@ -146,3 +212,24 @@ def test_errors_under_json_are_json(
 def test_json_is_wanted_when_asked(argv: list[str], wanted: bool, monkeypatch: Any) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", "/nonexistent")
     assert json_wanted(argv) is wanted
+
+
+def test_keys_list_shows_each_keys_org_and_roles(chain_node: tuple[Node, AppRpc]) -> None:
+    _, rpc = chain_node
+    done = CliRunner().invoke(
+        cli, ["keys", "list", "--keyring", str(rpc.keyring.directory), "-o", "json"]
+    )
+    assert done.exit_code == 0, (done.output, done.exception)
+    rows = {r["name"]: r for r in json.loads(done.output)["keys"]}
+    assert rows["acme-ml"]["org"] == "acme-ai" and rows["acme-ml"]["roles"]
+    assert rows["acme-ml"]["encrypted"] is False, "a testnet's keys are test-backend keys"
+
+
+def test_keys_list_without_a_node_still_lists(tmp_path: Path) -> None:
+    from chain.keys import Keyring
+
+    Keyring(tmp_path).add("solo")
+    done = CliRunner().invoke(
+        cli, ["keys", "list", "--keyring", str(tmp_path), "--node", "http://127.0.0.1:9"]
+    )
+    assert done.exit_code == 0 and "solo" in done.output

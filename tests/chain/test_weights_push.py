@@ -79,8 +79,9 @@ def test_one_transaction_registers_publishes_and_announces(
     assert version.description == "a tiny test model" and version.license == "northwind-uni/open"
     assert (version.metrics[0].int_value, version.metrics[0].scale) == (913, 3)
     assert version.model_card_digest.startswith("sha256:")
-    assert any("register_model, publish_version, announce_provider: one transaction" in s
-               for s in said), said  # fmt: skip
+    assert any(
+        "register_model, publish_version, announce_provider: one transaction" in s for s in said
+    ), said
     assert not any(s.startswith("warning") for s in said)
     assert node.model("northwind-uni/tiny").description == "a tiny test model"
     assert [p.url for p in node.providers(version.weights_digest)] == [STORE]

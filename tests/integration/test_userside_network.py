@@ -106,23 +106,46 @@ def test_the_cli_pulls_by_alias_and_leaves_nothing_when_refused(
     with pytest.warns(UserWarning, match="will have no license"):
         owner.push(folder(tmp_path / "w2", seed=4), "apimlp", "2.0")
     refused = cli(
-        network, "model", "pull", "northwind-uni/apimlp@2.0", "--to", str(tmp_path / "no"),
-        *node, "--from", "acme-ml",
-    )  # fmt: skip
+        network,
+        "model",
+        "pull",
+        "northwind-uni/apimlp@2.0",
+        "--to",
+        str(tmp_path / "no"),
+        *node,
+        "--from",
+        "acme-ml",
+    )
     assert refused.returncode == 1, refused.stderr
     assert not (tmp_path / "no").exists(), "a refused pull leaves no empty directory"
     env = {"MODELGOV_CACHE": str(tmp_path / "clicache")}
     pulled = cli(
-        network, "model", "pull", "northwind-uni/apimlp@stable", *node, "--from", "acme-ml",
-        "-o", "json", env=env,
-    )  # fmt: skip
+        network,
+        "model",
+        "pull",
+        "northwind-uni/apimlp@stable",
+        *node,
+        "--from",
+        "acme-ml",
+        "-o",
+        "json",
+        env=env,
+    )
     assert pulled.returncode == 0, pulled.stderr
     report = json.loads(pulled.stdout)
     assert report["ref"] == published.ref and report["cached"] is False
     loaded = cli(
-        network, "model", "load", "northwind-uni/apimlp@stable", *node, "--from", "acme-ml",
-        "-o", "json", env=env,
-    )  # fmt: skip
+        network,
+        "model",
+        "load",
+        "northwind-uni/apimlp@stable",
+        *node,
+        "--from",
+        "acme-ml",
+        "-o",
+        "json",
+        env=env,
+    )
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout)["digest"] == published.digest
 
