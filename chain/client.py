@@ -578,6 +578,45 @@ class Node:
             )
         return outcome
 
+    def committed_tx(self, tx_hash: str) -> dict[str, Any]:
+        """A committed transaction by hash (hex, either case): where it landed, its result and
+        its decoded body (sender address, nonce, memo, messages). Raises ClientError
+        (not_found) when no block holds it."""
+        try:
+            raw_hash = bytes.fromhex(tx_hash)
+        except ValueError:
+            raise ClientError(f"{tx_hash[:80]!r} is not a hex transaction hash") from None
+        found = self.rpc.tx(raw_hash)
+        if found is None:
+            raise ClientError(
+                f"no committed tx {tx_hash.lower()}", NOT_FOUND.code, NOT_FOUND.codespace
+            )
+        result = found["tx_result"]
+        return {
+            "hash": tx_hash.lower(),
+            "height": int(found["height"]),
+            "code": int(result.get("code", 0)),
+            "codespace": result.get("codespace", ""),
+            "log": result.get("log", ""),
+            "events": result.get("events", []),
+            "body": decode_body(base64.b64decode(found.get("tx", ""))),
+        }
+
+    def block(self, height: int = 0) -> dict[str, Any]:
+        """The block at ``height`` (the latest when 0): its header facts and tx hashes."""
+        found = self.rpc.block(height)
+        header = found["block"]["header"]
+        txs = [base64.b64decode(t) for t in (found["block"]["data"].get("txs") or [])]
+        return {
+            "height": int(header["height"]),
+            "time": header["time"],
+            "chain_id": header["chain_id"],
+            "proposer": str(header["proposer_address"]).lower(),
+            "app_hash": str(header["app_hash"]).lower(),
+            "hash": str(found["block_id"]["hash"]).lower(),
+            "txs": [hashlib.sha256(t).hexdigest() for t in txs],
+        }
+
     def app_hash_at(self, height: int) -> bytes:
         """The app hash committed for the state after block ``height`` (in header height+1)."""
         self.wait_for_height(height + 1)
@@ -607,6 +646,25 @@ class Node:
             return verify_proof(root, result.key, result.value or None, result.proof)
         except ProofError:
             return False
+
+
+def decode_body(raw: bytes) -> dict[str, Any]:
+    """A transaction's signed body as plain data (sender address, nonce, memo, messages under
+    the rendering rules); {} for bytes that are not a modelgov Tx."""
+    from app.core.crypto import address_of
+    from chain.render import plain
+
+    try:
+        body = tx_pb2.TxBody.FromString(tx_pb2.Tx.FromString(raw).body)
+    except Exception:
+        return {}
+    return {
+        "chain_id": body.chain_id,
+        "sender": address_of(body.sender),
+        "nonce": body.nonce,
+        "memo": body.memo,
+        "messages": [plain(m) for m in body.messages],
+    }
 
 
 def unix_seconds(rfc3339: str) -> int:

@@ -18,10 +18,11 @@ this table::
     gov.py       tx gov; query org|orgs|account|accounts|params|validators|proposal|proposals|votes
     attest.py    tx attest; query attestations
     fl.py        fl; tx fl; query round|rounds|contributors
-    node.py      node
+    node.py      node; query tx|block
     genesis.py   genesis
     testnet.py   testnet
     config.py    config
+    signing.py   tx sign|broadcast
 
 ``query holder`` is ``weights holder``, one command under two groups. Every query path of the
 app has a command (tests/chain/test_cli_queries.py runs each against the app). Beside the

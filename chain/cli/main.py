@@ -26,6 +26,7 @@ from chain.cli import (
     license,
     model,
     node,
+    signing,
     usage,
     weights,
 )
@@ -47,7 +48,20 @@ from chain.weights.digest import WeightsError
 __all__ = ["cli", "main"]
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_LOCAL = 1, 3, 4
-GROUP_MODULES = (attest, config_cli, credits, fl, gov, keys, license, model, node, usage, weights)
+GROUP_MODULES = (
+    attest,
+    config_cli,
+    credits,
+    fl,
+    gov,
+    keys,
+    license,
+    model,
+    node,
+    signing,
+    usage,
+    weights,
+)
 """The modules whose import builds the tree (named so the import is visibly used)."""
 
 cli.add_command(genesis)

@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from chain import testnet as net
-from chain.cli.output import OUTPUT_CHOICE, emit, lines, table
-from chain.cli.root import cli
+from chain.cli.options import reads
+from chain.cli.output import OUTPUT_CHOICE, emit, lines, table, tx_report
+from chain.cli.root import cli, query
+from chain.client import Node
 from chain.ops.status import NodeReport, node_report
 from chain.rpc import DEFAULT_NODE, NODE_ENV, default_node
 
@@ -71,3 +73,22 @@ def _one(report: NodeReport) -> str:
     if not report.reachable:
         return f"{report.rpc}: unreachable: {report.error}"
     return lines({k: v for k, v in asdict(report).items() if k not in ("error", "reachable")})
+
+
+@query.command("tx")
+@click.argument("tx_hash", metavar="HASH")
+@reads
+def tx_(tx_hash: str, client: Node, output: str) -> None:
+    """A committed transaction: height, result, the ids its events carry, its decoded body."""
+    found = client.committed_tx(tx_hash)
+    report = tx_report(found["hash"], found["height"], found["code"], found["events"])
+    data = {**report, "codespace": found["codespace"], "log": found["log"], **found["body"]}
+    emit(output, data)
+
+
+@query.command("block")
+@click.argument("height", required=False, default=0, type=click.IntRange(0))
+@reads
+def block(height: int, client: Node, output: str) -> None:
+    """A block (the latest without HEIGHT): height, time, proposer, app hash, its txs."""
+    emit(output, client.block(height))

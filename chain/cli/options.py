@@ -3,7 +3,9 @@ bounds, MODEL@VERSION and NAME=VALUE metrics."""
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -233,7 +235,7 @@ def qualify(msg: tx_pb2.Msg, org: str) -> None:
                     refs[i] = f"{org}/{ref}"
 
 
-def _needs_org(msg: tx_pb2.Msg) -> bool:
+def needs_org(msg: tx_pb2.Msg) -> bool:
     """Whether ``msg`` names a model without its organisation."""
     kind = msg.WhichOneof("sum")
     if kind is None:
@@ -267,7 +269,7 @@ ALIAS_LIKE = re.compile(r"\A[a-z][a-z0-9_-]{0,31}\Z")
 def deliver(client: Node, key: Key, msg: tx_pb2.Msg, output: str, memo: str) -> None:
     """Qualify bare names, resolve aliases, sign, send, wait for the block; print the tx
     report (height, hash, the ids and amounts its events carry)."""
-    if _needs_org(msg):
+    if needs_org(msg):
         qualify(msg, client.account(key.address).org)
     resolve_names(client, msg)
     outcome = client.send(key, [msg], memo=memo)
@@ -276,8 +278,36 @@ def deliver(client: Node, key: Key, msg: tx_pb2.Msg, output: str, memo: str) -> 
 
 
 def tx_options(fn: F) -> F:
-    """--memo for every tx command."""
+    """--memo and --generate-only for every tx command."""
+    fn = click.option(
+        "--generate-only",
+        is_flag=True,
+        help="print the unsigned transaction (JSON) instead of sending it: sign it with "
+        "`tx sign FILE` where the key is, send it with `tx broadcast FILE`",
+    )(fn)
     return click.option("--memo", default="", help="a note carried in the transaction")(fn)
+
+
+def unsigned(sender: str, chain_id: str, msgs: list[tx_pb2.Msg], memo: str) -> dict[str, Any]:
+    """An unsigned transaction as `--generate-only` prints it and `tx sign` reads it: the
+    messages (base64 of their protobuf bytes, and readable), the memo, the chain id (may be
+    "") and the address that must sign it."""
+    from chain.render import plain
+
+    return {
+        "type": "modelgov/unsigned-tx",
+        "chain_id": chain_id,
+        "sender": sender,
+        "memo": memo,
+        "messages": [base64.b64encode(m.SerializeToString()).decode() for m in msgs],
+        "readable": [plain(m) for m in msgs],
+    }
+
+
+def generate(keyring: Path | None, from_: str, chain_id: str, msg: tx_pb2.Msg, memo: str) -> None:
+    """Print ``msg`` unsigned for --generate-only: only the key's public part is read."""
+    address, _ = keyring_at(keyring).public(from_)
+    click.echo(json.dumps(unsigned(address, chain_id, [msg], memo), indent=2, sort_keys=True))
 
 
 def signed(fn: Callable[..., None]) -> Callable[..., None]:
@@ -293,9 +323,13 @@ def signed(fn: Callable[..., None]) -> Callable[..., None]:
         from_: str,
         keyring: Path | None,
         memo: str,
+        generate_only: bool,
         **kwargs: Any,
     ) -> None:
         def send(msg: tx_pb2.Msg) -> None:
+            if generate_only:
+                generate(keyring, from_, chain_id, msg, memo)
+                return
             deliver(Node(node, chain_id), signer(keyring, from_), msg, output, memo)
 
         fn(*args, send=send, **kwargs)
@@ -322,18 +356,23 @@ def signed_claiming(fn: Callable[..., None]) -> Callable[..., None]:
         from_: str,
         keyring: Path | None,
         memo: str,
+        generate_only: bool,
         no_claim: bool,
         **kwargs: Any,
     ) -> None:
-        client, key = Node(node, chain_id), signer(keyring, from_)
+        client = Node(node, chain_id)
         waiting: list[SaltFile] = []
 
         def send(msg: tx_pb2.Msg) -> None:
-            deliver(client, key, msg, output, memo)
+            if generate_only:
+                generate(keyring, from_, chain_id, msg, memo)
+                return
+            deliver(client, signer(keyring, from_), msg, output, memo)
 
         def claim(digest: str) -> bytes:
-            if no_claim:
+            if no_claim or generate_only:
                 return b""
+            key = signer(keyring, from_)
             org = client.account(key.address).org
             saved = SaltFile(default_state_dir(), client.chain_id, org, digest)
             waiting.append(saved)
