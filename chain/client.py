@@ -604,7 +604,7 @@ class Node:
 
     def block(self, height: int = 0) -> dict[str, Any]:
         """The block at ``height`` (the latest when 0): its header facts and tx hashes."""
-        found = self.rpc.block(height)
+        found = self.rpc.block_at(height)
         header = found["block"]["header"]
         txs = [base64.b64decode(t) for t in (found["block"]["data"].get("txs") or [])]
         return {

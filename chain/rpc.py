@@ -90,7 +90,7 @@ class RpcClient:
         result: dict[str, Any] = self.call("commit", height=str(height))
         return result
 
-    def block(self, height: int = 0) -> dict[str, Any]:
+    def block_at(self, height: int = 0) -> dict[str, Any]:
         """``/block``: the block at ``height`` (the latest when 0)."""
         params = {"height": str(height)} if height else {}
         result: dict[str, Any] = self.call("block", **params)
