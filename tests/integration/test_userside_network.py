@@ -186,3 +186,27 @@ def test_the_example_notebook_runs(network: net.Testnet, tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "True" in done.stdout and "layer.weight" in done.stdout
+
+
+def test_honest_health_and_per_node_stop_and_start(network: net.Testnet) -> None:
+    """Last in this module: it halts the chain for a while (two validators, one stopped)."""
+    import time
+
+    directory = network.directory
+    healthy = cli(network, "testnet", "status", "--dir", directory, "-o", "json")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert json.loads(healthy.stdout)["healthy"] is True
+    app_log = Path(network.nodes[1].home) / "logs" / "app.log"
+    assert "committed height" in app_log.read_text()
+    stopped = cli(network, "testnet", "stop", "--dir", directory, "--node", network.nodes[1].name)
+    assert stopped.returncode == 0 and "stopped 3 processes" in stopped.stdout, stopped.stdout
+    assert "shutting down at height" in app_log.read_text()
+    down = cli(network, "testnet", "status", "--dir", directory, "--max-age", "2")
+    assert down.returncode == 3 and "not running" in down.stdout, down.stdout
+    time.sleep(4)  # node0 alone has half the power: no new block
+    stalled = cli(network, "node", "status", "--node", network.nodes[0].rpc_url, "--max-age", "2")
+    assert stalled.returncode == 5 and "no new block" in stalled.stdout, stalled.stdout
+    started = cli(network, "testnet", "start", "--dir", directory, "--node", network.nodes[1].name)
+    assert started.returncode == 0, started.stdout + started.stderr
+    again = cli(network, "testnet", "status", "--dir", directory)
+    assert again.returncode == 0, again.stdout
