@@ -43,6 +43,7 @@ from chain.genesis import (
     validator_entry,
 )
 from chain.keys import Keyring
+from chain.ops.logwriter import LOG_PATH_ENV
 from chain.ops.monitoring import write_monitoring
 from chain.ops.status import MAX_BLOCK_AGE_S, block_age, problem_of
 from chain.plan import (  # the plan, re-exported: callers know a testnet by this module
@@ -369,8 +370,9 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     (chain/ops/logwriter.py: at most 64 MiB a file, three old files kept), which exits when
     the process does."""
     writer = subprocess.Popen(
-        [sys.executable, "-m", "chain.ops.logwriter", str(log)],
-        stdin=subprocess.PIPE,
+        [sys.executable, "-m", "chain.ops.logwriter"],
+        env={**os.environ, LOG_PATH_ENV: str(log)},  # not in argv: a node's processes are
+        stdin=subprocess.PIPE,  # the ones whose command line names its directory
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=PROJECT_ROOT,
