@@ -1,8 +1,8 @@
 """A process's log, rotated: ``python -m chain.ops.logwriter FILE`` (or $MODELGOV_LOG_PATH)
-copies its standard input into FILE and, when FILE would pass ``--max-bytes``, renames it FILE.1 (FILE.1 to FILE.2, ...,
-keeping ``--keep``) and starts a new FILE. The testnet pipes every node process's output
-through one (chain/testnet.py), so app.log and engine.log never grow without bound. It exits
-when its input closes, that is when the process it logs has exited."""
+copies its standard input into FILE and, when FILE would pass ``--max-bytes``, renames it FILE.1
+(FILE.1 to FILE.2, ..., keeping ``--keep``) and starts a new FILE. The testnet pipes every node
+process's output through one (chain/testnet.py), so app.log and engine.log never grow without
+bound. It exits when its input closes, that is when the process it logs has exited."""
 
 from __future__ import annotations
 
