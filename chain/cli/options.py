@@ -266,12 +266,36 @@ def resolve_names(client: Node, msg: tx_pb2.Msg) -> None:
 ALIAS_LIKE = re.compile(r"\A[a-z][a-z0-9_-]{0,31}\Z")
 
 
+QUOTE = 2**64 - 1
+"""A Use's max_fee placeholder for "the fee the license quotes now" (``tx use`` without
+--max-fee); ``deliver`` replaces it by a dry run before signing, so it never reaches a block."""
+
+
+def quote_use(client: Node, key: Key, use: tx_pb2.Use) -> None:
+    """Put the license's quoted fee into ``use.max_fee``, and warn on stderr when the version
+    is deprecated or revoked; a denial raises ClientError with the license's reason."""
+    found = client.version(use.model, use.version)
+    if found.status != tx_pb2.VERSION_STATUS_ACTIVE:
+        status = tx_pb2.VersionStatus.Name(found.status).removeprefix("VERSION_STATUS_").lower()
+        _to_stderr(f"warning: {use.model}@{use.version} is {status}: {found.status_reason}")
+    if use.max_fee != QUOTE:
+        return
+    decision = client.evaluate(key.address, use.model, use.version, use.purpose, use.quantity)
+    if not decision.allowed:
+        raise ClientError(
+            f"{use.model}@{use.version}: the license denies {use.purpose}: {decision.reason}"
+        )
+    use.max_fee = decision.fee
+
+
 def deliver(client: Node, key: Key, msg: tx_pb2.Msg, output: str, memo: str) -> None:
-    """Qualify bare names, resolve aliases, sign, send, wait for the block; print the tx
-    report (height, hash, the ids and amounts its events carry)."""
+    """Qualify bare names, resolve aliases, quote a use's fee, sign, send, wait for the
+    block; print the tx report (height, hash, the ids and amounts its events carry)."""
     if needs_org(msg):
         qualify(msg, client.account(key.address).org)
     resolve_names(client, msg)
+    if msg.WhichOneof("sum") == "use":
+        quote_use(client, key, msg.use)
     outcome = client.send(key, [msg], memo=memo)
     data = tx_report(outcome.hash, outcome.height, outcome.code, outcome.events)
     emit(output, data, tx_text)
@@ -328,6 +352,8 @@ def signed(fn: Callable[..., None]) -> Callable[..., None]:
     ) -> None:
         def send(msg: tx_pb2.Msg) -> None:
             if generate_only:
+                if msg.WhichOneof("sum") == "use" and msg.use.max_fee == QUOTE:
+                    raise click.UsageError("--generate-only needs --max-fee (nothing is asked)")
                 generate(keyring, from_, chain_id, msg, memo)
                 return
             deliver(Node(node, chain_id), signer(keyring, from_), msg, output, memo)

@@ -233,3 +233,30 @@ def test_keys_list_without_a_node_still_lists(tmp_path: Path) -> None:
         cli, ["keys", "list", "--keyring", str(tmp_path), "--node", "http://127.0.0.1:9"]
     )
     assert done.exit_code == 0 and "solo" in done.output
+
+
+def test_a_use_without_max_fee_pays_the_quoted_fee_and_warns_when_deprecated(
+    chain_node: tuple[Node, AppRpc],
+) -> None:
+    node, rpc = chain_node
+    from app.pb.modelgov.v1 import tx_pb2
+
+    status = tx_pb2.SetVersionStatus(
+        model=MODEL, version="1.0", status=tx_pb2.VERSION_STATUS_DEPRECATED, reason="use 1.1"
+    )
+    node.send(rpc.keyring.get("northwind-researcher"), [tx_pb2.Msg(set_version_status=status)])
+    done = run(rpc, "tx", "use", f"{MODEL}@1.0", "--purpose", "research", *sender("acme-ml"))
+    assert done.exit_code == 0, (done.output, done.exception)
+    assert "warning: northwind-uni/mlp@1.0 is deprecated: use 1.1" in done.output
+    assert "receipt_id: 2" in done.output and "fee: 0" in done.output
+    nothing = run(
+        rpc,
+        "tx",
+        "use",
+        f"{MODEL}@1.0",
+        "--purpose",
+        "research",
+        "--generate-only",
+        *sender("acme-ml"),
+    )
+    assert nothing.exit_code == 2 and "--max-fee" in nothing.output
