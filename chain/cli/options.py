@@ -210,8 +210,9 @@ def absent(what: str) -> ClientError:
 
 
 Send = Callable[[tx_pb2.Msg], None]
-MODEL_FIELDS = ("model", "base_model", "target_model")
-"""Fields that name a model in the messages the CLI sends (qualified by ``qualify``)."""
+MODEL_FIELDS = ("model", "base_model", "target_model", "license", "default_license")
+"""Fields that name a model (or a license, ORG/NAME too) in the messages the CLI sends
+(qualified by ``qualify``)."""
 REF_FIELDS = ("parents",)
 
 

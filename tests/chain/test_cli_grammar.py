@@ -260,3 +260,11 @@ def test_a_use_without_max_fee_pays_the_quoted_fee_and_warns_when_deprecated(
         *sender("acme-ml"),
     )
     assert nothing.exit_code == 2 and "--max-fee" in nothing.output
+
+
+def test_a_bare_license_name_is_the_senders_organisation(chain_node: tuple[Node, AppRpc]) -> None:
+    node, rpc = chain_node
+    done = run(rpc, "tx", "license", "attach", "mlp@1.1", "open", *sender("northwind-researcher"))
+    assert done.exit_code == 0, (done.output, done.exception)
+    attached = node.attachment(MODEL, "1.1")
+    assert attached is not None and attached.license == "northwind-uni/open"
