@@ -73,10 +73,17 @@ class Client:
         return self._key
 
     @property
+    def address(self) -> str:
+        """The key's account address (read from the key file's public part: no passphrase)."""
+        if not self._key_name:
+            raise ValueError("this Client has no key: Client(node, key='NAME')")
+        return self._keyring.public(self._key_name)[0]
+
+    @property
     def org(self) -> str:
         """The key's organisation, as the chain knows its account."""
         if not self._org:
-            self._org = self.node.account(self.key.address).org
+            self._org = self.node.account(self.address).org
         return self._org
 
     def model_id(self, model: str) -> str:
@@ -136,7 +143,7 @@ class Client:
         """What the version's license would decide for you now (a dry run, no transaction)."""
         version = self.resolve(ref)
         return self.node.evaluate(
-            self.key.address, version.model, version.version, purpose, quantity
+            self.address, version.model, version.version, purpose, quantity
         )
 
     # --- writes ----------------------------------------------------------------------------

@@ -389,21 +389,21 @@ def signed_claiming(fn: Callable[..., None]) -> Callable[..., None]:
     ) -> None:
         client = Node(node, chain_id)
         waiting: list[SaltFile] = []
+        key = functools.cache(lambda: signer(keyring, from_))  # one passphrase prompt
 
         def send(msg: tx_pb2.Msg) -> None:
             if generate_only:
                 generate(keyring, from_, chain_id, msg, memo)
                 return
-            deliver(client, signer(keyring, from_), msg, output, memo)
+            deliver(client, key(), msg, output, memo)
 
         def claim(digest: str) -> bytes:
             if no_claim or generate_only:
                 return b""
-            key = signer(keyring, from_)
-            org = client.account(key.address).org
+            org = client.account(key().address).org
             saved = SaltFile(default_state_dir(), client.chain_id, org, digest)
             waiting.append(saved)
-            return claim_for_publish(client, key, org, digest, saved, say=_to_stderr)
+            return claim_for_publish(client, key(), org, digest, saved, say=_to_stderr)
 
         fn(*args, send=send, claim=claim, **kwargs)
         for saved in waiting:
