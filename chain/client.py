@@ -539,9 +539,10 @@ class Node:
         return encode_tx(body, key.private_key)
 
     def broadcast(self, tx: bytes) -> str:
-        """Submit a transaction; raises ClientError when CheckTx refuses it; returns its hash."""
+        """Submit a transaction; raises ClientError when CheckTx refuses it; returns its hash
+        (lowercase hex, as every output shows it)."""
         checked = self.rpc.broadcast_tx_sync(tx)
-        tx_hash = hashlib.sha256(tx).hexdigest().upper()
+        tx_hash = hashlib.sha256(tx).hexdigest()
         if int(checked.get("code", 0)) != 0:
             log = checked.get("log", "")
             raise ClientError(log, int(checked["code"]), checked.get("codespace", ""), tx_hash, log)
