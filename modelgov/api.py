@@ -142,9 +142,7 @@ class Client:
     def quote(self, ref: str, purpose: str, quantity: int = 1) -> state_pb2.Decision:
         """What the version's license would decide for you now (a dry run, no transaction)."""
         version = self.resolve(ref)
-        return self.node.evaluate(
-            self.address, version.model, version.version, purpose, quantity
-        )
+        return self.node.evaluate(self.address, version.model, version.version, purpose, quantity)
 
     # --- writes ----------------------------------------------------------------------------
 
