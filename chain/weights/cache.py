@@ -43,7 +43,8 @@ def cached(cache: Path, digest: str) -> Path | None:
         return None
     try:
         path = folder / str(json.loads(index.read_text())["path"])
-        intact = hash_path(path).digest == digest
+        inside = path.resolve().is_relative_to(folder.resolve())
+        intact = inside and hash_path(path).digest == digest
     except (OSError, ValueError, KeyError, TypeError, WeightsError):
         intact = False
     if not intact:
