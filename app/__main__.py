@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.critical("node stopped: %s", exc)
         return EXIT_FATAL
     finally:
+        logging.info("shutting down at height %d, app hash %s", store.height, store.root.hex())
         store.close()
     return 0
 

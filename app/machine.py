@@ -123,6 +123,10 @@ ROUTES: Routes = {
     "announce_provider": Route(
         NO_ROLE, models_validation.validate_announce, models.announce_provider
     ),
+    "set_alias": Route(PUBLISHER, models_validation.validate_alias, models.set_alias),
+    "set_default_license": Route(
+        PUBLISHER, models_validation.validate_default_license, models.set_default_license
+    ),
     "deploy_license": Route(
         PUBLISHER,
         licenses_validation.validate_deploy,
@@ -168,6 +172,13 @@ ROUTES: Routes = {
         PUBLISHER, datasets_validation.validate_publish, datasets.publish_dataset
     ),
 }
+
+ADMISSION: Mapping[str, Callable[[Reader, Any], None]] = {"use": decision.admit_use}
+"""Stateful checks CheckTx runs on a transaction whose messages are all of one kind listed
+here, against the mempool's view: a use of a version no license governs would only burn its
+sender's nonce in a block. A mixed transaction (an attach, then a use) is decided in its block
+alone, since its earlier messages may make the later ones valid. Blocks check everything again:
+a proposer may include what no mempool admitted."""
 
 # --- events the node's metrics follow (the adapter imports no domain) ------------------------
 
@@ -472,6 +483,7 @@ def check_tx(
         if committed is not None:
             _check_pending(account, MembersReader(committed))
         validate_messages(tx, current)
+        _admit(state, tx)
     except TxError as err:
         return rejected(err)
     account.nonce += 1
@@ -479,6 +491,17 @@ def check_tx(
     if cache is not None:
         cache.add(tx.hash)
     return TxResult(gas_wanted=base_gas(len(tx.msgs)))
+
+
+def _admit(state: Reader, tx: DecodedTx) -> None:
+    """Run ADMISSION's check of each message when all of the tx's messages are of one kind it
+    lists; raises TxError."""
+    kinds = {msg.kind for msg in tx.msgs}
+    check = ADMISSION.get(tx.msgs[0].kind) if len(kinds) == 1 else None
+    if check is None:
+        return
+    for msg in tx.msgs:
+        check(state, msg.body)
 
 
 def _check_pending(account: state_pb2.Account, committed: MembersReader) -> None:

@@ -40,12 +40,36 @@ MAX_U64 = 2**64 - 1
 
 
 class ClientError(Exception):
-    """A transaction was refused or a query failed; ``code`` and ``codespace`` say which."""
+    """A transaction was refused or a query failed; ``code`` and ``codespace`` say which,
+    ``name`` the registered error's name (from the app's log, ``name: detail``), ``tx_hash``
+    the refused transaction (lowercase hex; "" for a query)."""
 
-    def __init__(self, message: str, code: int = 0, codespace: str = "") -> None:
+    def __init__(
+        self, message: str, code: int = 0, codespace: str = "", tx_hash: str = "", log: str = ""
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.codespace = codespace
+        self.tx_hash = tx_hash.lower()
+        self.log = log or message
+
+    @property
+    def name(self) -> str:
+        """The registered error's name, when the app's log starts with it; else ""."""
+        head, sep, _ = self.log.partition(": ")
+        return head if sep and head.replace("_", "").isalnum() and head.islower() else ""
+
+    def as_json(self) -> dict[str, Any]:
+        """What ``-o json`` prints for this error."""
+        return {
+            "error": {
+                "codespace": self.codespace,
+                "code": self.code,
+                "name": self.name,
+                "message": str(self),
+                "tx_hash": self.tx_hash,
+            }
+        }
 
     @property
     def not_found(self) -> bool:
@@ -174,11 +198,8 @@ class Node:
     def _query(self, path: str, data: bytes, prove: bool) -> QueryResult:
         response = self.rpc.abci_query(path, data, prove=prove)
         if int(response.get("code", 0)) != 0:
-            raise ClientError(
-                response.get("log", "query refused"),
-                int(response["code"]),
-                response.get("codespace", ""),
-            )
+            log = response.get("log", "query refused")
+            raise ClientError(log, int(response["code"]), response.get("codespace", ""), log=log)
         proof = None
         ops = (response.get("proofOps") or {}).get("ops") or []
         if ops:
@@ -288,6 +309,16 @@ class Node:
         """``/models/lineage``: what a version derives from and what derives from it."""
         params = {"model": model, "version": version, "depth": depth}
         return self.record("/models/lineage", params, state_pb2.Lineage)
+
+    def resolve(self, model: str, ref: str) -> state_pb2.Version:
+        """``/models/resolve``: the version ``ref`` names in ``model``: a version of that
+        name, the version an alias of that name points at, or for ``latest`` the newest active
+        version."""
+        return self.record("/models/resolve", {"model": model, "ref": ref}, state_pb2.Version)
+
+    def aliases(self, model: str) -> Listing[state_pb2.Alias]:
+        """``/models/aliases``: a model's aliases in name order."""
+        return self._listing("/models/aliases", {"model": model}, state_pb2.Alias)
 
     # --- /datasets: datasets in the models' namespace -------------------------------------------
 
@@ -560,13 +591,14 @@ class Node:
         return encode_tx(body, key.private_key)
 
     def broadcast(self, tx: bytes) -> str:
-        """Submit a transaction; raises ClientError when CheckTx refuses it; returns its hash."""
+        """Submit a transaction; raises ClientError when CheckTx refuses it; returns its hash
+        (lowercase hex, as every output shows it)."""
         checked = self.rpc.broadcast_tx_sync(tx)
+        tx_hash = hashlib.sha256(tx).hexdigest()
         if int(checked.get("code", 0)) != 0:
-            raise ClientError(
-                checked.get("log", ""), int(checked["code"]), checked.get("codespace", "")
-            )
-        return hashlib.sha256(tx).hexdigest().upper()
+            log = checked.get("log", "")
+            raise ClientError(log, int(checked["code"]), checked.get("codespace", ""), tx_hash, log)
+        return tx_hash
 
     def wait_for_tx(self, tx_hash: str, timeout: float = 30.0) -> TxOutcome:
         """Poll until the transaction is in a block; raises ClientError after ``timeout``."""
@@ -591,11 +623,52 @@ class Node:
         outcome = self.wait_for_tx(self.broadcast(self.sign(key, msgs, memo=memo)))
         if outcome.code != 0:
             raise ClientError(
-                f"tx {outcome.hash} failed in block {outcome.height}: {outcome.log}",
+                f"tx {outcome.hash.lower()} failed in block {outcome.height}: {outcome.log}",
                 outcome.code,
                 outcome.codespace,
+                outcome.hash,
+                outcome.log,
             )
         return outcome
+
+    def committed_tx(self, tx_hash: str) -> dict[str, Any]:
+        """A committed transaction by hash (hex, either case): where it landed, its result and
+        its decoded body (sender address, nonce, memo, messages). Raises ClientError
+        (not_found) when no block holds it."""
+        try:
+            raw_hash = bytes.fromhex(tx_hash)
+        except ValueError:
+            raise ClientError(f"{tx_hash[:80]!r} is not a hex transaction hash") from None
+        found = self.rpc.tx(raw_hash)
+        if found is None:
+            raise ClientError(
+                f"no committed tx {tx_hash.lower()}", NOT_FOUND.code, NOT_FOUND.codespace
+            )
+        result = found["tx_result"]
+        return {
+            "hash": tx_hash.lower(),
+            "height": int(found["height"]),
+            "code": int(result.get("code", 0)),
+            "codespace": result.get("codespace", ""),
+            "log": result.get("log", ""),
+            "events": result.get("events", []),
+            "body": decode_body(base64.b64decode(found.get("tx", ""))),
+        }
+
+    def block(self, height: int = 0) -> dict[str, Any]:
+        """The block at ``height`` (the latest when 0): its header facts and tx hashes."""
+        found = self.rpc.block_at(height)
+        header = found["block"]["header"]
+        txs = [base64.b64decode(t) for t in (found["block"]["data"].get("txs") or [])]
+        return {
+            "height": int(header["height"]),
+            "time": header["time"],
+            "chain_id": header["chain_id"],
+            "proposer": str(header["proposer_address"]).lower(),
+            "app_hash": str(header["app_hash"]).lower(),
+            "hash": str(found["block_id"]["hash"]).lower(),
+            "txs": [hashlib.sha256(t).hexdigest() for t in txs],
+        }
 
     def app_hash_at(self, height: int) -> bytes:
         """The app hash committed for the state after block ``height`` (in header height+1)."""
@@ -626,6 +699,25 @@ class Node:
             return verify_proof(root, result.key, result.value or None, result.proof)
         except ProofError:
             return False
+
+
+def decode_body(raw: bytes) -> dict[str, Any]:
+    """A transaction's signed body as plain data (sender address, nonce, memo, messages under
+    the rendering rules); {} for bytes that are not a modelgov Tx."""
+    from app.core.crypto import address_of
+    from chain.render import plain
+
+    try:
+        body = tx_pb2.TxBody.FromString(tx_pb2.Tx.FromString(raw).body)
+    except Exception:
+        return {}
+    return {
+        "chain_id": body.chain_id,
+        "sender": address_of(body.sender),
+        "nonce": body.nonce,
+        "memo": body.memo,
+        "messages": [plain(m) for m in body.messages],
+    }
 
 
 def unix_seconds(rfc3339: str) -> int:

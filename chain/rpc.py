@@ -18,8 +18,11 @@ NODE_ENV = "MODELGOV_NODE"
 
 
 def default_node() -> str:
-    """Where a command finds a node when not told: ``$MODELGOV_NODE``, else DEFAULT_NODE."""
-    return os.environ.get(NODE_ENV) or DEFAULT_NODE
+    """Where a command finds a node when not told: ``$MODELGOV_NODE``, else the user's
+    ``modelgov config set node URL`` (chain/config.py), else DEFAULT_NODE."""
+    from chain import config
+
+    return os.environ.get(NODE_ENV) or config.get("node") or DEFAULT_NODE
 
 
 class RpcError(Exception):
@@ -85,6 +88,12 @@ class RpcClient:
     def commit(self, height: int) -> dict[str, Any]:
         """``/commit``: the signed header of ``height``."""
         result: dict[str, Any] = self.call("commit", height=str(height))
+        return result
+
+    def block_at(self, height: int = 0) -> dict[str, Any]:
+        """``/block``: the block at ``height`` (the latest when 0)."""
+        params = {"height": str(height)} if height else {}
+        result: dict[str, Any] = self.call("block", **params)
         return result
 
     def net_info(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,9 @@ from typing import Any
 from chain.engine.config import SocketPathError, set_values, unix_address
 from chain.engine.install import find_cometbft
 from chain.keys import Keyring
+from chain.ops.logwriter import LOG_PATH_ENV
 from chain.ops.monitoring import write_monitoring
+from chain.ops.status import MAX_BLOCK_AGE_S, block_age, problem_of
 from chain.plan import (  # the plan, re-exported: callers know a testnet by this module
     ABCI_SOCKET as ABCI_SOCKET,
 )
@@ -366,15 +369,30 @@ def node_processes(directory: Path, node: NodeSpec) -> dict[str, int]:
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
+    """Start a node process whose output goes to ``log`` through a rotating writer
+    (chain/ops/logwriter.py: at most 64 MiB a file, three old files kept), which exits when
+    the process does."""
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "chain.ops.logwriter"],
+        env={**os.environ, LOG_PATH_ENV: str(log)},  # not in argv: a node's processes are
+        stdin=subprocess.PIPE,  # the ones whose command line names its directory
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT,
+        start_new_session=True,
+    )
+    assert writer.stdin is not None
+    try:
         return subprocess.Popen(
             args,
-            stdout=out,
+            stdout=writer.stdin,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=PROJECT_ROOT,
             start_new_session=True,
         )
+    finally:
+        writer.stdin.close()  # the process holds the pipe now: its exit ends the writer
 
 
 def _wait_for_app(node: NodeSpec, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -554,27 +572,78 @@ class NodeStatus:
     peers: int
     catching_up: bool
     processes: str = ""  # the roles that run, e.g. "app,weights" ("" when none)
+    block_age_s: int = -1  # seconds since its newest block (-1: unknown)
+    problem: str = ""  # what is wrong, in words ("" when nothing is)
 
 
-def status(directory: Path) -> list[NodeStatus]:
-    """Height, app hash and peers of every node (height -1 when its RPC does not answer)."""
+def status(directory: Path, max_age: int = MAX_BLOCK_AGE_S) -> list[NodeStatus]:
+    """Height, app hash, peers and the age of the newest block of every node (height -1 when
+    its RPC does not answer), and what is wrong with each: a process down, no answer, no new
+    block for more than ``max_age`` seconds."""
     testnet = Testnet.load(directory)
-    rows = []
-    for node in testnet.nodes:
-        client = RpcClient(node.rpc_url, timeout=2)
-        try:
-            sync = client.status()["sync_info"]
-            peers = int(client.net_info()["n_peers"])
-            height, app_hash = int(sync["latest_block_height"]), sync["latest_app_hash"]
-            catching_up = bool(sync["catching_up"])
-        except RpcError:
-            height, app_hash, peers, catching_up = -1, "", 0, False
-        live = node_processes(directory, node)
-        processes = ",".join(role for role in ROLES if role in live)
-        running = len(live) == len(ROLES)
-        rows.append(
-            NodeStatus(
-                node.name, node.rpc_url, running, height, app_hash, peers, catching_up, processes
-            )
+    return [_node_status(directory, node, max_age) for node in testnet.nodes]
+
+
+def _node_status(directory: Path, node: NodeSpec, max_age: int) -> NodeStatus:
+    live = node_processes(directory, node)
+    processes = ",".join(role for role in ROLES if role in live)
+    down = [role for role in ROLES if role not in live]
+    client = RpcClient(node.rpc_url, timeout=2)
+    try:
+        sync = client.status()["sync_info"]
+        peers = int(client.net_info()["n_peers"])
+    except (RpcError, KeyError, ValueError) as exc:
+        problem = f"{', '.join(down)} not running; " if down else ""
+        return NodeStatus(
+            node.name,
+            node.rpc_url,
+            not down,
+            -1,
+            "",
+            0,
+            False,
+            processes,
+            -1,
+            f"{problem}RPC does not answer ({exc})",
         )
-    return rows
+    height, app_hash = int(sync["latest_block_height"]), sync["latest_app_hash"]
+    catching_up = bool(sync["catching_up"])
+    age = block_age(sync["latest_block_time"], time.time())
+    problem = problem_of(height, age, max_age, catching_up)
+    if down:
+        problem = "; ".join(p for p in (f"{', '.join(down)} not running", problem) if p)
+    return NodeStatus(
+        node.name,
+        node.rpc_url,
+        not down,
+        height,
+        app_hash,
+        peers,
+        catching_up,
+        processes,
+        age,
+        problem,
+    )
+
+
+def stop_node(directory: Path, node: NodeSpec, timeout: float = 15.0) -> int:
+    """Stop one node's processes (weights server and engine first, then the app), as
+    ``stop`` does for all; returns how many were running."""
+    live = node_processes(directory, node)
+    ordered = [live[role] for role in ("weights", "engine", "app") if role in live]
+    running = _terminate(ordered, timeout)
+    _forget(directory, ordered)
+    scheme, _, path = node.abci.partition("://")
+    if scheme == "unix":
+        Path(path).unlink(missing_ok=True)
+    return running
+
+
+def find_node(directory: Path, name: str) -> NodeSpec:
+    """The node called ``name``; raises TestnetError listing the names there are."""
+    testnet = Testnet.load(directory)
+    for node in testnet.nodes:
+        if node.name == name:
+            return node
+    names = ", ".join(n.name for n in testnet.nodes)
+    raise TestnetError(f"no node {name!r} in {directory}; nodes: {names}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import time
 
 from app import APP_VERSION, SOFTWARE_VERSION, machine
 from app.abci import convert
@@ -47,6 +48,7 @@ class ModelgovApp(BaseApplication):
     def __init__(self, store: MerkleStore) -> None:
         self.store = store
         self.signatures = SignatureCache()
+        self.block_started, self.block_txs = 0.0, 0  # for the log line of each commit
         self._reset_consensus()
 
     def _reset_consensus(self) -> None:
@@ -141,6 +143,7 @@ class ModelgovApp(BaseApplication):
         expected = self._next_height()
         if req.height != expected:
             raise OutOfOrder(f"FinalizeBlock for height {req.height}; the next is {expected}")
+        self.block_started, self.block_txs = time.perf_counter(), len(req.txs)
         env = BlockEnv(self.chain_id, req.height, req.time.seconds, req.proposer_address)
         self.block = Overlay(self.pending)
         output = machine.finalize_block(self.block, env, list(req.txs), self.signatures)
@@ -162,6 +165,14 @@ class ModelgovApp(BaseApplication):
         if self.staged is None or self.block is None:
             raise OutOfOrder("Commit without a finalized block")
         self.store.commit(self.staged, self.finalized_height)
+        taken = int((time.perf_counter() - self.block_started) * 1000)
+        log.info(
+            "committed height %d: %d txs, app hash %s, %d ms",
+            self.finalized_height,
+            self.block_txs,
+            self.staged.root.hex(),
+            taken,
+        )
         machine.block_done()
         self.pending = Overlay(self.store)
         self.block, self.staged, self.genesis_height = None, None, None

@@ -30,8 +30,10 @@ Download of digest D (optionally one ``path`` of the directory D) by account A o
 
 Every version naming D exists with D's holder's consent (``app.models.keeper``), so naming a
 digest grants nothing. Upload into model M by A: A is a publisher of a member org that owns M,
-or that is invited to an open federated round into M. Scans are bounded (versions per digest,
-receipts, license runs, open rounds); past a bound the answer is a refusal that says so.
+or that is invited to an open federated round into M, or (rule ``registrant``) M is not
+registered yet and its id is "<A's org>/<name>", which A's publication will register. Scans are
+bounded (versions per digest, receipts, license runs, open rounds); past a bound the answer is a
+refusal that says so.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 
 from app.core.errors import ErrorCode, TxError
+from app.core.names import MODEL_NAME
 from app.core.text import quote
 from app.federated import keys as federated_keys
 from app.federated.keeper import FederatedReader
@@ -456,6 +459,9 @@ def write_access(state: Reader, address: str, model_id: str) -> state_pb2.Access
         return _refusal(errors.NOT_WRITER, reason, case.keys, org=org)
     case.keys.append(keys.model_key(model_id))
     model = ModelsReader(state).model(model_id)
+    if model is None and _registrable_by(model_id, org):
+        reason = f"{model_id} is not registered yet; {org} registers it when it publishes"
+        return _decision(True, "registrant", reason, case.keys, org)
     if model is None:
         hint = "register it first (modelgov tx model register)"
         return _refusal(errors.NOT_WRITER, f"no model {quote(model_id, 200)}", case.keys, hint, org)
@@ -512,3 +518,11 @@ def _decision(
 ) -> state_pb2.AccessDecision:
     unique = list(dict.fromkeys(proof))
     return state_pb2.AccessDecision(allowed=allowed, rule=rule, reason=reason, org=org, keys=unique)
+
+
+def _registrable_by(model_id: str, org: str) -> bool:
+    """Whether ``model_id`` is a valid "<org>/<name>" that ``org``'s publishers may register:
+    weights can then reach a store before the one transaction that registers the model and
+    publishes the version (modelgov model push)."""
+    owner, sep, name = model_id.partition("/")
+    return bool(sep) and owner == org and MODEL_NAME.fullmatch(name) is not None

@@ -86,3 +86,8 @@ UNLICENSED_INPUT = register(
 DERIVE_REFUSED = register(
     MODELS, 38, "derive_refused", "an upstream license's derive(ctx) refused this derivative"
 )
+# Aliases (SetAlias, /models/resolve).
+ALIAS_CONFLICT = register(
+    MODELS, 39, "alias_conflict", "an alias and a version of a model cannot share a name"
+)
+ALIAS_NOT_FOUND = register(MODELS, 40, "alias_not_found", "the model has no alias of this name")

@@ -30,11 +30,12 @@ from app.core.genesis import (
     text,
     to_json,
 )
-from app.core.names import DIGEST, MODEL_NAME, ORG_ID
+from app.core.names import DIGEST, LICENSE_ID, MODEL_NAME, ORG_ID
 from app.core.text import quote
 from app.models import keys
 from app.models.claims import COMMITMENT_BYTES, ClaimsKeeper
 from app.models.keeper import DATASET, ModelsKeeper, version_ref
+from app.models.validation import ALIAS, RESERVED_ALIASES
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.state import Overlay, Reader
 
@@ -48,6 +49,7 @@ FIELDS = (
     "consents",
     "providers",
     "claims",
+    "aliases",
 )
 A_DIGEST = "sha256:<64 lowercase hex>"
 
@@ -64,6 +66,7 @@ class Registry:
     """(digest, org that named it, the holder that consented)."""
     providers: tuple[state_pb2.Provider, ...] = ()
     claims: tuple[state_pb2.DigestClaim, ...] = ()
+    aliases: tuple[state_pb2.Alias, ...] = ()
 
 
 def default() -> dict[str, Any]:
@@ -87,6 +90,7 @@ def validate(part: Mapping[str, Any], context: GenesisContext) -> Registry:
         consents=_consents(listed(found, "consents", "models"), context),
         providers=_providers(listed(found, "providers", "models"), context),
         claims=_claims(listed(found, "claims", "models"), context),
+        aliases=_aliases(listed(found, "aliases", "models"), versions),
     )
 
 
@@ -108,6 +112,8 @@ def init(state: Overlay, parsed: Registry) -> None:
     claims = ClaimsKeeper(state)
     for claim in parsed.claims:
         claims.restore(claim)
+    for alias in parsed.aliases:
+        keeper.set_alias(alias)
 
 
 def export(state: Reader) -> dict[str, Any]:
@@ -126,6 +132,7 @@ def export(state: Reader) -> dict[str, Any]:
             "consents": [_consent_json(k, v) for k, v in state.iterate(keys.CONSENT)],
             "providers": _records(state, keys.PROVIDER, state_pb2.Provider),
             "claims": _records(state, keys.CLAIM, state_pb2.DigestClaim),
+            "aliases": _records(state, keys.ALIAS, state_pb2.Alias),
         }
     }
 
@@ -155,6 +162,8 @@ def _models(items: list[Any], context: GenesisContext) -> dict[str, state_pb2.Mo
         context.check_org(model.owner_org, f"{where}.owner_org")
         if model.kind not in ("", DATASET):
             raise GenesisError(f"{where}.kind", f"{quote(model.kind, 40)}: '' or 'dataset'")
+        if model.default_license:
+            check_pattern(model.default_license, LICENSE_ID, f"{where}.default_license", "ORG/NAME")
         if model.id in models:
             raise GenesisError(f"{where}.id", f"model {model.id} appears twice")
         models[model.id] = model
@@ -304,3 +313,24 @@ def _claims(items: Sequence[Any], context: GenesisContext) -> tuple[state_pb2.Di
             raise GenesisError(where, f"{claim.org}'s claim appears twice")
         claims[(claim.org, claim.commitment)] = claim
     return tuple(claims[k] for k in sorted(claims))
+
+
+def _aliases(
+    items: Sequence[Any], versions: Sequence[state_pb2.Version]
+) -> tuple[state_pb2.Alias, ...]:
+    """Aliases of listed models, each a valid name that is no version's and points at a listed
+    version, each once."""
+    known = {version_ref(v.model, v.version) for v in versions}
+    found: dict[tuple[str, str], state_pb2.Alias] = {}
+    for i, item in enumerate(items):
+        where = f"models.aliases[{i}]"
+        alias, _ = record(item, state_pb2.Alias, where)
+        check_pattern(alias.alias, ALIAS, f"{where}.alias", "a lowercase alias")
+        if alias.alias in RESERVED_ALIASES or version_ref(alias.model, alias.alias) in known:
+            raise GenesisError(f"{where}.alias", f"{alias.alias} is reserved or a version")
+        if version_ref(alias.model, key_part(alias.version, f"{where}.version")) not in known:
+            raise GenesisError(f"{where}.version", f"no version {quote(alias.version, 80)}")
+        if (alias.model, alias.alias) in found:
+            raise GenesisError(where, f"alias {alias.model}@{alias.alias} appears twice")
+        found[(alias.model, alias.alias)] = alias
+    return tuple(found[k] for k in sorted(found))

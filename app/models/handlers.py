@@ -7,20 +7,22 @@ writes are discarded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.core.text import quote
 from app.datasets import lineage
+from app.licenses import errors as license_errors
 from app.licenses import events as license_events
-from app.licenses.keeper import LicensesKeeper
+from app.licenses.keeper import LicensesKeeper, LicensesReader
 from app.members.keeper import MembersReader
 from app.models import claims, errors, events
 from app.models.claims import ClaimsKeeper
 from app.models.expected import OwnerChanged
-from app.models.keeper import DATASET, ModelsKeeper, split_ref, version_ref
+from app.models.keeper import DATASET, MAX_ALIASES, ModelsKeeper, split_ref, version_ref
 from app.models.manifest import check_files
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 
@@ -36,6 +38,8 @@ def register_model(ctx: MsgContext, msg: tx_pb2.RegisterModel) -> Event:
     model_id = f"{msg.owner_org}/{msg.name}"
     if keeper.model(model_id) is not None:
         raise TxError(errors.MODEL_EXISTS, f"{model_id} is already registered")
+    if msg.default_license:
+        _deployed(ctx, msg.default_license)
     model = state_pb2.Model(
         id=model_id,
         owner_org=msg.owner_org,
@@ -43,6 +47,7 @@ def register_model(ctx: MsgContext, msg: tx_pb2.RegisterModel) -> Event:
         description=msg.description,
         created_height=ctx.env.height,
         created_time=ctx.env.time,
+        default_license=msg.default_license,
     )
     keeper.set_model(model)
     return Event(events.REGISTERED, (("model", model_id), ("owner", msg.owner_org)))
@@ -76,6 +81,11 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     for parent in msg.parents:
         if keeper.version(*split_ref(parent)) is None:
             raise TxError(errors.PARENT_NOT_FOUND, f"parent {parent} is not published")
+    if not msg.license and model.default_license:
+        inherited = tx_pb2.PublishVersion()
+        inherited.CopyFrom(msg)
+        inherited.license = model.default_license
+        msg = inherited
     _check_inputs(ctx, msg)
     claimed = 0
     if msg.claim_salt:
@@ -176,3 +186,62 @@ def announce_provider(ctx: MsgContext, msg: tx_pb2.AnnounceProvider) -> Event:
     )
     ModelsKeeper(ctx.state).add_provider(provider)
     return Event(events.PROVIDER, (("digest", msg.digest), ("url", msg.url)))
+
+
+def _deployed(ctx: MsgContext, license_id: str) -> None:
+    """Raises TxError(license_not_found) unless ``license_id`` was deployed."""
+    if LicensesReader(ctx.state).license(license_id) is None:
+        raise TxError(
+            license_errors.LICENSE_NOT_FOUND, f"no license {quote(license_id, 80)}; deploy it first"
+        )
+
+
+def set_alias(ctx: MsgContext, msg: tx_pb2.SetAlias) -> Event:
+    """Point an alias of a model the sender's organisation owns at one of its versions (or,
+    with no version, remove it). A version name is never an alias, so MODEL@NAME keeps one
+    meaning. Raises TxError(alias_conflict, version_not_found, alias_not_found, too_many)."""
+    keeper = ModelsKeeper(ctx.state)
+    keeper.owned_by(msg.model, ctx.sender.org)
+    existing = keeper.alias(msg.model, msg.alias)
+    if not msg.version:
+        if existing is None:
+            raise TxError(errors.ALIAS_NOT_FOUND, f"{msg.model} has no alias {msg.alias}")
+        keeper.remove_alias(msg.model, msg.alias)
+        removed = (("model", msg.model), ("alias", msg.alias), ("version", ""))
+        return Event(events.ALIAS_SET, removed)
+    if keeper.version(msg.model, msg.alias) is not None:
+        raise TxError(errors.ALIAS_CONFLICT, f"{msg.model}@{msg.alias} is a version")
+    if keeper.version(msg.model, msg.version) is None:
+        raise TxError(errors.VERSION_NOT_FOUND, f"{msg.model}@{msg.version} is not published")
+    if existing is None and _count(keeper.aliases(msg.model), MAX_ALIASES) >= MAX_ALIASES:
+        raise TxError(errors.TOO_MANY, f"{msg.model} has {MAX_ALIASES} aliases, the most allowed")
+    keeper.set_alias(
+        state_pb2.Alias(
+            model=msg.model,
+            alias=msg.alias,
+            version=msg.version,
+            height=ctx.env.height,
+            set_by=ctx.sender.address,
+        )
+    )
+    return Event(
+        events.ALIAS_SET,
+        (("model", msg.model), ("alias", msg.alias), ("version", msg.version)),
+    )
+
+
+def _count(items: Iterator[object], bound: int) -> int:
+    """How many ``items`` there are, counting no further than ``bound``."""
+    return sum(1 for _ in itertools.islice(items, bound))
+
+
+def set_default_license(ctx: MsgContext, msg: tx_pb2.SetDefaultLicense) -> Event:
+    """Set (or clear) the license the model's future versions inherit when published without
+    one; versions already published keep their attachments."""
+    keeper = ModelsKeeper(ctx.state)
+    model = keeper.owned_by(msg.model, ctx.sender.org)
+    if msg.license:
+        _deployed(ctx, msg.license)
+    model.default_license = msg.license
+    keeper.set_model(model)
+    return Event(events.DEFAULT_LICENSE, (("model", msg.model), ("license", msg.license)))

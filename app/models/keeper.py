@@ -41,6 +41,12 @@ MAX_CONSENTS = 16
 DATASET = "dataset"
 """``Model.kind`` of a dataset (app/datasets): datasets share the id namespace, records and
 indexes of models, so every rule on digests, licenses, uses and stores covers them."""
+LATEST = "latest"
+"""The reference that names a model's newest active version (reserved: no alias takes it)."""
+MAX_LATEST_SCAN = 256
+"""Most versions ``latest`` looks back over (newest first) for an active one."""
+MAX_ALIASES = 64
+"""Most aliases one model carries."""
 
 
 def version_ref(model_id: str, version: str) -> str:
@@ -162,6 +168,40 @@ class ModelsReader:
         for key, _ in self.state.iterate(prefix, start):
             yield key[len(prefix) :].decode()
 
+    def alias(self, model_id: str, name: str) -> state_pb2.Alias | None:
+        """The alias ``name`` of a model, or None."""
+        raw = self.state.get(keys.alias_key(model_id, name))
+        return None if raw is None else state_pb2.Alias.FromString(raw)
+
+    def aliases(self, model_id: str, after: str = "") -> Iterator[state_pb2.Alias]:
+        """A model's aliases in name order, after ``after``."""
+        start = keys.alias_key(model_id, after) if after else None
+        for _, raw in self.state.iterate(keys.alias_prefix(model_id), start):
+            yield state_pb2.Alias.FromString(raw)
+
+    def latest(self, model_id: str) -> state_pb2.Version | None:
+        """The newest active (neither deprecated nor revoked) version among the model's last
+        MAX_LATEST_SCAN, or None: what MODEL@latest names."""
+        model = self.model(model_id)
+        count = 0 if model is None else model.version_count
+        for index in range(count - 1, max(count - 1 - MAX_LATEST_SCAN, -1), -1):
+            name = self.state.get(keys.version_order_key(model_id, index))
+            found = None if name is None else self.version(model_id, name.decode())
+            if found is not None and found.status == tx_pb2.VERSION_STATUS_ACTIVE:
+                return found
+        return None
+
+    def resolve(self, model_id: str, ref: str) -> state_pb2.Version | None:
+        """The version ``ref`` names in a model: a version of that name, else the version an
+        alias of that name points at, else (for "latest") the newest active one; or None."""
+        found = self.version(model_id, ref)
+        if found is not None:
+            return found
+        alias = self.alias(model_id, ref)
+        if alias is not None:
+            return self.version(model_id, alias.version)
+        return self.latest(model_id) if ref == LATEST else None
+
     def children(self, parent_ref: str) -> Iterator[str]:
         """Refs of the versions that name ``parent_ref`` as a parent, in ref order."""
         prefix = keys.child_prefix(parent_ref)
@@ -228,6 +268,7 @@ class ModelsKeeper(ModelsReader):
             metrics=msg.metrics,
             dataset_digests=msg.dataset_digests,
             model_card_digest=msg.model_card_digest,
+            description=msg.description,
             license=msg.license,
             trained_on=msg.trained_on,
             status=tx_pb2.VERSION_STATUS_ACTIVE,
@@ -259,6 +300,12 @@ class ModelsKeeper(ModelsReader):
         publisher = MembersReader(self.state).account(version.publisher)
         if publisher is None:
             raise RuntimeError(f"version publisher {version.publisher} has no account")
+        if self.alias(version.model, version.version) is not None:
+            raise TxError(
+                errors.ALIAS_CONFLICT,
+                f"{version.model}@{quote(version.version, 64)} is an alias: remove it "
+                "(tx model alias remove) or publish under another version name",
+            )
         ref = version_ref(version.model, version.version)
         claim = _Claim(publisher.org, ref, version.height, claimed=claimed)
         claim.consents = self._consents(publisher.org, consents)
@@ -421,6 +468,15 @@ class ModelsKeeper(ModelsReader):
             self.state.set(keys.contains_key(manifest.digest, entry.digest), entry.path.encode())
         encoded = manifest.SerializeToString(deterministic=True)
         self.state.set(keys.manifest_key(manifest.digest), encoded)
+
+    def set_alias(self, alias: state_pb2.Alias) -> None:
+        """Point (or move) an alias at a version (the caller checked both)."""
+        key = keys.alias_key(alias.model, alias.alias)
+        self.state.set(key, alias.SerializeToString(deterministic=True))
+
+    def remove_alias(self, model_id: str, name: str) -> None:
+        """Forget an alias (the caller checked it exists)."""
+        self.state.delete(keys.alias_key(model_id, name))
 
     def update_version(self, version: state_pb2.Version) -> None:
         """Rewrite an existing version's record (its status); its indexes stay."""

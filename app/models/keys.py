@@ -23,6 +23,7 @@ CLAIM = PREFIX + b"C"
 CLAIM_EXPIRY = PREFIX + b"E"
 CLAIM_COUNT = PREFIX + b"Q"
 TRAINED = PREFIX + b"t"
+ALIAS = PREFIX + b"A"
 SEP = b"\x00"
 
 
@@ -146,3 +147,13 @@ def trained_prefix(dataset_ref: str) -> bytes:
 def trained_key(dataset_ref: str, model_ref: str) -> bytes:
     """Index entry: ``model_ref`` was trained on ``dataset_ref``."""
     return trained_prefix(dataset_ref) + model_ref.encode()
+
+
+def alias_prefix(model_id: str) -> bytes:
+    """Prefix of a model's aliases, in name order."""
+    return ALIAS + model_id.encode() + SEP
+
+
+def alias_key(model_id: str, alias: str) -> bytes:
+    """Key of one alias of a model (an Alias record)."""
+    return alias_prefix(model_id) + alias.encode()

@@ -275,6 +275,22 @@ def claim(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return record(state, key, f"a claim {hexed} of {quote(org, 80)}")
 
 
+def resolve(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/resolve {"model", "ref"}: the version ``ref`` names: a version of that name, the
+    version an alias of that name points at, or for "latest" the newest active version. The
+    answer's key is the version's record, so a proof covers the version (not the alias)."""
+    model_id, ref = text_param(params, "model"), text_param(params, "ref")
+    found = ModelsReader(state).resolve(model_id, ref)
+    if found is None:
+        raise TxError(NOT_FOUND, f"no version, alias or latest version {model_id}@{quote(ref, 80)}")
+    return record(state, keys.version_key(found.model, found.version), f"{model_id}@{ref}")
+
+
+def aliases(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/models/aliases {"model", "after", "limit"}: a model's aliases (Alias) in name order."""
+    return named_records(state, keys.alias_prefix(text_param(params, "model")), params)
+
+
 def queries(oracle: LicenseOracle, leases: LeaseBook | None = None) -> dict[str, Handler]:
     """Every query path of the registry; ``oracle`` asks licenses and ``leases`` the market
     for ``/models/read_access`` (the machine wires the usage and market domains in)."""
@@ -297,4 +313,6 @@ QUERIES: dict[str, Handler] = {
     "/models/versions": versions,
     "/models/models": models,
     "/models/lineage": lineage,
+    "/models/resolve": resolve,
+    "/models/aliases": aliases,
 }

@@ -25,6 +25,9 @@ TOKEN = re.compile(r"\A[a-z0-9][a-z0-9._-]{0,31}\Z")
 URI = re.compile(r"\A[a-z][a-z0-9+.-]{0,15}://[\x21-\x7e]{1,500}\Z")
 """A storage URI: scheme, then printable ASCII without spaces (RFC 3986: others are %-encoded)."""
 FORMATS = ("gguf", "onnx", "other", "pytorch", "safetensors", "tensorflow")
+ALIAS = re.compile(r"\A[a-z][a-z0-9_-]{0,31}\Z")
+"""An alias: a lowercase word (no '.', so it never reads like a version number)."""
+RESERVED_ALIASES = ("latest",)
 MAX_INT64 = 2**63 - 1
 
 
@@ -62,6 +65,13 @@ def validate_register(msg: tx_pb2.RegisterModel, params: state_pb2.Params) -> No
         raise TxError(errors.INVALID_NAME, f"{quote(msg.name, 64)}: letters, digits, '.', '_', '-'")
     if len(msg.description.encode()) > params.max_description_bytes:
         raise TxError(errors.TOO_MANY, f"description over {params.max_description_bytes} bytes")
+    _check_license_field(msg.default_license, "default_license")
+
+
+def _check_license_field(license_id: str, field: str) -> None:
+    """An optional license id: empty, or ORG/NAME."""
+    if license_id and not LICENSE_ID.fullmatch(license_id):
+        raise TxError(errors.INVALID_FIELD, f"{field} {quote(license_id, 64)} is not ORG/NAME")
 
 
 def validate_publish(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> None:
@@ -80,8 +90,9 @@ def validate_publish(msg: tx_pb2.PublishVersion, params: state_pb2.Params) -> No
         raise TxError(
             errors.INVALID_FIELD, f"framework {quote(msg.framework, 64)} is not a short token"
         )
-    if msg.license and not LICENSE_ID.fullmatch(msg.license):
-        raise TxError(errors.INVALID_FIELD, f"license {quote(msg.license, 64)} is not ORG/NAME")
+    _check_license_field(msg.license, "license")
+    if len(msg.description.encode()) > params.max_description_bytes:
+        raise TxError(errors.TOO_MANY, f"description over {params.max_description_bytes} bytes")
     claims.check_claim_salt(msg.claim_salt)
     _check_lists(msg, params)
 
@@ -196,3 +207,29 @@ def validate_claim(msg: tx_pb2.ClaimDigests, params: state_pb2.Params) -> None:
             )
     if len(set(msg.commitments)) != count:
         raise TxError(errors.INVALID_CLAIM, "a commitment is listed twice")
+
+
+def check_alias_name(name: str) -> None:
+    """An alias is a lowercase word starting with a letter, never a reserved reference; raises
+    TxError(invalid_field)."""
+    if not ALIAS.fullmatch(name):
+        raise TxError(
+            errors.INVALID_FIELD,
+            f"alias {quote(name, 64)}: a lowercase letter, then letters, digits, '_' or '-'",
+        )
+    if name in RESERVED_ALIASES:
+        raise TxError(errors.INVALID_FIELD, f"{name} is reserved: MODEL@{name} resolves itself")
+
+
+def validate_alias(msg: tx_pb2.SetAlias, params: state_pb2.Params) -> None:
+    """Checks of SetAlias that need no state."""
+    check_model_id(msg.model)
+    check_alias_name(msg.alias)
+    if msg.version:
+        check_version(msg.version)
+
+
+def validate_default_license(msg: tx_pb2.SetDefaultLicense, params: state_pb2.Params) -> None:
+    """Checks of SetDefaultLicense that need no state."""
+    check_model_id(msg.model)
+    _check_license_field(msg.license, "license")

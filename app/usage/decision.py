@@ -161,6 +161,22 @@ def _with_upstream(
     return replace(own, decision=decision, gas_used=gas, royalties=answer.royalties)
 
 
+def admit_use(state: Reader, use: tx_pb2.Use) -> None:
+    """What CheckTx asks of a use before its sender's nonce is spent on it: the version is
+    published, not revoked, and a license governs it (the decision itself is the block's).
+    Raises TxError(version_not_found, version_revoked, no_license)."""
+    version = ModelsReader(state).version(use.model, use.version)
+    if version is None:
+        raise TxError(errors.VERSION_NOT_FOUND, f"{use.model}@{use.version} is not published")
+    if version.status == tx_pb2.VERSION_STATUS_REVOKED:
+        raise TxError(errors.VERSION_REVOKED, f"{use.model}@{use.version}: {version.status_reason}")
+    if LicensesReader(state).current(use.model, use.version) is None:
+        raise TxError(
+            errors.NO_LICENSE,
+            f"{use.model}@{use.version} has no license; ask its owner to attach one",
+        )
+
+
 def _runtime_error(exc: ScriptRuntimeError) -> ErrorCode:
     if isinstance(exc, OutOfGas):
         return errors.OUT_OF_GAS

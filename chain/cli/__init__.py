@@ -10,7 +10,7 @@ this table::
 
     root.py      tx; query
     keys.py      keys
-    model.py     model; tx model; query model|models|version|versions|lineage
+    model.py     model; tx model; query model|models|version|versions|lineage|aliases
     weights.py   weights; query holder|providers|by-digest|digests|manifest|claim|consent
     license.py   license; tx license; query license|licenses|attachment|evaluate
     usage.py     tx use; query receipts|receipt|totals
@@ -21,9 +21,11 @@ this table::
     market.py    tx market; query listings|offers|leases|lease
     watch.py     watch
     dataset.py   dataset; tx dataset; query datasets|dataset|trained
-    node.py      node
+    node.py      node; query tx|block
     genesis.py   genesis
     testnet.py   testnet
+    config.py    config
+    signing.py   tx sign|broadcast
 
 ``query holder`` is ``weights holder``, one command under two groups. Every query path of the
 app has a command (tests/chain/test_cli_queries.py runs each against the app). Beside the

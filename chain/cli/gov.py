@@ -19,7 +19,7 @@ from app.core.valuemap import from_data
 from app.members.params import RANGES
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from chain.cli.options import INT64_DIGITS, Send, list_options, reads, signed
+from chain.cli.options import ACCOUNT, INT64_DIGITS, Send, list_options, pubkey_of, reads, signed
 from chain.cli.output import emit, emit_list, record
 from chain.cli.root import query, tx
 from chain.client import Node
@@ -58,12 +58,13 @@ def _submit(send: Send, action: tx_pb2.ProposalAction, title: str, description: 
 
 
 def _account(spec: str) -> tx_pb2.AccountSpec:
-    """NAME:PUBKEY_HEX:ROLE[,ROLE...], each role one the app knows."""
+    """NAME:PUBKEY:ROLE[,ROLE...], PUBKEY 66 hex or the name of a key in the keyring, each
+    role one the app knows."""
     try:
         name, pubkey, roles = spec.split(":")
-        found = tx_pb2.AccountSpec(name=name, pubkey=bytes.fromhex(pubkey), roles=roles.split(","))
     except ValueError:
-        raise click.BadParameter(f"{spec!r} is not NAME:PUBKEY_HEX:ROLE[,ROLE]") from None
+        raise click.BadParameter(f"{spec!r} is not NAME:PUBKEY:ROLE[,ROLE]") from None
+    found = tx_pb2.AccountSpec(name=name, pubkey=pubkey_of(pubkey), roles=roles.split(","))
     unknown = [r for r in found.roles if r not in ALL_ROLES]
     if unknown:
         raise click.BadParameter(f"{unknown[0]!r} is not one of {', '.join(ALL_ROLES)}")
@@ -129,7 +130,7 @@ def remove_org(org: str, title: str, description: str, send: Send) -> None:
 
 
 @propose.command("set-roles")
-@click.argument("address")
+@click.argument("address", type=ACCOUNT)
 @click.option("--role", "roles", multiple=True, required=True, type=ROLES)
 @TEXT
 @DESCRIPTION
@@ -144,7 +145,7 @@ def set_roles(
 
 @propose.command("add-account")
 @click.argument("org")
-@click.argument("spec", metavar="NAME:PUBKEY_HEX:ROLE[,ROLE]")
+@click.argument("spec", metavar="NAME:PUBKEY_HEX|KEY:ROLE[,ROLE]")
 @TEXT
 @DESCRIPTION
 @signed
@@ -155,7 +156,7 @@ def add_account(org: str, spec: str, title: str, description: str, send: Send) -
 
 
 @propose.command("revoke-account")
-@click.argument("address")
+@click.argument("address", type=ACCOUNT)
 @TEXT
 @DESCRIPTION
 @signed
@@ -295,7 +296,7 @@ def orgs(after: str, limit: int, client: Node, output: str) -> None:
 
 
 @query.command("account")
-@click.argument("address")
+@click.argument("address", type=ACCOUNT)
 @reads
 def account(address: str, client: Node, output: str) -> None:
     """Show an account: its organisation, roles and next nonce."""

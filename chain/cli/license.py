@@ -17,7 +17,7 @@ from app.core.valuemap import from_data, to_data
 from app.members.roles import ORG_KINDS
 from app.pb.modelgov.v1 import tx_pb2
 from app.usage.purposes import PURPOSES
-from chain.cli.options import Send, list_options, reads, signed, split_ref
+from chain.cli.options import ACCOUNT, Send, list_options, reads, signed, split_ref
 from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record
 from chain.cli.root import cli, query, tx
 from chain.client import Node
@@ -250,7 +250,9 @@ def attachment(ref: str, after: str, limit: int, client: Node, output: str) -> N
 
 @query.command("evaluate")
 @click.argument("ref", metavar="MODEL@VERSION")
-@click.option("--address", required=True, help="the account that would use it")
+@click.option(
+    "--address", required=True, type=ACCOUNT, help="the account (or key) that would use it"
+)
 @click.option("--purpose", required=True, type=click.Choice(PURPOSES))
 @click.option("--quantity", default=1, show_default=True, type=click.IntRange(1, 2**32))
 @reads

@@ -21,6 +21,7 @@ from app.pb.modelgov.v1 import tx_pb2
 from chain.cli.options import (
     Claim,
     Send,
+    keyring_option,
     list_options,
     node_options,
     parse_metric,
@@ -30,12 +31,14 @@ from chain.cli.options import (
     signed_claiming,
     signer,
     split_ref,
+    version_of,
 )
-from chain.cli.output import OUTPUT_CHOICE, emit, emit_list, record, table
+from chain.cli.output import emit, emit_list, record, table
 from chain.cli.root import cli, query, tx
 from chain.client import Node
 from chain.plan import NodePorts
 from chain.rpc import DEFAULT_NODE
+from chain.weights.cache import cached, default_cache, download
 from chain.weights.claims import default_state_dir
 from chain.weights.client import pull, push
 
@@ -69,6 +72,14 @@ def model() -> None:
 @click.option("--version", "version_name", required=True)
 @click.option("--license", "license_id", default="", help="ORG/NAME of a deployed license")
 @click.option("--parent", "parents", multiple=True, help="MODEL@VERSION it derives from")
+@click.option("--metric", "metrics", multiple=True, help="NAME=VALUE, e.g. accuracy=0.913 (repeat)")
+@click.option(
+    "--card",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="the model card (default: README.md of a pushed folder)",
+)
+@click.option("--description", default="", help="what this version is (and the model, if new)")
 @click.option("--format", "fmt", type=FORMAT, default=None, help="detected when omitted")
 @click.option(
     "--consent",
@@ -86,6 +97,9 @@ def push_cmd(
     version_name: str,
     license_id: str,
     parents: tuple[str, ...],
+    metrics: tuple[str, ...],
+    card: Path | None,
+    description: str,
     fmt: str | None,
     consents: tuple[int, ...],
     store_url: str,
@@ -95,13 +109,17 @@ def push_cmd(
     from_: str,
     keyring: Path | None,
 ) -> None:
-    """Hash PATH, store it in your node, publish the version, announce the store.
+    """Publish PATH as a complete version in one transaction.
 
-    A digest nobody holds yet is claimed first (one block) and the publication reveals the
-    claim, so nobody who reads it in the mempool can publish the digest first; the claim's
-    salt waits in $MODELGOV_HOME/claims until the version is published (run the same push
-    again after an interruption)."""
+    Everything the chain would refuse (names, version, metrics, parents, license) is checked
+    before a byte is uploaded. A digest nobody holds yet is claimed first (one block) and the
+    publication reveals the claim, so nobody who reads it in the mempool can publish the digest
+    first; the claim's salt waits in $MODELGOV_HOME/claims until the version is published (run
+    the same push again after an interruption). Then the weights go to your node's store, and
+    one transaction registers the model if needed, publishes the version and announces the
+    store. A version left without a license is warned about."""
     client = Node(node, chain_id)
+    parsed = tuple(parse_metric(m) for m in metrics)
 
     def say(step: str) -> None:
         click.echo(step, err=True)
@@ -120,59 +138,115 @@ def push_cmd(
         consents=consents,
         state_dir=default_state_dir(),
         say=say,
+        metrics=parsed,
+        card=card,
+        description=description,
     )
     emit(output, record(version))
 
 
 @model.command("pull")
 @click.argument("ref", metavar="MODEL@VERSION")
-@click.option("--to", "to", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--to",
+    "to",
+    default=None,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="download here (default: the cache, keyed by digest; the path is printed)",
+)
 @node_options
 @sender_options
 def pull_cmd(
     ref: str,
-    to: Path,
+    to: Path | None,
     node: str,
     chain_id: str,
     output: str,
     from_: str,
     keyring: Path | None,
 ) -> None:
-    """Download a version's weights into --to, resuming and verifying them."""
-    from tqdm import tqdm
-
-    split_ref(ref)
-    with tqdm(unit="B", unit_scale=True, desc=ref, leave=False) as bar:
-
-        def advance(count: int) -> None:
-            bar.update(count)
-
-        report = pull(Node(node, chain_id), signer(keyring, from_), ref, to, advance)
-    data: dict[str, Any] = {
-        "path": str(report.path),
-        "digest": report.digest,
-        "provider": report.provider,
-        "verified": True,
-        "failures": report.failures,
-    }
+    """Download a version's weights (VERSION may be an alias or latest), resuming and
+    verifying them; a second pull of the same weights into the cache downloads nothing."""
+    client = Node(node, chain_id)
+    found = version_of(client, ref)
+    warn_inactive(found)
+    report = _pull_version(client, signer(keyring, from_), found, to)
     emit(
         output,
-        data,
+        report,
         lambda d: (
-            f"{d['path']}: {d['digest']} verified (from {d['provider']})"
+            f"{d['path']}: {d['ref']} {d['digest']} verified (from {d['provider'] or 'cache'})"
             + "".join(f"\n  skipped: {f}" for f in d["failures"])
         ),
     )
 
 
+def warn_inactive(version: Any) -> None:
+    """Say on stderr when a version is deprecated or revoked (and why)."""
+    if version.status != tx_pb2.VERSION_STATUS_ACTIVE:
+        state = record(version)["status"]
+        click.echo(
+            f"warning: {version.model}@{version.version} is {state}: {version.status_reason}",
+            err=True,
+        )
+
+
+def _pull_version(client: Node, key: Any, version: Any, to: Path | None) -> dict[str, Any]:
+    """Pull into ``to``, or through the cache; what the command reports."""
+    from tqdm import tqdm
+
+    ref = f"{version.model}@{version.version}"
+    data: dict[str, Any] = {"ref": ref, "digest": version.weights_digest, "verified": True}
+    hit = cached(default_cache(), version.weights_digest) if to is None else None
+    if hit is not None:
+        return {**data, "path": str(hit), "provider": "", "cached": True, "failures": []}
+    total = version.size_bytes or None
+    with tqdm(total=total, unit="B", unit_scale=True, desc=ref, leave=False) as bar:
+
+        def advance(count: int) -> None:
+            bar.update(count)
+
+        if to is not None:
+            report = pull(client, key, ref, to, advance)
+            path, provider, failures = report.path, report.provider, report.failures
+        else:
+            path, provider = download(client, key, default_cache(), version, advance)
+            failures = []
+    return {**data, "path": str(path), "provider": provider, "cached": False, "failures": failures}
+
+
 @model.command("load")
-@click.argument("path", type=EXISTING)
-@click.option("--digest", required=True, help="the digest the weights must have")
-@click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
-def load(path: Path, digest: str, output: str) -> None:
-    """Verify and safely load weights; list their tensors."""
+@click.argument("target", metavar="PATH|MODEL@VERSION")
+@click.option("--digest", default="", help="the digest PATH must have (looked up for a version)")
+@node_options
+@click.option("--from", "from_", default="", help="key that may download (for MODEL@VERSION)")
+@keyring_option
+def load(
+    target: str,
+    digest: str,
+    node: str,
+    chain_id: str,
+    output: str,
+    from_: str,
+    keyring: Path | None,
+) -> None:
+    """Verify and safely load weights; list their tensors. PATH needs --digest; a version's
+    digest comes from the chain and its weights from the cache (pulled first if need be)."""
     from chain.weights.torch_io import load_state_dict
 
+    path = Path(target)
+    if not path.exists():
+        if "@" not in target:
+            raise click.BadParameter(f"{target!r} is neither a path nor MODEL@VERSION")
+        if not from_:
+            raise click.UsageError("loading MODEL@VERSION downloads it: give --from KEY")
+        client = Node(node, chain_id)
+        found = version_of(client, target)
+        warn_inactive(found)
+        path = Path(_pull_version(client, signer(keyring, from_), found, None)["path"])
+        digest = found.weights_digest
+    elif not digest:
+        raise click.UsageError("loading a PATH needs --digest (or name MODEL@VERSION)")
     state = load_state_dict(path, digest)
     rows = [{"tensor": k, "shape": list(v.shape), "dtype": str(v.dtype)} for k, v in state.items()]
     emit(
@@ -194,13 +268,49 @@ def model_tx() -> None:
 @click.argument("name")
 @click.option("--org", required=True, help="owner organisation (the sender's own)")
 @click.option("--description", default="", help="what the model is for")
+@click.option("--default-license", default="", help="ORG/NAME of a license new versions inherit")
 @signed
-def register(name: str, org: str, description: str, send: Send) -> None:
+def register(name: str, org: str, description: str, default_license: str, send: Send) -> None:
     """Register model NAME for ORG; its id becomes ORG/NAME."""
-    msg = tx_pb2.Msg(
-        register_model=tx_pb2.RegisterModel(owner_org=org, name=name, description=description)
+    registered = tx_pb2.RegisterModel(
+        owner_org=org, name=name, description=description, default_license=default_license
     )
-    send(msg)
+    send(tx_pb2.Msg(register_model=registered))
+
+
+@model_tx.command("default-license")
+@click.argument("model_id", metavar="MODEL")
+@click.argument("license_id", metavar="LICENSE", default="")
+@signed
+def default_license(model_id: str, license_id: str, send: Send) -> None:
+    """Set the license (ORG/NAME) MODEL's future versions inherit when published without one;
+    without LICENSE, clear it. Published versions keep theirs."""
+    msg = tx_pb2.SetDefaultLicense(model=model_id, license=license_id)
+    send(tx_pb2.Msg(set_default_license=msg))
+
+
+@model_tx.group("alias")
+def alias() -> None:
+    """Name a version (MODEL@NAME resolves to it) or remove the name."""
+
+
+@alias.command("set")
+@click.argument("ref", metavar="MODEL@VERSION")
+@click.argument("name")
+@signed
+def alias_set(ref: str, name: str, send: Send) -> None:
+    """Point the alias NAME of MODEL at VERSION (moving it if it pointed elsewhere)."""
+    model_id, version = split_ref(ref)
+    send(tx_pb2.Msg(set_alias=tx_pb2.SetAlias(model=model_id, alias=name, version=version)))
+
+
+@alias.command("remove")
+@click.argument("model_id", metavar="MODEL")
+@click.argument("name")
+@signed
+def alias_remove(model_id: str, name: str, send: Send) -> None:
+    """Remove the alias NAME of MODEL."""
+    send(tx_pb2.Msg(set_alias=tx_pb2.SetAlias(model=model_id, alias=name)))
 
 
 @model_tx.command("publish")
@@ -325,12 +435,13 @@ def models(owner: str, after: str, limit: int, client: Node, output: str) -> Non
 @click.option("--prove", is_flag=True, help="verify a Merkle proof against the block's app hash")
 @reads
 def version(ref: str, prove: bool, client: Node, output: str) -> None:
-    """Show one version; with --prove, check it against the committed app hash."""
-    model_id, name = split_ref(ref)
+    """Show one version (MODEL@VERSION, MODEL@ALIAS or MODEL@latest); with --prove, check it
+    against the committed app hash."""
     if not prove:
-        emit(output, record(client.version(model_id, name)))
+        emit(output, record(version_of(client, ref)))
         return
-    proven = client.proven_version(model_id, name)
+    found = version_of(client, ref)
+    proven = client.proven_version(found.model, found.version)
     data: dict[str, Any] = record(proven.record)
     data["proof"] = {"height": proven.height, "verified": proven.verified}
     emit(output, data)
@@ -357,3 +468,14 @@ def lineage(ref: str, depth: int, client: Node, output: str) -> None:
     """Show what a version derives from and what derives from it."""
     model_id, name = split_ref(ref)
     emit(output, {"version": ref, **record(client.lineage(model_id, name, depth))})
+
+
+@query.command("aliases")
+@click.argument("model_id", metavar="MODEL")
+@list_options
+@reads
+def aliases(model_id: str, after: str, limit: int, client: Node, output: str) -> None:
+    """List a model's aliases (MODEL@NAME) and the versions they name."""
+    items, nxt = client.aliases(model_id).take(limit, after)
+    columns = ["alias", "version", "height", "set_by"]
+    emit_list(output, "aliases", [record(a) for a in items], nxt, columns)

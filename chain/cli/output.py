@@ -1,9 +1,11 @@
 """The one place that decides how results look: text for people, stable JSON for programs.
 
-JSON output is a single object per command (``sort_keys``), with bytes as lowercase hex and
-protobuf records under their proto field names. A list command's object holds its items under
-one key and ``next``: the cursor to pass as ``--after`` for the rest ("" when it listed all).
-Its text is a table, and a last line naming that cursor when more remain.
+JSON output is a single object per command (``sort_keys``), protobuf records under their proto
+field names, values under the rules of ``chain.render`` (enums by short lowercase name, times in
+RFC 3339, metrics as exact decimals, bytes and hashes as lowercase hex). A list command's
+object holds its items under one key and ``next``: the cursor to pass as ``--after`` for the
+rest ("" when it listed all). Its text is a table, and a last line naming that cursor when more
+remain.
 """
 
 from __future__ import annotations
@@ -14,41 +16,17 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+
+from chain.render import plain
 
 OUTPUT_CHOICE = click.Choice(["text", "json"])
 
 
 def record(msg: Message) -> dict[str, Any]:
-    """A protobuf record as plain data: every field present, bytes as hex, enums by name."""
-    out: dict[str, Any] = {}
-    for field in msg.DESCRIPTOR.fields:
-        value = getattr(msg, field.name)
-        if (
-            field.containing_oneof is not None
-            and msg.WhichOneof(field.containing_oneof.name) != field.name
-        ):
-            continue
-        if _is_repeated(field):
-            out[field.name] = [_scalar(field, v) for v in value]
-        else:
-            out[field.name] = _scalar(field, value)
-    return out
-
-
-def _is_repeated(field: Any) -> bool:
-    return bool(field.is_repeated)
-
-
-def _scalar(field: Any, value: Any) -> Any:
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
-        return record(value)
-    if field.type == FieldDescriptor.TYPE_BYTES:
-        return bytes(value).hex()
-    if field.type == FieldDescriptor.TYPE_ENUM:
-        return field.enum_type.values_by_number[value].name
-    return value
+    """A protobuf record as plain data, under the rendering rules of ``chain.render`` (enum
+    short names, RFC 3339 times, decimal metrics, lowercase hex)."""
+    return plain(msg)
 
 
 def emit(output: str, data: Any, text: Callable[[Any], str] | None = None) -> None:
@@ -115,3 +93,42 @@ def emit_list(
 def with_next(text: str, nxt: str) -> str:
     """``text``, and when a list stopped at its limit, how to list the rest."""
     return f"{text}\nmore: run again with --after {shlex.quote(nxt)}" if nxt else text
+
+
+IDS: dict[tuple[str, str], str] = {
+    ("usage.receipt", "id"): "receipt_id",
+    ("usage.receipt", "fee"): "fee",
+    ("license.deployed", "license"): "license_id",
+    ("gov.proposal", "id"): "proposal_id",
+    ("federated.round_opened", "id"): "round_id",
+    ("model.version_published", "ref"): "version",
+    ("model.registered", "model"): "model",
+    ("credits.transfer", "amount"): "amount",
+}
+"""The ids and amounts a next command needs, lifted out of a transaction's events."""
+
+
+def tx_report(tx_hash: str, height: int, code: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What every ``tx`` command prints: height, lowercase hash, the ids and amounts its events
+    carry (``receipt_id``, ``fee``, ``license_id``, ``proposal_id``, ``round_id``, ...) and
+    every event with its attributes."""
+    shown = [
+        {"type": e.get("type", ""), **{a["key"]: a["value"] for a in e.get("attributes", [])}}
+        for e in events
+        if e.get("type")
+    ]
+    data: dict[str, Any] = {"hash": tx_hash.lower(), "height": height, "code": code}
+    for event in shown:
+        for key, value in event.items():
+            name = IDS.get((event["type"], key))
+            if name is not None:
+                data.setdefault(name, int(value) if value.isdigit() else value)
+    data["events"] = shown
+    return data
+
+
+def tx_text(data: dict[str, Any]) -> str:
+    """The text of a tx report: height and hash, then the ids (``receipt_id: 7  fee: 21``)."""
+    head = f"committed at height {data['height']}  tx {data['hash']}"
+    ids = [f"{k}: {v}" for k, v in data.items() if k in IDS.values()]
+    return head + ("\n" + "  ".join(ids) if ids else "")

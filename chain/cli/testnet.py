@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import click
 
 from chain import testnet as net
 from chain.cli.output import OUTPUT_CHOICE, emit, table
+from chain.ops.status import MAX_BLOCK_AGE_S
 
 DIR = click.option(
     "--dir",
@@ -77,10 +79,23 @@ def init(
 
 @testnet.command("start")
 @DIR
+@click.option("--node", "node_name", default="", help="start only this node (e.g. node2)")
 @click.option("--timeout", default=60.0, show_default=True, help="seconds to wait for blocks")
-def start(directory: Path, timeout: float) -> None:
+def start(directory: Path, node_name: str, timeout: float) -> None:
     """Start every process that is not running (app, then engine, then weights server), leave
-    running ones alone, and wait until every node has caught up with a new block."""
+    running ones alone, and wait until every node has caught up with a new block. With
+    --node, only that node's processes, and wait until it has caught up."""
+    if node_name:
+        node = net.find_node(directory, node_name)
+        pids = net.start_node(directory, node)
+        testnet = net.Testnet.load(directory)
+        top = max(net.status(directory), key=lambda s: s.height).height
+        net.wait_until_producing(
+            net.Testnet(testnet.directory, testnet.chain_id, (node,)), timeout, top + 1
+        )
+        what = f"started {len(pids)} processes" if pids else "already running"
+        click.echo(f"  {node.name}: {what}; at height {top + 1} or later: {node.rpc_url}")
+        return
     report = net.start(directory, timeout)
     done = report.by_node()
     for node in report.testnet.nodes:
@@ -96,20 +111,46 @@ def start(directory: Path, timeout: float) -> None:
 
 @testnet.command("stop")
 @DIR
-def stop(directory: Path) -> None:
-    """Stop every process of the testnet (engines first, then apps)."""
+@click.option("--node", "node_name", default="", help="stop only this node (e.g. node2)")
+def stop(directory: Path, node_name: str) -> None:
+    """Stop every process of the testnet (engines first, then apps), or of one --node."""
+    if node_name:
+        count = net.stop_node(directory, net.find_node(directory, node_name))
+        click.echo(f"stopped {count} processes of {node_name}")
+        return
     count = net.stop(directory)
     click.echo(f"stopped {count} processes")
 
 
+EXIT_DOWN, EXIT_STALLED = 3, 5
+
+
 @testnet.command("status")
 @DIR
+@click.option(
+    "--max-age",
+    default=MAX_BLOCK_AGE_S,
+    show_default=True,
+    type=click.IntRange(1),
+    help="seconds without a new block after which a node counts as stalled",
+)
 @click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
-def status(directory: Path, output: str) -> None:
-    """Height, app hash, peers of every node."""
-    rows = [asdict(s) for s in net.status(directory)]
-    columns = ["name", "processes", "height", "app_hash", "peers", "catching_up", "rpc"]
-    emit(output, {"nodes": rows}, lambda d: table(d["nodes"], columns))
+def status(directory: Path, max_age: int, output: str) -> None:
+    """Height, app hash, peers and the age of the newest block of every node, and what is
+    wrong. Exits 3 when a node's process is down or its RPC does not answer, 5 when blocks
+    have stopped (no new block for --max-age seconds), 0 when every node is healthy."""
+    found = net.status(directory, max_age)
+    rows = [asdict(s) for s in found]
+    columns = ["name", "processes", "height", "block_age_s", "peers", "catching_up", "problem"]
+    emit(
+        output,
+        {"nodes": rows, "healthy": not any(s.problem for s in found)},
+        lambda d: table(d["nodes"], columns),
+    )
+    if any(not s.running or s.height < 0 for s in found):
+        sys.exit(EXIT_DOWN)
+    if any(s.problem for s in found):
+        sys.exit(EXIT_STALLED)
 
 
 @testnet.command("add-node")

@@ -7,7 +7,7 @@ import click
 
 from app.pb.modelgov.v1 import tx_pb2
 from app.usage.purposes import PURPOSES
-from chain.cli.options import Send, list_options, reads, signed, split_ref
+from chain.cli.options import ACCOUNT, QUOTE, Send, list_options, reads, signed, split_ref
 from chain.cli.output import emit, emit_list, record
 from chain.cli.root import query, tx
 from chain.client import MAX_U64, Node
@@ -17,23 +17,30 @@ from chain.client import MAX_U64, Node
 @click.argument("ref", metavar="MODEL@VERSION")
 @click.option("--purpose", required=True, type=click.Choice(PURPOSES))
 @click.option("--quantity", default=1, show_default=True, type=click.IntRange(1, 2**32))
-@click.option("--max-fee", required=True, type=click.IntRange(0), help="most credits to pay")
+@click.option(
+    "--max-fee",
+    default=None,
+    type=click.IntRange(0),
+    help="most credits to pay (default: the fee the license quotes now, by a dry run)",
+)
 @signed
-def use(ref: str, purpose: str, quantity: int, max_fee: int, send: Send) -> None:
-    """Use a version under its license: pay the fee it asks (up to --max-fee), get a receipt."""
+def use(ref: str, purpose: str, quantity: int, max_fee: int | None, send: Send) -> None:
+    """Use a version under its license: pay the fee it asks (up to --max-fee), get a receipt.
+    Without --max-fee the license is asked first (a dry run, nothing sent) and its fee is the
+    most paid; a denial stops here with its reason."""
     model_id, version = split_ref(ref)
-    msg = tx_pb2.Msg(
-        use=tx_pb2.Use(
-            model=model_id, version=version, purpose=purpose, quantity=quantity, max_fee=max_fee
-        )
+    msg = tx_pb2.Use(
+        model=model_id, version=version, purpose=purpose, quantity=quantity, max_fee=max_fee or 0
     )
-    send(msg)
+    if max_fee is None:
+        msg.max_fee = QUOTE
+    send(tx_pb2.Msg(use=msg))
 
 
 @query.command("receipts")
-@click.option("--model", default="")
-@click.option("--version", "version_", default="", help="with --model")
-@click.option("--consumer", default="", help="consumer account address")
+@click.option("--model", default="", help="MODEL or MODEL@VERSION")
+@click.option("--version", "version_", default="", help="with --model (or write MODEL@VERSION)")
+@click.option("--consumer", default="", type=ACCOUNT, help="consumer account (address or key)")
 @click.option("--consumer-org", default="")
 @click.option("--licensor", default="")
 @click.option("--from-height", default=0, type=click.IntRange(0))
@@ -54,6 +61,8 @@ def receipts(
     output: str,
 ) -> None:
     """List usage receipts, filtered, in the order they were written."""
+    model, sep, named = model.partition("@")
+    version_ = named if sep else version_
     listing = client.receipts(
         model, version_, consumer, consumer_org, licensor, from_height, to_height
     )

@@ -18,6 +18,7 @@ import click
 from app.pb.modelgov.v1 import tx_pb2
 from chain.cli.model import default_store_url
 from chain.cli.options import (
+    ACCOUNT,
     Send,
     absent,
     keyring_option,
@@ -97,7 +98,7 @@ def announce(digest: str, store_dir: Path, store_url: str, send: Send) -> None:
 
 @weights.command("access")
 @click.argument("digest")
-@click.option("--address", required=True, help="the account asking (hex address)")
+@click.option("--address", required=True, type=ACCOUNT, help="the account asking (address or key)")
 @click.option("--path", "path", default="", help="one file of a directory")
 @click.option("--prove", is_flag=True, help="verify the answer's keys against the app hash")
 @reads
@@ -119,7 +120,7 @@ def access(digest: str, address: str, path: str, prove: bool, output: str, clien
 
 @weights.command("write-access")
 @click.argument("model_id", metavar="MODEL")
-@click.option("--address", required=True, help="the account asking (hex address)")
+@click.option("--address", required=True, type=ACCOUNT, help="the account asking (address or key)")
 @reads
 def write_access(model_id: str, address: str, output: str, client: Node) -> None:
     """Ask the ledger whether ADDRESS may upload weights of MODEL to a store now (exit 1 if

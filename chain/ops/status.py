@@ -7,7 +7,9 @@ One report per node from its JSON-RPC: ``/status`` (height, app hash, catching u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from chain.rpc import RpcClient, RpcError
@@ -38,10 +40,19 @@ class NodeReport:
     validators: int = 0
     voting_power: int = 0
     is_validator: bool = False
+    block_age_s: int = -1
+    problem: str = ""
 
 
-def node_report(url: str, name: str = "", timeout: float = 5.0) -> NodeReport:
-    """Ask the node at ``url``; a node that does not answer gives a report with ``error``."""
+MAX_BLOCK_AGE_S = 30
+"""A node whose newest block is older than this is reported as stalled (blocks take ~1 s)."""
+
+
+def node_report(
+    url: str, name: str = "", timeout: float = 5.0, max_age: int = MAX_BLOCK_AGE_S
+) -> NodeReport:
+    """Ask the node at ``url``; a node that does not answer gives a report with ``error``, and
+    ``problem`` says in words what is wrong (unreachable, no block for N s, catching up)."""
     client = RpcClient(url, timeout=timeout)
     try:
         status = client.status()
@@ -49,8 +60,32 @@ def node_report(url: str, name: str = "", timeout: float = 5.0) -> NodeReport:
         count, power = validator_set(client)
         app = client.call("abci_info")["response"]
     except (RpcError, KeyError, ValueError) as exc:
-        return NodeReport(name or url, url, False, error=str(exc))
-    return _report(name or status["node_info"]["moniker"], url, status, peers, count, power, app)
+        return NodeReport(name or url, url, False, error=str(exc), problem=f"unreachable: {exc}")
+    found = _report(name or status["node_info"]["moniker"], url, status, peers, count, power, app)
+    age = block_age(found.block_time, time.time())
+    return replace(found, block_age_s=age, problem=problem_of(found.height, age, max_age))
+
+
+def block_age(rfc3339: str, now: float) -> int:
+    """Whole seconds since an engine timestamp (2026-11-24T14:02:03.123456789Z); -1 when it
+    does not parse."""
+    try:
+        whole = rfc3339.split(".")[0].rstrip("Z")
+        stamp = datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp()
+    except (ValueError, AttributeError):
+        return -1
+    return max(0, int(now - stamp))
+
+
+def problem_of(height: int, age: int, max_age: int, catching_up: bool = False) -> str:
+    """What is wrong with a node that answers, in words ("" when nothing is)."""
+    if height <= 0:
+        return "no block committed yet"
+    if age > max_age:
+        return f"no new block for {age} s (last at height {height}): the chain or this node stalled"
+    if catching_up:
+        return "catching up with its peers"
+    return ""
 
 
 def _report(

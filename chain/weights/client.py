@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 import requests
 
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from chain.client import ClientError, Node
+from chain.client import ClientError, Node, TxOutcome
 from chain.keys import Key
 from chain.weights.auth import authorization
 from chain.weights.claims import ClaimNode, SaltFile, Say, claim_for_publish
@@ -36,6 +36,8 @@ EXTENSIONS = {"safetensors": ".safetensors", "pytorch": ".pt", "onnx": ".onnx", 
 PENDING_GRACE_SECONDS = 24 * 3600
 MAX_FILES = 4096
 TX_OVERHEAD = 512
+CLAIM_SALT_BYTES = 34
+"""What the claim's salt (32 bytes and its field header) adds to the publication."""
 RETRY_AFTER_403_SECONDS = 1.5
 
 
@@ -157,20 +159,6 @@ def publish_msg(
     )
 
 
-def check_publishable(node: Node, msg: tx_pb2.Msg) -> None:
-    """Refuse, before uploading anything, a directory whose file list would not fit in one
-    transaction or breaks the chain's bounds."""
-    body = msg.publish_version
-    if len(body.files) > MAX_FILES:
-        raise WeightsError(f"{len(body.files)} files; a version lists at most {MAX_FILES}")
-    limit = node.params().max_tx_bytes
-    if len(msg.SerializeToString()) + TX_OVERHEAD > limit:
-        raise WeightsError(
-            f"the version's file list takes {len(msg.SerializeToString())} bytes, over what one "
-            f"transaction carries ({limit} - {TX_OVERHEAD}); pack the weights into fewer files"
-        )
-
-
 def sources(node: Node, version: state_pb2.Version) -> list[str]:
     """Store base URLs to try: the version's storage URIs, then announced providers."""
     urls = []
@@ -276,7 +264,21 @@ def _sha256(path: Path) -> str:
 def pull(
     node: Node, key: Key, ref: str, to: Path, progress: Callable[[int], None] | None = None
 ) -> PullReport:
-    """Download a version's weights into ``to`` and verify them; raises TransferError."""
+    """Download a version's weights into ``to`` and verify them; raises TransferError. A
+    ``to`` this pull created is removed again when the pull fails before any byte arrived (a
+    refusal leaves no empty directory behind; a partial download stays, to be resumed)."""
+    created = not to.exists()
+    try:
+        return _pull(node, key, ref, to, progress)
+    except (TransferError, ClientError):
+        if created and to.is_dir() and not any(to.iterdir()):
+            to.rmdir()
+        raise
+
+
+def _pull(
+    node: Node, key: Key, ref: str, to: Path, progress: Callable[[int], None] | None
+) -> PullReport:
     model_id, _, version_name = ref.rpartition("@")
     version = node.version(model_id, version_name)
     urls = sources(node, version)
@@ -371,17 +373,131 @@ def collect_garbage(store: BlobStore, node: Node, dry_run: bool = False) -> list
     return doomed
 
 
-def ensure_model(node: Node, key: Key, model: str, org: str) -> str:
-    """The model id; registered first if it does not exist (the sender's org owns it)."""
-    model_id = model if "/" in model else f"{org}/{model}"
+def model_id_of(model: str, org: str) -> str:
+    """ORG/NAME as given, or a bare NAME in the sender's organisation ``org``."""
+    return model if "/" in model else f"{org}/{model}"
+
+
+def card_of(path: Path, card: Path | None) -> tuple[Path | None, str]:
+    """The model card and its digest: ``card`` if given, else a pushed folder's README.md (then
+    it travels with the weights, as one of the directory's files); (None, "") without one."""
+    found = card if card is not None else path / "README.md"
+    if not found.is_file():
+        if card is not None:
+            raise WeightsError(f"the model card {card} is not a file")
+        return None, ""
+    return found, "sha256:" + _sha256(found)
+
+
+@dataclass
+class Publication:
+    """The one transaction a push sends (register if needed, publish, announce), checked
+    against the chain before a byte is uploaded, and what the publisher should hear."""
+
+    msgs: list[tx_pb2.Msg]
+    model_id: str
+    org: str
+    license_id: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def publish(self) -> tx_pb2.PublishVersion:
+        """The PublishVersion message of the transaction."""
+        return next(m.publish_version for m in self.msgs if m.HasField("publish_version"))
+
+
+def plan_publication(
+    node: Node, key: Key, publish: tx_pb2.Msg, store_url: str, description: str
+) -> Publication:
+    """The messages of the push's transaction and the checks the chain would make of them that
+    can be made now: every stateless rule of the app (names, version, metrics, sizes), the
+    model's ownership, a version of that name, the parents, the license (its own or the model's
+    default). Raises ClientError (or WeightsError) with the chain's words; nothing is sent."""
+    from app.core.errors import TxError
+    from app.models.validation import validate_announce, validate_publish, validate_register
+
+    org = node.account(key.address).org
+    body = publish.publish_version
+    body.model = model_id_of(body.model, org)
+    params = node.params()
+    msgs: list[tx_pb2.Msg] = []
+    model = _model_or_none(node, body.model)
+    if model is None:
+        owner, _, name = body.model.partition("/")
+        if owner != org:
+            raise ClientError(
+                f"no model {body.model}: you can register models of {org} only "
+                f"(push as {org}/{name}, or ask {owner} to register it)"
+            )
+        register = tx_pb2.RegisterModel(owner_org=owner, name=name, description=description)
+        msgs.append(tx_pb2.Msg(register_model=register))
+    elif model.owner_org != org:
+        raise ClientError(f"{body.model} is owned by {model.owner_org}, not by your {org}")
+    body.description = description
+    announce = tx_pb2.AnnounceProvider(digest=body.weights_digest, url=store_url.rstrip("/"))
+    msgs += [publish, tx_pb2.Msg(announce_provider=announce)]
     try:
-        node.model(model_id)
-    except ClientError:
-        owner, _, name = model_id.partition("/")
-        node.send(
-            key, [tx_pb2.Msg(register_model=tx_pb2.RegisterModel(owner_org=owner, name=name))]
+        if model is None:
+            validate_register(msgs[0].register_model, params)
+        validate_publish(body, params)
+        validate_announce(announce, params)
+    except TxError as exc:
+        raise ClientError(exc.log, exc.error.code, exc.error.codespace) from None
+    license_id = body.license or (model.default_license if model is not None else "")
+    plan = Publication(msgs, body.model, org, license_id)
+    _check_against_chain(node, plan, params.max_tx_bytes)
+    return plan
+
+
+def _model_or_none(node: Node, model_id: str) -> state_pb2.Model | None:
+    try:
+        return node.model(model_id)
+    except ClientError as exc:
+        if exc.not_found:
+            return None
+        raise
+
+
+def _check_against_chain(node: Node, plan: Publication, max_tx_bytes: int) -> None:
+    """A version of that name, the parents and the license, and the transaction's size."""
+    body = plan.publish
+    if len(body.files) > MAX_FILES:
+        raise WeightsError(f"{len(body.files)} files; a version lists at most {MAX_FILES}")
+    size = sum(len(m.SerializeToString()) for m in plan.msgs) + TX_OVERHEAD + CLAIM_SALT_BYTES
+    if size > max_tx_bytes:
+        raise WeightsError(
+            f"the publication takes {size} bytes, over what one transaction carries "
+            f"({max_tx_bytes}); pack the weights into fewer files"
         )
-    return model_id
+    if _version_or_none(node, body.model, body.version) is not None:
+        raise ClientError(f"{body.model}@{body.version} is already published; pick a new version")
+    for parent in body.parents:
+        model_id, _, name = parent.rpartition("@")
+        if _version_or_none(node, model_id, name) is None:
+            raise ClientError(f"parent {parent} is not published")
+    if plan.license_id:
+        try:
+            node.license(plan.license_id)
+        except ClientError as exc:
+            if exc.not_found:
+                raise ClientError(
+                    f"no license {plan.license_id}: deploy it first (modelgov tx license deploy)"
+                ) from None
+            raise
+    else:
+        plan.warnings.append(
+            f"{body.model}@{body.version} will have no license: nobody else can use or pull it "
+            f"until its owner attaches one (--license, or tx model default-license)"
+        )
+
+
+def _version_or_none(node: Node, model_id: str, version: str) -> state_pb2.Version | None:
+    try:
+        return node.version(model_id, version)
+    except ClientError as exc:
+        if exc.not_found:
+            return None
+        raise
 
 
 def push(
@@ -398,54 +514,88 @@ def push(
     consents: tuple[int, ...] = (),
     state_dir: Path | None = None,
     say: Say | None = None,
+    metrics: tuple[tx_pb2.Metric, ...] = (),
+    card: Path | None = None,
+    description: str = "",
 ) -> state_pb2.Version:
-    """Hash, upload to the caller's store, claim the digest if nobody holds it, publish (a
-    directory with its files) revealing the claim, announce; the published version record.
-    ``consents`` are redistribution receipts of the holders of weights another organisation
-    published first; ``state_dir`` keeps the claim's salt until the version is published (else
-    it is kept in memory only: ``chain.weights.claims``); ``say`` hears each step."""
+    """Publish a complete version in one transaction: check the weights load safely, hash them,
+    check everything the chain would refuse (``plan_publication``), claim the digest if nobody
+    holds it (one block, before the upload), upload to the caller's store, then send ONE
+    transaction that registers the model if needed, publishes the version (metrics, card
+    digest, description, license, parents, a directory's files, the claim's salt) and
+    announces the store: it lands whole or not at all. ``model`` is ORG/NAME or a bare NAME of
+    the sender's org; ``card`` defaults to a pushed folder's README.md; ``consents`` are
+    redistribution receipts of the holders of weights another organisation published first;
+    ``state_dir`` keeps the claim's salt until the version is published; ``say`` hears each
+    step and every warning (a version left unlicensed). Returns the published version."""
     from chain.weights.torch_io import check_loadable, detect_format
 
+    tell = say or (lambda _: None)
     fmt = fmt or detect_format(path)
     if fmt in ("safetensors", "pytorch"):
         check_loadable(path)
+    _, card_digest = card_of(path, card)
     hashed = hash_path(path, progress=progress)
-    account = node.account(key.address)
-    model_id = model if "/" in model else f"{account.org}/{model}"
-    msg = publish_msg(model_id, version, hashed, fmt, store_url, license_id, parents, consents)
-    check_publishable(node, msg)
-    ensure_model(node, key, model_id, account.org)
-    push_blobs(key, store_url, hashed, path, model_id)
-    _publish(node, key, msg, account.org, state_dir, say)
-    announce = tx_pb2.AnnounceProvider(digest=hashed.digest, url=store_url.rstrip("/"))
-    node.send(key, [tx_pb2.Msg(announce_provider=announce)])
-    return node.version(model_id, version)
+    msg = publish_msg(model, version, hashed, fmt, store_url, license_id, parents, consents)
+    msg.publish_version.metrics.extend(metrics)
+    msg.publish_version.model_card_digest = card_digest
+    plan = plan_publication(node, key, msg, store_url, description)
+    for warning in plan.warnings:
+        tell(f"warning: {warning}")
+    saved = _claim(node, key, plan.publish, plan.org, state_dir, say)
+    push_blobs(key, store_url, hashed, path, plan.model_id)
+    _send_publication(node, key, plan.msgs, saved, tell)
+    return node.version(plan.model_id, version)
 
 
-def _publish(
+def _claim(
     node: ClaimNode,
     key: Key,
-    msg: tx_pb2.Msg,
+    body: tx_pb2.PublishVersion,
     org: str,
     state_dir: Path | None,
     say: Say | None,
-) -> None:
-    """Claim the version's digest if it needs it, then publish revealing the claim; a saved
-    salt is forgotten once the version is published, kept (for a rerun) if publishing fails."""
-    body = msg.publish_version
+) -> SaltFile | None:
+    """Claim the version's digest if it needs it (one block) and put the salt the publication
+    reveals into ``body``; the salt's file, when ``state_dir`` keeps it."""
     saved = SaltFile(state_dir, node.chain_id, org, body.weights_digest) if state_dir else None
     body.claim_salt = claim_for_publish(node, key, org, body.weights_digest, saved, say)
-    tell = say or (lambda _: None)
-    tell(f"publishing {body.model}@{body.version}...")
+    return saved
+
+
+def _send_publication(
+    node: ClaimNode, key: Key, msgs: list[tx_pb2.Msg], saved: SaltFile | None, tell: Say
+) -> TxOutcome:
+    """Send a publication's one transaction; a saved salt is forgotten once the version is
+    published, kept (for a rerun) if publishing fails."""
+    body = next(m.publish_version for m in msgs if m.HasField("publish_version"))
+    kinds = ", ".join(m.WhichOneof("sum") or "?" for m in msgs)
+    tell(f"publishing {body.model}@{body.version} ({kinds}: one transaction)...")
     try:
-        outcome = node.send(key, [msg])
+        outcome = node.send(key, msgs)
     except ClientError as exc:
         if body.claim_salt and saved is not None:
             exc.args = (f"{exc}\n(the claim's salt is kept in {saved.path}: run push again)",)
         raise
     if saved is not None:
         saved.remove()
-    tell(f"published at height {outcome.height}")
+    tell(f"published at height {outcome.height}  tx {outcome.hash}")
+    return outcome
+
+
+def _publish(
+    node: ClaimNode,
+    key: Key,
+    msgs: list[tx_pb2.Msg],
+    org: str,
+    state_dir: Path | None,
+    say: Say | None,
+) -> TxOutcome:
+    """Claim the digest of the publication among ``msgs`` if it needs it, then send ``msgs`` in
+    one transaction revealing the claim."""
+    body = next(m.publish_version for m in msgs if m.HasField("publish_version"))
+    saved = _claim(node, key, body, org, state_dir, say)
+    return _send_publication(node, key, msgs, saved, say or (lambda _: None))
 
 
 def check_held(store: BlobStore, digest: str) -> None:

@@ -189,6 +189,9 @@ def _registry(driver: Driver) -> None:
     driver.ok("uni-pub", msg(announce_provider=announce))
     driver.ok("uni-pub", set_status("uni/base", "dir", tx_pb2.VERSION_STATUS_DEPRECATED))
     driver.ok(
+        "uni-pub", msg(set_alias=tx_pb2.SetAlias(model="uni/base", alias="stable", version="1.0"))
+    )
+    driver.ok(
         "acme-admin",
         msg(transfer_model=tx_pb2.TransferModel(model="acme/copy", new_owner_org="openml")),
     )
@@ -213,6 +216,8 @@ def _licenses_and_uses(driver: Driver) -> None:
     ):
         deploy = tx_pb2.DeployLicense(name=name, source=source, params=from_data(params))
         driver.ok("uni-pub", msg(deploy_license=deploy))
+    default = tx_pb2.SetDefaultLicense(model="uni/base", license="uni/free")
+    driver.ok("uni-pub", msg(set_default_license=default))
     for license_id in ("uni/free", "uni/priced"):
         attach = tx_pb2.AttachLicense(model="uni/base", version="1.0", license=license_id)
         driver.ok("uni-pub", msg(attach_license=attach))

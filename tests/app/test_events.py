@@ -107,6 +107,18 @@ STEPS: list[tuple[str, str, tx_pb2.Msg, Shape]] = [
         [published("1.1", digest(f"{MODEL}@1.1")), attached("1.1")],
     ),
     (
+        "set_alias",
+        "uni-pub",
+        msg(set_alias=tx_pb2.SetAlias(model=MODEL, alias="stable", version="1.0")),
+        [("model.alias", [("model", MODEL), ("alias", "stable"), ("version", "1.0")])],
+    ),
+    (
+        "set_default_license",
+        "uni-pub",
+        msg(set_default_license=tx_pb2.SetDefaultLicense(model=MODEL, license="uni/ppu")),
+        [("model.default_license", [("model", MODEL), ("license", "uni/ppu")])],
+    ),
+    (
         "transfer_credits",
         "acme-admin",
         msg(transfer_credits=tx_pb2.TransferCredits(to_org="uni", amount=5)),

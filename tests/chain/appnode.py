@@ -212,8 +212,8 @@ SALT = bytes(range(32))
 
 def populated(directory: Path) -> tuple[Node, AppRpc]:
     """A node over the app whose chain holds one of each record: a model with two versions
-    (1.1 a directory), a provider, a license attached, a use, an attestation, a round, a claim
-    and a proposal."""
+    (1.1 a directory), a provider, a license attached, an alias (stable -> 1.0), a use, an
+    attestation, a round, a claim and a proposal."""
     rpc = AppRpc(directory)
     node = Node("inprocess://app")
     node.rpc = rpc
@@ -272,6 +272,7 @@ def populate(node: Node, ring: Keyring, directory: Path) -> None:
                 deadline_height=node.height() + 1000,
             )
         ),
+        tx_pb2.Msg(set_alias=tx_pb2.SetAlias(model=MODEL, alias="stable", version="1.0")),
         tx_pb2.Msg(
             claim_digests=tx_pb2.ClaimDigests(
                 commitments=[commitment(CLAIMED_DIGEST, "northwind-uni", SALT)]

@@ -73,7 +73,7 @@ def test_records_render_bytes_as_hex_enums_by_name_and_every_field() -> None:
     )
     data = record(version)
     assert data["tx_hash"] == "01ff"
-    assert data["status"] == "VERSION_STATUS_REVOKED"
+    assert data["status"] == "revoked"
     assert data["parents"] == [] and data["size_bytes"] == 0
 
 

@@ -54,6 +54,8 @@ CALLS: list[tuple[str, Call, type | None]] = [
     ("/models/version", lambda n: n.version(MODEL, "1.0"), state_pb2.Version),
     ("/models/versions", lambda n: n.versions(MODEL), state_pb2.Version),
     ("/models/lineage", lambda n: n.lineage(MODEL, "1.0"), state_pb2.Lineage),
+    ("/models/resolve", lambda n: n.resolve(MODEL, "stable"), state_pb2.Version),
+    ("/models/aliases", lambda n: n.aliases(MODEL), state_pb2.Alias),
     ("/models/by_digest", lambda n: n.by_digest(FILE_DIGEST), state_pb2.Version),
     ("/models/digests", lambda n: n.digests(), str),
     ("/genesis/records", lambda n: n.genesis_records("members"), state_pb2.StoreEntry),

@@ -38,7 +38,9 @@ def test_refusals(tmp_path: Path) -> None:
 
 def test_cli_never_prints_a_private_key_unless_asked(tmp_path: Path) -> None:
     runner = CliRunner()
-    added = runner.invoke(cli, ["keys", "add", "bob", "--keyring", str(tmp_path), "-o", "json"])
+    added = runner.invoke(
+        cli, ["keys", "add", "bob", "--keyring", str(tmp_path), "--keyring-backend", "test"]
+    )
     assert added.exit_code == 0, added.output
     private = Keyring(tmp_path).get("bob").private_key.hex()
     for args in (["keys", "list"], ["keys", "show", "bob"]):
@@ -48,3 +50,116 @@ def test_cli_never_prints_a_private_key_unless_asked(tmp_path: Path) -> None:
         cli, ["keys", "show", "bob", "--private", "--keyring", str(tmp_path), "-o", "json"]
     )
     assert json.loads(asked.output)["private_key"] == private
+
+
+PASS = {"MODELGOV_KEYRING_PASSPHRASE": "correct horse"}
+
+
+def test_keys_are_encrypted_at_rest_by_default(tmp_path: Path) -> None:
+    runner = CliRunner()
+    added = runner.invoke(
+        cli, ["keys", "add", "carol", "--keyring", str(tmp_path), "-o", "json"], env=PASS
+    )
+    assert added.exit_code == 0, added.output
+    shown = json.loads(added.output)
+    assert shown["encrypted"] is True
+    stored = json.loads((tmp_path / "carol.json").read_text())
+    assert "private_key" not in stored and stored["encryption"]["kdf"] == "scrypt"
+    unlocked = Keyring(tmp_path, "correct horse").get("carol")
+    assert unlocked.address == shown["address"]
+    assert unlocked.private_key.hex() not in (tmp_path / "carol.json").read_text()
+    with pytest.raises(KeyringError, match="wrong passphrase"):
+        Keyring(tmp_path, "wrong").get("carol")
+    with pytest.raises(KeyringError, match="is encrypted"):
+        Keyring(tmp_path).get("carol")
+    address = runner.invoke(cli, ["keys", "show", "carol", "-a", "--keyring", str(tmp_path)])
+    assert address.output.strip() == shown["address"], "no passphrase needed for the address"
+
+
+def test_without_a_passphrase_a_script_is_told_how(tmp_path: Path) -> None:
+    refused = CliRunner().invoke(cli, ["keys", "add", "dave", "--keyring", str(tmp_path)])
+    assert refused.exit_code != 0 and "MODELGOV_KEYRING_PASSPHRASE" in str(refused.exception)
+    assert not (tmp_path / "dave.json").exists()
+
+
+def test_export_import_and_delete(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ring = Keyring(tmp_path / "a")
+    original = ring.add("erin")  # a test-backend key
+    exported = runner.invoke(
+        cli, ["keys", "export", "erin", "--keyring", str(tmp_path / "a")], env=PASS
+    )
+    assert exported.exit_code == 0, exported.output
+    assert original.private_key.hex() not in exported.output
+    (tmp_path / "erin.export").write_text(exported.output)
+    imported = runner.invoke(
+        cli,
+        [
+            "keys",
+            "import",
+            "erin2",
+            str(tmp_path / "erin.export"),
+            "--keyring",
+            str(tmp_path / "b"),
+            "-o",
+            "json",
+        ],
+        env=PASS,
+    )
+    assert imported.exit_code == 0, (imported.output, imported.exception)
+    assert Keyring(tmp_path / "b", "correct horse").get("erin2").private_key == original.private_key
+    (tmp_path / "raw.hex").write_text(original.private_key.hex() + "\n")
+    raw = runner.invoke(
+        cli,
+        [
+            "keys",
+            "import",
+            "erin3",
+            str(tmp_path / "raw.hex"),
+            "--hex",
+            "--keyring",
+            str(tmp_path / "b"),
+            "--keyring-backend",
+            "test",
+        ],
+    )
+    assert raw.exit_code == 0 and Keyring(tmp_path / "b").get("erin3").address == original.address
+    deleted = runner.invoke(
+        cli, ["keys", "delete", "erin3", "--yes", "--keyring", str(tmp_path / "b")]
+    )
+    assert deleted.exit_code == 0 and Keyring(tmp_path / "b").names() == ["erin2"]
+
+
+HOSTILE = [
+    ("huge n", {"n": 2**30}),
+    ("zero r", {"r": 0}),
+    ("unknown cipher", {"cipher": "rot13"}),
+    ("not hex", {"salt": "zz"}),
+    ("missing field", {"nonce": None}),
+]
+
+
+@pytest.mark.parametrize("change", [h[1] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
+def test_a_hostile_key_file_is_refused_not_obeyed(
+    tmp_path: Path, change: dict[str, object]
+) -> None:
+    ring = Keyring(tmp_path, "pw")
+    ring.add("frank", passphrase="pw")
+    path = ring.path("frank")
+    record = json.loads(path.read_text())
+    record["encryption"].update(change)
+    record["encryption"] = {k: v for k, v in record["encryption"].items() if v is not None}
+    path.write_text(json.dumps(record))
+    with pytest.raises(KeyringError):
+        ring.get("frank")
+
+
+def test_a_swapped_public_key_does_not_decrypt(tmp_path: Path) -> None:
+    ring = Keyring(tmp_path, "pw")
+    ring.add("gina", passphrase="pw")
+    other = Keyring(tmp_path).add("harry")
+    record = json.loads(ring.path("gina").read_text())
+    record["pubkey"] = other.pubkey.hex()
+    ring.path("gina").write_text(json.dumps(record))
+    with pytest.raises(KeyringError, match="wrong passphrase"):
+        ring.get("gina")

@@ -289,7 +289,10 @@ def test_the_cli_push_claims_first_and_keeps_no_salt(
     pushed = cli(*args, "--version", "cli-1", *common, "-o", "json", home=home)
     assert pushed.returncode == 0, pushed.stderr
     assert "claiming sha256:" in pushed.stderr and "claimed at height" in pushed.stderr
-    assert f"publishing {MODEL}@cli-1..." in pushed.stderr and "published at" in pushed.stderr
+    assert f"publishing {MODEL}@cli-1 (publish_version, announce_provider: one transaction)..." in (
+        pushed.stderr
+    )
+    assert "published at" in pushed.stderr
     version = json.loads(pushed.stdout)
     held = client(network).record(
         "/models/holder", {"digest": version["weights_digest"]}, state_pb2.DigestHolder

@@ -219,11 +219,16 @@ def test_the_cli_commits_queries_and_exits_with_meaningful_codes(network: net.Te
     assert json.loads(published.stdout)["code"] == 0
     again = modelgov(*publish_args)
     assert again.returncode == 1
-    assert "[models/7]" in again.stderr and "version_exists" in again.stderr
+    error = json.loads(again.stdout)["error"]  # under -o json, the error is JSON too
+    assert (error["codespace"], error["code"], error["name"]) == ("models", 7, "version_exists")
+    assert len(error["tx_hash"]) == 64
+    text = modelgov(*publish_args[:-2])
+    assert text.returncode == 1
+    assert "[models/7]" in text.stderr and "version_exists" in text.stderr
     shown = modelgov("query", "version", "open-health/triage@1.0", "--prove", *node, "-o", "json")
     assert shown.returncode == 0, shown.stderr
     record = json.loads(shown.stdout)
-    assert record["metrics"] == [{"int_value": 91, "name": "auroc", "scale": 2}]
+    assert record["metrics"] == [{"name": "auroc", "value": "0.91"}]
     assert record["proof"]["verified"] is True
     listed = modelgov("query", "models", "--owner", "open-health", *node, "-o", "json")
     assert [m["id"] for m in json.loads(listed.stdout)["models"]] == ["open-health/triage"]

@@ -272,6 +272,44 @@ class Generator:
                 block.txs.append(self.tx(f"{org}-pub", [msg]))
                 self.attached.append((model, "1.0"))
         self.datasets(block)
+        self.round_and_lease()
+
+    def round_and_lease(self) -> None:
+        """A federated round that finalizes (round 1: uni opens it on its own base, uni and acme
+        submit, uni finalizes) and a lease that is sold (acme rents uni/m2@1.0), over three
+        blocks that draw no randomness, so every kind succeeds somewhere whatever the random
+        blocks do."""
+        opened = tx_pb2.OpenRound(
+            base_model="uni/m0",
+            base_version="1.0",
+            target_model="uni/m1",
+            target_version="fl-setup",
+            invited_orgs=["uni", "acme"],
+            min_participants=2,
+            deadline_height=len(self.blocks) + 50,
+        )
+        offer = tx_pb2.OfferLease(
+            model="uni/m2", version="1.0", price_per_1000_blocks=1000, purposes=["inference"]
+        )
+        block = self.new_block()
+        block.txs.append(self.tx("uni-pub", [tx_pb2.Msg(open_round=opened)]))
+        block.txs.append(self.tx("uni-admin", [tx_pb2.Msg(offer_lease=offer)]))
+        block = self.new_block()
+        for org in ("uni", "acme"):
+            update = tx_pb2.SubmitUpdate(
+                round_id=1, update_digest=digest(f"setup-{org}"), size_bytes=1000, sample_count=10
+            )
+            block.txs.append(self.tx(f"{org}-pub", [tx_pb2.Msg(submit_update=update)]))
+        lease = tx_pb2.LeaseVersion(model="uni/m2", version="1.0", blocks=100, max_price=1000)
+        block.txs.append(self.tx("acme-admin", [tx_pb2.Msg(lease_version=lease)]))
+        block = self.new_block()
+        final = tx_pb2.FinalizeRound(
+            round_id=1,
+            aggregate_digest=digest("setup-agg"),
+            size_bytes=1000,
+            included=["uni", "acme"],
+        )
+        block.txs.append(self.tx("uni-pub", [tx_pb2.Msg(finalize_round=final)]))
 
     def datasets(self, block: Block) -> None:
         """Each org registers and publishes a dataset under its first license; registering a
@@ -387,6 +425,8 @@ class Generator:
             (2, self.m_finalize_round),
             (5, self.m_proposal),
             (3, self.m_vote),
+            (2, self.m_alias),
+            (2, self.m_default_license),
         ]
         maker = self.rng.choices([m for _, m in makers], [w for w, _ in makers])[0]
         self.note = {}
@@ -677,6 +717,29 @@ class Generator:
         msg = tx_pb2.Msg(announce_provider=tx_pb2.AnnounceProvider(digest=value, url=url))
         return self.pick(""), [msg], f"announce {model}@{version}"
 
+    def m_alias(self) -> tuple[str, list[tx_pb2.Msg], str]:
+        """Name a version, move a name, remove one; hostile names and versions."""
+        model, version = self.any_version()
+        name = self.rng.choice(("stable", "prod", "latest", "1.0", "x-1"))
+        if self.rng.random() < 0.2:
+            version = ""
+        if self.hostile(0.2):
+            name = self.values().text(40)
+        body = tx_pb2.SetAlias(model=model, alias=name, version=version)
+        account = self.pick("publisher", self.owner_of(model))
+        return account, [tx_pb2.Msg(set_alias=body)], f"alias {model}@{name!a} -> {version!a}"
+
+    def m_default_license(self) -> tuple[str, list[tx_pb2.Msg], str]:
+        """Set or clear a model's default license; hostile or undeployed ids."""
+        model = self.any_model()
+        owner = self.owner_of(model)
+        license_id = self.rng.choice([*self.licenses.get(owner, []), "", f"{owner}/none"])
+        if self.hostile(0.2):
+            license_id = self.values().text(40)
+        body = tx_pb2.SetDefaultLicense(model=model, license=license_id)
+        account = self.pick("publisher", owner)
+        return account, [tx_pb2.Msg(set_default_license=body)], f"default {model} {license_id!a}"
+
     # --- licenses and usage -----------------------------------------------------------------
 
     def license_params(self) -> tx_pb2.ValueMap:
@@ -852,6 +915,8 @@ class Generator:
             model, version = self.org_version(self.rng.choice(ORG_IDS))
             if kind == "withdraw" and self.offered and self.rng.random() < 0.7:
                 model, version = self.rng.choice(self.offered[-3:])
+            if kind == "list":
+                model = kept_base(model)
             owner = self.owner_of(model)
             account = self.pick("admin", owner)
             if kind == "list":
@@ -882,7 +947,7 @@ class Generator:
         buyer = self.rng.choice(ORG_IDS)
         account = self.pick("admin", buyer)
         if kind == "buy":
-            model = self.rng.choice(self.listed or [self.any_model()])
+            model = kept_base(self.rng.choice(self.listed or [self.any_model()]))
             msg = tx_pb2.Msg(buy_model=tx_pb2.BuyModel(model=model, max_price=price))
             return account, [msg], f"market buy {model} max {price}"
         model, version = self.rng.choice(self.offered[-2:] or [self.any_version()])
@@ -924,7 +989,8 @@ class Generator:
         account = self.pick("publisher", org)
         base_model, base_version = self.any_version()
         if self.owner_of(base_model) != org:  # another org's base needs a fine-tune receipt
-            base_model, base_version = f"{org}/m0", "1.0"  # (no draw: the sequence stays)
+            own = [m for m, v in self.published if v == "1.0" and self.owner_of(m) == org]
+            base_model, base_version = (own or [f"{org}/m0"])[0], "1.0"  # no draw
         target = self.rng.choice(self.models_of(org))
         self.counter += 1
         target_version = f"fl{self.counter}"
@@ -1356,6 +1422,13 @@ def sequence(seed: int, n_blocks: int, enabled: frozenset[str], only: str = "") 
             for b in blocks
         ],
     }
+
+
+def kept_base(model: str) -> str:
+    """The model a market list or buy names instead of an org's "m0": each org keeps its m0,
+    the base its federated rounds open on without a fine-tune receipt (m_open_round)."""
+    org, _, name = model.partition("/")
+    return f"{org}/m1" if name == "m0" else model
 
 
 def main(argv: Sequence[str]) -> int:

@@ -120,7 +120,7 @@ def test_without_a_state_dir_the_salt_stays_in_memory(
     monkeypatch.setenv("MODELGOV_HOME", str(tmp_path))
     node = FakeNode()
     msg = publish_msg()
-    _publish(node, KEY, msg, "uni", None, None)
+    _publish(node, KEY, [msg], "uni", None, None)
     assert kinds(node) == ["claim_digests", "publish_version"]
     assert len(node.sent[1].publish_version.claim_salt) == rules.SALT_BYTES
     assert list(tmp_path.iterdir()) == []
@@ -131,16 +131,19 @@ def test_a_published_version_forgets_its_salt_and_a_failed_one_keeps_it(tmp_path
     node = FakeNode(fail_publish=True)
     saved = SaltFile(tmp_path, node.chain_id, "uni", DIGEST)
     with pytest.raises(ClientError, match="run push again") as failed:
-        _publish(node, KEY, publish_msg(), "uni", tmp_path, None)
+        _publish(node, KEY, [publish_msg()], "uni", tmp_path, None)
     assert (failed.value.codespace, failed.value.code) == ("models", 17)
     kept = saved.load()
     assert kept is not None
     node.fail_publish = False
     steps: list[str] = []
-    _publish(node, KEY, publish_msg(), "uni", tmp_path, steps.append)
+    _publish(node, KEY, [publish_msg()], "uni", tmp_path, steps.append)
     assert node.sent[-1].publish_version.claim_salt == kept  # the same claim, revealed
     assert not saved.path.exists()
-    assert steps[-2:] == ["publishing uni/base@2.0...", f"published at height {node.at}"]
+    assert steps[-2:] == [
+        "publishing uni/base@2.0 (publish_version: one transaction)...",
+        f"published at height {node.at}  tx 00",
+    ]
 
 
 @pytest.mark.parametrize("content", ["", "zz", "01" * 31, "01" * 33, "\x00"])
