@@ -119,7 +119,9 @@ def test_push_is_one_transaction_and_warns_when_unlicensed(
 
 def test_the_store_is_found_from_the_chain(chain_node: AppRpc) -> None:
     mg = client(chain_node)
-    assert mg.store_url() == "http://node:26662", "the latest version has no provider: beside the node"
+    assert mg.store_url() == "http://node:26662", (
+        "the latest version has no provider: beside the node"
+    )
     assert client(chain_node, store_url="http://given:1").store_url() == "http://given:1"
 
 

@@ -22,7 +22,7 @@ class Limits:
     """
 
     max_source_bytes: int = 16_384
-    gas_limit: int = 200_000
+    gas_limit: int = 150_000
     memory_limit: int = 1_000_000
     max_int_bits: int = 256
     max_str_len: int = 8_192

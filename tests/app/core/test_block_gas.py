@@ -27,6 +27,7 @@ from app.core.gas import (
 )
 from app.core.valuemap import from_data
 from app.licenses import programs
+from app.licenses.lang.limits import DEFAULT_LIMITS
 from app.models.manifest import manifest_bytes
 from app.pb.modelgov.v1 import tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
@@ -91,7 +92,7 @@ def test_a_use_pays_for_its_evaluation_even_when_it_fails(chain: Driver) -> None
     result = chain.run("acme-user", use("uni/spin"))
     assert result.code == usage_errors.OUT_OF_GAS.code
     load = LOAD_GAS_PER_BYTE * len(SPIN.encode())
-    assert result.gas_used == base_gas(1) + load + 200_000
+    assert result.gas_used == base_gas(1) + load + DEFAULT_LIMITS.gas_limit
 
 
 def test_a_license_pays_for_loading_once_per_block(chain: Driver) -> None:

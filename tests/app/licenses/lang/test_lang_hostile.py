@@ -51,7 +51,7 @@ HOSTILE: list[tuple[str, str, Expected, str]] = [
         "def authorize(ctx):\n    x = 0\n    for i in range(100000):\n"
         "        for j in range(100000):\n            x += 1\n",
         OutOfGas,
-        "gas limit 200000",
+        "gas limit 150000",
     ),
     (
         "deep recursion",
@@ -211,7 +211,7 @@ def test_hostile_scripts_are_refused_or_stopped(
         assert message in str(caught.value)
         if isinstance(caught.value, ScriptRuntimeError):
             assert caught.value.line >= 1 and caught.value.col >= 1
-            assert 0 < caught.value.gas_used <= 200_000
+            assert 0 < caught.value.gas_used <= DEFAULT_LIMITS.gas_limit
             assert f"gas used {caught.value.gas_used}" in str(caught.value) or not isinstance(
                 caught.value, MemoryExceeded
             )
