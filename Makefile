@@ -19,7 +19,7 @@ lint:
 	.venv/bin/ruff format --check .
 
 typecheck:
-	.venv/bin/mypy app chain tests benchmarks
+	.venv/bin/mypy app chain tests benchmarks modelgov examples
 
 pytest:
 	scripts/install-prometheus || echo "no Prometheus: tests/integration/test_prometheus.py will skip"
