@@ -53,6 +53,19 @@ def weights() -> None:
     """Weights digests and the node's blob store."""
 
 
+STORE_DIR_ENV = "MODELGOV_STORE_DIR"
+store_option = click.option(
+    "--store",
+    "store_dir",
+    envvar=STORE_DIR_ENV,
+    required=True,
+    type=click.Path(path_type=Path),
+    help=f"the node's weights store (a testnet node's is <testnet>/nodeN/weights; "
+    f"default ${STORE_DIR_ENV})",
+)
+"""The store a command works on, given once per shell with the variable on the node."""
+
+
 @weights.command("hash")
 @click.argument("path", type=EXISTING)
 @click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
@@ -64,7 +77,7 @@ def hash_(path: Path, output: str) -> None:
 
 
 @weights.command("gc")
-@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+@store_option
 @click.option("--dry-run", is_flag=True, help="list what would go, delete nothing")
 @reads
 def gc(store_dir: Path, dry_run: bool, output: str, client: Node) -> None:
@@ -80,13 +93,7 @@ def gc(store_dir: Path, dry_run: bool, output: str, client: Node) -> None:
 
 @weights.command("announce")
 @click.argument("digest")
-@click.option(
-    "--store",
-    "store_dir",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="the local store that holds the blob",
-)
+@store_option
 @click.option("--url", "store_url", required=True, help="that store's public base URL")
 @signed
 def announce(digest: str, store_dir: Path, store_url: str, send: Send) -> None:
@@ -258,7 +265,7 @@ def consent(digest: str, org: str, client: Node, output: str) -> None:
 
 @weights.command("follow")
 @click.argument("model", metavar="ORG/NAME")
-@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+@store_option
 @click.option("--from", "from_", required=True, help="the key that pays, reads and announces")
 @click.option(
     "--url", "store_url", default="", help="this store's public URL (default: beside --node)"
@@ -291,7 +298,7 @@ def follow(
 
 @weights.command("unfollow")
 @click.argument("model", metavar="ORG/NAME")
-@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+@store_option
 def unfollow(model: str, store_dir: Path) -> None:
     """Stop replicating MODEL's new versions (what the store holds stays)."""
     if not remove_follow(store_dir, model):
@@ -300,7 +307,7 @@ def unfollow(model: str, store_dir: Path) -> None:
 
 
 @weights.command("follows")
-@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+@store_option
 @click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
 def follows(store_dir: Path, output: str) -> None:
     """What the store follows, and what became of each version: replicated, or why not."""
@@ -317,7 +324,7 @@ def follows(store_dir: Path, output: str) -> None:
 
 
 @weights.command("replicate")
-@click.option("--store", "store_dir", required=True, type=click.Path(path_type=Path))
+@store_option
 @click.option("--output", "-o", type=OUTPUT_CHOICE, default="text")
 @node_option
 def replicate(store_dir: Path, output: str, node: str) -> None:

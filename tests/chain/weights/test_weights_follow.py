@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from chain.cli.main import cli
+from chain.cli.weights import STORE_DIR_ENV
 from chain.keys import Keyring
 from chain.weights.follow import (
     CONFIG,
@@ -76,7 +77,9 @@ def test_the_cli_follows_lists_and_unfollows(tmp_path: Path) -> None:
         7,
         str(keys.resolve()),
     )
-    listed = runner.invoke(cli, ["weights", "follows", *base, "-o", "json"])
+    listed = runner.invoke(
+        cli, ["weights", "follows", "-o", "json"], env={STORE_DIR_ENV: str(store)}
+    )  # the store from the variable
     assert json.loads(listed.output)["follows"][0]["model"] == MODEL
     assert runner.invoke(cli, ["weights", "unfollow", MODEL, *base]).exit_code == 0
     assert runner.invoke(cli, ["weights", "unfollow", MODEL, *base]).exit_code == 1
