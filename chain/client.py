@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from app.core.errors import NOT_FOUND
+from app.core.errors import NONCE_REPLAYED, NOT_FOUND
 from app.core.query import MAX_LIMIT
 from app.core.tx import encode_tx
 from app.pb.modelgov.v1 import federated_pb2, market_pb2, state_pb2, tx_pb2
@@ -37,6 +37,11 @@ M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 
 MAX_U64 = 2**64 - 1
+
+
+NONCE_RETRIES = 5
+NONCE_RETRY_SECONDS = 0.5
+"""How often, and how far apart, ``Node.send`` signs again after a ``nonce_replayed``."""
 
 
 class ClientError(Exception):
@@ -600,6 +605,24 @@ class Node:
             raise ClientError(log, int(checked["code"]), checked.get("codespace", ""), tx_hash, log)
         return tx_hash
 
+    def _broadcast_next(self, key: Key, msgs: list[tx_pb2.Msg], memo: str) -> str:
+        """Sign at the account's next nonce and broadcast; its hash. A node answers the account
+        from its last committed block, and its mempool may already know a later one (a tx of
+        the same key just committed through another node): a ``nonce_replayed`` refusal is
+        signed again at the next nonce, a few times, a moment apart."""
+        for attempt in range(NONCE_RETRIES + 1):
+            try:
+                return self.broadcast(self.sign(key, msgs, memo=memo))
+            except ClientError as refused:
+                replayed = (refused.codespace, refused.code) == (
+                    NONCE_REPLAYED.codespace,
+                    NONCE_REPLAYED.code,
+                )
+                if not replayed or attempt == NONCE_RETRIES:
+                    raise
+                time.sleep(NONCE_RETRY_SECONDS)
+        raise AssertionError("unreachable")
+
     def wait_for_tx(self, tx_hash: str, timeout: float = 30.0) -> TxOutcome:
         """Poll until the transaction is in a block; raises ClientError after ``timeout``."""
         deadline = time.monotonic() + timeout
@@ -620,7 +643,7 @@ class Node:
 
     def send(self, key: Key, msgs: list[tx_pb2.Msg], memo: str = "") -> TxOutcome:
         """Sign, broadcast and wait for commit; raises ClientError when refused at any stage."""
-        outcome = self.wait_for_tx(self.broadcast(self.sign(key, msgs, memo=memo)))
+        outcome = self.wait_for_tx(self._broadcast_next(key, msgs, memo))
         if outcome.code != 0:
             raise ClientError(
                 f"tx {outcome.hash.lower()} failed in block {outcome.height}: {outcome.log}",
