@@ -65,19 +65,11 @@ def evaluate_use(
     Raises TxError when there is nothing to ask (no version, revoked, no license, the owner no
     longer a member) or the script fails (out of gas, memory, a runtime error).
     """
-    version = ModelsReader(state).version(use.model, use.version)
-    if version is None:
-        raise TxError(errors.VERSION_NOT_FOUND, f"{use.model}@{use.version} is not published")
-    if version.status == tx_pb2.VERSION_STATUS_REVOKED:
-        raise TxError(errors.VERSION_REVOKED, f"{use.model}@{use.version}: {version.status_reason}")
+    version, attachment = governing(state, use)
     licenses = LicensesReader(state)
-    attachment = licenses.current(use.model, use.version)
-    found = licenses.license(attachment.license) if attachment is not None else None
+    found = licenses.license(attachment.license)
     if found is None:
-        raise TxError(
-            errors.NO_LICENSE,
-            f"{use.model}@{use.version} has no license; ask its owner to attach one",
-        )
+        raise _no_license(use)
     model = ModelsReader(state).model(use.model)
     owner = model.owner_org if model is not None else ""
     if MembersReader(state).org(owner) is None:
@@ -165,16 +157,27 @@ def admit_use(state: Reader, use: tx_pb2.Use) -> None:
     """What CheckTx asks of a use before its sender's nonce is spent on it: the version is
     published, not revoked, and a license governs it (the decision itself is the block's).
     Raises TxError(version_not_found, version_revoked, no_license)."""
+    governing(state, use)
+
+
+def governing(state: Reader, use: tx_pb2.Use) -> tuple[state_pb2.Version, state_pb2.Attachment]:
+    """The used version and the attachment that governs it now; raises TxError
+    (version_not_found, version_revoked, no_license)."""
     version = ModelsReader(state).version(use.model, use.version)
     if version is None:
         raise TxError(errors.VERSION_NOT_FOUND, f"{use.model}@{use.version} is not published")
     if version.status == tx_pb2.VERSION_STATUS_REVOKED:
         raise TxError(errors.VERSION_REVOKED, f"{use.model}@{use.version}: {version.status_reason}")
-    if LicensesReader(state).current(use.model, use.version) is None:
-        raise TxError(
-            errors.NO_LICENSE,
-            f"{use.model}@{use.version} has no license; ask its owner to attach one",
-        )
+    attachment = LicensesReader(state).current(use.model, use.version)
+    if attachment is None:
+        raise _no_license(use)
+    return version, attachment
+
+
+def _no_license(use: tx_pb2.Use) -> TxError:
+    return TxError(
+        errors.NO_LICENSE, f"{use.model}@{use.version} has no license; ask its owner to attach one"
+    )
 
 
 def _runtime_error(exc: ScriptRuntimeError) -> ErrorCode:
