@@ -352,7 +352,7 @@ def ask_upstream(
             return UpstreamAnswer(f"upstream {up.ref} ({lic.id}): {shown}", asker.spent, ())
         if "royalty" in run[0].functions:
             points = asker.royalty(run, ctx, lic.id)
-            if points:
+            if points and owner != account.org:  # never owed to the caller itself
                 royalties.append(Royalty(owner, up.ref, points))
     return UpstreamAnswer("", asker.spent, tuple(royalties))
 

@@ -105,6 +105,17 @@ def test_a_use_of_a_model_trained_on_the_data_pays_its_owner_a_royalty(lineage: 
     assert attributes["royalties"] == f"uni:50:{DATA}@1" and attributes["paid"] == "acme:950"
 
 
+def test_an_upstream_owner_using_the_derivative_owes_itself_no_royalty(lineage: Driver) -> None:
+    """A royalty the caller's own organisation would be paid is dropped: else an upstream
+    owner's script could ask 10,000 bps of its own uses only, and use derivatives for free
+    (paying itself, the licensor nothing)."""
+    ask = {"address": lineage["uni-pub"].address, "model": MODEL, "version": "1"}
+    dry = state_pb2.Decision.FromString(
+        lineage.query("/licenses/evaluate", {**ask, "purpose": "inference", "quantity": 1}).value
+    )
+    assert (dry.allowed, dry.fee, list(dry.royalties)) == (True, 1000, [])
+
+
 def test_royalties_follow_the_whole_lineage(lineage: Driver) -> None:
     """A fine-tune of the model trained on the data: its use pays the model's owner no royalty
     (its license asks none) and the data's owner its royalty two steps up."""
