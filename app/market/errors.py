@@ -22,3 +22,12 @@ IDS_EXHAUSTED = register(MARKET, 10, "ids_exhausted", "every lease id is used")
 VERSION_UNAVAILABLE = register(
     MARKET, 11, "version_unavailable", "the version is not published, or revoked"
 )
+NOT_LEASABLE = register(
+    MARKET,
+    12,
+    "not_leasable",
+    "a version with upstream terms or federated contributors is paid per use, not rented",
+)
+TOO_MANY_OFFERS = register(
+    MARKET, 13, "too_many_offers", "the model has the most lease offers allowed"
+)

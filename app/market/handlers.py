@@ -12,11 +12,14 @@ raises ``TxError`` for anything the state refuses.
 
 from __future__ import annotations
 
+import itertools
+
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
 from app.credits import events as credit_events
 from app.credits.keeper import CreditsKeeper
+from app.federated.keeper import FederatedReader
 from app.market import errors, events
 from app.market.keeper import MarketKeeper
 from app.market.validation import MAX_LEASE_BLOCKS, lease_cost
@@ -122,10 +125,35 @@ def _withdrawn(model: str, version: str, why: str) -> Event:
     return Event(events.LEASE_WITHDRAWN, (("model", model), ("ref", ref), ("reason", why)))
 
 
+MAX_OFFERS_PER_MODEL = 64
+"""Most versions of one model on offer at once: a change of owner closes them all in one
+transaction (``MarketKeeper.close_model``), so their number is what bounds that work."""
+
+
 def offer_lease(ctx: MsgContext, msg: tx_pb2.OfferLease) -> Event:
     """Offer a live version of a model of the sender's organisation for rent (or change the
-    offer; leases already sold keep their terms)."""
-    _live_version(ctx.state, msg.model, msg.version, ctx.sender.org)
+    offer; leases already sold keep their terms). A version whose uses pay upstream licenses
+    (parents, training datasets) or a federated round's contributors is not rented: a lease
+    waives the per-use fee those shares are taken from."""
+    version = _live_version(ctx.state, msg.model, msg.version, ctx.sender.org)
+    if (
+        version.parents
+        or version.trained_on
+        or (FederatedReader(ctx.state).contributors(msg.model, msg.version) is not None)
+    ):
+        raise TxError(
+            errors.NOT_LEASABLE,
+            f"{version_ref(msg.model, msg.version)} pays upstream licenses or contributors per use",
+        )
+    market = MarketKeeper(ctx.state)
+    if market.offer(msg.model, msg.version) is None:
+        offered = sum(
+            1 for _ in itertools.islice(market.offers_of(msg.model), MAX_OFFERS_PER_MODEL)
+        )
+        if offered >= MAX_OFFERS_PER_MODEL:
+            raise TxError(
+                errors.TOO_MANY_OFFERS, f"{msg.model} has {offered} versions on offer already"
+            )
     offer = market_pb2.LeaseOffer(
         model=msg.model,
         version=msg.version,
@@ -136,7 +164,7 @@ def offer_lease(ctx: MsgContext, msg: tx_pb2.OfferLease) -> Event:
         max_blocks=msg.max_blocks or MAX_LEASE_BLOCKS,
         height=ctx.env.height,
     )
-    MarketKeeper(ctx.state).set_offer(offer)
+    market.set_offer(offer)
     return Event(
         events.LEASE_OFFERED,
         (
@@ -170,6 +198,8 @@ def lease_version(ctx: MsgContext, msg: tx_pb2.LeaseVersion) -> Event:
     renter = ctx.sender.org
     if offer.lessor_org == renter:
         raise TxError(errors.OWN_MODEL, f"{renter} owns {msg.model}")
+    if MembersReader(ctx.state).org(offer.lessor_org) is None:
+        raise TxError(errors.NO_OFFER, f"{offer.lessor_org} is no longer a member")
     _live_version(ctx.state, msg.model, msg.version, offer.lessor_org)
     if msg.blocks > offer.max_blocks:
         raise TxError(errors.BAD_BLOCKS, f"{ref} is rented for at most {offer.max_blocks} blocks")

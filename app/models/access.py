@@ -279,15 +279,15 @@ def _grant(
 def _lease_grant(
     state: Reader, case: _Case, live: list[_Live], clock: Clock | None
 ) -> state_pb2.AccessDecision | None:
-    """Grant if the requester's org rents a live version with download and the lease runs at
-    the clock's height (no clock: no lease is asked, as no license is)."""
+    """Grant if the requester's org rents a live version with download from its current owner
+    and the lease runs at the clock's height (no clock: no lease is asked, as no license is)."""
     if case.leases is None or clock is None:
         return None
     org = case.account.org
     for item in live:
         model, version = item.version.model, item.version.version
         lease = case.leases(state, org, model, version, clock.height)
-        if lease is not None and lease.download:
+        if lease is not None and lease.download and lease.lessor_org == item.model.owner_org:
             reason = f"{org} rents {item.ref} with download to height {lease.end_height}"
             proof = case.leases.proof(org, model, version, lease.id)
             return _granted(case, "lease", reason, item, proof)

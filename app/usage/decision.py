@@ -80,6 +80,8 @@ def evaluate_use(
     params, period_seconds = lineage.license_params(found)
     ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
     lease = leases(state, account.org, use.model, use.version, height) if leases else None
+    if lease is not None and lease.lessor_org != owner:
+        lease = None  # the model changed hands: the new owner's terms owe the old lease nothing
     if lease is not None:
         ctx["lease"] = lease_context(lease)
     if meter is not None and found.id not in meter.loaded:

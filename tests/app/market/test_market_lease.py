@@ -8,7 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from driver import Driver, digest, set_status, started, transfer
+from driver import (
+    Driver,
+    default_accounts,
+    digest,
+    make_account,
+    publish,
+    set_status,
+    started,
+    transfer,
+)
 from trade import (
     MODEL,
     balance,
@@ -27,6 +36,7 @@ from app.core.errors import ErrorCode
 from app.credits import errors as credit_errors
 from app.market import errors
 from app.market import keys as market_keys
+from app.market.handlers import MAX_OFFERS_PER_MODEL
 from app.market.validation import MAX_LEASE_BLOCKS
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -240,13 +250,84 @@ def test_a_withdrawn_offer_sells_no_lease_but_a_paid_one_runs_on(chain: Driver) 
     assert last_receipt(chain).fee == 0
 
 
-def test_a_transfer_closes_the_offer_and_the_lease_runs_on(chain: Driver) -> None:
+def test_a_transfer_closes_the_offer_and_the_new_owner_s_terms_apply(chain: Driver) -> None:
+    """A seller cannot hand out free uses of what it sold: after a change of owner the lease
+    waives nothing and grants no weights."""
     chain.ok("acme-admin", lease(blocks=100))
+    chain.ok("acme-user", use())
+    assert last_receipt(chain).fee == 0
+    assert access(chain, chain.height + 1).allowed
     chain.ok("uni-admin", transfer(MODEL, "openml"))
     assert offers(chain) == []
     expect(chain.run("acme-admin", lease(blocks=1, max_price=10)), errors.NO_OFFER)
     chain.ok("acme-user", use())
-    assert last_receipt(chain).fee == 0
+    assert last_receipt(chain).fee == 10  # 2 units at 5: the license's fee, no lease
+    assert not access(chain, chain.height + 1).allowed
+
+
+def test_a_lessor_removed_from_the_consortium_rents_nothing(tmp_path: Path) -> None:
+    """Credits never flow to an organisation governance removed: its offer rents nothing."""
+    accounts = default_accounts()
+    accounts["openml-admin"] = make_account("openml-admin", "openml", "admin")
+    gov = started(tmp_path / "gov", accounts=accounts, params={"voting_period_blocks": 20})
+    try:
+        publish_model(gov)
+        gov.ok("uni-admin", offer())
+        action = tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org="uni"))
+        proposal = tx_pb2.SubmitProposal(action=action, title="remove uni")
+        gov.ok("acme-admin", tx_pb2.Msg(submit_proposal=proposal))
+        for admin in ("acme-admin", "openml-admin"):
+            vote = tx_pb2.CastVote(proposal_id=1, option=tx_pb2.VOTE_OPTION_YES)
+            gov.ok(admin, tx_pb2.Msg(cast_vote=vote))
+        assert gov.query("/members/org", {"id": "uni"}).code != 0, "uni was removed"
+        before = balance(gov, "acme")
+        expect(gov.run("acme-admin", lease(blocks=10)), errors.NO_OFFER)
+        assert balance(gov, "acme") == before and leases(gov, org="acme") == []
+    finally:
+        gov.close()
+
+
+def test_versions_on_offer_per_model_are_bounded(chain: Driver) -> None:
+    """A change of owner closes every offer of a model in one transaction: their number is
+    bounded when they are made."""
+    for i in range(2, MAX_OFFERS_PER_MODEL + 1):
+        chain.ok("uni-admin", publish(MODEL, f"1.{i}"), offer(version=f"1.{i}"))
+    chain.ok("uni-admin", offer(price=7))  # changing an offer is not a new one
+    chain.ok("uni-admin", publish(MODEL, "9.9"))
+    expect(chain.run("uni-admin", offer(version="9.9")), errors.TOO_MANY_OFFERS)
+    result = chain.ok("uni-admin", transfer(MODEL, "openml"))
+    assert (
+        len([e for e in result.events if e.type == "market.lease_withdrawn"])
+        == MAX_OFFERS_PER_MODEL
+    )
+
+
+@pytest.mark.parametrize("kind", ["parent", "trained_on"])
+def test_a_version_that_pays_upstream_is_not_rented(chain: Driver, kind: str) -> None:
+    """A lease waives the per-use fee that royalties are taken from: a derivative is paid per
+    use, never rented."""
+    if kind == "parent":
+        child = publish(MODEL, "2.0", parents=[f"{MODEL}@1.0"])
+    else:
+        chain.ok(
+            "uni-pub",
+            tx_pb2.Msg(register_dataset=tx_pb2.RegisterDataset(owner_org="uni", name="d")),
+        )
+        chain.ok(
+            "uni-pub",
+            tx_pb2.Msg(
+                publish_dataset=tx_pb2.PublishDataset(
+                    dataset="uni/d",
+                    version="1",
+                    digest=digest("uni/d@1"),
+                    size_bytes=1,
+                    format="csv",
+                )
+            ),
+        )
+        child = publish(MODEL, "2.0", trained_on=["uni/d@1"])
+    chain.ok("uni-admin", child)
+    expect(chain.run("uni-admin", offer(version="2.0")), errors.NOT_LEASABLE)
 
 
 def test_a_revoked_version_is_neither_offered_nor_rented(chain: Driver) -> None:
