@@ -95,6 +95,50 @@ class _NodeCache:
         self._nodes.pop(h, None)
 
 
+VALUE_CACHE_BYTES = 32 * 1024 * 1024
+"""Keys and values of committed reads the store remembers (``_ValueCache``)."""
+
+
+class _ValueCache:
+    """Committed values by key (None: absent), so that a block reading the same parameters,
+    accounts, licenses and counters for each of its thousands of transactions asks LevelDB
+    once. Bounded by the bytes it holds; when full it starts over. ``commit`` puts each
+    written key's new value here after its batch is written, so a cached value is always the
+    committed one (the store has one writer and is read on that thread only)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._values: dict[bytes, bytes | None] = {}
+
+    def find(self, key: bytes) -> bytes | _Missing | None:
+        return self._values.get(key, MISSING)
+
+    def remember(self, key: bytes, value: bytes | None) -> None:
+        size = len(key) + (0 if value is None else len(value))
+        if self.used + size > self.capacity:
+            self._values.clear()
+            self.used = 0
+        old = self._values.get(key, MISSING)
+        if not isinstance(old, _Missing):
+            self.used -= len(key) + (0 if old is None else len(old))
+        self._values[key] = value
+        self.used += size
+
+    def committed(self, writes: tuple[tuple[bytes, bytes | None], ...]) -> None:
+        """The committed values of the keys a commit wrote."""
+        for key, value in writes:
+            if key in self._values:
+                self.remember(key, value)
+
+
+class _Missing:
+    """Not in the value cache (None means a key known to be absent)."""
+
+
+MISSING = _Missing()
+
+
 class MerkleStore:
     """Committed application state with a sparse-Merkle root over all of it.
 
@@ -102,9 +146,16 @@ class MerkleStore:
     other threads read a ``view()``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, node_cache_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        node_cache_size: int = 100_000,
+        value_cache_bytes: int = VALUE_CACHE_BYTES,
+    ) -> None:
         self._db: Any = plyvel.DB(os.fspath(path), create_if_missing=True)
         self._cache = _NodeCache(node_cache_size)
+        self._values = _ValueCache(value_cache_bytes)
         self._height = _read_u64(self._db.get(_META_HEIGHT))
         self._root: bytes = self._db.get(_META_ROOT) or EMPTY_ROOT
         self._keys = _read_u64(self._db.get(_META_KEYS))
@@ -132,7 +183,11 @@ class MerkleStore:
 
     def get(self, key: bytes) -> bytes | None:
         """The committed value of ``key``, or None."""
+        found = self._values.find(key)
+        if not isinstance(found, _Missing):
+            return found
         value: bytes | None = self._db.get(STATE_PREFIX + key)
+        self._values.remember(key, value)
         return value
 
     def iterate(
@@ -205,6 +260,7 @@ class MerkleStore:
             batch.put(_META_KEYS, keys.to_bytes(8, "big"))
             batch.put(_META_NODES, nodes.to_bytes(8, "big"))
         self._height, self._root, self._keys, self._nodes = height, staged.root, keys, nodes
+        self._values.committed(staged.writes)
         self._refresh_cache(staged)
 
     def prove(self, key: bytes) -> Proof:

@@ -311,10 +311,15 @@ def _convert(data: Any, limits: Limits, path: str, depth: int, budget: _Budget) 
         return str(data)
     if isinstance(data, list | tuple):
         budget.take(CONTAINER_SIZE)
-        items = tuple(
-            _convert(x, limits, f"{path}[{i}]", depth + 1, budget) for i, x in enumerate(data)
-        )
-        return new_list(items, limits)
+        converted: list[Value] = []
+        for i, x in enumerate(data):
+            scalar = _plain_scalar(x, limits, depth + 1)
+            if scalar is not None:
+                budget.take(scalar)
+                converted.append(x)
+            else:
+                converted.append(_convert(x, limits, f"{path}[{i}]", depth + 1, budget))
+        return new_list(tuple(converted), limits)
     if isinstance(data, Mapping):
         budget.take(CONTAINER_SIZE)
         return _convert_mapping(data, limits, path, depth, budget)
@@ -334,12 +339,36 @@ def _convert_mapping(
     keys = sorted(data, key=lambda k: (isinstance(k, str), k))
     items: dict[Key, Value] = {}
     for key in keys:
-        if type(key) is str:
-            budget.take(len(key))
-            named = key.isascii() and key.isidentifier()
-            inner = f"{path}.{key}" if named else f"{path}[{quote(key, 40)}]"
+        budget.take(len(key) if type(key) is str else 1)
+        value = data[key]
+        scalar = _plain_scalar(value, limits, depth + 1)
+        if scalar is not None:
+            budget.take(scalar)
+            items[key] = value
         else:
-            budget.take(1)
-            inner = f"{path}[{key}]"
-        items[key] = _convert(data[key], limits, inner, depth + 1, budget)
+            items[key] = _convert(value, limits, _inner_path(path, key), depth + 1, budget)
     return new_dict(items, limits, path)
+
+
+def _inner_path(path: str, key: Key) -> str:
+    """How an error names the value under ``key`` of the record at ``path``."""
+    if type(key) is str:
+        named = key.isascii() and key.isidentifier()
+        return f"{path}.{key}" if named else f"{path}[{quote(key, 40)}]"
+    return f"{path}[{key}]"
+
+
+def _plain_scalar(data: Any, limits: Limits, depth: int) -> int | None:
+    """The units of a str, int, bool or None that ``_convert`` would take as it is without
+    complaint (the common case, which needs no path); None for anything else, which goes
+    through ``_convert`` (and its errors, which name the path)."""
+    if depth > limits.max_value_depth:
+        return None
+    kind = type(data)
+    if kind is str:
+        return len(data) if len(data) <= limits.max_str_len else None
+    if kind is int:
+        return 1 if data.bit_length() <= limits.max_int_bits else None
+    if data is None or kind is bool:
+        return 1
+    return None

@@ -279,3 +279,22 @@ def test_sorted_keys_split_and_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     assert next(open_scan) == b"\x03"
     keys.add(b"\x03\x01")  # added after the scan started: not seen by it
     assert list(open_scan) == [bytes([i]) for i in range(4, 10)]
+
+
+def test_sorted_keys_bulk_update_keeps_order_and_open_scans(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many keys added at once are sorted together with those already there; a scan started
+    before sees exactly the keys there were when it started."""
+    monkeypatch.setattr(overlay_module, "CHUNK", 3)
+    keys = overlay_module.SortedKeys()
+    keys.update([bytes([i]) for i in (8, 2, 6)])  # three: the bulk path at CHUNK 3
+    open_scan = keys.scan(b"", inclusive=True)
+    assert next(open_scan) == b"\x02"
+    keys.update([bytes([i]) for i in (9, 1, 5, 3, 7, 0, 4)])
+    keys.add(b"\x05\x01")
+    assert list(open_scan) == [b"\x06", b"\x08"]
+    expected = sorted([bytes([i]) for i in range(10)] + [b"\x05\x01"])
+    assert list(keys.scan(b"", inclusive=True)) == expected
+    assert len(keys) == 11
+    assert next(keys.scan(b"\x05", inclusive=False)) == b"\x05\x01"

@@ -15,7 +15,8 @@ from app.store import MerkleStore, verify_proof
 from app.store.leveldb_store import NODE_PREFIX
 from app.store.smt import decode_node
 
-KEYS = st.sampled_from([b"", b"a", b"ab", b"abc", b"b", b"ba", b"c", b"\x00", b"\xff", b"\xff\x00"])
+KEY_UNIVERSE = [b"", b"a", b"ab", b"abc", b"b", b"ba", b"c", b"\x00", b"\xff", b"\xff\x00"]
+KEYS = st.sampled_from(KEY_UNIVERSE)
 VALUES = st.none() | st.sampled_from([b"1", b"2", b"three"]) | st.binary(min_size=1, max_size=8)
 
 
@@ -26,7 +27,7 @@ class StoreMachine(RuleBasedStateMachine):
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="store-model-")
         self.path = Path(self.dir) / "db"
-        self.store = MerkleStore(self.path, node_cache_size=8)
+        self.store = MerkleStore(self.path, node_cache_size=8, value_cache_bytes=24)
         self.model: dict[bytes, bytes] = {}
 
     @rule(writes=st.dictionaries(KEYS, VALUES, max_size=6))
@@ -58,7 +59,7 @@ class StoreMachine(RuleBasedStateMachine):
     def reopen(self) -> None:
         root, height = self.store.root, self.store.height
         self.store.close()
-        self.store = MerkleStore(self.path, node_cache_size=8)
+        self.store = MerkleStore(self.path, node_cache_size=8, value_cache_bytes=24)
         assert (self.store.root, self.store.height) == (root, height)
 
     @rule(key=KEYS)
@@ -73,7 +74,8 @@ class StoreMachine(RuleBasedStateMachine):
         assert list(self.store.iterate(b"a")) == sorted(
             (k, v) for k, v in self.model.items() if k.startswith(b"a")
         )
-        for key in [b"a", b"zz"]:
+        for key in [*KEY_UNIVERSE, b"zz"]:  # twice: a read from LevelDB, then from the cache
+            assert self.store.get(key) == self.model.get(key)
             assert self.store.get(key) == self.model.get(key)
         assert self.store.stats()["keys"] == len(self.model)
 
