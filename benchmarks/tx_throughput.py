@@ -46,6 +46,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import signal
 import subprocess
@@ -83,9 +84,17 @@ MEMPOOL_FULL = "mempool is full"
 # --- the consortium and the prepared transactions ------------------------------------------
 
 
-def bench_consortium(directory: Path, senders: int) -> Path:
-    """The example consortium plus ``senders`` accounts of acme-ai (consumer and publisher)."""
+def bench_consortium(directory: Path, senders: int, max_block_gas: int | None = None) -> Path:
+    """The example consortium plus ``senders`` accounts of acme-ai (consumer and publisher);
+    with ``max_block_gas``, that parameter instead of the example's (to see whether the block
+    gas budget or the app's CPU bounds the rate)."""
     text = tn.DEFAULT_CONSORTIUM.read_text()
+    if max_block_gas is not None:
+        text, count = re.subn(
+            r"(?m)^max_block_gas = \d+$", f"max_block_gas = {max_block_gas}", text
+        )
+        if count != 1:
+            raise SystemExit("the example consortium has no max_block_gas line to replace")
     extra = "".join(
         f'\n[[accounts]]\nname = "bench-{i:03d}"\norg = "{SENDER_ORG}"\n'
         'roles = ["consumer", "publisher"]\n'
@@ -508,7 +517,7 @@ def per_sender(args: argparse.Namespace, rate: float) -> int:
 
 def run_modelgov(directory: Path, validators: int, args: argparse.Namespace) -> list[Outcome]:
     directory.mkdir(parents=True)
-    consortium = bench_consortium(directory, args.senders)
+    consortium = bench_consortium(directory, args.senders, args.max_block_gas)
     home = directory / "net"
     net = tn.init(
         home,
@@ -667,6 +676,9 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=10656, help="modelgov nodes")
     parser.add_argument("--kvstore-base-port", type=int, default=9656)
     parser.add_argument("--skip-kvstore", action="store_true")
+    parser.add_argument(
+        "--max-block-gas", type=int, default=None, help="modelgov's parameter (default: example's)"
+    )
     parser.add_argument("--skip-modelgov", action="store_true")
     parser.add_argument("--kvstore-tx-bytes", type=int, default=0, help="0: the use txs' size")
     args = parser.parse_args()
