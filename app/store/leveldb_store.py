@@ -115,13 +115,13 @@ class _ValueCache:
         return self._values.get(key, MISSING)
 
     def remember(self, key: bytes, value: bytes | None) -> None:
-        size = len(key) + (0 if value is None else len(value))
+        size = _entry_size(key, value)
         if self.used + size > self.capacity:
             self._values.clear()
             self.used = 0
         old = self._values.get(key, MISSING)
         if not isinstance(old, _Missing):
-            self.used -= len(key) + (0 if old is None else len(old))
+            self.used -= _entry_size(key, old)
         self._values[key] = value
         self.used += size
 
@@ -130,6 +130,15 @@ class _ValueCache:
         for key, value in writes:
             if key in self._values:
                 self.remember(key, value)
+
+
+ENTRY_OVERHEAD = 100
+"""Bytes a cached entry costs the process beyond its key and value (the dict slot, two bytes
+objects): counted so that many tiny entries (reads of absent keys) stay within the budget."""
+
+
+def _entry_size(key: bytes, value: bytes | None) -> int:
+    return ENTRY_OVERHEAD + len(key) + (0 if value is None else len(value))
 
 
 class _Missing:

@@ -23,11 +23,13 @@ VALUES = st.none() | st.sampled_from([b"1", b"2", b"three"]) | st.binary(min_siz
 class StoreMachine(RuleBasedStateMachine):
     """Random staged commits of puts/deletes, reopenings and stale commits versus a dict."""
 
+    VALUE_CACHE = 100_000  # every key's value stays cached across commits
+
     def __init__(self) -> None:
         super().__init__()
         self.dir = tempfile.mkdtemp(prefix="store-model-")
         self.path = Path(self.dir) / "db"
-        self.store = MerkleStore(self.path, node_cache_size=8, value_cache_bytes=24)
+        self.store = MerkleStore(self.path, node_cache_size=8, value_cache_bytes=self.VALUE_CACHE)
         self.model: dict[bytes, bytes] = {}
 
     @rule(writes=st.dictionaries(KEYS, VALUES, max_size=6))
@@ -59,7 +61,7 @@ class StoreMachine(RuleBasedStateMachine):
     def reopen(self) -> None:
         root, height = self.store.root, self.store.height
         self.store.close()
-        self.store = MerkleStore(self.path, node_cache_size=8, value_cache_bytes=24)
+        self.store = MerkleStore(self.path, node_cache_size=8, value_cache_bytes=self.VALUE_CACHE)
         assert (self.store.root, self.store.height) == (root, height)
 
     @rule(key=KEYS)
@@ -90,6 +92,16 @@ class StoreMachine(RuleBasedStateMachine):
 
 TestStoreMachine = StoreMachine.TestCase
 TestStoreMachine.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+
+
+class TinyValueCacheMachine(StoreMachine):
+    """The same with a value cache of two or three entries, so that it starts over often."""
+
+    VALUE_CACHE = 250
+
+
+TestTinyValueCache = TinyValueCacheMachine.TestCase
+TestTinyValueCache.settings = settings(max_examples=50, stateful_step_count=30, deadline=None)
 
 
 def stored_nodes(store: MerkleStore) -> dict[bytes, bytes]:
