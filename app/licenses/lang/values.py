@@ -331,12 +331,15 @@ def _convert(data: Any, limits: Limits, path: str, depth: int, budget: _Budget) 
 def _convert_mapping(
     data: Mapping[Any, Any], limits: Limits, path: str, depth: int, budget: _Budget
 ) -> DictV:
-    for key in data:
-        if isinstance(key, bool) or not isinstance(key, int | str):
-            raise TypeError(f"{path} has a key of type {type(key).__name__}; keys are str or int")
+    text_keys = all(type(key) is str for key in data)  # a host record's keys: the usual case
+    if not text_keys:
+        for key in data:
+            if isinstance(key, bool) or not isinstance(key, int | str):
+                kind = type(key).__name__
+                raise TypeError(f"{path} has a key of type {kind}; keys are str or int")
     budget.take(len(data))  # each entry's value is at least one unit: refuse before sorting
     budget.used -= len(data)
-    keys = sorted(data, key=lambda k: (isinstance(k, str), k))
+    keys = sorted(data) if text_keys else sorted(data, key=lambda k: (isinstance(k, str), k))
     items: dict[Key, Value] = {}
     for key in keys:
         budget.take(len(key) if type(key) is str else 1)
