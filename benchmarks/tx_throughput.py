@@ -54,6 +54,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -300,6 +301,7 @@ class Chain:
     def __init__(self, url: str) -> None:
         self.rpc = RpcClient(url, timeout=30)
         self._times: dict[int, float] = {}
+        self.refused: Counter[str] = Counter()  # txs refused in the blocks read, by code
 
     def height(self) -> int:
         return int(self.rpc.status()["sync_info"]["latest_block_height"])
@@ -332,7 +334,14 @@ class Chain:
                 if "could not find results" not in str(exc):
                     raise
                 time.sleep(0.05)
-        return sum(1 for r in results.get("txs_results") or [] if int(r.get("code", 0)) == 0)
+        ok = 0
+        for r in results.get("txs_results") or []:
+            code = int(r.get("code", 0))
+            if code == 0:
+                ok += 1
+            else:
+                self.refused[f"{r.get('codespace', '')}/{code}"] += 1
+        return ok
 
     def tx_hashes(self, height: int) -> list[str]:
         txs = self.rpc.call("block", height=str(height))["block"]["data"]["txs"] or []
@@ -434,6 +443,7 @@ class Outcome:
     latency_txs: int = 0
     load: float = 0.0  # 1-minute load average when the saturation window closed
     errors: list[str] = field(default_factory=list)
+    refused_in_blocks: dict[str, int] = field(default_factory=dict)  # codespace/code -> txs
 
 
 @dataclass
@@ -463,6 +473,7 @@ def measure(setup: Setup, senders: list[Sender], args: argparse.Namespace, size:
     out.cpu = role_cpu(setup.pids, ticks, ticks_after, closed - opened)
     chain.drained(setup.urls)
     out.tps, out.committed, out.blocks = window_rate(chain, first, opened, closed)
+    out.refused_in_blocks = dict(chain.refused)
     out.app_us = app_split(counters, counters_after, out.committed)
     out.rate = out.tps / 2
     if out.rate > 0 and args.latency_duration > 0:
@@ -716,6 +727,10 @@ def main() -> None:
             print(f"- {o.setup} x{o.validators}: {o.retries} broadcasts met a full mempool")
         for error in o.errors:
             print(f"- {o.setup} x{o.validators} refusal: {error}")
+        for code, count in sorted(o.refused_in_blocks.items()):
+            print(
+                f"- {o.setup} x{o.validators}: {count} txs refused in the window's blocks ({code})"
+            )
 
 
 if __name__ == "__main__":
