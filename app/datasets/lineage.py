@@ -43,7 +43,11 @@ ask and no one to pay. An upstream ``allow``'s fee is ignored: upstream owners a
 ``royalty``. Every script run pays its gas into the transaction's meter (and each license its
 first load in the block); all runs of one check share LINEAGE_GAS_FACTOR times the license gas
 limit (first loads of their licenses in the block included), past which the check refuses
-with ``upstream_out_of_gas``.
+with ``upstream_out_of_gas``. What a check pays thus depends on the state before its
+transaction and on the block's earlier transactions (which licenses they loaded), never on a
+node's process: ``finalize_block`` starts each block with nothing loaded, and a program from the
+cache runs and costs as one checked again, so a restarted validator computes the same gas and
+answers (tests/app/datasets/test_lineage_gas.py).
 """
 
 from __future__ import annotations
