@@ -15,7 +15,11 @@ Three rules use it (this module is the datasets domain's public surface for them
 - publishing a derivative (``check_inputs``, from the models' publish): each direct input the
   publisher's organisation does not own needs its receipt of an allowed ``fine-tune`` (a
   parent) or ``training`` (a dataset) use, and each direct input's license that defines
-  ``derive(ctx)`` must allow the derivative;
+  ``derive(ctx)`` must allow the derivative. A receipt licenses one derivative model: the first
+  publication (or federated round) it licenses binds it to that model (``bind_receipts``), whose
+  later versions (a round's update and aggregate included) may name it again; any other model
+  needs a receipt of its own (``receipt_spent``). A use licenses what was made of it, not
+  every model its buyer will ever publish;
 - using a derivative (``ask_upstream``, from the usage decision): every upstream version's
   license must allow the use asked on the derivative's behalf (``ctx.derivative`` set), and
   each that defines ``royalty(ctx)`` names its share of the fee in basis points.
@@ -61,6 +65,7 @@ from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
 from app.core.text import quote
 from app.core.valuemap import to_data
 from app.datasets import errors
+from app.datasets.keeper import DatasetsKeeper, DatasetsReader
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
     Limits,
@@ -75,7 +80,7 @@ from app.members.keeper import MembersReader
 from app.models import errors as model_errors
 from app.models.keeper import DATASET, ModelsReader, split_ref, version_ref
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from app.state import Reader
+from app.state import Overlay, Reader
 from app.usage.keeper import DEFAULT_PERIOD_SECONDS, UsageReader
 
 MAX_DEPTH = 8
@@ -462,19 +467,24 @@ def check_inputs(
     """May ``account``'s organisation publish ``child``? Each trained_on is a live dataset
     version; each direct input another org owns is licensed by one of ``child.receipts``; the
     upstream is within the bounds; each direct input's ``derive(ctx)`` allows it. The terms
-    the inputs carry into ``child`` (``pin_inputs``), to record on it. Raises TxError
-    (models: not_dataset, unlicensed_input, derive_refused; datasets: lineage_too_large,
-    upstream_failed, upstream_out_of_gas)."""
+    the inputs carry into ``child`` (``pin_inputs``, with the receipt that licensed each), to
+    record on it and to ``bind_receipts`` with. Raises TxError (models: not_dataset,
+    unlicensed_input, derive_refused; datasets: lineage_too_large, upstream_failed,
+    upstream_out_of_gas, receipt_spent)."""
     reader = ModelsReader(state)
     for ref in child.trained_on:
         _check_dataset(reader, ref)
     licensed = _licensed(state, account.org, child.receipts)
     inputs = [(r, PARENT, FINE_TUNE) for r in child.parents]
     inputs += [(r, TRAINED_ON, TRAINING) for r in child.trained_on]
+    receipts: dict[str, int] = {}
     for ref, _, purpose in inputs:
-        _check_licensed(reader, ref, purpose, account.org, licensed)
+        receipt = _licensing_receipt(state, ref, purpose, (account.org, child.model), licensed)
+        receipts.setdefault(ref, receipt)
     start = version_ref(child.model, child.version)
     pins = pin_inputs(state, [*child.parents, *child.trained_on])
+    for pin in pins:
+        pin.receipt = receipts[pin.ref]
     _, cut = upstream(reader, child.parents, child.trained_on, start, pins)
     if cut:
         raise TxError(
@@ -489,6 +499,15 @@ def check_inputs(
     return pins
 
 
+def bind_receipts(state: Overlay, model_id: str, pins: Sequence[state_pb2.InputTerms]) -> None:
+    """Bind each receipt that licensed an input of a version of ``model_id`` (``pins`` from
+    ``check_inputs``) to that model: it licenses no other."""
+    keeper = DatasetsKeeper(state)
+    for pin in pins:
+        if pin.receipt:
+            keeper.bind(pin.receipt, model_id)
+
+
 def _check_dataset(reader: ModelsReader, ref: str) -> None:
     """``ref`` is a live version of a dataset; raises TxError(not_dataset)."""
     model_id, version = split_ref(ref)
@@ -500,32 +519,51 @@ def _check_dataset(reader: ModelsReader, ref: str) -> None:
         raise TxError(model_errors.NOT_DATASET, f"trained_on {ref} is revoked")
 
 
-def _licensed(state: Reader, org: str, receipt_ids: Sequence[int]) -> dict[str, set[str]]:
-    """Purposes licensed to ``org`` by its receipts, by version ref; raises
+def _licensed(
+    state: Reader, org: str, receipt_ids: Sequence[int]
+) -> dict[tuple[str, str], list[int]]:
+    """``org``'s receipts by (version ref, purpose), in listed order, each once; raises
     TxError(unlicensed_input) for a receipt that is not ``org``'s."""
     usage = UsageReader(state)
-    licensed: dict[str, set[str]] = {}
-    for receipt_id in receipt_ids:
+    licensed: dict[tuple[str, str], list[int]] = {}
+    for receipt_id in dict.fromkeys(receipt_ids):
         receipt = usage.receipt(receipt_id)
         if receipt is None or receipt.consumer_org != org:
             raise TxError(
                 model_errors.UNLICENSED_INPUT, f"receipt {receipt_id} is not a receipt of {org}"
             )
-        ref = version_ref(receipt.model, receipt.version)
-        licensed.setdefault(ref, set()).add(receipt.purpose)
+        key = (version_ref(receipt.model, receipt.version), receipt.purpose)
+        licensed.setdefault(key, []).append(receipt_id)
     return licensed
 
 
-def _check_licensed(
-    reader: ModelsReader, ref: str, purpose: str, org: str, licensed: dict[str, set[str]]
-) -> None:
-    """``org`` owns the input ``ref`` or holds a receipt of an allowed ``purpose`` use of it;
-    raises TxError(unlicensed_input)."""
-    model = reader.model(split_ref(ref)[0])
+def _licensing_receipt(
+    state: Reader,
+    ref: str,
+    purpose: str,
+    deriving: tuple[str, str],
+    licensed: dict[tuple[str, str], list[int]],
+) -> int:
+    """What licenses the organisation of ``deriving`` (org, derivative model) to derive from
+    ``ref``: 0 when it owns ``ref``, else the first of its receipts of an allowed ``purpose``
+    use of ``ref`` that licensed no other model yet. Raises TxError(unlicensed_input, or
+    receipt_spent when each such receipt licensed another model)."""
+    org, child_model = deriving
+    model = ModelsReader(state).model(split_ref(ref)[0])
     if model is not None and model.owner_org == org:
-        return
-    if purpose in licensed.get(ref, ()):
-        return
+        return 0
+    candidates = licensed.get((ref, purpose), [])
+    bound = DatasetsReader(state)
+    for receipt_id in candidates:
+        if bound.licensed_model(receipt_id) in ("", child_model):
+            return receipt_id
+    if candidates:
+        first = candidates[0]
+        raise TxError(
+            errors.RECEIPT_SPENT,
+            f"receipt {first} already licensed {bound.licensed_model(first)}: a receipt licenses "
+            f"one derivative model; take another {purpose} use of {ref} for {child_model}",
+        )
     owner = model.owner_org if model is not None else "nobody"
     raise TxError(
         model_errors.UNLICENSED_INPUT,

@@ -44,6 +44,7 @@ def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
         raise TxError(errors.BASE_NOT_FOUND, f"{msg.base_model}@{msg.base_version} not published")
     _check_target_free(ctx, msg.target_model, msg.target_version)
     [base_terms] = _check_derivative(ctx, msg, target)
+    lineage.bind_receipts(ctx.state, msg.target_model, [base_terms])
     members = MembersReader(ctx.state)
     for org in msg.invited_orgs:
         if members.org(org) is None:

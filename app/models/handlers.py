@@ -87,6 +87,7 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
         inherited.license = model.default_license
         msg = inherited
     pins = _check_inputs(ctx, msg)
+    lineage.bind_receipts(ctx.state, msg.model, pins)
     claimed = 0
     if msg.claim_salt:
         claims = ClaimsKeeper(ctx.state)

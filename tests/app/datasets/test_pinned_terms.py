@@ -277,3 +277,99 @@ def test_a_pin_is_one_point_read(terms: state_pb2.InputTerms | None, asked: Any)
         return
     found = pinned_attachment(keeper, "uni/m@1", terms)
     assert (found.license if found is not None else "") == asked
+
+
+# --- a receipt licenses one derivative model -----------------------------------------------
+
+Step = tuple[str, str, list[str], "ErrorCode | str", dict[str, Any]]
+"""A publication of acme/MODEL@VERSION fine-tuned from uni/base@1 naming receipts (r1, r2):
+the error, or the receipt its pin names; with these other fields of PublishVersion."""
+UNCLAIMED = {"claim_salt": b"s" * 32}
+"""A salt revealing no claim: refused (claim_not_found) after the receipts were bound."""
+ONE_MODEL: list[tuple[str, list[Step]]] = [
+    ("next-version-of-the-same-model", [
+        ("ft", "1", ["r1"], "r1", {}),
+        ("ft", "2", ["r1"], "r1", {}),
+    ]),
+    ("another-model", [
+        ("ft", "1", ["r1"], "r1", {}),
+        ("other", "1", ["r1"], errors.RECEIPT_SPENT, {}),
+    ]),
+    ("another-model-with-its-own", [
+        ("ft", "1", ["r1"], "r1", {}),
+        ("other", "1", ["r2"], "r2", {}),
+    ]),
+    ("spent-then-fresh", [
+        ("ft", "1", ["r1"], "r1", {}),
+        ("other", "1", ["r1", "r2"], "r2", {}),
+        ("other", "2", ["r1", "r2"], "r2", {}),
+    ]),
+    # a receipt named twice in one publication is refused before it runs (models/15 too_many)
+    ("first-usable-of-two", [
+        ("ft", "1", ["r1", "r2"], "r1", {}),
+        ("other", "1", ["r2"], "r2", {}),
+    ]),
+    ("a-refused-publication-binds-nothing", [
+        ("other", "1", ["r1"], "claim_not_found", UNCLAIMED),
+        ("ft", "1", ["r1"], "r1", {}),
+    ]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("steps", [c[1] for c in ONE_MODEL], ids=[c[0] for c in ONE_MODEL])
+def test_a_receipt_licenses_one_derivative_model(tmp_path: Path, steps: list[Step]) -> None:
+    driver = started(tmp_path)
+    driver.ok("uni-pub", register("uni", "base"), publish("uni/base", "1"))
+    [r1, r2] = licensed(driver, "uni-pub", "acme-user", ["uni/base@1", "uni/base@1"])
+    ids = {"r1": r1, "r2": r2}
+    driver.ok("acme-pub", register("acme", "ft"), register("acme", "other"))
+    for model, version, named, expected, extra in steps:
+        receipts = [ids[n] for n in named]
+        body = publish(
+            f"acme/{model}", version, parents=["uni/base@1"], license_receipts=receipts, **extra
+        )
+        result = driver.run("acme-pub", body)
+        if isinstance(expected, ErrorCode):
+            expect(result, expected)
+            assert "already licensed acme/ft: a receipt licenses one derivative model" in result.log
+        elif expected not in ids:
+            assert result.code != 0 and expected in result.log, result.log
+        else:
+            assert result.code == 0, result.log
+            [pin] = version_record(driver, f"acme/{model}@{version}").input_terms
+            assert pin.receipt == ids[expected]
+    driver.close()
+
+
+def test_a_round_binds_its_receipt_to_its_target_model(lineage: Driver) -> None:
+    """Opening a round spends the receipt on the target model: its update and aggregate are
+    that model's versions (they carry it), another model may not name it."""
+    lineage.ok("uni-pub", register("uni", "base"), publish("uni/base", "1"))
+    [receipt] = licensed(lineage, "uni-pub", "acme-user", ["uni/base@1"])
+    opened, update, final = round_msgs(receipt)
+    lineage.ok("acme-pub", register("acme", "fed"), register("acme", "ft"), opened)
+    lineage.ok("acme-pub", update)
+    lineage.ok("acme-pub", final)
+    assert version_record(lineage, "acme/fed@1-update-acme").input_terms[0].receipt == receipt
+    assert version_record(lineage, "acme/fed@1").input_terms[0].receipt == receipt
+    again = publish("acme/fed", "2", parents=["uni/base@1"], license_receipts=[receipt])
+    lineage.ok("acme-pub", again)
+    other = publish("acme/ft", "1", parents=["uni/base@1"], license_receipts=[receipt])
+    expect(lineage.run("acme-pub", other), errors.RECEIPT_SPENT)
+
+
+def test_a_training_receipt_licenses_one_model(lineage: Driver) -> None:
+    """The fixture's training receipt licensed acme/net: acme/net@2 may name it again, a new
+    model trained on the same data needs a training use of its own."""
+    receipt = version_record(lineage, f"{MODEL}@1").input_terms[0].receipt
+    assert receipt > 0
+    lineage.ok("acme-pub", register("acme", "net2"))
+    trained = publish(MODEL, "2", trained_on=[f"{DATA}@1"], license_receipts=[receipt])
+    lineage.ok("acme-pub", trained)
+    other = publish("acme/net2", "1", trained_on=[f"{DATA}@1"], license_receipts=[receipt])
+    refused = lineage.run("acme-pub", other)
+    expect(refused, errors.RECEIPT_SPENT)
+    assert f"take another training use of {DATA}@1 for acme/net2" in refused.log
+    fresh = receipt_id(lineage.ok("acme-user", use(f"{DATA}@1")))
+    own = publish("acme/net2", "1", trained_on=[f"{DATA}@1"], license_receipts=[fresh])
+    lineage.ok("acme-pub", own)
