@@ -10,7 +10,7 @@ node: those recorded before it, and a federated aggregate (its round checked the
 opened; the aggregate lists the base first, then the updates, so the base's terms are asked
 first).
 
-Three rules use it (this module is the datasets domain's public surface for them):
+Two rules use it (this module is the datasets domain's public surface for them):
 
 - publishing a derivative (``check_inputs``, from the models' publish): each direct input the
   publisher's organisation does not own needs its receipt of an allowed ``fine-tune`` (a
