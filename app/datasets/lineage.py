@@ -19,7 +19,8 @@ Two rules use it (this module is the datasets domain's public surface for them):
   publication (or federated round) it licenses binds it to that model (``bind_receipts``), whose
   later versions (a round's update and aggregate included) may name it again; any other model
   needs a receipt of its own (``receipt_spent``). A use licenses what was made of it, not
-  every model its buyer will ever publish;
+  every model its buyer will ever publish. A license attached to a derivative later is asked
+  of the same ``derive(ctx)`` rules (``check_attach``, from the licenses' attach);
 - using a derivative (``ask_upstream``, from the usage decision): every upstream version's
   license must allow the use asked on the derivative's behalf (``ctx.derivative`` set), and
   each that defines ``royalty(ctx)`` names its share of the fee in basis points.
@@ -497,6 +498,36 @@ def check_inputs(
     for ref, relation, purpose in inputs:
         _derive(asker, Upstream(ref, 1, relation, pinned[ref]), purpose, child)
     return pins
+
+
+def check_attach(
+    state: Reader,
+    account: state_pb2.Account,
+    version: state_pb2.Version,
+    license_id: str,
+    clock: tuple[int, int],
+    meter: GasMeter | None = None,
+) -> None:
+    """May ``license_id`` govern the derivative ``version`` from now on? Each direct input's
+    ``derive(ctx)``, under the terms ``version`` pinned on it, is asked again with
+    ``license_id`` as ``ctx.derivative.license``, as at the publication: else an owner could
+    publish under the license an input requires, then attach another. Raises TxError
+    (models: derive_refused; datasets: upstream_failed, upstream_out_of_gas)."""
+    child = Derivative(
+        model=version.model,
+        version=version.version,
+        owner=account.org,
+        license=license_id,
+        parents=version.parents,
+        trained_on=version.trained_on,
+        receipts=(),
+    )
+    pinned = pins_by_ref(version.input_terms)
+    asker = _asker(state, account, clock, meter)
+    inputs = [(r, PARENT, FINE_TUNE) for r in version.parents]
+    inputs += [(r, TRAINED_ON, TRAINING) for r in version.trained_on]
+    for ref, relation, purpose in inputs:
+        _derive(asker, Upstream(ref, 1, relation, pinned.get(ref)), purpose, child)
 
 
 def bind_receipts(state: Overlay, model_id: str, pins: Sequence[state_pb2.InputTerms]) -> None:

@@ -20,6 +20,7 @@ from app.core.errors import ErrorCode, TxError
 from app.datasets import errors
 from app.datasets.lineage import pinned_attachment
 from app.licenses.keeper import LicensesKeeper
+from app.models import errors as model_errors
 from app.pb.modelgov.v1 import federated_pb2, state_pb2, tx_pb2
 from app.state import Overlay
 from app.usage import errors as usage_errors
@@ -373,3 +374,65 @@ def test_a_training_receipt_licenses_one_model(lineage: Driver) -> None:
     fresh = receipt_id(lineage.ok("acme-user", use(f"{DATA}@1")))
     own = publish("acme/net2", "1", trained_on=[f"{DATA}@1"], license_receipts=[fresh])
     lineage.ok("acme-pub", own)
+
+
+# --- a license attached to a derivative later answers to its inputs' derive(ctx) -----------
+
+RAIL = (Path(__file__).resolve().parents[3] / "genesis/licenses/responsible-use.lic").read_text()
+REFUSE_ALL = ALLOW + "\n\ndef derive(ctx):\n    return deny('no derivatives')\n"
+
+# (kind, the license acme attaches to acme/ft@1 later, the error or None)
+REATTACH_CHILD: list[tuple[str, str, ErrorCode | None]] = [
+    ("another-required-license", "uni/rail2", None),
+    ("a-license-the-input-does-not-allow", "acme/price", model_errors.DERIVE_REFUSED),
+    ("the-same-license-again", "uni/rail", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("license_id", "error"), [c[1:] for c in REATTACH_CHILD], ids=[c[0] for c in REATTACH_CHILD]
+)
+def test_a_derivative_cannot_shed_the_license_its_input_requires(
+    tmp_path: Path, license_id: str, error: ErrorCode | None
+) -> None:
+    """uni/base@1 is under responsible-use with required_licenses [uni/rail, uni/rail2]: acme
+    published acme/ft@1 under uni/rail; attaching a license outside the list later is refused
+    as the publication would have been. The base's terms are the pinned ones: uni attaching a
+    license that refuses every derivative to the base changes nothing for acme/ft@1's
+    attachments."""
+    driver = started(tmp_path)
+    driver.ok("uni-pub", register("uni", "base"), publish("uni/base", "1"))
+    [receipt] = licensed(driver, "uni-pub", "acme-user", ["uni/base@1"])
+    required = ["uni/rail", "uni/rail2"]
+    driver.ok("uni-pub", deploy("rail", RAIL), deploy("rail2", RAIL))
+    driver.ok("uni-pub", deploy("gate", RAIL, required_licenses=required))
+    driver.ok("uni-pub", attach("uni/base@1", "uni/gate"))
+    driver.ok("acme-pub", deploy("price", PRICE, price=1000), register("acme", "ft"))
+    tuned = publish(
+        "acme/ft", "1", parents=["uni/base@1"], license_receipts=[receipt], license="uni/rail"
+    )
+    driver.ok("acme-pub", tuned)
+    driver.ok("uni-pub", deploy("refuse", REFUSE_ALL), attach("uni/base@1", "uni/refuse"))
+    result = driver.run("acme-pub", attach("acme/ft@1", license_id))
+    if error is None:
+        assert result.code == 0, result.log
+    else:
+        expect(result, error)
+        assert "must be licensed under one of" in result.log
+    driver.close()
+
+
+def test_attaching_to_a_version_without_inputs_asks_no_derive(tmp_path: Path) -> None:
+    """uni/m@2's input had no license when m@2 was published: attaching any license to m@2
+    asks nothing of m@1, even after m@1 gets a license refusing every derivative."""
+    driver = started(tmp_path)
+    driver.ok("uni-pub", deploy("refuse", REFUSE_ALL), deploy("price", PRICE, price=1))
+    driver.ok("uni-pub", register("uni", "m"), publish("uni/m", "1"))
+    driver.ok("uni-pub", publish("uni/m", "2", parents=["uni/m@1"]))
+    driver.ok("uni-pub", attach("uni/m@1", "uni/refuse"))
+    driver.ok("uni-pub", attach("uni/m@2", "uni/price"))
+    expect(
+        driver.run("uni-pub", publish("uni/m", "3", parents=["uni/m@1"])),
+        model_errors.DERIVE_REFUSED,
+    )  # the control: a derivative published now carries uni/refuse
+    driver.close()
