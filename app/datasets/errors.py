@@ -21,3 +21,6 @@ UPSTREAM_FAILED = register(
 UPSTREAM_OUT_OF_GAS = register(
     DATASETS, 7, "upstream_out_of_gas", "asking the upstream licenses ran out of the lineage gas"
 )
+RECEIPT_SPENT = register(
+    DATASETS, 8, "receipt_spent", "the receipt already licensed another derivative model"
+)

@@ -2,7 +2,7 @@
 
 A dataset is a ``Model`` record of kind "dataset" with ordinary versions (``app.models.keeper``
 writes them); this keeper indexes which ids are datasets, so that listing them never scans the
-models.
+models, and which derivative model each receipt of a fine-tune or training use licensed.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ class DatasetsReader:
         for key, _ in self.state.iterate(keys.DATASET, start):
             yield key[len(keys.DATASET) :].decode()
 
+    def licensed_model(self, receipt_id: int) -> str:
+        """The derivative model receipt ``receipt_id`` licensed ("" when none yet)."""
+        raw = self.state.get(keys.licensed_key(receipt_id))
+        return "" if raw is None else raw.decode()
+
 
 class DatasetsKeeper(DatasetsReader):
     """Read-write view for the datasets handlers and genesis."""
@@ -42,3 +47,7 @@ class DatasetsKeeper(DatasetsReader):
     def add(self, dataset_id: str) -> None:
         """Index a newly registered dataset."""
         self.state.set(keys.dataset_key(dataset_id), b"\x01")
+
+    def bind(self, receipt_id: int, model_id: str) -> None:
+        """Record that receipt ``receipt_id`` licensed the derivative model ``model_id``."""
+        self.state.set(keys.licensed_key(receipt_id), model_id.encode())

@@ -10,22 +10,49 @@ node: those recorded before it, and a federated aggregate (its round checked the
 opened; the aggregate lists the base first, then the updates, so the base's terms are asked
 first).
 
-Three rules use it (this module is the datasets domain's public surface for them):
+Two rules use it (this module is the datasets domain's public surface for them):
 
 - publishing a derivative (``check_inputs``, from the models' publish): each direct input the
   publisher's organisation does not own needs its receipt of an allowed ``fine-tune`` (a
   parent) or ``training`` (a dataset) use, and each direct input's license that defines
-  ``derive(ctx)`` must allow the derivative;
+  ``derive(ctx)`` must allow the derivative. A receipt licenses one derivative model: the first
+  publication (or federated round) it licenses binds it to that model (``bind_receipts``), whose
+  later versions (a round's update and aggregate included) may name it again; any other model
+  needs a receipt of its own (``receipt_spent``). A use licenses what was made of it, not
+  every model its buyer will ever publish. A license attached to a derivative later is asked
+  of the same ``derive(ctx)`` rules (``check_attach``, from the licenses' attach);
 - using a derivative (``ask_upstream``, from the usage decision): every upstream version's
   license must allow the use asked on the derivative's behalf (``ctx.derivative`` set), and
   each that defines ``royalty(ctx)`` names its share of the fee in basis points.
+
+The terms asked are those each input carried into its derivative when the derivative was
+published: a publication pins on the new version (``Version.input_terms``) the attachment that
+governed each direct input then (its sequence number in the input's attachment history, which
+is append-only, so the pinned one stays a point read), and the walk asks each upstream version
+under the pin of the edge it reaches it by first (nearest first, in listed order). An owner who
+attaches another license to an input later changes nothing for derivatives published before:
+neither the fee shares nor the allowed uses of what was built on the earlier terms. An input
+that had no license when the derivative was published is pinned as such and never asked for
+that derivative or what derives from it through it, even once its owner attaches one (its
+later derivatives carry that license). There is no revocation of a license or an attachment
+(a deployed license is immutable, attachments are appended): a pinned attachment is always
+there, and a pin that names none (only a hand-written genesis could) refuses the use
+(``upstream_failed``) rather than ask other terms. A revoked upstream version still binds its
+derivatives under its pinned terms: revoking stops its own uses, not those of what was built
+on it. A version recorded before pinning (an older genesis) asks the attachment in force.
+A federated round pins its base's attachment when it opens (``Round.base_terms``); its update
+and aggregate versions carry that pin for the base.
 
 An upstream version without a license, or whose owner is no longer a member, has no terms to
 ask and no one to pay. An upstream ``allow``'s fee is ignored: upstream owners are paid by
 ``royalty``. Every script run pays its gas into the transaction's meter (and each license its
 first load in the block); all runs of one check share LINEAGE_GAS_FACTOR times the license gas
 limit (first loads of their licenses in the block included), past which the check refuses
-with ``upstream_out_of_gas``.
+with ``upstream_out_of_gas``. What a check pays thus depends on the state before its
+transaction and on the block's earlier transactions (which licenses they loaded), never on a
+node's process: ``finalize_block`` starts each block with nothing loaded, and a program from the
+cache runs and costs as one checked again, so a restarted validator computes the same gas and
+answers (tests/app/datasets/test_lineage_gas.py).
 """
 
 from __future__ import annotations
@@ -39,6 +66,7 @@ from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
 from app.core.text import quote
 from app.core.valuemap import to_data
 from app.datasets import errors
+from app.datasets.keeper import DatasetsKeeper, DatasetsReader
 from app.licenses.keeper import LicensesReader
 from app.licenses.lang import (
     Limits,
@@ -53,7 +81,7 @@ from app.members.keeper import MembersReader
 from app.models import errors as model_errors
 from app.models.keeper import DATASET, ModelsReader, split_ref, version_ref
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
-from app.state import Reader
+from app.state import Overlay, Reader
 from app.usage.keeper import DEFAULT_PERIOD_SECONDS, UsageReader
 
 MAX_DEPTH = 8
@@ -74,11 +102,13 @@ TRAINED_ON = "trained_on"
 @dataclass(frozen=True)
 class Upstream:
     """One version a derivative comes from, ``depth`` steps up; ``relation`` is how its
-    nearest descendant on the walk names it (PARENT or TRAINED_ON)."""
+    nearest descendant on the walk names it (PARENT or TRAINED_ON), and ``pin`` the terms that
+    descendant pinned on it (None: recorded before pinning, the attachment in force governs)."""
 
     ref: str
     depth: int
     relation: str
+    pin: state_pb2.InputTerms | None = None
 
 
 @dataclass(frozen=True)
@@ -106,17 +136,33 @@ def asset_kind(model: state_pb2.Model | None) -> str:
     return DATASET if model is not None and model.kind == DATASET else "model"
 
 
+Inputs = tuple[Sequence[str], Sequence[str], dict[str, state_pb2.InputTerms]]
+"""A version's direct inputs on the walk: parents, trained_on, and their pins by ref."""
+
+
+def pins_by_ref(terms: Sequence[state_pb2.InputTerms]) -> dict[str, state_pb2.InputTerms]:
+    """A version's pinned input terms by input ref (a ref listed twice: its first pin)."""
+    found: dict[str, state_pb2.InputTerms] = {}
+    for pin in terms:
+        found.setdefault(pin.ref, pin)
+    return found
+
+
 def upstream(
-    reader: ModelsReader, parents: Sequence[str], trained_on: Sequence[str], start: str
+    reader: ModelsReader,
+    parents: Sequence[str],
+    trained_on: Sequence[str],
+    start: str,
+    pins: Sequence[state_pb2.InputTerms] = (),
 ) -> tuple[list[Upstream], bool]:
-    """The upstream of a version ``start`` with these direct inputs, and whether the walk
-    stopped at a bound (MAX_DEPTH, MAX_UPSTREAM) with more to follow."""
+    """The upstream of a version ``start`` with these direct inputs (and their ``pins``), and
+    whether the walk stopped at a bound (MAX_DEPTH, MAX_UPSTREAM) with more to follow."""
     seen = {start}
     found: list[Upstream] = []
-    frontier: list[tuple[Sequence[str], Sequence[str]]] = [(parents, trained_on)]
+    frontier: list[Inputs] = [(parents, trained_on, pins_by_ref(pins))]
     for depth in range(1, MAX_DEPTH + 2):
-        following: list[tuple[Sequence[str], Sequence[str]]] = []
-        for ups, data in frontier:
+        following: list[Inputs] = []
+        for ups, data, pinned in frontier:
             named = [(ref, PARENT) for ref in ups] + [(ref, TRAINED_ON) for ref in data]
             for ref, relation in named:
                 if ref in seen:
@@ -124,12 +170,54 @@ def upstream(
                 if depth > MAX_DEPTH or len(found) == MAX_UPSTREAM:
                     return found, True
                 seen.add(ref)
-                found.append(Upstream(ref, depth, relation))
+                found.append(Upstream(ref, depth, relation, pinned.get(ref)))
                 record = reader.version(*split_ref(ref))
                 if record is not None:
-                    following.append((record.parents, record.trained_on))
+                    inputs = (record.parents, record.trained_on, pins_by_ref(record.input_terms))
+                    following.append(inputs)
         frontier = following
     return found, False
+
+
+def pin_inputs(state: Reader, refs: Sequence[str]) -> list[state_pb2.InputTerms]:
+    """The terms each direct input (``refs``: parents, then trained_on) carries into a version
+    published now: the attachment in force on it, or none; each ref once."""
+    licenses = LicensesReader(state)
+    pins: list[state_pb2.InputTerms] = []
+    for ref in dict.fromkeys(refs):
+        attachment = licenses.current(*split_ref(ref))
+        if attachment is None:
+            pins.append(state_pb2.InputTerms(ref=ref))
+            continue
+        pin = state_pb2.InputTerms(
+            ref=ref,
+            licensed=True,
+            seq=attachment.seq,
+            license=attachment.license,
+            code_hash=attachment.code_hash,
+        )
+        pins.append(pin)
+    return pins
+
+
+def pinned_attachment(
+    licenses: LicensesReader, ref: str, pin: state_pb2.InputTerms | None
+) -> state_pb2.Attachment | None:
+    """The attachment whose terms a derivative owes its input ``ref``: the pinned one; none
+    when the input had no license then; the one in force for a derivative recorded before
+    pinning. Raises TxError(upstream_failed) when the pinned one is not in the state."""
+    model_id, version = split_ref(ref)
+    if pin is None:
+        return licenses.current(model_id, version)
+    if not pin.licensed:
+        return None
+    found = licenses.attachment(model_id, version, pin.seq)
+    if found is None or found.license != pin.license:
+        shown = quote(pin.license, 80)
+        raise TxError(
+            errors.UPSTREAM_FAILED, f"{ref}: its pinned attachment {pin.seq} ({shown}) is missing"
+        )
+    return found
 
 
 def script_context(
@@ -200,14 +288,14 @@ class _Asker:
     budget: int
     spent: int = 0
 
-    def terms(self, ref: str) -> tuple[state_pb2.License, str] | None:
-        """The license in force on ``ref`` and its owner, or None when there are no terms to
-        ask (no license, or an owner that is no longer a member)."""
-        model_id, version = split_ref(ref)
+    def terms(self, up: Upstream) -> tuple[state_pb2.License, str] | None:
+        """The license ``up`` is pinned to (``pinned_attachment``) and its owner, or None when
+        there are no terms to ask (no license, or an owner that is no longer a member).
+        Raises TxError(upstream_failed) when a pinned attachment is missing."""
         licenses = LicensesReader(self.state)
-        attachment = licenses.current(model_id, version)
+        attachment = pinned_attachment(licenses, up.ref, up.pin)
         found = licenses.license(attachment.license) if attachment is not None else None
-        model = ModelsReader(self.state).model(model_id)
+        model = ModelsReader(self.state).model(split_ref(up.ref)[0])
         if found is None or model is None:
             return None
         if MembersReader(self.state).org(model.owner_org) is None:
@@ -324,14 +412,14 @@ def ask_upstream(
     script fails or the check runs out of its gas."""
     reader = ModelsReader(state)
     ref = version_ref(used.model, used.version)
-    found, _ = upstream(reader, used.parents, used.trained_on, ref)
+    found, _ = upstream(reader, used.parents, used.trained_on, ref, used.input_terms)
     asker = _asker(state, account, clock, meter)
     model = reader.model(used.model)
     attached = LicensesReader(state).current(used.model, used.version)
     royalties: list[Royalty] = []
     for up in found:
         asker.charge(WALK_GAS)
-        terms = asker.terms(up.ref)
+        terms = asker.terms(up)
         if terms is None:
             continue
         lic, owner = terms
@@ -376,22 +464,29 @@ def check_inputs(
     child: Derivative,
     clock: tuple[int, int],
     meter: GasMeter | None = None,
-) -> None:
+) -> list[state_pb2.InputTerms]:
     """May ``account``'s organisation publish ``child``? Each trained_on is a live dataset
     version; each direct input another org owns is licensed by one of ``child.receipts``; the
-    upstream is within the bounds; each direct input's ``derive(ctx)`` allows it. Raises
-    TxError (models: not_dataset, unlicensed_input, derive_refused; datasets:
-    lineage_too_large, upstream_failed, upstream_out_of_gas)."""
+    upstream is within the bounds; each direct input's ``derive(ctx)`` allows it. The terms
+    the inputs carry into ``child`` (``pin_inputs``, with the receipt that licensed each), to
+    record on it and to ``bind_receipts`` with. Raises TxError (models: not_dataset,
+    unlicensed_input, derive_refused; datasets: lineage_too_large, upstream_failed,
+    upstream_out_of_gas, receipt_spent)."""
     reader = ModelsReader(state)
     for ref in child.trained_on:
         _check_dataset(reader, ref)
     licensed = _licensed(state, account.org, child.receipts)
     inputs = [(r, PARENT, FINE_TUNE) for r in child.parents]
     inputs += [(r, TRAINED_ON, TRAINING) for r in child.trained_on]
+    receipts: dict[str, int] = {}
     for ref, _, purpose in inputs:
-        _check_licensed(reader, ref, purpose, account.org, licensed)
+        receipt = _licensing_receipt(state, ref, purpose, (account.org, child.model), licensed)
+        receipts.setdefault(ref, receipt)
     start = version_ref(child.model, child.version)
-    _, cut = upstream(reader, child.parents, child.trained_on, start)
+    pins = pin_inputs(state, [*child.parents, *child.trained_on])
+    for pin in pins:
+        pin.receipt = receipts[pin.ref]
+    _, cut = upstream(reader, child.parents, child.trained_on, start, pins)
     if cut:
         raise TxError(
             errors.LINEAGE_TOO_LARGE,
@@ -399,8 +494,49 @@ def check_inputs(
             f"deeper than {MAX_DEPTH}",
         )
     asker = _asker(state, account, clock, meter)
+    pinned = pins_by_ref(pins)
     for ref, relation, purpose in inputs:
-        _derive(asker, ref, relation, purpose, child)
+        _derive(asker, Upstream(ref, 1, relation, pinned[ref]), purpose, child)
+    return pins
+
+
+def check_attach(
+    state: Reader,
+    account: state_pb2.Account,
+    version: state_pb2.Version,
+    license_id: str,
+    clock: tuple[int, int],
+    meter: GasMeter | None = None,
+) -> None:
+    """May ``license_id`` govern the derivative ``version`` from now on? Each direct input's
+    ``derive(ctx)``, under the terms ``version`` pinned on it, is asked again with
+    ``license_id`` as ``ctx.derivative.license``, as at the publication: else an owner could
+    publish under the license an input requires, then attach another. Raises TxError
+    (models: derive_refused; datasets: upstream_failed, upstream_out_of_gas)."""
+    child = Derivative(
+        model=version.model,
+        version=version.version,
+        owner=account.org,
+        license=license_id,
+        parents=version.parents,
+        trained_on=version.trained_on,
+        receipts=(),
+    )
+    pinned = pins_by_ref(version.input_terms)
+    asker = _asker(state, account, clock, meter)
+    inputs = [(r, PARENT, FINE_TUNE) for r in version.parents]
+    inputs += [(r, TRAINED_ON, TRAINING) for r in version.trained_on]
+    for ref, relation, purpose in inputs:
+        _derive(asker, Upstream(ref, 1, relation, pinned.get(ref)), purpose, child)
+
+
+def bind_receipts(state: Overlay, model_id: str, pins: Sequence[state_pb2.InputTerms]) -> None:
+    """Bind each receipt that licensed an input of a version of ``model_id`` (``pins`` from
+    ``check_inputs``) to that model: it licenses no other."""
+    keeper = DatasetsKeeper(state)
+    for pin in pins:
+        if pin.receipt:
+            keeper.bind(pin.receipt, model_id)
 
 
 def _check_dataset(reader: ModelsReader, ref: str) -> None:
@@ -414,32 +550,51 @@ def _check_dataset(reader: ModelsReader, ref: str) -> None:
         raise TxError(model_errors.NOT_DATASET, f"trained_on {ref} is revoked")
 
 
-def _licensed(state: Reader, org: str, receipt_ids: Sequence[int]) -> dict[str, set[str]]:
-    """Purposes licensed to ``org`` by its receipts, by version ref; raises
+def _licensed(
+    state: Reader, org: str, receipt_ids: Sequence[int]
+) -> dict[tuple[str, str], list[int]]:
+    """``org``'s receipts by (version ref, purpose), in listed order, each once; raises
     TxError(unlicensed_input) for a receipt that is not ``org``'s."""
     usage = UsageReader(state)
-    licensed: dict[str, set[str]] = {}
-    for receipt_id in receipt_ids:
+    licensed: dict[tuple[str, str], list[int]] = {}
+    for receipt_id in dict.fromkeys(receipt_ids):
         receipt = usage.receipt(receipt_id)
         if receipt is None or receipt.consumer_org != org:
             raise TxError(
                 model_errors.UNLICENSED_INPUT, f"receipt {receipt_id} is not a receipt of {org}"
             )
-        ref = version_ref(receipt.model, receipt.version)
-        licensed.setdefault(ref, set()).add(receipt.purpose)
+        key = (version_ref(receipt.model, receipt.version), receipt.purpose)
+        licensed.setdefault(key, []).append(receipt_id)
     return licensed
 
 
-def _check_licensed(
-    reader: ModelsReader, ref: str, purpose: str, org: str, licensed: dict[str, set[str]]
-) -> None:
-    """``org`` owns the input ``ref`` or holds a receipt of an allowed ``purpose`` use of it;
-    raises TxError(unlicensed_input)."""
-    model = reader.model(split_ref(ref)[0])
+def _licensing_receipt(
+    state: Reader,
+    ref: str,
+    purpose: str,
+    deriving: tuple[str, str],
+    licensed: dict[tuple[str, str], list[int]],
+) -> int:
+    """What licenses the organisation of ``deriving`` (org, derivative model) to derive from
+    ``ref``: 0 when it owns ``ref``, else the first of its receipts of an allowed ``purpose``
+    use of ``ref`` that licensed no other model yet. Raises TxError(unlicensed_input, or
+    receipt_spent when each such receipt licensed another model)."""
+    org, child_model = deriving
+    model = ModelsReader(state).model(split_ref(ref)[0])
     if model is not None and model.owner_org == org:
-        return
-    if purpose in licensed.get(ref, ()):
-        return
+        return 0
+    candidates = licensed.get((ref, purpose), [])
+    bound = DatasetsReader(state)
+    for receipt_id in candidates:
+        if bound.licensed_model(receipt_id) in ("", child_model):
+            return receipt_id
+    if candidates:
+        first = candidates[0]
+        raise TxError(
+            errors.RECEIPT_SPENT,
+            f"receipt {first} already licensed {bound.licensed_model(first)}: a receipt licenses "
+            f"one derivative model; take another {purpose} use of {ref} for {child_model}",
+        )
     owner = model.owner_org if model is not None else "nobody"
     raise TxError(
         model_errors.UNLICENSED_INPUT,
@@ -448,9 +603,10 @@ def _check_licensed(
     )
 
 
-def _derive(asker: _Asker, ref: str, relation: str, purpose: str, child: Derivative) -> None:
+def _derive(asker: _Asker, up: Upstream, purpose: str, child: Derivative) -> None:
     """Ask the input's license ``derive(ctx)`` if it defines one; raises TxError."""
-    terms = asker.terms(ref)
+    ref = up.ref
+    terms = asker.terms(up)
     if terms is None:
         return
     lic, owner = terms
@@ -463,7 +619,7 @@ def _derive(asker: _Asker, ref: str, relation: str, purpose: str, child: Derivat
         "owner": child.owner,
         "asset": "model",
         "license": child.license,
-        "relation": relation,
+        "relation": up.relation,
         "depth": 1,
     }
     ctx = asker.context(ref, owner, lic, purpose, 1, derivative)

@@ -43,7 +43,8 @@ def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
     if models.version(msg.base_model, msg.base_version) is None:
         raise TxError(errors.BASE_NOT_FOUND, f"{msg.base_model}@{msg.base_version} not published")
     _check_target_free(ctx, msg.target_model, msg.target_version)
-    _check_derivative(ctx, msg, target)
+    [base_terms] = _check_derivative(ctx, msg, target)
+    lineage.bind_receipts(ctx.state, msg.target_model, [base_terms])
     members = MembersReader(ctx.state)
     for org in msg.invited_orgs:
         if members.org(org) is None:
@@ -67,15 +68,19 @@ def open_round(ctx: MsgContext, msg: tx_pb2.OpenRound) -> Event:
             deadline_height=msg.deadline_height,
             status=federated_pb2.ROUND_STATUS_OPEN,
             open_height=ctx.env.height,
+            base_terms=base_terms,
         )
     )
     return Event(events.ROUND_OPENED, (("id", str(record.id)), ("base", record.base)))
 
 
-def _check_derivative(ctx: MsgContext, msg: tx_pb2.OpenRound, target: state_pb2.Model) -> None:
+def _check_derivative(
+    ctx: MsgContext, msg: tx_pb2.OpenRound, target: state_pb2.Model
+) -> list[state_pb2.InputTerms]:
     """The round's versions derive from the base: a model's round (not a dataset's, on a model
     base), licensed like any derivative (app.datasets.lineage: the opener's fine-tune receipt of
-    another org's base, the base license's derive(ctx) with no license on the child yet)."""
+    another org's base, the base license's derive(ctx) with no license on the child yet). The
+    base's terms now, which the round's versions carry."""
     base = ModelsKeeper(ctx.state).model(msg.base_model)
     if target.kind == DATASET or (base is not None and base.kind == DATASET):
         raise TxError(errors.INVALID_FIELD, "federated rounds train models from a model base")
@@ -88,7 +93,22 @@ def _check_derivative(ctx: MsgContext, msg: tx_pb2.OpenRound, target: state_pb2.
         trained_on=[],
         receipts=msg.license_receipts,
     )
-    lineage.check_inputs(ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas)
+    return lineage.check_inputs(
+        ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas
+    )
+
+
+def _round_terms(
+    ctx: MsgContext, record: federated_pb2.Round, parents: list[str]
+) -> list[state_pb2.InputTerms]:
+    """The terms a round's version carries from ``parents``: for the base, those pinned when
+    the round opened (so its owner attaching another license mid-round changes nothing), for
+    the updates (the target owner's own versions) those in force now; a round opened before
+    pinning pins the base's in force now."""
+    pins = lineage.pin_inputs(ctx.state, parents)
+    if not record.HasField("base_terms"):
+        return pins
+    return [record.base_terms if pin.ref == record.base else pin for pin in pins]
 
 
 def _check_target_free(ctx: MsgContext, model_id: str, version: str) -> None:
@@ -124,7 +144,7 @@ def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
         name,
         msg.update_digest,
         msg.size_bytes,
-        [record.base],
+        _round_terms(ctx, record, [record.base]),
         msg.claim_salt,
     )
     submission = federated_pb2.Submission(
@@ -177,9 +197,9 @@ def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
     if len(included) < record.min_participants:
         raise TxError(errors.TOO_FEW, f"{len(included)} included, {record.min_participants} needed")
     updates = [version_ref(record.target_model, by_org[org].version) for org in included]
-    parents = [record.base, *updates]
+    terms = _round_terms(ctx, record, [record.base, *updates])
     model, name = record.target_model, record.target_version
-    _publish(ctx, model, name, msg.aggregate_digest, msg.size_bytes, parents, msg.claim_salt)
+    _publish(ctx, model, name, msg.aggregate_digest, msg.size_bytes, terms, msg.claim_salt)
     contributors = [
         federated_pb2.Contributor(org=o, sample_count=by_org[o].sample_count) for o in included
     ]
@@ -194,12 +214,12 @@ def _publish(
     name: str,
     digest: str,
     size: int,
-    parents: list[str],
+    terms: list[state_pb2.InputTerms],
     claim_salt: bytes = b"",
 ) -> None:
-    """Write a version the way PublishVersion does, on behalf of the round; a claim salt
-    reveals the sender's earlier claim of the digest (app.models.claims), as a publication's
-    does."""
+    """Write a version the way PublishVersion does, on behalf of the round, its parents those
+    ``terms`` name (with their terms); a claim salt reveals the sender's earlier claim of the
+    digest (app.models.claims), as a publication's does."""
     models = ModelsKeeper(ctx.state)
     model = models.model(model_id)
     if model is None or models.version(model_id, name) is not None:
@@ -211,11 +231,18 @@ def _publish(
         size_bytes=size,
         format=FORMAT,
         framework=FRAMEWORK,
-        parents=parents,
+        parents=[pin.ref for pin in terms],
     )
     claimed = 0
     if claim_salt:
         claimed = ClaimsKeeper(ctx.state).reveal(ctx.sender.org, digest, claim_salt, ctx.env.height)
     models.publish(
-        model, described, ctx.sender.address, ctx.env.height, ctx.env.time, ctx.tx_hash, claimed
+        model,
+        described,
+        ctx.sender.address,
+        ctx.env.height,
+        ctx.env.time,
+        ctx.tx_hash,
+        claimed,
+        terms,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.datasets import lineage
 from app.licenses import errors, events
 from app.licenses.keeper import LicensesKeeper, script_limits
 from app.licenses.programs import compiled
@@ -41,12 +42,18 @@ def deploy_license(ctx: MsgContext, msg: tx_pb2.DeployLicense) -> Event:
 
 
 def attach_license(ctx: MsgContext, msg: tx_pb2.AttachLicense) -> Event:
-    """Make a deployed license govern a version from this block on (the owner's publishers)."""
+    """Make a deployed license govern a version from this block on (the owner's publishers);
+    on a derivative, its inputs' ``derive(ctx)`` must allow the new license as they did its
+    publication (app.datasets.lineage.check_attach)."""
     models = ModelsReader(ctx.state)
     models.owned_by(msg.model, ctx.sender.org)
-    if models.version(msg.model, msg.version) is None:
+    version = models.version(msg.model, msg.version)
+    if version is None:
         raise TxError(model_errors.VERSION_NOT_FOUND, f"{msg.model}@{msg.version} not published")
     LicensesKeeper(ctx.state).attach_license(
         msg.model, msg.version, msg.license, ctx.sender.address, ctx.env.height
     )
+    if version.parents or version.trained_on:
+        clock = (ctx.env.height, ctx.env.time)
+        lineage.check_attach(ctx.state, ctx.sender, version, msg.license, clock, ctx.gas)
     return events.attached(msg.model, msg.version, msg.license)

@@ -48,6 +48,14 @@ class LicensesReader:
         raw = self.state.get(keys.current_key(model, version))
         return None if raw is None else state_pb2.Attachment.FromString(raw)
 
+    def attachment(self, model: str, version: str, seq: int) -> state_pb2.Attachment | None:
+        """A version's ``seq``-th attachment (in force or not), or None: attachments are
+        append-only, so a derivative's pinned terms stay a point read (app.datasets.lineage)."""
+        if not 0 <= seq < 1 << 32:
+            return None
+        raw = self.state.get(keys.attachment_key(model, version, seq))
+        return None if raw is None else state_pb2.Attachment.FromString(raw)
+
     def runnable(
         self, found: state_pb2.License, params: state_pb2.Params, pin: bool = False
     ) -> tuple[Program, Limits]:

@@ -86,13 +86,14 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
         inherited.CopyFrom(msg)
         inherited.license = model.default_license
         msg = inherited
-    _check_inputs(ctx, msg)
+    pins = _check_inputs(ctx, msg)
+    lineage.bind_receipts(ctx.state, msg.model, pins)
     claimed = 0
     if msg.claim_salt:
         claims = ClaimsKeeper(ctx.state)
         claimed = claims.reveal(ctx.sender.org, msg.weights_digest, msg.claim_salt, ctx.env.height)
     keeper.publish(
-        model, msg, ctx.sender.address, ctx.env.height, ctx.env.time, ctx.tx_hash, claimed
+        model, msg, ctx.sender.address, ctx.env.height, ctx.env.time, ctx.tx_hash, claimed, pins
     )
     if msg.license:
         LicensesKeeper(ctx.state).attach_license(
@@ -110,10 +111,11 @@ def publish_version(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> Event:
     return Event(events.VERSION_PUBLISHED, attributes)
 
 
-def _check_inputs(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> None:
-    """What the version's parents and datasets ask of a derivative (app.datasets.lineage)."""
+def _check_inputs(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> list[state_pb2.InputTerms]:
+    """What the version's parents and datasets ask of a derivative (app.datasets.lineage), and
+    the terms they carry into it (pinned on the version)."""
     if not msg.parents and not msg.trained_on:
-        return
+        return []
     child = lineage.Derivative(
         model=msg.model,
         version=msg.version,
@@ -123,7 +125,9 @@ def _check_inputs(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> None:
         trained_on=msg.trained_on,
         receipts=msg.license_receipts,
     )
-    lineage.check_inputs(ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas)
+    return lineage.check_inputs(
+        ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas
+    )
 
 
 def set_version_status(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:

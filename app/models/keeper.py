@@ -252,10 +252,12 @@ class ModelsKeeper(ModelsReader):
         time: int,
         tx_hash: bytes,
         claimed: int = 0,
+        input_terms: Sequence[state_pb2.InputTerms] = (),
     ) -> state_pb2.Version:
         """Publish the version a PublishVersion describes (the one way a version is built, for
         a publication as for a federated round's update or aggregate), by the account
-        ``publisher`` in the block at ``height``/``time``; see ``append_version``."""
+        ``publisher`` in the block at ``height``/``time``, with the terms its inputs carry
+        into it (app.datasets.lineage); see ``append_version``."""
         version = state_pb2.Version(
             model=msg.model,
             version=msg.version,
@@ -271,6 +273,7 @@ class ModelsKeeper(ModelsReader):
             description=msg.description,
             license=msg.license,
             trained_on=msg.trained_on,
+            input_terms=input_terms,
             status=tx_pb2.VERSION_STATUS_ACTIVE,
             publisher=publisher,
             height=height,

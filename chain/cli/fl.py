@@ -120,7 +120,7 @@ def fl_tx() -> None:
     "receipts",
     multiple=True,
     type=click.IntRange(min=1),
-    help="your receipt of a fine-tune use of another org's base",
+    help="your receipt of a fine-tune use of another org's base (it licenses the target model)",
 )
 @signed
 def open_round(

@@ -334,7 +334,8 @@ def alias_remove(model_id: str, name: str, send: Send) -> None:
     "receipts",
     multiple=True,
     type=click.IntRange(min=1),
-    help="your receipt of a training (dataset) or fine-tune (parent) use of another org's input",
+    help="your receipt of a training (dataset) or fine-tune (parent) use of another org's input "
+    "(a receipt licenses one derivative model)",
 )
 @signed_claiming
 def publish(

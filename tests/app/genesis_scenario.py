@@ -239,6 +239,14 @@ def _licenses_and_uses(driver: Driver) -> None:
         "acme/mirror", "1", weights_digest=digest("uni/base@1.0"), consent_receipts=[receipt]
     )
     driver.ok("acme-pub", mirror)
+    fine_tune = tx_pb2.Use(
+        model="uni/base", version="1.0", purpose="fine-tune", quantity=1, max_fee=100
+    )
+    tuning = driver.ok("acme-user", msg(use=fine_tune))
+    [event] = [e for e in tuning.events if e.type == "usage.receipt"]
+    licensed = int(next(a.value for a in event.attributes if a.key == "id"))
+    tuned = publish("acme/mirror", "2", parents=["uni/base@1.0"], license_receipts=[licensed])
+    driver.ok("acme-pub", tuned)  # pins uni/priced; binds the receipt to acme/mirror
 
 
 def _rounds_and_attestations(driver: Driver) -> None:

@@ -35,7 +35,8 @@ Fields (all integers are whole numbers; times are unix seconds from the block he
   ``.relation`` (``"parent"`` or ``"trained_on"``: how the nearest descendant names the
   licensed version) and ``.depth`` (1 for a direct derivative). ``authorize(ctx)`` is asked so
   for every use of a derivative (its fee is ignored), ``derive(ctx)`` when a direct derivative
-  is published (``purpose`` is ``"fine-tune"`` for a parent, ``"training"`` for a dataset), and
+  is published or a license is attached to it later (``purpose`` is ``"fine-tune"`` for a
+  parent, ``"training"`` for a dataset; ``.license`` the license it would carry), and
   ``royalty(ctx)`` (an int, basis points 0 to 10,000 of the derivative's fee) after an allow.
 """
 

@@ -1,5 +1,6 @@
 """The datasets in genesis: their records travel in the models' section (a Model of kind
-"dataset"), and the index of dataset ids is derived from them when genesis is written."""
+"dataset"), and the index of dataset ids is derived from them when genesis is written, as is
+the model each receipt licensed (from the versions' pinned input terms)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,17 @@ def test_the_index_is_derived_from_the_models_records() -> None:
     assert kinds["uni/corpus"] == "dataset" and kinds["uni/base"] == ""
     state = written(app_state)
     assert list(DatasetsReader(state).dataset_ids()) == ["uni/corpus"]
-    assert [k for k, _ in state.iterate(keys.PREFIX)] == [keys.dataset_key("uni/corpus")]
+    [receipt] = [
+        int(pin["receipt"])
+        for version in app_state["models"]["versions"]
+        for pin in version.get("input_terms", [])
+        if "receipt" in pin
+    ]
+    assert DatasetsReader(state).licensed_model(receipt) == "acme/mirror"
+    assert [k for k, _ in state.iterate(keys.PREFIX)] == [
+        keys.dataset_key("uni/corpus"),
+        keys.licensed_key(receipt),
+    ]
 
 
 def test_a_model_made_a_dataset_in_genesis_is_indexed_as_one() -> None:

@@ -58,6 +58,13 @@ def template(name: str) -> str:
 
 @pytest.fixture
 def lineage(tmp_path: Path) -> Iterator[Driver]:
+    """``trained`` on a fresh chain."""
+    driver = trained(tmp_path)
+    yield driver
+    driver.close()
+
+
+def trained(tmp_path: Path) -> Driver:
     """uni/corpus@1 under data-training (price 10, royalty 500 bps); acme trained acme/net@1 on
     it (with its training receipt) and sells uses at a price of 1000."""
     driver = started(tmp_path)
@@ -69,8 +76,19 @@ def lineage(tmp_path: Path) -> Iterator[Driver]:
     trained = publish(MODEL, "1", trained_on=[f"{DATA}@1"], license_receipts=[receipt])
     driver.ok("acme-pub", register("acme", "net"), trained)
     driver.ok("acme-pub", attach(f"{MODEL}@1", "acme/price"))
-    yield driver
-    driver.close()
+    return driver
+
+
+def retrained(driver: Driver, license_id: str, version: str) -> str:
+    """acme takes a training receipt of uni/corpus@1 under the terms it has now, uni attaches
+    ``license_id`` to it, and acme publishes acme/net@``version`` trained on it, sold under
+    acme/price: the new version carries ``license_id``'s terms (pinned at its publication)."""
+    receipt = receipt_id(driver.ok("acme-user", use(f"{DATA}@1")))
+    driver.ok("uni-pub", attach(f"{DATA}@1", license_id))
+    trained = publish(MODEL, version, trained_on=[f"{DATA}@1"], license_receipts=[receipt])
+    driver.ok("acme-pub", trained)
+    driver.ok("acme-pub", attach(f"{MODEL}@{version}", "acme/price"))
+    return f"{MODEL}@{version}"
 
 
 def paid(driver: Driver, result: Any) -> list[tuple[str, int, str, int]]:
@@ -159,8 +177,8 @@ def test_an_upstream_license_binds_the_derivatives_uses(lineage: Driver) -> None
         "uni-pub",
         deploy("strict", template("data-training"), denied_downstream=["commercial-inference"]),
     )
-    lineage.ok("uni-pub", attach(f"{DATA}@1", "uni/strict"))
-    refused = lineage.run("acme-user", use(f"{MODEL}@1", purpose="commercial-inference"))
+    bound = retrained(lineage, "uni/strict", "2")
+    refused = lineage.run("acme-user", use(bound, purpose="commercial-inference"))
     expect(refused, usage_errors.DENIED)
     assert f"upstream {DATA}@1 (uni/strict)" in refused.log and "may not be used" in refused.log
     dry = lineage.query(
@@ -168,13 +186,15 @@ def test_an_upstream_license_binds_the_derivatives_uses(lineage: Driver) -> None
         {
             "address": lineage["acme-user"].address,
             "model": MODEL,
-            "version": "1",
+            "version": "2",
             "purpose": "commercial-inference",
             "quantity": 1,
         },
     )
     assert not state_pb2.Decision.FromString(dry.value).allowed  # the dry run agrees
-    lineage.ok("acme-user", use(f"{MODEL}@1", purpose="inference"))
+    lineage.ok("acme-user", use(bound, purpose="inference"))
+    # acme/net@1 was trained under uni/data, which denies no purpose downstream
+    lineage.ok("acme-user", use(f"{MODEL}@1", purpose="commercial-inference"))
 
 
 def test_derive_refuses_a_misnamed_derivative(tmp_path: Path) -> None:
@@ -228,9 +248,9 @@ def test_a_hostile_royalty_refuses_the_use_within_bounded_gas(
 ) -> None:
     source = f"def authorize(ctx):\n    return allow()\n\n\ndef royalty(ctx):\n    {body}\n"
     lineage.ok("uni-pub", deploy("bad", source))
-    lineage.ok("uni-pub", attach(f"{DATA}@1", "uni/bad"))
+    bound = retrained(lineage, "uni/bad", "2")
     balances = (balance(lineage, "uni"), balance(lineage, "acme"))
-    result = lineage.run("acme-user", use(f"{MODEL}@1", purpose="inference"))
+    result = lineage.run("acme-user", use(bound, purpose="inference"))
     expect(result, error)
     assert (balance(lineage, "uni"), balance(lineage, "acme")) == balances
     limit = DEFAULT_LIMITS.gas_limit  # license_gas_limit
@@ -242,8 +262,8 @@ def test_an_upstream_spinning_in_authorize_is_stopped_by_the_shared_budget(
 ) -> None:
     spin = "def authorize(ctx):\n    " + SPIN + "    return allow()\n"
     lineage.ok("uni-pub", deploy("spin", spin))
-    lineage.ok("uni-pub", attach(f"{DATA}@1", "uni/spin"))
-    result = lineage.run("acme-user", use(f"{MODEL}@1", purpose="inference"))
+    bound = retrained(lineage, "uni/spin", "2")
+    result = lineage.run("acme-user", use(bound, purpose="inference"))
     expect(result, errors.UPSTREAM_OUT_OF_GAS)
 
 
@@ -396,11 +416,10 @@ def test_loading_large_upstream_licenses_is_paid_from_the_same_budget(chain: Dri
     is loaded."""
     big = "def authorize(ctx):\n    return allow()\n" + "#" * 16_000 + "\n"
     chain.ok("uni-pub", register("uni", "b"), publish("uni/b", "0"))
-    for i in range(1, 4):
-        chain.ok("uni-pub", publish("uni/b", str(i), parents=[f"uni/b@{i - 1}"]))
     for i in range(3):
         chain.ok("uni-pub", deploy(f"big{i}", big))
         chain.ok("uni-pub", attach(f"uni/b@{i}", f"uni/big{i}"))
+        chain.ok("uni-pub", publish("uni/b", str(i + 1), parents=[f"uni/b@{i}"]))
     chain.ok("uni-pub", deploy("small", "def authorize(ctx):\n    return allow()\n"))
     chain.ok("uni-pub", attach("uni/b@3", "uni/small"))
     refused = chain.run("acme-user", use("uni/b@3", purpose="inference"))

@@ -28,7 +28,7 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("last-id-below", changed("usage.last_receipt_id", 2), f"{R}[2].id"),
     ("last-id-negative", changed("usage.last_receipt_id", -1), "usage.last_receipt_id"),
     ("last-id-float", changed("usage.last_receipt_id", 3.0), "usage.last_receipt_id"),
-    ("receipt-twice", doubled(R), f"{R}[3].id"),
+    ("receipt-twice", doubled(R), f"{R}[4].id"),
     ("receipt-id-zero", changed(f"{R}[0].id", 0), f"{R}[0].id"),
     ("receipt-version", changed(f"{R}[0].version", "9"), f"{R}[0]"),
     ("receipt-consumer", changed(f"{R}[0].consumer", ""), f"{R}[0].consumer"),
