@@ -76,7 +76,9 @@ def _lease(nodes: list[Node], acme_admin: Key, admin: Key, researcher: Key) -> N
         model=MODEL, version="1.0", price_per_1000_blocks=3000, purposes=["inference"]
     )
     nodes[1].send(acme_admin, [_msg(offer_lease=offer)])
-    rent = tx_pb2.LeaseVersion(model=MODEL, version="1.0", blocks=3, max_price=9)
+    rent = tx_pb2.LeaseVersion(
+        model=MODEL, version="1.0", blocks=3, max_price=9, purposes=["inference"]
+    )
     nodes[0].send(admin, [_msg(lease_version=rent)])
     [lease] = list(nodes[0].leases(org="northwind-uni"))
     print(

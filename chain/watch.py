@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from app.licenses import events as license_events
 from app.market import events as market_events
 from app.models import errors as model_errors
 from app.models import events as model_events
-from chain.websocket import WebSocket, WebSocketError, ws_url
+from chain.rpc import RpcClient, RpcError
+from chain.websocket import ConnectionLost, WebSocket, WebSocketError, ws_url
 
 WATCHED: dict[str, str] = {
     model_events.VERSION_PUBLISHED: "version",
@@ -35,6 +37,11 @@ WATCHED: dict[str, str] = {
 MAX_SUBSCRIPTIONS = 5
 SEEN_TXS = 4096
 """How many (height, index) pairs are remembered to report a transaction once."""
+MIN_PAUSE, MAX_PAUSE = 0.25, 5.0
+"""The first and the longest pause between two attempts to reach a node that went away
+(seconds)."""
+MAX_CATCH_UP = 10_000
+"""The most blocks a reconnected watch reads back (one /block_results call each)."""
 
 
 class WatchError(Exception):
@@ -106,65 +113,206 @@ def watch(
     count: int = 0,
     timeout: float = 0,
     ready: Callable[[], None] | None = None,
+    reconnect: float = 0,
+    say: Callable[[str], None] | None = None,
 ) -> int:
     """Subscribe to the model's events at ``node`` (its RPC URL) and ``report`` each change as
     it commits; stop after ``count`` changes (0: never). ``ready`` is called once the node has
-    confirmed every subscription (what commits after it is reported). Returns how many were
-    reported. Raises WatchError when the node cannot be reached, refuses a subscription, or
-    goes away."""
+    confirmed every subscription (what commits after it is reported). When the connection
+    drops after that (a node restart), connect again for up to ``reconnect`` seconds (0: give
+    up at once), report what committed meanwhile from the blocks' results, each transaction
+    once and in height order, and tell ``say``. Returns how many were reported. Raises
+    WatchError when the node cannot be reached, refuses a subscription, breaks the protocol,
+    or stays away."""
     queries = subscriptions(model)
+    follower = Follower(model, report, count, RpcClient(node, timeout=timeout or 10.0))
+    follower.rpc_after_drop = reconnect > 0
+    tell = say or (lambda _: None)
+    lost_at, caught_up = 0.0, -1
+    while True:
+        try:
+            _session(node, queries, follower, timeout, ready)
+            return follower.reported
+        except (ConnectionLost, RpcError) as exc:
+            if not reconnect or not follower.connected:
+                raise WatchError(str(exc)) from None
+            if follower.caught_up != caught_up:  # a new drop, not a failed catch-up
+                lost_at, caught_up = time.monotonic(), follower.caught_up
+            elif time.monotonic() > lost_at + reconnect:
+                raise WatchError(
+                    f"could not follow the node again in {reconnect:g} s: {exc}"
+                ) from None
+            tell(f"lost the node ({exc}); connecting again for up to {reconnect:g} s")
+            _wait_for_node(follower.rpc, lost_at + reconnect - time.monotonic())
+            tell(f"reconnected; catching up from height {follower.resume}")
+        except WebSocketError as exc:
+            raise WatchError(str(exc)) from None
+
+
+def _wait_for_node(rpc: RpcClient, window: float) -> None:
+    """Return once the node answers its status again, asking with a growing pause (never at
+    once: a node that accepts and drops is not hammered); raises WatchError after ``window``
+    seconds."""
+    deadline = time.monotonic() + window
+    pause = MIN_PAUSE
+    while True:
+        time.sleep(pause)
+        try:
+            rpc.status()
+            return
+        except RpcError as exc:
+            if time.monotonic() + pause > deadline:
+                raise WatchError(f"the node stayed away: {exc}") from None
+        pause = min(pause * 2, MAX_PAUSE)
+
+
+def _session(
+    node: str,
+    queries: list[str],
+    follower: Follower,
+    timeout: float,
+    ready: Callable[[], None] | None,
+) -> None:
+    """One connection: subscribe, report what committed while away (after a drop), then
+    follow; returns once ``count`` changes were reported. Raises ConnectionLost or RpcError
+    when the node goes away, WebSocketError or WatchError otherwise."""
+    socket = WebSocket(ws_url(node), timeout=timeout or None)
     try:
-        socket = WebSocket(ws_url(node), timeout=timeout or None)
-    except WebSocketError as exc:
-        raise WatchError(str(exc)) from None
-    try:
-        return _follow(socket, queries, model, report, count, ready or (lambda: None))
-    except WebSocketError as exc:
-        raise WatchError(str(exc)) from None
+        early = _subscribe(socket, queries, follower.model)
+        if follower.connected:
+            if follower.backfill(follower.node_height()):
+                return
+        else:
+            if follower.rpc_after_drop:  # where to catch up from if the connection drops
+                follower.resume = follower.node_height() + 1
+            follower.connected = True
+            if ready is not None:
+                ready()
+        follower.caught_up += 1
+        for message in itertools.chain(early, _messages(socket)):
+            if "error" in message:
+                raise ConnectionLost(f"the node refused the subscription: {_error(message)}")
+            if follower.handle(message):
+                return
     finally:
         socket.close()
 
 
-def _follow(
-    socket: WebSocket,
-    queries: list[str],
-    model: str,
-    report: Callable[[Change], None],
-    count: int,
-    ready: Callable[[], None],
-) -> int:
-    ids = itertools.count(1)
+def _subscribe(socket: WebSocket, queries: list[str], model: str) -> list[dict[str, Any]]:
+    """Send the subscriptions and wait until the node confirmed each; returns the messages
+    that came meanwhile (reported after what a catch-up finds). Raises WatchError when the
+    node refuses one."""
     waiting = set(range(1, len(queries[:MAX_SUBSCRIPTIONS]) + 1))
-    for query in queries[:MAX_SUBSCRIPTIONS]:
-        call = {
-            "jsonrpc": "2.0",
-            "id": next(ids),
-            "method": "subscribe",
-            "params": {"query": query},
-        }
+    for i, query in enumerate(queries[:MAX_SUBSCRIPTIONS], start=1):
+        call = {"jsonrpc": "2.0", "id": i, "method": "subscribe", "params": {"query": query}}
         socket.send(json.dumps(call))
-    seen: OrderedDict[tuple[int, int], None] = OrderedDict()
-    reported = 0
+    early: list[dict[str, Any]] = []
     for message in _messages(socket):
         if "error" in message:
-            error = message["error"]
-            raise WatchError(f"the node refused: {error.get('message')} {error.get('data', '')}")
-        found = changes(message, model)
-        if found is None and waiting and message.get("id") in waiting:
-            waiting.discard(message["id"])
+            raise WatchError(f"the node refused the subscription: {_error(message)}")
+        if changes(message, model) is None:
+            ident = message.get("id")
+            if isinstance(ident, int):
+                waiting.discard(ident)
             if not waiting:
-                ready()
-        if found is None or found[0] in seen:
-            continue
-        seen[found[0]] = None
-        if len(seen) > SEEN_TXS:
-            seen.popitem(last=False)
-        for change in found[1]:
-            report(change)
-            reported += 1
-            if count and reported >= count:
-                return reported
-    return reported
+                return early
+        elif len(early) < SEEN_TXS:
+            early.append(message)
+        else:
+            raise WatchError(f"the node sent {SEEN_TXS} transactions before confirming")
+    return early
+
+
+def _error(message: dict[str, Any]) -> str:
+    error = message.get("error")
+    if not isinstance(error, dict):
+        return "an error"
+    return f"{error.get('message')} {error.get('data', '')}".strip()[:400]
+
+
+class Follower:
+    """What a watch has reported, across connections: the transactions seen (by height and
+    index), the lowest height that may hold unreported ones (``resume``), and the count."""
+
+    def __init__(
+        self, model: str, report: Callable[[Change], None], count: int, rpc: RpcClient
+    ) -> None:
+        self.model = model
+        self.report = report
+        self.count = count
+        self.rpc = rpc
+        self.seen: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self.connected = False
+        self.rpc_after_drop = False
+        """Whether a dropped connection is followed again (then the node's height is asked
+        when the watch starts)."""
+        self.caught_up = 0
+        """Sessions that got as far as following live (a reconnect window starts anew)."""
+        self.resume = 0
+        self.reported = 0
+
+    def node_height(self) -> int:
+        """The node's latest committed height; raises RpcError (away) or WatchError."""
+        try:
+            return int(self.rpc.status()["sync_info"]["latest_block_height"])
+        except (KeyError, TypeError, ValueError):
+            raise WatchError("the node's status has an unknown shape") from None
+
+    def handle(self, message: dict[str, Any]) -> bool:
+        """Report the watched changes of a subscription message unless its transaction was
+        reported; True once ``count`` changes were."""
+        found = changes(message, self.model)
+        if found is None:
+            return False
+        self.resume = max(self.resume, found[0][0])
+        return self._report(*found)
+
+    def backfill(self, now: int) -> bool:
+        """Report what committed from ``resume`` to ``now`` from the blocks' results (the
+        subscription missed it while the connection was down); True once ``count`` changes
+        were. Raises RpcError (away) or WatchError (a gap over MAX_CATCH_UP blocks, or
+        results of a shape it cannot read)."""
+        if now - self.resume >= MAX_CATCH_UP:
+            raise WatchError(
+                f"the node is at height {now}, more than {MAX_CATCH_UP} blocks past "
+                f"{self.resume}: watch again from now"
+            )
+        for height in range(self.resume, now + 1):
+            for index, events in enumerate(self._tx_events(height)):
+                found = changes(_tx_message(height, index, events), self.model)
+                if found is not None and self._report(*found):
+                    return True
+        self.resume = max(self.resume, now + 1)
+        return False
+
+    def _tx_events(self, height: int) -> list[Any]:
+        """The events of each transaction of block ``height``, in block order."""
+        try:
+            results = self.rpc.call("block_results", height=str(height)).get("txs_results")
+            return [tx.get("events") or [] for tx in results or []]
+        except (AttributeError, TypeError):
+            raise WatchError(
+                f"the node's results of block {height} have an unknown shape"
+            ) from None
+
+    def _report(self, key: tuple[int, int], found: list[Change]) -> bool:
+        if key in self.seen:
+            return False
+        self.seen[key] = None
+        if len(self.seen) > SEEN_TXS:
+            self.seen.popitem(last=False)
+        for change in found:
+            self.report(change)
+            self.reported += 1
+            if self.count and self.reported >= self.count:
+                return True
+        return False
+
+
+def _tx_message(height: int, index: int, events: Any) -> dict[str, Any]:
+    """A block result's transaction in the shape a subscription message carries it."""
+    tx = {"height": str(height), "index": index, "result": {"events": events}}
+    return {"result": {"data": {"value": {"TxResult": tx}}}}
 
 
 def _messages(socket: WebSocket) -> Iterator[dict[str, Any]]:

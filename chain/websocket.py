@@ -25,6 +25,11 @@ class WebSocketError(Exception):
     """The connection failed, was closed, or broke the protocol."""
 
 
+class ConnectionLost(WebSocketError):
+    """The server could not be reached, closed the connection or went away (a node that
+    restarts): worth connecting again, unlike a server that breaks the protocol."""
+
+
 def accept_key(key: str) -> str:
     """The Sec-WebSocket-Accept a server must answer to ``key``."""
     return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
@@ -48,9 +53,13 @@ class WebSocket:
         try:
             self.sock = socket.create_connection((parts.hostname, port), timeout=timeout)
         except OSError as exc:
-            raise WebSocketError(f"cannot reach {url}: {exc}") from None
+            raise ConnectionLost(f"cannot reach {url}: {exc}") from None
         self.buffer = b""
-        self._handshake(parts.netloc, parts.path or "/")
+        try:
+            self._handshake(parts.netloc, parts.path or "/")
+        except WebSocketError:
+            self.sock.close()
+            raise
 
     def _handshake(self, host: str, path: str) -> None:
         """The HTTP upgrade; raises WebSocketError unless the server switches protocols."""
@@ -85,7 +94,7 @@ class WebSocket:
             if opcode == PING:
                 self._send_frame(PONG, payload)
             elif opcode == CLOSE:
-                raise WebSocketError("the server closed the connection")
+                raise ConnectionLost("the server closed the connection")
             elif opcode in (TEXT, CONTINUATION):
                 size += len(payload)
                 if size > MAX_MESSAGE:
@@ -152,13 +161,13 @@ class WebSocket:
         try:
             chunk = self.sock.recv(65536)
         except OSError as exc:
-            raise WebSocketError(f"the connection failed: {exc}") from None
+            raise ConnectionLost(f"the connection failed: {exc}") from None
         if not chunk:
-            raise WebSocketError("the server closed the connection")
+            raise ConnectionLost("the server closed the connection")
         self.buffer += chunk
 
     def _send_all(self, data: bytes) -> None:
         try:
             self.sock.sendall(data)
         except OSError as exc:
-            raise WebSocketError(f"the connection failed: {exc}") from None
+            raise ConnectionLost(f"the connection failed: {exc}") from None

@@ -71,6 +71,8 @@ class GenesisContext:
     """Model ids (models)."""
     versions: set[str] = field(default_factory=set)
     """Published versions as "model@version" (models)."""
+    owners: dict[str, str] = field(default_factory=dict)
+    """Each model's owner organisation, by model id (models)."""
     licenses: set[str] = field(default_factory=set)
     """Deployed license ids (licenses)."""
 

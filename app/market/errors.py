@@ -31,3 +31,12 @@ NOT_LEASABLE = register(
 TOO_MANY_OFFERS = register(
     MARKET, 13, "too_many_offers", "the model has the most lease offers allowed"
 )
+TERMS_NARROWED = register(
+    MARKET,
+    14,
+    "terms_narrowed",
+    "the offer no longer grants every purpose, or the download, the renter asked for",
+)
+VERSION_GONE = register(
+    MARKET, 15, "version_gone", "a version the buyer pays for is not published, or revoked"
+)

@@ -24,14 +24,18 @@ from app.core.genesis import (
     to_json,
 )
 from app.core.ids import last_id
+from app.core.text import quote
 from app.market import keys
+from app.market.handlers import MAX_OFFERS_PER_MODEL
 from app.market.keeper import MarketKeeper
-from app.market.validation import check_price, check_purposes
+from app.market.validation import MAX_LEASE_BLOCKS, check_price, check_purposes
 from app.pb.modelgov.v1 import market_pb2
 from app.state import Overlay, Reader
 
 SECTIONS: tuple[str, ...] = ("market",)
 FIELDS = ("last_lease_id", "listings", "offers", "leases")
+MAX_HEIGHT = 2**63 - 1
+"""The engine's heights are signed 64-bit: a lease that ends later was never sold."""
 
 
 @dataclass(frozen=True)
@@ -50,53 +54,116 @@ def default() -> dict[str, Any]:
 
 
 def validate(part: Mapping[str, Any], context: GenesisContext) -> Market:
-    """Listings of known models, offers and leases of published versions, by organisations of
-    the consortium, lease ids up to the counter. Raises GenesisError naming the first bad
-    field."""
+    """Records the market's own transactions could have written: listings and offers of
+    models their maker owns (at most MAX_OFFERS_PER_MODEL offers a model), leases of published
+    versions whose heights, length and price agree, in id order of their first block, and no
+    two of one version by one organisation running at once; lease ids up to the counter.
+    Raises GenesisError naming the first bad field (InitChain stops there, before any block
+    could trip over a record no handler would have written)."""
     found = section(part, "market", FIELDS)
     last = integer(found, "last_lease_id", "market")
-    listings: list[market_pb2.Listing] = []
-    for i, item in enumerate(listed(found, "listings", "market")):
-        where = f"market.listings[{i}]"
-        entry, _ = record(item, market_pb2.Listing, where)
-        if entry.model not in context.models:
-            raise GenesisError(f"{where}.model", "no such model")
-        if any(other.model == entry.model for other in listings):
-            raise GenesisError(f"{where}.model", "a model is listed once")
-        context.check_org(entry.seller_org, f"{where}.seller_org")
-        _check_price(entry.price, f"{where}.price")
-        listings.append(entry)
-    offers: list[market_pb2.LeaseOffer] = []
-    for i, item in enumerate(listed(found, "offers", "market")):
-        where = f"market.offers[{i}]"
-        offer, _ = record(item, market_pb2.LeaseOffer, where)
-        context.check_version(offer.model, offer.version, where)
-        if any((o.model, o.version) == (offer.model, offer.version) for o in offers):
-            raise GenesisError(where, "a version is offered once")
-        context.check_org(offer.lessor_org, f"{where}.lessor_org")
-        _check_price(offer.price_per_1000_blocks, f"{where}.price_per_1000_blocks")
-        _check_purposes(list(offer.purposes), f"{where}.purposes")
-        offers.append(offer)
+    listings = _listings(listed(found, "listings", "market"), context)
+    offers = _offers(listed(found, "offers", "market"), context)
     leases = [_lease(item, i, context) for i, item in enumerate(listed(found, "leases", "market"))]
     check_last_id(last, [lease.id for lease in leases], "market.leases", "lease")
+    ordered = sorted(range(len(leases)), key=lambda i: leases[i].id)
+    _check_lease_order([(i, leases[i]) for i in ordered])
     return Market(
         last,
         tuple(sorted(listings, key=lambda e: e.model)),
         tuple(sorted(offers, key=lambda o: (o.model, o.version))),
-        tuple(sorted(leases, key=lambda e: e.id)),
+        tuple(leases[i] for i in ordered),
     )
 
 
+def _listings(items: list[Any], context: GenesisContext) -> list[market_pb2.Listing]:
+    """Listings: one a model, by its owner (a change of owner closes a listing), at a price
+    a buy can pay."""
+    listings: dict[str, market_pb2.Listing] = {}
+    for i, item in enumerate(items):
+        where = f"market.listings[{i}]"
+        entry, _ = record(item, market_pb2.Listing, where)
+        if entry.model not in context.models:
+            raise GenesisError(f"{where}.model", "no such model")
+        if entry.model in listings:
+            raise GenesisError(f"{where}.model", "a model is listed once")
+        context.check_org(entry.seller_org, f"{where}.seller_org")
+        _check_owner(entry.model, entry.seller_org, context, f"{where}.seller_org")
+        _check_price(entry.price, f"{where}.price")
+        listings[entry.model] = entry
+    return list(listings.values())
+
+
+def _offers(items: list[Any], context: GenesisContext) -> list[market_pb2.LeaseOffer]:
+    """Offers: one a version, by the model's owner, with terms OfferLease accepts (max_blocks
+    as the handler stores it: 1 to MAX_LEASE_BLOCKS), at most MAX_OFFERS_PER_MODEL a model."""
+    offers: dict[tuple[str, str], market_pb2.LeaseOffer] = {}
+    per_model: dict[str, int] = {}
+    for i, item in enumerate(items):
+        where = f"market.offers[{i}]"
+        offer, _ = record(item, market_pb2.LeaseOffer, where)
+        context.check_version(offer.model, offer.version, where)
+        if (offer.model, offer.version) in offers:
+            raise GenesisError(where, "a version is offered once")
+        context.check_org(offer.lessor_org, f"{where}.lessor_org")
+        _check_owner(offer.model, offer.lessor_org, context, f"{where}.lessor_org")
+        _check_price(offer.price_per_1000_blocks, f"{where}.price_per_1000_blocks")
+        _check_purposes(list(offer.purposes), f"{where}.purposes")
+        if not 0 < offer.max_blocks <= MAX_LEASE_BLOCKS:
+            raise GenesisError(f"{where}.max_blocks", f"not 1 to {MAX_LEASE_BLOCKS}")
+        per_model[offer.model] = per_model.get(offer.model, 0) + 1
+        if per_model[offer.model] > MAX_OFFERS_PER_MODEL:
+            raise GenesisError(where, f"a model has at most {MAX_OFFERS_PER_MODEL} offers")
+        offers[(offer.model, offer.version)] = offer
+    return list(offers.values())
+
+
+def _check_owner(model: str, org: str, context: GenesisContext, where: str) -> None:
+    """``org`` owns ``model``: a listing or an offer never outlives its maker's ownership."""
+    if context.owners.get(model) != org:
+        raise GenesisError(where, f"{quote(org, 64)} does not own {quote(model, 160)}")
+
+
 def _lease(item: Any, i: int, context: GenesisContext) -> market_pb2.Lease:
+    """One lease as LeaseVersion writes it: a published version, member (or removed)
+    organisations, renter not lessor, 1 to MAX_LEASE_BLOCKS blocks from a height of 1 or more
+    to ``start + blocks - 1``, at most MAX_HEIGHT, a price of 1 to 2^63-1 paid."""
     where = f"market.leases[{i}]"
     lease, _ = record(item, market_pb2.Lease, where)
     context.check_version(lease.model, lease.version, where)
     context.check_org(lease.renter_org, f"{where}.renter_org")
     context.check_org(lease.lessor_org, f"{where}.lessor_org")
-    if lease.end_height < lease.start_height:
-        raise GenesisError(f"{where}.end_height", "ends before it starts")
+    if lease.renter_org == lease.lessor_org:
+        raise GenesisError(f"{where}.renter_org", "an organisation does not rent from itself")
+    if not 0 < lease.blocks <= MAX_LEASE_BLOCKS:
+        raise GenesisError(f"{where}.blocks", f"not 1 to {MAX_LEASE_BLOCKS}")
+    if lease.start_height < 1:
+        raise GenesisError(f"{where}.start_height", "a lease starts in a block, height 1 or more")
+    if lease.end_height != lease.start_height + lease.blocks - 1:
+        raise GenesisError(f"{where}.end_height", "not start_height + blocks - 1")
+    if lease.end_height > MAX_HEIGHT:
+        raise GenesisError(f"{where}.end_height", "past the engine's last height, 2^63-1")
+    _check_price(lease.paid, f"{where}.paid")
     _check_purposes(list(lease.purposes), f"{where}.purposes")
     return lease
+
+
+def _check_lease_order(leases: list[tuple[int, market_pb2.Lease]]) -> None:
+    """Leases in id order start in non-decreasing heights (ids are given block by block), and
+    a lease of a version by an organisation starts after the previous one ended (a running
+    lease refuses the next): the index of the latest lease, derived in id order, then names
+    the only one that can run."""
+    previous_start = 0
+    ends: dict[tuple[str, str, str], int] = {}
+    for i, lease in leases:
+        where = f"market.leases[{i}].start_height"
+        if lease.start_height < previous_start:
+            raise GenesisError(where, f"lease {lease.id} starts before a lease with a lower id")
+        previous_start = lease.start_height
+        holder = (lease.model, lease.version, lease.renter_org)
+        if holder in ends and lease.start_height <= ends[holder]:
+            raise GenesisError(where, f"lease {lease.id} overlaps an earlier lease of the version")
+        ends[holder] = lease.end_height
 
 
 def _check_price(price: int, where: str) -> None:

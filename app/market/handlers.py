@@ -13,6 +13,7 @@ raises ``TxError`` for anything the state refuses.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 
 from app.core.context import MsgContext
 from app.core.env import Event
@@ -71,6 +72,7 @@ def buy_model(ctx: MsgContext, msg: tx_pb2.BuyModel) -> Event:
             errors.PRICE_ABOVE_MAX,
             f"{msg.model} is listed at {listing.price}, max_price is {msg.max_price}",
         )
+    _check_versions_live(ctx.state, msg.model, msg.versions)
     CreditsKeeper(ctx.state).move(buyer, listing.seller_org, listing.price)
     ctx.emitted.append(credit_events.transfer(buyer, listing.seller_org, listing.price, SALE))
     models = ModelsKeeper(ctx.state)
@@ -92,6 +94,19 @@ def buy_model(ctx: MsgContext, msg: tx_pb2.BuyModel) -> Event:
             ("price", str(listing.price)),
         ),
     )
+
+
+def _check_versions_live(state: Overlay, model: str, versions: Iterable[str]) -> None:
+    """Each version the buyer pays for is published and not revoked (revoking is final, so a
+    seller who saw the buy could otherwise revoke them in the block before it); raises
+    TxError(version_gone). Deprecation and licenses are not pinned: the new owner changes them."""
+    models = ModelsReader(state)
+    for version in versions:
+        found = models.version(model, version)
+        if found is None or found.status == tx_pb2.VERSION_STATUS_REVOKED:
+            raise TxError(
+                errors.VERSION_GONE, f"{version_ref(model, version)} is not a live version"
+            )
 
 
 def _live_listing(state: Overlay, model_id: str) -> market_pb2.Listing:
@@ -203,6 +218,7 @@ def lease_version(ctx: MsgContext, msg: tx_pb2.LeaseVersion) -> Event:
     _live_version(ctx.state, msg.model, msg.version, offer.lessor_org)
     if msg.blocks > offer.max_blocks:
         raise TxError(errors.BAD_BLOCKS, f"{ref} is rented for at most {offer.max_blocks} blocks")
+    _check_terms(offer, msg)
     if market.active_lease(renter, msg.model, msg.version, ctx.env.height) is not None:
         raise TxError(errors.LEASE_ACTIVE, f"{renter} already rents {ref}")
     cost = lease_cost(offer.price_per_1000_blocks, msg.blocks)
@@ -223,6 +239,19 @@ def lease_version(ctx: MsgContext, msg: tx_pb2.LeaseVersion) -> Event:
             ("paid", str(cost)),
         ),
     )
+
+
+def _check_terms(offer: market_pb2.LeaseOffer, msg: tx_pb2.LeaseVersion) -> None:
+    """The offer grants every purpose the renter asked for, and downloads if it asked for
+    them (a lessor who saw the lease could otherwise narrow the offer in the block before
+    it); raises TxError(terms_narrowed). Price and length are bounded by max_price and
+    blocks."""
+    ref = version_ref(msg.model, msg.version)
+    missing = [p for p in msg.purposes if p not in offer.purposes]
+    if missing:
+        raise TxError(errors.TERMS_NARROWED, f"{ref} is no longer offered for {', '.join(missing)}")
+    if msg.download and not offer.download:
+        raise TxError(errors.TERMS_NARROWED, f"{ref} is no longer offered with download")
 
 
 def _lease(

@@ -50,10 +50,25 @@ def validate_delist(msg: tx_pb2.DelistModel, params: state_pb2.Params) -> None:
     names.check_model_id(msg.model, errors.INVALID_FIELD)
 
 
+MAX_PINNED_VERSIONS = 64
+"""Most versions a buy names as the ones it pays for: one store read each bounds the buy."""
+
+
+def check_pinned_versions(versions: list[str]) -> None:
+    """0 to MAX_PINNED_VERSIONS distinct version names; raises TxError(invalid_field)."""
+    if len(versions) > MAX_PINNED_VERSIONS:
+        raise TxError(errors.INVALID_FIELD, f"name at most {MAX_PINNED_VERSIONS} versions")
+    for version in versions:
+        names.check_version(version, errors.INVALID_FIELD)
+    if len(set(versions)) != len(versions):
+        raise TxError(errors.INVALID_FIELD, "a version is named twice")
+
+
 def validate_buy(msg: tx_pb2.BuyModel, params: state_pb2.Params) -> None:
     """Checks of BuyModel that need no state."""
     names.check_model_id(msg.model, errors.INVALID_FIELD)
     check_price(msg.max_price, "max_price")
+    check_pinned_versions(list(msg.versions))
 
 
 def validate_offer(msg: tx_pb2.OfferLease, params: state_pb2.Params) -> None:
@@ -79,6 +94,7 @@ def validate_lease(msg: tx_pb2.LeaseVersion, params: state_pb2.Params) -> None:
     if not 0 < msg.blocks <= MAX_LEASE_BLOCKS:
         raise TxError(errors.BAD_BLOCKS, f"blocks {msg.blocks} is not 1 to {MAX_LEASE_BLOCKS}")
     check_price(msg.max_price, "max_price")
+    check_purposes(list(msg.purposes))
 
 
 def lease_cost(price_per_1000_blocks: int, blocks: int) -> int:

@@ -80,6 +80,7 @@ def validate(part: Mapping[str, Any], context: GenesisContext) -> Registry:
     found = section(part, "models", FIELDS)
     models = _models(listed(found, "models", "models"), context)
     context.models.update(models)
+    context.owners.update((m, models[m].owner_org) for m in sorted(models))
     versions = _versions(listed(found, "versions", "models"), models, context)
     context.versions.update(version_ref(v.model, v.version) for v in versions)
     return Registry(

@@ -3,8 +3,11 @@ versions for rent, and the leases that were paid."""
 
 from __future__ import annotations
 
+import functools
+
 import click
 
+from app.market.validation import MAX_PINNED_VERSIONS as MAX_PINNED
 from app.pb.modelgov.v1 import tx_pb2
 from app.usage.purposes import PURPOSES
 from chain.cli.options import Send, absent, list_options, reads, signed, split_ref
@@ -13,6 +16,7 @@ from chain.cli.root import query, tx
 from chain.client import Node
 
 PRICE = click.IntRange(1, 2**63 - 1)
+REVOKED = tx_pb2.VERSION_STATUS_REVOKED
 
 
 @tx.group("market")
@@ -40,10 +44,28 @@ def delist(model: str, send: Send) -> None:
 @market_tx.command("buy")
 @click.argument("model", metavar="ORG/NAME")
 @click.option("--max-price", required=True, type=PRICE, help="most credits to pay")
+@click.option(
+    "--version",
+    "versions",
+    multiple=True,
+    help="a version you pay for: the buy is refused if it was revoked first (repeat); "
+    f"default: the model's live versions as the node shows them now (the newest {MAX_PINNED})",
+)
 @signed
-def buy(model: str, max_price: int, send: Send) -> None:
+def buy(model: str, max_price: int, versions: tuple[str, ...], send: Send) -> None:
     """Buy a listed model: the price goes to the seller and the model to your organisation."""
-    send(tx_pb2.Msg(buy_model=tx_pb2.BuyModel(model=model, max_price=max_price)))
+    body = tx_pb2.BuyModel(model=model, max_price=max_price, versions=versions)
+    send(tx_pb2.Msg(buy_model=body), None if versions else pin_live_versions)
+
+
+def pin_live_versions(client: Node, msg: tx_pb2.Msg) -> None:
+    """Name in the buy the model's versions that are live now (the newest MAX_PINNED), so a
+    seller who revokes one in the block before the buy sells nothing."""
+    body = msg.buy_model
+    live = [v.version for v in client.versions(body.model) if v.status != REVOKED]
+    body.versions[:] = live[-MAX_PINNED:]
+    shown = ", ".join(body.versions) or "none"
+    click.echo(f"buying {body.model} with its live versions: {shown}", err=True)
 
 
 @market_tx.command("offer-lease")
@@ -83,12 +105,59 @@ def withdraw_lease(ref: str, send: Send) -> None:
 @click.argument("ref", metavar="ORG/NAME@VERSION")
 @click.option("--blocks", required=True, type=click.IntRange(1, 2**32))
 @click.option("--max-price", required=True, type=PRICE, help="most credits to pay")
+@click.option(
+    "--purpose",
+    "purposes",
+    multiple=True,
+    type=click.Choice(PURPOSES),
+    help="a use you rent it for (repeat); default: the offer's purposes as the node shows them now",
+)
+@click.option(
+    "--download/--no-download",
+    default=None,
+    help="whether you need the weights; default: what the offer grants now",
+)
 @signed
-def lease(ref: str, blocks: int, max_price: int, send: Send) -> None:
-    """Rent a version for --blocks blocks from the next one, paid up front."""
+def lease(
+    ref: str,
+    blocks: int,
+    max_price: int,
+    purposes: tuple[str, ...],
+    download: bool | None,
+    send: Send,
+) -> None:
+    """Rent a version for --blocks blocks from the next one, paid up front. The lease is
+    refused if the offer no longer grants the purposes and download it asks for."""
     model, version = split_ref(ref)
-    msg = tx_pb2.LeaseVersion(model=model, version=version, blocks=blocks, max_price=max_price)
-    send(tx_pb2.Msg(lease_version=msg))
+    msg = tx_pb2.LeaseVersion(
+        model=model,
+        version=version,
+        blocks=blocks,
+        max_price=max_price,
+        purposes=purposes,
+        download=bool(download),
+    )
+    pin = None
+    if not purposes or download is None:
+        pin = functools.partial(pin_offer_terms, bool(purposes), download is not None)
+    send(tx_pb2.Msg(lease_version=msg), pin)
+
+
+def pin_offer_terms(
+    keep_purposes: bool, keep_download: bool, client: Node, msg: tx_pb2.Msg
+) -> None:
+    """Ask in the lease for the terms the offer grants now (those the user did not give), so
+    a lessor who narrows the offer in the block before the lease sells nothing."""
+    body = msg.lease_version
+    offer = client.lease_offer(body.model, body.version)
+    if offer is None:
+        raise absent(f"a lease offer of {body.model}@{body.version}")
+    if not keep_purposes:
+        body.purposes[:] = offer.purposes
+    if not keep_download:
+        body.download = offer.download
+    terms = f"{', '.join(body.purposes)}, {'with' if body.download else 'without'} download"
+    click.echo(f"leasing {body.model}@{body.version} for {terms}", err=True)
 
 
 @query.command("listings")

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
@@ -209,7 +209,18 @@ def absent(what: str) -> ClientError:
     return ClientError(f"{what} not found", NOT_FOUND.code, NOT_FOUND.codespace)
 
 
-Send = Callable[[tx_pb2.Msg], None]
+Pin = Callable[[Node, tx_pb2.Msg], None]
+"""What a command reads from the node into its message just before it is signed: the terms
+the user saw (a lease offer, a model's live versions), so a counterparty who changes them in
+the block before the tx gets a refusal, not the user's credits."""
+
+
+class Send(Protocol):
+    """Sign and send ``msg``; ``pin`` first fills in what the user left to the node."""
+
+    def __call__(self, msg: tx_pb2.Msg, pin: Pin | None = None) -> None: ...
+
+
 MODEL_FIELDS = ("model", "base_model", "target_model", "license", "default_license")
 """Fields that name a model (or a license, ORG/NAME too) in the messages the CLI sends
 (qualified by ``qualify``)."""
@@ -289,12 +300,17 @@ def quote_use(client: Node, key: Key, use: tx_pb2.Use) -> None:
     use.max_fee = decision.fee
 
 
-def deliver(client: Node, key: Key, msg: tx_pb2.Msg, output: str, memo: str) -> None:
-    """Qualify bare names, resolve aliases, quote a use's fee, sign, send, wait for the
-    block; print the tx report (height, hash, the ids and amounts its events carry)."""
+def deliver(
+    client: Node, key: Key, msg: tx_pb2.Msg, output: str, memo: str, pin: Pin | None = None
+) -> None:
+    """Qualify bare names, resolve aliases, pin what the command left to the node, quote a
+    use's fee, sign, send, wait for the block; print the tx report (height, hash, the ids and
+    amounts its events carry)."""
     if needs_org(msg):
         qualify(msg, client.account(key.address).org)
     resolve_names(client, msg)
+    if pin is not None:
+        pin(client, msg)
     if msg.WhichOneof("sum") == "use":
         quote_use(client, key, msg.use)
     outcome = client.send(key, [msg], memo=memo)
@@ -351,13 +367,18 @@ def signed(fn: Callable[..., None]) -> Callable[..., None]:
         generate_only: bool,
         **kwargs: Any,
     ) -> None:
-        def send(msg: tx_pb2.Msg) -> None:
+        def send(msg: tx_pb2.Msg, pin: Pin | None = None) -> None:
             if generate_only:
                 if msg.WhichOneof("sum") == "use" and msg.use.max_fee == QUOTE:
                     raise click.UsageError("--generate-only needs --max-fee (nothing is asked)")
+                if pin is not None:
+                    raise click.UsageError(
+                        "--generate-only reads nothing from the node: give the terms to pin "
+                        "(--purpose and --download/--no-download, or --version)"
+                    )
                 generate(keyring, from_, chain_id, msg, memo)
                 return
-            deliver(Node(node, chain_id), signer(keyring, from_), msg, output, memo)
+            deliver(Node(node, chain_id), signer(keyring, from_), msg, output, memo, pin)
 
         fn(*args, send=send, **kwargs)
 

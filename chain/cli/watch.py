@@ -18,8 +18,16 @@ from chain.watch import Change, WatchError, subscriptions, watch
 @click.argument("model", metavar="ORG/NAME")
 @click.option("--count", default=0, type=click.IntRange(0), help="stop after N changes (0: never)")
 @click.option("--output", "-o", type=OUTPUT_CHOICE, default="text", show_default=True)
+@click.option(
+    "--reconnect-for",
+    default=300,
+    show_default=True,
+    type=click.IntRange(0),
+    help="when the node goes away (a restart), connect again for up to N seconds and print "
+    "what committed meanwhile (0: exit)",
+)
 @node_option
-def watch_model(model: str, count: int, output: str, node: str) -> None:
+def watch_model(model: str, count: int, output: str, reconnect_for: int, node: str) -> None:
     """Stream what happens to a model as it commits (the engine's event subscription): a team
     can start its evaluation when a new version appears. One JSON object a line with -o json."""
     try:
@@ -34,7 +42,10 @@ def watch_model(model: str, count: int, output: str, node: str) -> None:
     def subscribed() -> None:
         click.echo(f"watching {model} at {node}", err=True)
 
+    def say(text: str) -> None:
+        click.echo(f"watch: {text}", err=True)
+
     try:
-        watch(node, model, report, count, ready=subscribed)
+        watch(node, model, report, count, ready=subscribed, reconnect=reconnect_for, say=say)
     except WatchError as exc:
         raise RpcError(f"watch {model}: {exc}") from None

@@ -3,11 +3,13 @@ follows, and announces itself as a provider, so updates reach every member who m
 
 What a store follows is its operator's choice, recorded beside the blobs (``follow.json``:
 model, signing key, keyring, fee budget, the store's public URL; ``modelgov weights follow``
-writes it). The weights server runs ``Follower`` in the background: for each followed model and
-each version it lacks, it asks the ledger (``/models/read_access``, at the next block) whether
-the key's organisation may hold the weights. If not, and the version's license would allow a
-download for a fee within the follow's ``max_fee``, it pays that fee with a ``use`` (purpose
-``download``), whose receipt then grants the read; otherwise it records why not and moves on.
+writes it). The weights server runs ``Follower`` in the background, woken by the engine's event
+subscription when a followed model gets a version, and every few seconds anyway: for each
+followed model and each version it lacks, it asks the ledger (``/models/read_access``, at the
+next block) whether the key's organisation may hold the weights. If not, and the version's
+license would allow a download for a fee within the follow's ``max_fee``, it pays that fee with
+a ``use`` (purpose ``download``), whose receipt then grants the read; otherwise it records why
+not and moves on.
 A granted version is fetched from the version's stores and announced providers (never from
 this store), verified against the chain's digest (a directory: each listed file, then the
 manifest built from the chain's list), kept, and announced with ``announce_provider`` signed
@@ -30,10 +32,13 @@ from typing import Any
 from urllib.parse import quote as quote_path
 
 from app.models.errors import NOT_GRANTED
+from app.models.events import VERSION_PUBLISHED
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain.client import ClientError, Node
 from chain.keys import Key, Keyring, KeyringError, default_keyring
 from chain.rpc import RpcError
+from chain.watch import WatchError, changes
+from chain.websocket import WebSocket, WebSocketError, ws_url
 from chain.weights.client import TransferError, download, sources
 from chain.weights.digest import ManifestEntry, WeightsError, build_manifest, check_digest
 from chain.weights.store import BlobStore
@@ -251,24 +256,89 @@ def _download_into(
 # --- in the weights server ------------------------------------------------------------------
 
 
+VERSIONS_QUERY = "tm.event='Tx' AND model.version_published.model EXISTS"
+"""The engine subscription that wakes the follower: every publication of a version (the
+follows are read again for each, so a follow added while the server runs counts)."""
+
+
 class Follower:
-    """The weights server's background loop: every ``interval`` seconds, read the config
-    (so a follow added while the server runs counts) and sync each follow."""
+    """The weights server's background loop: a pass over every follow (the config read
+    again, so a follow added while the server runs counts) as soon as the engine's event
+    subscription tells of a new version of a followed model, and every ``interval`` seconds
+    anyway (the fallback while the subscription is down, and for what it cannot see: a
+    refusal that a later payment or lease lifts)."""
 
     def __init__(self, store_dir: Path, node_url: str, interval: float = 5.0) -> None:
         self.store_dir = store_dir
+        self.node_url = node_url
         self.node = Node(node_url)
         self.interval = interval
         self.stop = threading.Event()
+        self.wake = threading.Event()
 
-    def start(self) -> threading.Thread:
+    def start(self, listen: bool = True) -> threading.Thread:
+        """Run the loop (and, with ``listen``, the subscription that wakes it) in daemon
+        threads; returns the loop's."""
+        if listen:
+            threading.Thread(
+                target=self.listen, name="weights-follower-events", daemon=True
+            ).start()
         thread = threading.Thread(target=self.run, name="weights-follower", daemon=True)
         thread.start()
         return thread
 
+    def close(self) -> None:
+        """Stop the loop after its current pass."""
+        self.stop.set()
+        self.wake.set()
+
     def run(self) -> None:
-        while not self.stop.wait(self.interval):
-            self.once()
+        while not self.stop.is_set():
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            if not self.stop.is_set():
+                self.once()
+
+    def listen(self) -> None:
+        """Wake the loop when a followed model gets a version, from the engine's event
+        subscription; when the node goes away or misbehaves, say so and subscribe again after
+        ``interval`` seconds (the loop polls meanwhile)."""
+        while not self.stop.is_set():
+            try:
+                self._listen_once()
+            except (WebSocketError, WatchError) as exc:
+                log.info("version events: %s; polling every %g s meanwhile", exc, self.interval)
+            self.stop.wait(self.interval)
+
+    def _listen_once(self) -> None:
+        socket = WebSocket(ws_url(self.node_url), timeout=None)
+        try:
+            call = {"jsonrpc": "2.0", "id": 1, "method": "subscribe"}
+            socket.send(json.dumps({**call, "params": {"query": VERSIONS_QUERY}}))
+            while not self.stop.is_set():
+                try:
+                    message = json.loads(socket.recv())
+                except ValueError:
+                    raise WatchError("the node sent a message that is not JSON") from None
+                if isinstance(message, dict) and "error" in message:
+                    raise WatchError(f"the node refused the subscription: {message['error']}")
+                if isinstance(message, dict) and self._publishes_followed(message):
+                    self.wake.set()
+        finally:
+            socket.close()
+
+    def _publishes_followed(self, message: dict[str, Any]) -> bool:
+        """Whether a subscription message tells of a version of a followed model; raises
+        WatchError for a message of an unknown shape."""
+        try:
+            follows = load_follows(self.store_dir)
+        except FollowError:
+            return True  # the pass reports the broken config
+        for follow in follows:
+            found = changes(message, follow.model)
+            if found is not None and any(c.event == VERSION_PUBLISHED for c in found[1]):
+                return True
+        return False
 
     def once(self) -> list[Outcome]:
         """One pass over every follow; each outcome is logged and recorded in the status."""

@@ -712,7 +712,8 @@ def main(argv: list[str] | None = None) -> int:
         "--follow-interval",
         type=float,
         default=5.0,
-        help="seconds between passes over the followed models (chain.weights.follow)",
+        help="seconds between passes over the followed models (chain.weights.follow); a new "
+        "version of a followed model starts one at once",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -156,7 +156,9 @@ def _market(driver: Driver) -> None:
     )
     listing = tx_pb2.ListModel(model="uni/base", price=123)
     driver.ok("uni-admin", msg(list_model=listing), msg(offer_lease=offer))
-    rent = tx_pb2.LeaseVersion(model="uni/base", version="1.0", blocks=100, max_price=1)
+    rent = tx_pb2.LeaseVersion(
+        model="uni/base", version="1.0", blocks=100, max_price=1, purposes=["inference"]
+    )
     driver.ok("acme-admin", msg(lease_version=rent))
 
 

@@ -299,7 +299,11 @@ STEPS: list[tuple[str, str, tx_pb2.Msg, Shape]] = [
     (
         "lease_version",
         "acme-admin",
-        msg(lease_version=tx_pb2.LeaseVersion(model=MODEL, version="1.0", blocks=3, max_price=5)),
+        msg(
+            lease_version=tx_pb2.LeaseVersion(
+                model=MODEL, version="1.0", blocks=3, max_price=5, purposes=["inference"]
+            )
+        ),
         [
             (
                 "market.leased",

@@ -302,7 +302,9 @@ def populate_market(node: Node, ring: Keyring) -> None:
     listing = tx_pb2.ListModel(model=MODEL, price=5000)
     msgs = [tx_pb2.Msg(list_model=listing), tx_pb2.Msg(offer_lease=offer)]
     node.send(ring.get("northwind-admin"), msgs)
-    rent = tx_pb2.LeaseVersion(model=MODEL, version="1.0", blocks=1000, max_price=100)
+    rent = tx_pb2.LeaseVersion(
+        model=MODEL, version="1.0", blocks=1000, max_price=100, purposes=["inference"]
+    )
     node.send(ring.get("acme-admin"), [tx_pb2.Msg(lease_version=rent)])
 
 

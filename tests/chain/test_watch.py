@@ -290,3 +290,201 @@ def test_nobody_listening_is_a_watch_error() -> None:
     probe.close()
     with pytest.raises(WatchError, match="cannot reach"):
         watch(f"http://127.0.0.1:{port}", MODEL, lambda _: None, timeout=5)
+
+
+# --- a node that restarts: the watch connects again and catches up ------------------------------
+
+Rpc = Callable[[str, dict[str, Any]], Any]
+
+
+@pytest.fixture
+def node_server() -> Iterator[Callable[[list[Script], Rpc], str]]:
+    """A node at one port: each websocket connection runs the next script of ``sessions``,
+    each JSON-RPC POST is answered by ``rpc(method, params)`` (None: the connection is closed
+    unanswered, as a node that is down). Yields a function returning the node's URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    threads: list[threading.Thread] = []
+
+    def start(sessions: list[Script], rpc: Rpc) -> str:
+        def one(conn: socket.socket) -> None:
+            with conn, contextlib.suppress(ConnectionError, OSError):
+                if conn.recv(4, socket.MSG_PEEK) == b"POST":
+                    _answer_post(conn, rpc)
+                elif sessions:
+                    sessions.pop(0)(conn, [])
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = listener.accept()
+                    thread = threading.Thread(target=one, args=(conn,), daemon=True)
+                    thread.start()
+                    threads.append(thread)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    listener.close()
+    for thread in threads:
+        thread.join(5)
+
+
+def _answer_post(conn: socket.socket, rpc: Rpc) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        body += conn.recv(4096)
+    call = json.loads(body)
+    result = rpc(call["method"], call.get("params") or {})
+    if result is None:
+        return
+    answer = json.dumps({"jsonrpc": "2.0", "id": call["id"], "result": result}).encode()
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        + f"Content-Length: {len(answer)}\r\n\r\n".encode()
+        + answer
+    )
+
+
+def session(before: list[bytes], after: list[bytes], then_drop: bool = True) -> Script:
+    """A websocket session: ``before`` arrive before the last subscription is confirmed,
+    ``after`` after it; then the node drops the connection (or waits for the goodbye)."""
+
+    def script(conn: socket.socket, received: list[dict[str, Any]]) -> None:
+        handshake(conn)
+        for i, _ in enumerate(subscriptions(MODEL)):
+            _, payload = read_client_frame(conn)
+            received.append(json.loads(payload))
+            if i == len(subscriptions(MODEL)) - 1:
+                conn.sendall(b"".join(frame(0x1, m) for m in before))
+            reply = {"jsonrpc": "2.0", "id": received[-1]["id"], "result": {}}
+            conn.sendall(frame(0x1, json.dumps(reply).encode()))
+        conn.sendall(b"".join(frame(0x1, m) for m in after))
+        if then_drop:
+            conn.shutdown(socket.SHUT_RDWR)
+            return
+        while read_client_frame(conn)[0] != 0x8:
+            pass
+
+    return script
+
+
+def chain_rpc(heights: list[int | None], blocks: dict[int, list[list[Any]]]) -> Rpc:
+    """A node's status (the next of ``heights`` each call, the last one repeated; None: down)
+    and the events of each block's transactions (``blocks``)."""
+    asked = iter(heights)
+    last: list[int | None] = [None]
+
+    def rpc(method: str, params: dict[str, Any]) -> Any:
+        if method == "status":
+            last[0] = next(asked, last[0])
+            if last[0] is None:
+                return None
+            return {"sync_info": {"latest_block_height": str(last[0])}}
+        assert method == "block_results"
+        txs = blocks.get(int(params["height"]), [])
+        return {"height": params["height"], "txs_results": [{"code": 0, "events": e} for e in txs]}
+
+    return rpc
+
+
+def events_of(*found: tuple[str, dict[str, str]]) -> list[Any]:
+    return [
+        {"type": kind, "attributes": [{"key": k, "value": v} for k, v in attrs.items()]}
+        for kind, attrs in found
+    ]
+
+
+def test_a_dropped_watch_reconnects_and_reports_what_it_missed_once_and_in_order(
+    node_server: Callable[[list[Script], Rpc], str],
+) -> None:
+    blocks = {
+        6: [events_of(published("3.0")), events_of(published("3.1"))],
+        8: [events_of(published("9.9", model="acme-ai/other")), events_of(published("4.0"))],
+        9: [events_of(published("5.0"))],
+    }
+    first = session(
+        [], [tx_message(5, 0, [published("2.0")]), tx_message(6, 0, [published("3.0")])]
+    )
+    second = session(
+        [tx_message(9, 0, [published("5.0")]), tx_message(10, 0, [published("6.0")])],
+        [tx_message(10, 0, [published("6.0")]), tx_message(11, 0, [published("7.0")])],
+        then_drop=False,
+    )
+    url = node_server([first, second], chain_rpc([4, None, None, 9], blocks))
+    seen: list[Change] = []
+    said: list[str] = []
+    assert watch(url, MODEL, seen.append, 7, 10, reconnect=30, say=said.append) == 7
+    shown = [(c.height, c.attributes["version"]) for c in seen]
+    assert shown == [
+        (5, "2.0"),
+        (6, "3.0"),
+        (6, "3.1"),
+        (8, "4.0"),
+        (9, "5.0"),
+        (10, "6.0"),
+        (11, "7.0"),
+    ]
+    assert said[0].startswith("lost the node") and said[1].endswith("from height 6")
+
+
+def test_a_watch_that_reaches_its_count_while_catching_up_stops_there(
+    node_server: Callable[[list[Script], Rpc], str],
+) -> None:
+    blocks = {3: [events_of(published("2.0"))], 4: [events_of(published("3.0"))]}
+    url = node_server(
+        [session([], []), session([], [], then_drop=False)], chain_rpc([2, 4], blocks)
+    )
+    seen: list[Change] = []
+    assert watch(url, MODEL, seen.append, 1, 10, reconnect=30) == 1
+    assert [c.attributes["version"] for c in seen] == ["2.0"]
+
+
+@pytest.mark.parametrize(
+    ("heights", "blocks", "reconnect", "message"),
+    [
+        ([2, None], {}, 1, "stayed away"),
+        ([2, 2 + 10_001], {}, 30, "more than 10000 blocks"),
+        ([2, 3], {3: "not a list"}, 30, "unknown shape"),
+        ([2, 3], {3: [[{"type": "x", "attributes": 5}]]}, 30, "shape"),
+        ([2], {}, 0, "closed"),
+    ],
+    ids=["stays-away", "gap-too-long", "results-not-a-list", "bad-attributes", "no-reconnect"],
+)
+def test_a_node_that_stays_away_or_answers_nonsense_ends_the_watch_with_an_error(
+    node_server: Callable[[list[Script], Rpc], str],
+    heights: list[int | None],
+    blocks: dict[int, Any],
+    reconnect: int,
+    message: str,
+) -> None:
+    url = node_server([session([], []), session([], [])], chain_rpc(heights, blocks))
+    with pytest.raises(WatchError, match=message):
+        watch(url, MODEL, lambda _: None, 1, 10, reconnect=reconnect)
+
+
+def test_a_node_unreachable_at_the_start_is_not_waited_for() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    with pytest.raises(WatchError, match="cannot reach"):
+        watch(f"http://127.0.0.1:{port}", MODEL, lambda _: None, timeout=5, reconnect=300)
+
+
+def test_a_node_that_answers_its_status_but_no_longer_subscribes_ends_the_watch(
+    node_server: Callable[[list[Script], Rpc], str],
+) -> None:
+    url = node_server([session([], [])], chain_rpc([2], {}))
+    with pytest.raises(WatchError, match="could not follow the node again in 1 s"):
+        watch(url, MODEL, lambda _: None, 1, 10, reconnect=1)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,41 @@ def _serves(url: str) -> bool:
         return requests.get(f"{url}/v1/health", timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_watch_reconnects_after_its_node_restarts_and_prints_each_change_once(
+    network: net.Testnet, model: str
+) -> None:
+    """The watched node stops and starts again; a version published while it was down (the
+    chain halts without it, so the tx commits around its return) and one after are printed
+    once each, in order, after one printed before; stderr says it reconnected."""
+    owner = Node(network.nodes[0].rpc_url).model(model).owner_org
+    publisher = "acme-ml" if owner == "acme-ai" else "northwind-researcher"
+    directory, watched = Path(network.directory), network.nodes[1]
+    command = [sys.executable, "-m", "chain.cli.main", "watch", model, "--count", "3", "-o", "json",
+               "--reconnect-for", "120", "--node", watched.rpc_url]  # fmt: skip
+    watcher = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    node, key = Node(network.nodes[0].rpc_url), network.keyring.get(publisher)
+    try:
+        assert watcher.stderr is not None
+        assert watcher.stderr.readline().startswith(b"watching")
+        node.send(key, [publish("7.0")])
+        time.sleep(1)  # the watcher prints 7.0 from its first connection
+        net.stop_node(directory, watched)
+        with ThreadPoolExecutor(1) as pool:
+            during = pool.submit(node.send, key, [publish("7.1")])
+            time.sleep(2)
+            net.start_node(directory, watched)
+            Node(watched.rpc_url).wait_for_height(during.result(timeout=90).height, timeout=90)
+        node.send(key, [publish("7.2")])
+        out, err = watcher.communicate(timeout=120)
+    finally:
+        watcher.kill()
+    assert watcher.returncode == 0, err
+    lines = [json.loads(line) for line in out.decode().splitlines()]
+    assert [(x["kind"], x["version"]) for x in lines] == [
+        ("version", "7.0"),
+        ("version", "7.1"),
+        ("version", "7.2"),
+    ], lines
+    assert b"watch: lost the node" in err and b"watch: reconnected" in err

@@ -94,6 +94,8 @@ def test_the_sequence_exercises_every_message_kind(report: Report) -> None:
     assert kinds <= failed, f"never failed: {sorted(kinds - failed)}"
     for name in ("out_of_gas", "script_failed", "invalid_script", "fee_above_max", "denied"):
         assert logs[name] > 0, f"no use or deploy ended in {name}"
+    for name in ("terms_narrowed", "version_gone"):  # a lease's or a buy's pinned terms
+        assert logs.get(name, 0) > 0, f"no lease or buy ended in {name}"
 
 
 def outcomes(report: Report) -> tuple[set[str], set[str], dict[str, int]]:

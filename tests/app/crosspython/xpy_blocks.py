@@ -276,9 +276,10 @@ class Generator:
 
     def round_and_lease(self) -> None:
         """A federated round that finalizes (round 1: uni opens it on its own base, uni and acme
-        submit, uni finalizes) and a lease that is sold (acme rents uni/m2@1.0), over three
-        blocks that draw no randomness, so every kind succeeds somewhere whatever the random
-        blocks do."""
+        submit, uni finalizes), a lease that is sold (acme rents uni/m2@1.0) and one that asks
+        for a download the offer does not grant, and a sale (acme/m2 to openml, pinning its
+        versions) after a buy that pins an unpublished version, over three blocks that draw no
+        randomness, so every kind succeeds somewhere whatever the random blocks do."""
         opened = tx_pb2.OpenRound(
             base_model="uni/m0",
             base_version="1.0",
@@ -294,14 +295,28 @@ class Generator:
         block = self.new_block()
         block.txs.append(self.tx("uni-pub", [tx_pb2.Msg(open_round=opened)]))
         block.txs.append(self.tx("uni-admin", [tx_pb2.Msg(offer_lease=offer)]))
+        listing = tx_pb2.ListModel(model="acme/m2", price=10)
+        block.txs.append(self.tx("acme-admin", [tx_pb2.Msg(list_model=listing)]))
         block = self.new_block()
         for org in ("uni", "acme"):
             update = tx_pb2.SubmitUpdate(
                 round_id=1, update_digest=digest(f"setup-{org}"), size_bytes=1000, sample_count=10
             )
             block.txs.append(self.tx(f"{org}-pub", [tx_pb2.Msg(submit_update=update)]))
-        lease = tx_pb2.LeaseVersion(model="uni/m2", version="1.0", blocks=100, max_price=1000)
-        block.txs.append(self.tx("acme-admin", [tx_pb2.Msg(lease_version=lease)]))
+        for org, download in (("openml", True), ("acme", False)):
+            lease = tx_pb2.LeaseVersion(
+                model="uni/m2",
+                version="1.0",
+                blocks=100,
+                max_price=1000,
+                purposes=["inference"],
+                download=download,
+            )
+            block.txs.append(self.tx(f"{org}-admin", [tx_pb2.Msg(lease_version=lease)]))
+        for versions in (["1.0", "9.9"], ["1.0", "2.0"]):
+            buy = tx_pb2.BuyModel(model="acme/m2", max_price=10, versions=versions)
+            block.txs.append(self.tx("openml-admin", [tx_pb2.Msg(buy_model=buy)]))
+        self.owner["acme/m2"] = "openml"
         block = self.new_block()
         final = tx_pb2.FinalizeRound(
             round_id=1,
@@ -948,13 +963,23 @@ class Generator:
         account = self.pick("admin", buyer)
         if kind == "buy":
             model = kept_base(self.rng.choice(self.listed or [self.any_model()]))
-            msg = tx_pb2.Msg(buy_model=tx_pb2.BuyModel(model=model, max_price=price))
+            pinned = self.rng.choice(([], ["1.0"], ["1.0", "2.0"], ["9.9"], ["1.0", "1.0"]))
+            body_b = tx_pb2.BuyModel(model=model, max_price=price, versions=pinned)
+            msg = tx_pb2.Msg(buy_model=body_b)
             return account, [msg], f"market buy {model} max {price}"
         model, version = self.rng.choice(self.offered[-2:] or [self.any_version()])
         blocks = self.rng.choice((1, 2, 1000, 1, 2, 1000, 2**32, 0, 2**64 - 1))
         if self.rng.random() < 0.5:
             price = 2**63 - 1
-        body_l = tx_pb2.LeaseVersion(model=model, version=version, blocks=blocks, max_price=price)
+        purposes = self.rng.choice((["inference"], [], ["mining"], ["inference", "research"]))
+        body_l = tx_pb2.LeaseVersion(
+            model=model,
+            version=version,
+            blocks=blocks,
+            max_price=price,
+            purposes=purposes,
+            download=self.rng.random() < 0.5,
+        )
         return account, [tx_pb2.Msg(lease_version=body_l)], f"market lease {model}@{version}"
 
     def m_attest(self) -> tuple[str, list[tx_pb2.Msg], str]:

@@ -3,15 +3,47 @@ that listed, offered and leased is tests/app/test_genesis_round_trip.py's)."""
 
 from __future__ import annotations
 
+import base64
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from genesis_scenario import changed, doubled, exported
 
+from app.abci.modelgov_app import ModelgovApp
 from app.core.genesis import GenesisError
 from app.machine import parse_genesis
+from app.pb.tendermint.abci import types_pb2 as abci
+from app.pb.tendermint.crypto import keys_pb2
+from app.store import MerkleStore
 
 L, F, R = "market.listings", "market.offers", "market.leases"
+
+
+def lease_with(**fields: str) -> dict[str, Any]:
+    """The exported state with the lease's ``fields`` changed (heights as JSON strings)."""
+    state = exported()
+    state["market"]["leases"][0].update(fields)
+    return state
+
+
+def second_lease(first: bool = False, **fields: str) -> dict[str, Any]:
+    """The exported state with a copy of its lease (id 1, acme's, blocks 30..129), changed
+    by ``fields``, after it (or, with ``first``, before it in the list and the original as
+    id 2), the counter at 2."""
+    state = exported()
+    market = state["market"]
+    copied = {**market["leases"][0], **fields}
+    if first:
+        market["leases"][0]["id"] = "2"
+        copied["id"] = "1"
+        market["leases"].insert(0, copied)
+    else:
+        market["leases"].append(copied)
+    market["last_lease_id"] = 2
+    return state
+
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("section-not-object", changed("market", "x"), "market"),
@@ -35,6 +67,25 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("lease-renter", changed(f"{R}[0].renter_org", "x"), f"{R}[0].renter_org"),
     ("lease-ends-early", changed(f"{R}[0].end_height", "0"), f"{R}[0].end_height"),
     ("lease-purposes", changed(f"{R}[0].purposes", []), f"{R}[0].purposes"),
+    ("listing-not-owner", changed(f"{L}[0].seller_org", "acme"), f"{L}[0].seller_org"),
+    ("listing-other-model", changed(f"{L}[0].model", "acme/mirror"), f"{L}[0].seller_org"),
+    ("offer-not-owner", changed(f"{F}[0].lessor_org", "acme"), f"{F}[0].lessor_org"),
+    ("offer-max-blocks-0", changed(f"{F}[0].max_blocks", "0"), f"{F}[0].max_blocks"),
+    ("offer-max-blocks-2^32+1", changed(f"{F}[0].max_blocks", str(2**32 + 1)), f"{F}[0].max_blocks"),  # noqa: E501
+    ("offer-price-2^63", changed(f"{F}[0].price_per_1000_blocks", str(2**63)), f"{F}[0].price_per_1000_blocks"),  # noqa: E501
+    ("lease-from-itself", changed(f"{R}[0].renter_org", "uni"), f"{R}[0].renter_org"),
+    ("lease-lessor", changed(f"{R}[0].lessor_org", "x"), f"{R}[0].lessor_org"),
+    ("lease-0-blocks", lease_with(blocks="0", end_height="29"), f"{R}[0].blocks"),
+    ("lease-2^32+1-blocks", lease_with(blocks=str(2**32 + 1), end_height=str(30 + 2**32)), f"{R}[0].blocks"),  # noqa: E501
+    ("lease-starts-at-0", lease_with(start_height="0", end_height="99"), f"{R}[0].start_height"),
+    ("lease-end-not-start-plus-blocks", changed(f"{R}[0].end_height", "130"), f"{R}[0].end_height"),
+    ("lease-end-2^63", lease_with(start_height=str(2**63 - 99), end_height=str(2**63)), f"{R}[0].end_height"),  # noqa: E501
+    ("lease-paid-0", changed(f"{R}[0].paid", "0"), f"{R}[0].paid"),
+    ("lease-paid-2^63", changed(f"{R}[0].paid", str(2**63)), f"{R}[0].paid"),
+    ("lease-overlaps", second_lease(id="2", start_height="129", end_height="228"), f"{R}[1].start_height"),  # noqa: E501
+    ("lease-same-block", second_lease(id="2", start_height="30", end_height="129"), f"{R}[1].start_height"),  # noqa: E501
+    ("lease-id-order", second_lease(id="2", start_height="29", end_height="128", renter_org="openml"), f"{R}[1].start_height"),  # noqa: E501
+    ("lease-id-order-listed-first", second_lease(id="0", start_height="200", end_height="299", first=True), f"{R}[1].start_height"),  # noqa: E501
 ]  # fmt: skip
 
 
@@ -51,3 +102,57 @@ def test_the_scenario_exports_a_listing_an_offer_and_a_lease() -> None:
     assert [len(market[k]) for k in ("listings", "offers", "leases")] == [1, 1, 1]
     assert market["last_lease_id"] == 1
     parse_genesis(exported())
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        second_lease(id="2", start_height="130", end_height="229"),
+        second_lease(id="2", start_height="30", end_height="129", renter_org="openml"),
+        second_lease(id="2", start_height="30", end_height="129", version="2.0"),
+        second_lease(id="0", start_height="5", end_height="104", renter_org="openml", first=True),
+    ],
+    ids=["after-the-last-block", "other-renter-same-block", "other-version", "listed-out-of-order"],
+)
+def test_leases_the_state_machine_could_have_sold_are_accepted(state: dict[str, Any]) -> None:
+    parsed = parse_genesis(state)
+    assert parsed is not None
+
+
+def test_at_most_64_offers_of_a_model_are_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import app.market.genesis as market_genesis
+
+    state = exported()
+    second = {**state["market"]["offers"][0], "version": "dir"}
+    state["market"]["offers"].append(second)
+    parse_genesis(state)  # two offers of uni/base
+    monkeypatch.setattr(market_genesis, "MAX_OFFERS_PER_MODEL", 1)
+    with pytest.raises(GenesisError) as refused:
+        parse_genesis(state)
+    assert refused.value.field == f"{F}[1]" and "at most 1 offers" in refused.value.reason
+
+
+def test_a_bad_market_genesis_stops_init_chain_with_the_field(tmp_path: Path) -> None:
+    state = changed(f"{L}[0].seller_org", "acme")
+    validators = [
+        abci.ValidatorUpdate(
+            pub_key=keys_pb2.PublicKey(ed25519=base64.b64decode(v["pubkey"])), power=int(v["power"])
+        )
+        for v in state["members"]["validators"]
+    ]
+    app = ModelgovApp(MerkleStore(tmp_path / "state.db"))
+    try:
+        with pytest.raises(GenesisError) as refused:
+            app.init_chain(
+                abci.RequestInitChain(
+                    chain_id="c",
+                    app_state_bytes=json.dumps(state).encode(),
+                    validators=validators,
+                    initial_height=200,
+                )
+            )
+    finally:
+        app.store.close()
+    assert refused.value.field == f"{L}[0].seller_org"
+    assert "'acme' does not own 'uni/base'" in str(refused.value)
+    assert app.store.height == 0

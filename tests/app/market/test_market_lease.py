@@ -164,6 +164,10 @@ def test_a_lease_without_download_grants_no_weights(chain: Driver) -> None:
         ("uni-admin", offer(purposes=("inference", "inference")), errors.INVALID_FIELD),
         ("uni-admin", offer(max_blocks=MAX_LEASE_BLOCKS + 1), errors.BAD_BLOCKS),
         ("acme-admin", offer(), model_errors.NOT_OWNER),
+        ("acme-admin", lease(blocks=1, purposes=()), errors.INVALID_FIELD),
+        ("acme-admin", lease(blocks=1, purposes=("mining",)), errors.INVALID_FIELD),
+        ("acme-admin", lease(blocks=1, purposes=("inference",) * 2), errors.INVALID_FIELD),
+        ("acme-admin", lease(blocks=1, purposes=("research",)), errors.TERMS_NARROWED),
     ],
     ids=[
         "no-offer",
@@ -184,6 +188,10 @@ def test_a_lease_without_download_grants_no_weights(chain: Driver) -> None:
         "offer-purpose-twice",
         "offer-max-blocks-2^32+1",
         "offer-not-owner",
+        "lease-no-purpose",
+        "lease-bad-purpose",
+        "lease-purpose-twice",
+        "lease-purpose-not-offered",
     ],
 )
 def test_a_refused_lease_or_offer_moves_nothing(
@@ -346,3 +354,70 @@ def test_lease_queries_refuse_what_is_absent_and_malformed(chain: Driver) -> Non
     page = chain.query("/market/offers", {"after": f"{MODEL}@1.0"})
     assert page.code == 0 and state_pb2.Page.FromString(page.value).items == []
     assert chain.query("/market/offer", {"model": MODEL, "version": "1.0"}).code == 0
+
+
+def narrowed(**terms: object) -> tx_pb2.Msg:
+    """The fixture's offer re-made with some terms changed (the lessor's front-run)."""
+    base: dict[str, object] = {
+        "price": 1000,
+        "purposes": ("inference", "commercial-inference"),
+        "download": True,
+        "max_blocks": 0,
+    }
+    return offer(**{**base, **terms})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("reoffer", "asked", "error"),
+    [
+        (narrowed(download=False), lease(100, 100, download=True), errors.TERMS_NARROWED),
+        (
+            narrowed(purposes=("inference",)),
+            lease(100, 100, purposes=("inference", "commercial-inference")),
+            errors.TERMS_NARROWED,
+        ),
+        (
+            narrowed(purposes=("research",)),
+            lease(100, 100, purposes=("inference",)),
+            errors.TERMS_NARROWED,
+        ),
+        (narrowed(max_blocks=99), lease(100, 100), errors.BAD_BLOCKS),
+        (narrowed(price=1001), lease(100, 100), errors.PRICE_ABOVE_MAX),
+        (withdraw(), lease(100, 100), errors.NO_OFFER),
+    ],
+    ids=["download-dropped", "purpose-dropped", "purposes-swapped", "shorter", "dearer", "gone"],
+)
+def test_a_lessor_who_narrows_the_offer_in_the_block_before_the_lease_sells_nothing(
+    chain: Driver, reoffer: tx_pb2.Msg, asked: tx_pb2.Msg, error: ErrorCode
+) -> None:
+    before = (balance(chain, "uni"), balance(chain, "acme"))
+    block = chain.block([chain.sign("uni-admin", [reoffer]), chain.sign("acme-admin", [asked])])
+    first, second = block.tx_results
+    assert first.code == 0, first.log
+    expect(second, error)
+    assert (balance(chain, "uni"), balance(chain, "acme"), leases(chain, org="acme")) == (
+        *before,
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("reoffer", "asked"),
+    [
+        (narrowed(download=False), lease(100, 100)),
+        (narrowed(purposes=("inference",)), lease(100, 100, purposes=("inference",))),
+        (
+            narrowed(purposes=("inference", "research", "commercial-inference")),
+            lease(100, 100, purposes=("commercial-inference", "inference"), download=True),
+        ),
+    ],
+    ids=["download-not-asked", "asked-what-is-left", "widened"],
+)
+def test_an_offer_that_still_grants_what_the_renter_asked_for_sells(
+    chain: Driver, reoffer: tx_pb2.Msg, asked: tx_pb2.Msg
+) -> None:
+    chain.ok("uni-admin", reoffer)
+    chain.ok("acme-admin", asked)
+    [rented] = leases(chain, org="acme")
+    granted = offers(chain)[0]
+    assert (list(rented.purposes), rented.download) == (list(granted.purposes), granted.download)

@@ -13,6 +13,7 @@ from driver import (
     make_account,
     publish,
     register,
+    set_status,
     started,
     transfer,
 )
@@ -83,6 +84,11 @@ def test_a_new_price_replaces_the_listing_and_binds_the_next_buy(chain: Driver) 
         ("acme-admin", list_model(10), model_errors.NOT_OWNER),
         ("acme-admin", delist(), model_errors.NOT_OWNER),
         ("uni-admin", list_model(10, model="uni/none"), model_errors.MODEL_NOT_FOUND),
+        ("acme-admin", buy(500, versions=("9.9",)), errors.VERSION_GONE),
+        ("acme-admin", buy(500, versions=("1.0", "1.0")), errors.INVALID_FIELD),
+        ("acme-admin", buy(500, versions=("",)), errors.INVALID_FIELD),
+        ("acme-admin", buy(500, versions=("1\x00",)), errors.INVALID_FIELD),
+        ("acme-admin", buy(500, versions=tuple(f"{i}.0" for i in range(65))), errors.INVALID_FIELD),
     ],
     ids=[
         "never-listed",
@@ -96,6 +102,11 @@ def test_a_new_price_replaces_the_listing_and_binds_the_next_buy(chain: Driver) 
         "list-not-owner",
         "delist-not-owner",
         "list-no-model",
+        "pins-unpublished",
+        "pins-twice",
+        "pins-empty",
+        "pins-nul",
+        "pins-65",
     ],
 )
 def test_a_refused_buy_or_listing_moves_nothing(
@@ -215,3 +226,54 @@ def test_a_listing_of_a_removed_member_sells_nothing(tmp_path: Path) -> None:
         assert owner(gov, "acme/kept") == "acme"
     finally:
         gov.close()
+
+
+@pytest.mark.parametrize(
+    ("front_run", "pinned", "error"),
+    [
+        (set_status(MODEL, "1.0", tx_pb2.VERSION_STATUS_REVOKED), ("1.0",), errors.VERSION_GONE),
+        (
+            set_status(MODEL, "2.0", tx_pb2.VERSION_STATUS_REVOKED),
+            ("1.0", "2.0"),
+            errors.VERSION_GONE,
+        ),
+        (list_model(501), ("1.0",), errors.PRICE_ABOVE_MAX),
+        (delist(), ("1.0",), errors.NOT_LISTED),
+        (transfer(MODEL, "openml"), ("1.0",), errors.NOT_LISTED),
+    ],
+    ids=["revoke-pinned", "revoke-one-of-two", "dearer", "delisted", "given-away"],
+)
+def test_a_seller_who_takes_back_what_was_listed_in_the_block_before_the_buy_sells_nothing(
+    chain: Driver, front_run: tx_pb2.Msg, pinned: tuple[str, ...], error: ErrorCode
+) -> None:
+    chain.ok("uni-pub", publish(MODEL, "2.0"))
+    chain.ok("uni-admin", list_model(500))
+    block = chain.block(
+        [
+            chain.sign("uni-admin", [front_run]),
+            chain.sign("acme-admin", [buy(500, versions=pinned)]),
+        ]
+    )
+    first, second = block.tx_results
+    assert first.code == 0, first.log
+    expect(second, error)
+    assert balance(chain, "acme") == 100_000 and owner(chain) != "acme"
+
+
+@pytest.mark.parametrize(
+    "front_run",
+    [
+        set_status(MODEL, "1.0", tx_pb2.VERSION_STATUS_DEPRECATED),
+        set_status(MODEL, "2.0", tx_pb2.VERSION_STATUS_REVOKED),
+        publish(MODEL, "3.0"),
+    ],
+    ids=["deprecate-pinned", "revoke-unpinned", "publish-more"],
+)
+def test_a_change_that_leaves_the_pinned_versions_live_still_sells(
+    chain: Driver, front_run: tx_pb2.Msg
+) -> None:
+    chain.ok("uni-pub", publish(MODEL, "2.0"))
+    chain.ok("uni-admin", list_model(500))
+    chain.ok("uni-pub", front_run)
+    chain.ok("acme-admin", buy(500, versions=("1.0",)))
+    assert owner(chain) == "acme"

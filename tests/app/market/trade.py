@@ -35,8 +35,9 @@ def delist(model: str = MODEL) -> tx_pb2.Msg:
     return tx_pb2.Msg(delist_model=tx_pb2.DelistModel(model=model))
 
 
-def buy(max_price: int, model: str = MODEL) -> tx_pb2.Msg:
-    return tx_pb2.Msg(buy_model=tx_pb2.BuyModel(model=model, max_price=max_price))
+def buy(max_price: int, model: str = MODEL, versions: tuple[str, ...] = ()) -> tx_pb2.Msg:
+    body = tx_pb2.BuyModel(model=model, max_price=max_price, versions=list(versions))
+    return tx_pb2.Msg(buy_model=body)
 
 
 def offer(
@@ -62,10 +63,21 @@ def withdraw(version: str = "1.0") -> tx_pb2.Msg:
     return tx_pb2.Msg(withdraw_lease_offer=tx_pb2.WithdrawLeaseOffer(model=MODEL, version=version))
 
 
-def lease(blocks: int, max_price: int = 10**9, version: str = "1.0") -> tx_pb2.Msg:
+def lease(
+    blocks: int,
+    max_price: int = 10**9,
+    version: str = "1.0",
+    purposes: tuple[str, ...] = ("inference",),
+    download: bool = False,
+) -> tx_pb2.Msg:
     return tx_pb2.Msg(
         lease_version=tx_pb2.LeaseVersion(
-            model=MODEL, version=version, blocks=blocks, max_price=max_price
+            model=MODEL,
+            version=version,
+            blocks=blocks,
+            max_price=max_price,
+            purposes=list(purposes),
+            download=download,
         )
     )
 

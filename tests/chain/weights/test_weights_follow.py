@@ -4,8 +4,14 @@ testnet in tests/integration/test_market_network.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,15 +19,28 @@ from click.testing import CliRunner
 from chain.cli.main import cli
 from chain.cli.weights import STORE_DIR_ENV
 from chain.keys import Keyring
+from chain.watch import WatchError
+from chain.websocket import WebSocketError
 from chain.weights.follow import (
     CONFIG,
+    VERSIONS_QUERY,
     Follow,
     Follower,
     FollowError,
+    Outcome,
     add_follow,
     load_follows,
     load_status,
     remove_follow,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from test_watch import (
+    frame,
+    handshake,
+    published,
+    read_client_frame,
+    tx_message,
 )
 
 MODEL = "acme-ai/vision"
@@ -104,3 +123,85 @@ def test_the_cli_refuses_a_missing_key_or_a_bad_model(
     )
     assert done.exit_code != 0 and why in (done.output + str(done.exception))
     assert load_follows(store) == []
+
+
+# --- woken by the engine's events -----------------------------------------------------------------
+
+
+def _event_node(messages: list[bytes]) -> tuple[str, list[dict[str, Any]], threading.Thread]:
+    """A websocket node (one connection) that takes a subscription, confirms it, sends
+    ``messages`` and then closes; returns its URL, what it received and its thread."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    received: list[dict[str, Any]] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, contextlib.suppress(OSError):
+            handshake(conn)
+            received.append(json.loads(read_client_frame(conn)[1]))
+            conn.sendall(frame(0x1, json.dumps({"id": 1, "result": {}}).encode()))
+            conn.sendall(b"".join(frame(0x1, m) for m in messages))
+            conn.sendall(frame(0x8, b""))
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", received, thread
+
+
+@pytest.mark.parametrize(
+    ("events", "wakes"),
+    [
+        ([published("2.0")], True),
+        ([published("2.0", model="acme-ai/other")], False),
+        ([("license.attached", {"model": MODEL, "version": "2.0"})], False),
+        ([], False),
+    ],
+    ids=["followed-version", "other-model", "other-event", "no-event"],
+)
+def test_a_new_version_of_a_followed_model_wakes_the_follower(
+    tmp_path: Path, events: list[tuple[str, dict[str, str]]], wakes: bool
+) -> None:
+    add_follow(tmp_path, Follow(MODEL, "k", "http://s:1", 0))
+    url, received, thread = _event_node([tx_message(7, 0, events)])
+    follower = Follower(tmp_path, url, interval=60)
+    with pytest.raises(WebSocketError, match="closed"):  # the node closes after its messages
+        follower._listen_once()
+    thread.join(5)
+    assert received[0]["params"]["query"] == VERSIONS_QUERY
+    assert follower.wake.is_set() is wakes
+
+
+def test_a_node_that_sends_nonsense_leaves_the_follower_polling(tmp_path: Path) -> None:
+    add_follow(tmp_path, Follow(MODEL, "k", "http://s:1", 0))
+    url, _, thread = _event_node([b"not json"])
+    follower = Follower(tmp_path, url, interval=60)
+    with pytest.raises(WatchError, match="not JSON"):
+        follower._listen_once()
+    thread.join(5)
+    assert not follower.wake.is_set()
+
+
+def test_a_wake_starts_a_pass_at_once_and_close_ends_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passes: list[float] = []
+    follower = Follower(tmp_path, "http://127.0.0.1:1", interval=60)
+
+    def once() -> list[Outcome]:
+        passes.append(time.monotonic())
+        return []
+
+    monkeypatch.setattr(follower, "once", once)
+    loop = follower.start(listen=False)
+    woken = time.monotonic()
+    follower.wake.set()
+    deadline = time.monotonic() + 5
+    while not passes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert passes and passes[0] - woken < 5, "a wake runs a pass long before the 60 s poll"
+    follower.close()
+    loop.join(5)
+    assert not loop.is_alive()
