@@ -103,6 +103,10 @@ def timestamp(seconds: int) -> Timestamp:
     return Timestamp(seconds=seconds)
 
 
+PROPOSER = b"\x01" * 20
+"""The proposer of every block the driver makes (this node, when it prepares the block)."""
+
+
 @dataclass
 class Driver:
     """Drives one ModelgovApp over a fresh MerkleStore the way CometBFT would."""
@@ -157,6 +161,7 @@ class Driver:
                 max_tx_bytes=max_tx_bytes,
                 height=self.height + 1,
                 time=timestamp(self.time + BLOCK_SECONDS),
+                proposer_address=PROPOSER,
             )
         )
         return list(response.txs)
@@ -183,7 +188,7 @@ class Driver:
                 txs=list(txs),
                 height=self.height,
                 time=timestamp(self.time),
-                proposer_address=b"\x01" * 20,
+                proposer_address=PROPOSER,
             )
         )
         self.app.commit(abci.RequestCommit())
