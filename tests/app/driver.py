@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,18 @@ def app_state(
 
 def timestamp(seconds: int) -> Timestamp:
     return Timestamp(seconds=seconds)
+
+
+class EmptyState:
+    """A state with nothing in it, under an Overlay for tests that write records by hand."""
+
+    def get(self, key: bytes) -> bytes | None:
+        return None
+
+    def iterate(
+        self, prefix: bytes, start_after: bytes | None = None
+    ) -> Iterator[tuple[bytes, bytes]]:
+        return iter(())
 
 
 PROPOSER = b"\x01" * 20

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from driver import EmptyState
 from genesis_scenario import exported
 
 from app import machine
@@ -15,17 +16,9 @@ from app.datasets.keeper import DatasetsReader
 from app.state import Overlay
 
 
-class Empty:
-    def get(self, key: bytes) -> bytes | None:
-        return None
-
-    def iterate(self, prefix: bytes, start_after: bytes | None = None) -> Any:
-        return iter(())
-
-
 def written(app_state: dict[str, Any]) -> Overlay:
     """Every domain's genesis part written in genesis order (as init_chain does)."""
-    state = Overlay(Empty())
+    state = Overlay(EmptyState())
     genesis = machine.parse_genesis(app_state)
     for name, domain in machine.GENESIS:
         domain.init(state, genesis.parts[name])

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from driver import Driver, licensed, publish, register, started
+from driver import Driver, EmptyState, licensed, publish, register, started
 from test_datasets_flow import (
     balance,
     deploy,
@@ -304,16 +304,7 @@ def test_the_walk_ends_on_a_cycle_and_at_its_bounds() -> None:
     written straight into a store, naming each other in a ring, and a ring wider than the
     bound."""
 
-    class Empty:
-        def get(self, key: bytes) -> bytes | None:
-            return None
-
-        def iterate(
-            self, prefix: bytes, start_after: bytes | None = None
-        ) -> Iterator[tuple[bytes, bytes]]:
-            return iter(())
-
-    state = Overlay(Empty())
+    state = Overlay(EmptyState())
     from app.models import keys
 
     def put(name: str, parents: list[str], data: list[str] = []) -> None:  # noqa: B006

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from driver import Driver, licensed, publish, register, started
+from driver import Driver, EmptyState, licensed, publish, register, started
 from test_datasets_flow import deploy, expect, receipt_id, use
 from test_lineage import DATA, MODEL, PRICE, SPIN, attach, paid, trained
 
@@ -228,19 +228,9 @@ def test_a_round_s_versions_carry_the_base_terms_of_its_opening(
     driver.close()
 
 
-class Empty:
-    def get(self, key: bytes) -> bytes | None:
-        return None
-
-    def iterate(
-        self, prefix: bytes, start_after: bytes | None = None
-    ) -> Iterator[tuple[bytes, bytes]]:
-        return iter(())
-
-
 def two_attachments() -> LicensesKeeper:
     """uni/m@1 with two attachments: 0 (uni/a) and 1 (uni/b, in force)."""
-    keeper = LicensesKeeper(Overlay(Empty()))
+    keeper = LicensesKeeper(Overlay(EmptyState()))
     for seq, name in enumerate(("a", "b")):
         keeper.attach(
             state_pb2.Attachment(model="uni/m", version="1", license=f"uni/{name}", seq=seq)
