@@ -1,7 +1,12 @@
 """Asking a version's license about one use: the context a script sees, and its answer.
 
 The same function serves the ``use`` transaction and the ``/licenses/evaluate`` dry run, so a
-dry run answers exactly what a block would decide at the same state and time.
+dry run answers exactly what a block would decide at the same state and time. The dry run
+meters its evaluation as the first transaction of a block does (a fresh ``GasMeter``, nothing
+loaded yet), so every license it asks pays its first load, in the use's gas and in a lineage
+check's budget: the same decision, gas, and refusal code and text as such a use
+(tests/app/usage/test_dry_run.py). A later transaction of a block may pay less, for what the
+block's earlier ones loaded (app.core.gas), and so pass a lineage check the dry run refuses.
 """
 
 from __future__ import annotations
@@ -60,8 +65,9 @@ def evaluate_use(
     With ``leases`` (the market's, wired in by the machine), a lease the caller's organisation
     holds on the version and that runs at ``height`` is shown to the script as ``ctx.lease``,
     and an allowed use for one of the lease's purposes pays no fee (``lease_terms``).
-    With ``meter`` (a transaction's, in a block), the license's first use in the block pays
-    for loading it and every evaluation pays its gas, failed ones included (app.core.gas).
+    With ``meter`` (a transaction's in a block, or a dry run's fresh one), the license's first
+    use in the block pays for loading it and every evaluation pays its gas, failed ones
+    included (app.core.gas); without one (a read-access decision) nothing is charged.
     Raises TxError when there is nothing to ask (no version, revoked, no license, the owner no
     longer a member) or the script fails (out of gas, memory, a runtime error).
     """
@@ -88,7 +94,8 @@ def evaluate_use(
         meter.consume(LOAD_GAS_PER_BYTE * len(found.source.encode()))
         meter.loaded.add(found.id)
     try:
-        program, limits = licenses.runnable(found, MembersReader(state).params(), meter is not None)
+        pin = meter is not None and meter.pins
+        program, limits = licenses.runnable(found, MembersReader(state).params(), pin)
         outcome = run_authorize(program, ctx, limits)
     except ScriptError as exc:
         raise TxError(
