@@ -113,7 +113,9 @@ ROUTES: Routes = {
     ),
     "claim_digests": Route(PUBLISHER, models_validation.validate_claim, models.claim_digests),
     "set_version_status": Route(
-        PUBLISHER, models_validation.validate_status, models.set_version_status
+        PUBLISHER,
+        models_validation.validate_status,
+        models.set_version_status_telling(market.close_version),  # revoking withdraws an offer
     ),
     "transfer_model": Route(
         ADMIN,
