@@ -247,7 +247,7 @@ def _key_cursor(params: Mapping[str, Any], prefix: bytes) -> bytes | None:
 
 QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     member_queries.QUERIES,
-    model_queries.queries(oracle=decision.evaluate_use, leases=LEASES),
+    model_queries.queries(oracle=decision.evaluate_fresh, leases=LEASES),
     license_queries.QUERIES,
     usage_queries.queries(leases=LEASES),
     credit_queries.QUERIES,

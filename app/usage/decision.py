@@ -7,6 +7,8 @@ loaded yet), so every license it asks pays its first load, in the use's gas and 
 check's budget: the same decision, gas, and refusal code and text as such a use
 (tests/app/usage/test_dry_run.py). A later transaction of a block may pay less, for what the
 block's earlier ones loaded (app.core.gas), and so pass a lineage check the dry run refuses.
+The read-access rule asks licenses the same way (``evaluate_fresh``): a free download is
+granted only where such a use would be allowed.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def evaluate_use(
     and an allowed use for one of the lease's purposes pays no fee (``lease_terms``).
     With ``meter`` (a transaction's in a block, or a dry run's fresh one), the license's first
     use in the block pays for loading it and every evaluation pays its gas, failed ones
-    included (app.core.gas); without one (a read-access decision) nothing is charged.
+    included (app.core.gas); without one nothing is charged (``evaluate_fresh`` gives the
+    queries one).
     Raises TxError when there is nothing to ask (no version, revoked, no license, the owner no
     longer a member) or the script fails (out of gas, memory, a runtime error).
     """
@@ -116,6 +119,22 @@ def evaluate_use(
     if decision.allowed and (version.parents or version.trained_on):
         return _with_upstream(state, account, use, version, (height, time), meter, evaluation)
     return evaluation
+
+
+def evaluate_fresh(
+    state: Reader,
+    account: state_pb2.Account,
+    use: tx_pb2.Use,
+    height: int,
+    time: int,
+    leases: LeaseBook | None = None,
+) -> Evaluation:
+    """``evaluate_use`` metered as the first transaction of a block (a fresh meter that pins
+    nothing, so a query holds no program past the cache's budget): what a read-access decision
+    asks of a license, so that it grants a free download only where such a use would be
+    allowed, never where the block refuses it (``upstream_out_of_gas``). Raises TxError."""
+    meter = GasMeter(pins=False)
+    return evaluate_use(state, account, use, height, time, meter, leases)
 
 
 def lease_terms(

@@ -203,3 +203,34 @@ def test_a_dry_run_pins_no_program(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert answer.code == 0, answer.log
     assert len(cache) == 2 and not cache._pinned
     driver.close()
+
+
+def test_read_access_grants_a_free_download_only_where_a_block_would(tmp_path: Path) -> None:
+    """The read-access rule asks the license as the dry run does: a derivative whose upstream
+    licenses' loads pass the lineage budget is not downloadable under a free license, since
+    its download use in a block is refused (upstream_out_of_gas)."""
+    driver = started(tmp_path)
+    free = "def authorize(ctx):\n    return allow()\n"
+    passing = chain_of(driver, [(f"big{i}", BIG) for i in range(3)] + [("free", free)])
+    model, _, version = passing.rpartition("@")
+    clock = {"height": driver.height + 1, "time": driver.time + BLOCK_SECONDS}
+
+    def access(ref: str) -> state_pb2.AccessDecision:
+        weights = state_pb2.Version.FromString(
+            driver.query("/models/version", {"model": model, "version": ref}).value
+        ).weights_digest
+        ask = {"address": driver["acme-user"].address, "digest": weights, **clock}
+        answer = driver.query("/models/read_access", ask)
+        assert answer.code == 0, answer.log
+        return state_pb2.AccessDecision.FromString(answer.value)
+
+    refused = access(version)
+    assert (refused.allowed, refused.rule) == (False, "not_granted")
+    assert "upstream_out_of_gas" in refused.reason
+    within = access("1")  # one big upstream license: within the budget, granted
+    assert (within.allowed, within.rule) == (True, "license")
+    download = tx_pb2.Use(model=model, version=version, purpose="download", quantity=1)
+    result = driver.block([driver.sign("acme-user", [tx_pb2.Msg(use=download)])]).tx_results[0]
+    code = dataset_errors.UPSTREAM_OUT_OF_GAS
+    assert (result.codespace, result.code) == (code.codespace, code.code), result.log
+    driver.close()
