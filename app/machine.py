@@ -113,7 +113,9 @@ ROUTES: Routes = {
     ),
     "claim_digests": Route(PUBLISHER, models_validation.validate_claim, models.claim_digests),
     "set_version_status": Route(
-        PUBLISHER, models_validation.validate_status, models.set_version_status
+        PUBLISHER,
+        models_validation.validate_status,
+        models.set_version_status_telling(market.close_version),  # revoking withdraws an offer
     ),
     "transfer_model": Route(
         ADMIN,
@@ -245,7 +247,7 @@ def _key_cursor(params: Mapping[str, Any], prefix: bytes) -> bytes | None:
 
 QUERY_TABLES: tuple[Mapping[str, Handler], ...] = (
     member_queries.QUERIES,
-    model_queries.queries(oracle=decision.evaluate_use, leases=LEASES),
+    model_queries.queries(oracle=decision.evaluate_fresh, leases=LEASES),
     license_queries.QUERIES,
     usage_queries.queries(leases=LEASES),
     credit_queries.QUERIES,

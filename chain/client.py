@@ -346,6 +346,17 @@ class Node:
 
         return Listing(fetch)
 
+    def receipt_binding(self, receipt_id: int) -> str | None:
+        """``/datasets/receipt_binding``: the derivative model receipt ``receipt_id`` licensed
+        (it licenses no other), or None while it licensed none."""
+        try:
+            answer = self.query("/datasets/receipt_binding", {"receipt": receipt_id})
+        except ClientError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return answer.value.decode()
+
     def by_digest(self, digest: str) -> Listing[state_pb2.Version]:
         """``/models/by_digest``: the versions whose weights have ``digest``, in ref order."""
         return self._listing("/models/by_digest", {"digest": digest}, state_pb2.Version)

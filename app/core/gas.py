@@ -44,13 +44,17 @@ DEFAULT_MAX_BLOCK_GAS = 10_000_000
 
 class GasMeter:
     """Gas a transaction's messages used beyond the fixed costs; only grows. ``loaded`` names
-    the licenses loaded earlier in the same block (shared by the block's meters)."""
+    the licenses loaded earlier in the same block (shared by the block's meters). ``pins``:
+    whether a program loaded under this meter stays cached until Commit (a block's meters do,
+    so its later uses find what they did not pay for again; a dry run's does not, so queries
+    pin nothing, app.licenses.programs)."""
 
-    __slots__ = ("loaded", "used")
+    __slots__ = ("loaded", "pins", "used")
 
-    def __init__(self, loaded: set[str] | None = None) -> None:
+    def __init__(self, loaded: set[str] | None = None, pins: bool = True) -> None:
         self.used = 0
         self.loaded: set[str] = set() if loaded is None else loaded
+        self.pins = pins
 
     def consume(self, amount: int) -> None:
         """Count ``amount`` more gas (non-negative)."""

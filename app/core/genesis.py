@@ -75,6 +75,18 @@ class GenesisContext:
     """Each model's owner organisation, by model id (models)."""
     licenses: set[str] = field(default_factory=set)
     """Deployed license ids (licenses)."""
+    accounts: dict[str, str] = field(default_factory=dict)
+    """Each live account's organisation, by address (members)."""
+    former_accounts: set[str] = field(default_factory=set)
+    """Addresses whose account was deleted at some time, so that a record written before may
+    name them under an organisation they no longer belong to: retired keys, and keys admitted
+    again since (their nonce starts past the members' RETIRED_GAP) (members)."""
+    revoked: set[str] = field(default_factory=set)
+    """Revoked versions as "model@version" (models)."""
+    unleasable: set[str] = field(default_factory=set)
+    """Versions as "model@version" whose uses pay shares a lease would waive, never offered
+    for rent (the market's ``not_leasable``): those naming parents or training datasets
+    (models), and federated aggregates, which pay their contributors (federated)."""
 
     def check_org(self, org: Any, where: str) -> str:
         """``org`` if it names a member or a removed organisation; raises GenesisError."""

@@ -317,7 +317,8 @@ class _Asker:
             self.meter.loaded.add(found.id)
         params = MembersReader(self.state).params()
         try:
-            return LicensesReader(self.state).runnable(found, params, self.meter is not None)
+            pin = self.meter is not None and self.meter.pins
+            return LicensesReader(self.state).runnable(found, params, pin)
         except ScriptError as exc:
             raise TxError(errors.UPSTREAM_FAILED, f"{found.id}: no longer checks: {exc}") from None
 

@@ -1,4 +1,5 @@
-"""Queries of the datasets domain: the datasets, one dataset, what was trained on a version.
+"""Queries of the datasets domain: the datasets, one dataset, what was trained on a version,
+and which derivative model a receipt licensed.
 
 A dataset's versions, lineage, holder and stores answer at the models' paths (/models/versions,
 /models/lineage, ...), since a dataset lives in the models' namespace.
@@ -10,8 +11,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from app.core.errors import NOT_FOUND, TxError
-from app.core.query import Handler, QueryAnswer, limit_param, page, text_param
+from app.core.query import Handler, QueryAnswer, int_param, limit_param, page, record, text_param
 from app.core.text import quote
+from app.datasets import keys
 from app.datasets.keeper import DatasetsReader
 from app.models import keys as model_keys
 from app.models.keeper import DATASET, ModelsReader, version_ref
@@ -54,8 +56,21 @@ def trained(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     return page(items, limit_param(params))
 
 
+MAX_U64 = 2**64 - 1
+
+
+def receipt_binding(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
+    """/datasets/receipt_binding {"receipt"}: present once the receipt (of an allowed
+    fine-tune or training use) licensed a derivative model, which it then licenses alone
+    (app.datasets.lineage); the value is that model's id (provable, like its absence)."""
+    receipt_id = int_param(params, "receipt", 0, MAX_U64, minimum=1)
+    what = f"a model licensed by receipt {receipt_id}"
+    return record(state, keys.licensed_key(receipt_id), what)
+
+
 QUERIES: dict[str, Handler] = {
     "/datasets/datasets": datasets,
     "/datasets/dataset": dataset,
     "/datasets/trained": trained,
+    "/datasets/receipt_binding": receipt_binding,
 }

@@ -133,4 +133,5 @@ def _contributors(
         if (model, version) in found:
             raise GenesisError(where, f"{model}@{version}'s contributors appear twice")
         found[(model, version)] = entry
+        context.unleasable.add(f"{model}@{version}")  # an aggregate pays its contributors
     return tuple((m, v, found[(m, v)]) for m, v in sorted(found))

@@ -4,6 +4,14 @@ counter.
 Records travel as their protobuf JSON; the lease indexes (by renter, by version, and the latest
 lease of a version by an organisation) are derived by the keeper when it writes them, in id
 order. A listing or an offer names a model its maker owns (a change of owner closes them).
+
+An offer names a version that could be rented: not revoked (revoking withdraws it) and not one
+whose uses pay shares a lease would waive (``not_leasable``: a derivative paying upstream
+licenses, a federated aggregate paying its contributors); a lease, which only such an offer
+sells, never names one of the latter either. A lease of a revoked version is kept: a version
+can be revoked while rented, and a paid lease is history (it grants nothing once its version
+is revoked). A lease's renter is an account of its renting organisation, or a key whose
+account was deleted since (it may have joined another organisation after).
 """
 
 from __future__ import annotations
@@ -55,9 +63,11 @@ def default() -> dict[str, Any]:
 
 def validate(part: Mapping[str, Any], context: GenesisContext) -> Market:
     """Records the market's own transactions could have written: listings and offers of
-    models their maker owns (at most MAX_OFFERS_PER_MODEL offers a model), leases of published
-    versions whose heights, length and price agree, in id order of their first block, and no
-    two of one version by one organisation running at once; lease ids up to the counter.
+    models their maker owns (at most MAX_OFFERS_PER_MODEL offers a model; offers of live,
+    leasable versions), leases of published, leasable versions by an account of the renting
+    organisation, whose heights, length and price agree, in id order of their first block,
+    and no two of one version by one organisation running at once; lease ids up to the
+    counter.
     Raises GenesisError naming the first bad field (InitChain stops there, before any block
     could trip over a record no handler would have written)."""
     found = section(part, "market", FIELDS)
@@ -95,14 +105,16 @@ def _listings(items: list[Any], context: GenesisContext) -> list[market_pb2.List
 
 
 def _offers(items: list[Any], context: GenesisContext) -> list[market_pb2.LeaseOffer]:
-    """Offers: one a version, by the model's owner, with terms OfferLease accepts (max_blocks
-    as the handler stores it: 1 to MAX_LEASE_BLOCKS), at most MAX_OFFERS_PER_MODEL a model."""
+    """Offers: one a version, not revoked and leasable, by the model's owner, with terms
+    OfferLease accepts (max_blocks as the handler stores it: 1 to MAX_LEASE_BLOCKS), at most
+    MAX_OFFERS_PER_MODEL a model."""
     offers: dict[tuple[str, str], market_pb2.LeaseOffer] = {}
     per_model: dict[str, int] = {}
     for i, item in enumerate(items):
         where = f"market.offers[{i}]"
         offer, _ = record(item, market_pb2.LeaseOffer, where)
         context.check_version(offer.model, offer.version, where)
+        _check_rentable(offer.model, offer.version, context, f"{where}.version")
         if (offer.model, offer.version) in offers:
             raise GenesisError(where, "a version is offered once")
         context.check_org(offer.lessor_org, f"{where}.lessor_org")
@@ -118,6 +130,34 @@ def _offers(items: list[Any], context: GenesisContext) -> list[market_pb2.LeaseO
     return list(offers.values())
 
 
+def _check_rentable(model: str, version: str, context: GenesisContext, where: str) -> None:
+    """An offer's version is still offered only if it is not revoked (revoking withdraws its
+    offer) and is leasable (OfferLease refuses the rest with ``not_leasable``)."""
+    ref = f"{model}@{version}"
+    if ref in context.revoked:
+        raise GenesisError(where, f"{quote(ref, 160)} is revoked, which withdraws its offer")
+    _check_leasable(ref, context, where)
+
+
+def _check_leasable(ref: str, context: GenesisContext, where: str) -> None:
+    """Raises GenesisError when ``ref``'s uses pay upstream licenses or contributors."""
+    if ref in context.unleasable:
+        raise GenesisError(
+            where, f"{quote(ref, 160)} pays upstream licenses or contributors per use: not leasable"
+        )
+
+
+def _check_renter(lease: market_pb2.Lease, context: GenesisContext, where: str) -> None:
+    """The renter is the account LeaseVersion's sender was: one of ``renter_org``, or a key
+    whose account was deleted since (revoked, its organisation removed, admitted again)."""
+    if context.accounts.get(lease.renter) == lease.renter_org:
+        return
+    if lease.renter in context.former_accounts:
+        return
+    shown = quote(lease.renter, 80)
+    raise GenesisError(where, f"{shown} is no account of {quote(lease.renter_org, 64)}")
+
+
 def _check_owner(model: str, org: str, context: GenesisContext, where: str) -> None:
     """``org`` owns ``model``: a listing or an offer never outlives its maker's ownership."""
     if context.owners.get(model) != org:
@@ -125,16 +165,19 @@ def _check_owner(model: str, org: str, context: GenesisContext, where: str) -> N
 
 
 def _lease(item: Any, i: int, context: GenesisContext) -> market_pb2.Lease:
-    """One lease as LeaseVersion writes it: a published version, member (or removed)
-    organisations, renter not lessor, 1 to MAX_LEASE_BLOCKS blocks from a height of 1 or more
-    to ``start + blocks - 1``, at most MAX_HEIGHT, a price of 1 to 2^63-1 paid."""
+    """One lease as LeaseVersion writes it: a published, leasable version, member (or removed)
+    organisations, the renter an account of its organisation (``_check_renter``), renter not
+    lessor, 1 to MAX_LEASE_BLOCKS blocks from a height of 1 or more to ``start + blocks - 1``,
+    at most MAX_HEIGHT, a price of 1 to 2^63-1 paid."""
     where = f"market.leases[{i}]"
     lease, _ = record(item, market_pb2.Lease, where)
     context.check_version(lease.model, lease.version, where)
+    _check_leasable(f"{lease.model}@{lease.version}", context, f"{where}.version")
     context.check_org(lease.renter_org, f"{where}.renter_org")
     context.check_org(lease.lessor_org, f"{where}.lessor_org")
     if lease.renter_org == lease.lessor_org:
         raise GenesisError(f"{where}.renter_org", "an organisation does not rent from itself")
+    _check_renter(lease, context, f"{where}.renter")
     if not 0 < lease.blocks <= MAX_LEASE_BLOCKS:
         raise GenesisError(f"{where}.blocks", f"not 1 to {MAX_LEASE_BLOCKS}")
     if lease.start_height < 1:

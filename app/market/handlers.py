@@ -131,6 +131,17 @@ def close_model(state: Overlay, model: str) -> tuple[Event, ...]:
     return tuple(closed)
 
 
+def close_version(state: Overlay, model: str, version: str) -> tuple[Event, ...]:
+    """Withdraw a version's lease offer because the version was revoked (the machine wires
+    this in after ``set_version_status``): no lease of it can be sold, and genesis refuses
+    an offer of a revoked version. Leases already paid stay (they grant nothing now)."""
+    market = MarketKeeper(state)
+    if market.offer(model, version) is None:
+        return ()
+    market.delete_offer(model, version)
+    return (_withdrawn(model, version, "revoked"),)
+
+
 def _delisted(model: str, why: str) -> Event:
     return Event(events.DELISTED, (("model", model), ("reason", why)))
 

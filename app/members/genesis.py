@@ -39,7 +39,7 @@ from app.core.ids import last_id
 from app.core.names import ORG_ID
 from app.core.text import quote
 from app.members import keys
-from app.members.keeper import DEFAULT_PARAMS, MembersKeeper, MembersReader
+from app.members.keeper import DEFAULT_PARAMS, RETIRED_GAP, MembersKeeper, MembersReader
 from app.members.params import PARAM_FIELDS, out_of_range
 from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -103,6 +103,8 @@ def validate(part: Mapping[str, Any], context: GenesisContext) -> Consortium:
     context.orgs.update(o.id for o in orgs)
     context.removed_orgs.update(o.id for o in removed)
     accounts = _parse_accounts(_required(part, "accounts"), context.orgs)
+    retired = _parse_retired(listed(history, "retired_accounts", "members"), accounts)
+    _known_accounts(context, accounts, retired)
     last = integer(history, "last_proposal_id", "members")
     proposals = _parse_proposals(listed(history, "proposals", "members"), last, context)
     return Consortium(
@@ -110,7 +112,7 @@ def validate(part: Mapping[str, Any], context: GenesisContext) -> Consortium:
         accounts=tuple(sorted(accounts, key=lambda a: a.address)),
         params=_parse_params(part.get("params", {})),
         removed_orgs=tuple(sorted(removed, key=lambda o: o.id)),
-        retired=_parse_retired(listed(history, "retired_accounts", "members"), accounts),
+        retired=retired,
         last_proposal_id=last,
         proposals=tuple(sorted(proposals, key=lambda p: p.id)),
         votes=_parse_votes(listed(history, "votes", "members"), proposals, context),
@@ -119,6 +121,19 @@ def validate(part: Mapping[str, Any], context: GenesisContext) -> Consortium:
             history.get("counted_under", ""), "members.counted_under", (0, COUNTED_BYTES)
         ),
     )
+
+
+def _known_accounts(
+    context: GenesisContext,
+    accounts: list[state_pb2.Account],
+    retired: tuple[tuple[str, int], ...],
+) -> None:
+    """The accounts join ``context`` (for records that name an account beside its
+    organisation), and with them the keys whose account was deleted at some time: retired
+    keys, and keys admitted again since (``reuse_nonce`` starts them past RETIRED_GAP)."""
+    context.accounts.update((a.address, a.org) for a in accounts)
+    context.former_accounts.update(address for address, _ in retired)
+    context.former_accounts.update(a.address for a in accounts if a.nonce >= RETIRED_GAP)
 
 
 def init(state: Overlay, parsed: Consortium) -> None:

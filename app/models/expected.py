@@ -59,3 +59,11 @@ class OwnerChanged(Protocol):
     returns the events of what it closed (the market closes the model's listing and offers)."""
 
     def __call__(self, state: Overlay, model: str) -> tuple[Event, ...]: ...
+
+
+class VersionRevoked(Protocol):
+    """Told that a version was revoked, inside the revoking transaction; returns the events of
+    what it closed (the market withdraws the version's lease offer: no lease of a revoked
+    version can be sold)."""
+
+    def __call__(self, state: Overlay, model: str, version: str) -> tuple[Event, ...]: ...

@@ -83,6 +83,14 @@ def validate(part: Mapping[str, Any], context: GenesisContext) -> Registry:
     context.owners.update((m, models[m].owner_org) for m in sorted(models))
     versions = _versions(listed(found, "versions", "models"), models, context)
     context.versions.update(version_ref(v.model, v.version) for v in versions)
+    context.revoked.update(
+        version_ref(v.model, v.version)
+        for v in versions
+        if v.status == tx_pb2.VERSION_STATUS_REVOKED
+    )
+    context.unleasable.update(
+        version_ref(v.model, v.version) for v in versions if v.parents or v.trained_on
+    )
     return Registry(
         models=tuple(models[m] for m in sorted(models)),
         versions=versions,

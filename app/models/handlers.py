@@ -21,7 +21,7 @@ from app.licenses.keeper import LicensesKeeper, LicensesReader
 from app.members.keeper import MembersReader
 from app.models import claims, errors, events
 from app.models.claims import ClaimsKeeper
-from app.models.expected import OwnerChanged
+from app.models.expected import OwnerChanged, VersionRevoked
 from app.models.keeper import DATASET, MAX_ALIASES, ModelsKeeper, split_ref, version_ref
 from app.models.manifest import check_files
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
@@ -161,6 +161,21 @@ def transfer_model(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
     return Event(
         events.TRANSFERRED, (("model", msg.model), ("from", previous), ("to", model.owner_org))
     )
+
+
+def set_version_status_telling(
+    revoked: VersionRevoked,
+) -> Callable[[MsgContext, tx_pb2.SetVersionStatus], Event]:
+    """``set_version_status``, then, for a revocation, ``revoked`` in the same transaction (the
+    machine wires in the market, which withdraws the version's lease offer)."""
+
+    def set_and_tell(ctx: MsgContext, msg: tx_pb2.SetVersionStatus) -> Event:
+        event = set_version_status(ctx, msg)
+        if msg.status == tx_pb2.VERSION_STATUS_REVOKED:
+            ctx.emitted.extend(revoked(ctx.state, msg.model, msg.version))
+        return event
+
+    return set_and_tell
 
 
 def transfer_model_telling(

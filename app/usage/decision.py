@@ -1,7 +1,14 @@
 """Asking a version's license about one use: the context a script sees, and its answer.
 
 The same function serves the ``use`` transaction and the ``/licenses/evaluate`` dry run, so a
-dry run answers exactly what a block would decide at the same state and time.
+dry run answers exactly what a block would decide at the same state and time. The dry run
+meters its evaluation as the first transaction of a block does (a fresh ``GasMeter``, nothing
+loaded yet), so every license it asks pays its first load, in the use's gas and in a lineage
+check's budget: the same decision, gas, and refusal code and text as such a use
+(tests/app/usage/test_dry_run.py). A later transaction of a block may pay less, for what the
+block's earlier ones loaded (app.core.gas), and so pass a lineage check the dry run refuses.
+The read-access rule asks licenses the same way (``evaluate_fresh``): a free download is
+granted only where such a use would be allowed.
 """
 
 from __future__ import annotations
@@ -60,8 +67,10 @@ def evaluate_use(
     With ``leases`` (the market's, wired in by the machine), a lease the caller's organisation
     holds on the version and that runs at ``height`` is shown to the script as ``ctx.lease``,
     and an allowed use for one of the lease's purposes pays no fee (``lease_terms``).
-    With ``meter`` (a transaction's, in a block), the license's first use in the block pays
-    for loading it and every evaluation pays its gas, failed ones included (app.core.gas).
+    With ``meter`` (a transaction's in a block, or a dry run's fresh one), the license's first
+    use in the block pays for loading it and every evaluation pays its gas, failed ones
+    included (app.core.gas); without one nothing is charged (``evaluate_fresh`` gives the
+    queries one).
     Raises TxError when there is nothing to ask (no version, revoked, no license, the owner no
     longer a member) or the script fails (out of gas, memory, a runtime error).
     """
@@ -88,7 +97,8 @@ def evaluate_use(
         meter.consume(LOAD_GAS_PER_BYTE * len(found.source.encode()))
         meter.loaded.add(found.id)
     try:
-        program, limits = licenses.runnable(found, MembersReader(state).params(), meter is not None)
+        pin = meter is not None and meter.pins
+        program, limits = licenses.runnable(found, MembersReader(state).params(), pin)
         outcome = run_authorize(program, ctx, limits)
     except ScriptError as exc:
         raise TxError(
@@ -109,6 +119,22 @@ def evaluate_use(
     if decision.allowed and (version.parents or version.trained_on):
         return _with_upstream(state, account, use, version, (height, time), meter, evaluation)
     return evaluation
+
+
+def evaluate_fresh(
+    state: Reader,
+    account: state_pb2.Account,
+    use: tx_pb2.Use,
+    height: int,
+    time: int,
+    leases: LeaseBook | None = None,
+) -> Evaluation:
+    """``evaluate_use`` metered as the first transaction of a block (a fresh meter that pins
+    nothing, so a query holds no program past the cache's budget): what a read-access decision
+    asks of a license, so that it grants a free download only where such a use would be
+    allowed, never where the block refuses it (``upstream_out_of_gas``). Raises TxError."""
+    meter = GasMeter(pins=False)
+    return evaluate_use(state, account, use, height, time, meter, leases)
 
 
 def lease_terms(

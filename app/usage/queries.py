@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from app.core.errors import BAD_QUERY, NOT_FOUND, TxError
+from app.core.gas import GasMeter, base_gas
 from app.core.pause import pause_point
 from app.core.query import (
     Handler,
@@ -125,7 +126,8 @@ def evaluate(
     """/licenses/evaluate {"address", "model", "version", "purpose", "quantity", "height",
     "time"}: what the license would decide for this account in a block at that height and unix
     time (a dry run; changes nothing). Clients pass the next height and the latest block time
-    from the engine's /status."""
+    from the engine's /status. It is metered as the first transaction of a block (nothing
+    loaded yet, app.usage.decision): its answer, gas and refusals are that use's."""
     address = text_param(params, "address")
     account = MembersReader(state).account(address)
     if account is None:
@@ -138,7 +140,8 @@ def evaluate(
     )
     height = int_param(params, "height", 0, MAX_U64)
     time = int_param(params, "time", 0, 2**63 - 1)
-    found = evaluate_use(state, account, use, height, time, leases=leases)
+    meter = GasMeter(pins=False)
+    found = evaluate_use(state, account, use, height, time, meter, leases)
     d = found.decision
     answer = state_pb2.Decision(
         allowed=d.allowed,
@@ -149,6 +152,7 @@ def evaluate(
         license=found.license.id,
         code_hash=found.license.code_hash,
         royalties=royalty_shares(d.fee, found.royalties)[0] if d.allowed else [],
+        tx_gas_used=base_gas(1) + meter.used,
     )
     return QueryAnswer(answer.SerializeToString())
 

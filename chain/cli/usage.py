@@ -75,8 +75,12 @@ def receipts(
 @click.argument("receipt_id", type=click.IntRange(1))
 @reads
 def receipt(receipt_id: int, client: Node, output: str) -> None:
-    """Show one receipt."""
-    emit(output, record(client.receipt(receipt_id)))
+    """Show one receipt, and under ``licensed_model`` the derivative model it licensed: a
+    receipt of an allowed fine-tune or training use licenses the first model published from it
+    and no other ("" while it licensed none)."""
+    shown = record(client.receipt(receipt_id))
+    shown["licensed_model"] = client.receipt_binding(receipt_id) or ""
+    emit(output, shown)
 
 
 @query.command("totals")

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from appnode import CLAIMED_DIGEST, FILE_DIGEST, MODEL, SALT, AppRpc, populated
+from appnode import CLAIMED_DIGEST, DATASET, FILE_DIGEST, MODEL, SALT, AppRpc, populated
 from click.testing import CliRunner, Result
 
 import chain.client
 from app.machine import QUERIES
 from app.models.claims import commitment
+from app.pb.modelgov.v1 import tx_pb2
 from chain.cli.main import cli
 from chain.client import Node
 
@@ -88,7 +89,7 @@ CASES: list[tuple[list[str], set[str], str]] = [
     (["query", "attachment", "{model}@1.0"], {"/licenses/attachment", "/licenses/history"}, LIST),
     (["query", "evaluate", "{model}@1.0", "--address", "{acme}", "--purpose", "inference"],
      {"/licenses/evaluate"}, RECORD),
-    (["query", "receipt", "1"], {"/usage/receipt"}, RECORD),
+    (["query", "receipt", "1"], {"/usage/receipt", "/datasets/receipt_binding"}, RECORD),
     (["query", "receipts", "--model", "{model}"], {"/usage/receipts"}, LIST),
     (["query", "totals", "northwind-uni"], {"/usage/totals"}, RECORD),
     (["query", "balance", "acme-ai"], {"/credits/balance"}, RECORD),
@@ -206,3 +207,37 @@ def test_a_format_the_app_does_not_know_is_a_usage_error() -> None:
         ["tx", "model", "publish", "a/b", "1", "--digest", "d", "--size", "1", "--format", "zip"],
     )
     assert refused.exit_code == 2 and "safetensors" in refused.output
+
+
+def test_a_receipt_shows_the_model_it_licensed(chain_node: tuple[Node, AppRpc]) -> None:
+    """``query receipt`` shows ``licensed_model``: empty for a receipt that licensed nothing
+    (and never for an inference or research use), the model once a training receipt licensed
+    its first model (``Node.receipt_binding`` answers the same)."""
+    node, rpc = chain_node
+    ml = rpc.keyring.get("acme-ml")
+    use = tx_pb2.Use(model=DATASET, version="1.0", purpose="training", quantity=1)
+    node.send(ml, [tx_pb2.Msg(use=use)])
+    [receipt] = [r.id for r in node.receipts(DATASET, consumer_org="acme-ai")]
+    shown = json.loads(run(rpc, node, ["query", "receipt", str(receipt), "-o", "json"])[0].output)
+    assert (shown["purpose"], shown["licensed_model"]) == ("training", "")
+    assert node.receipt_binding(receipt) is None
+    trained = tx_pb2.PublishVersion(
+        model="acme-ai/tuned",
+        version="1",
+        weights_digest="sha256:" + "7a" * 32,
+        size_bytes=10,
+        format="safetensors",
+        framework="pytorch",
+        trained_on=[DATASET + "@1.0"],
+        license_receipts=[receipt],
+    )
+    register = tx_pb2.RegisterModel(owner_org="acme-ai", name="tuned")
+    node.send(ml, [tx_pb2.Msg(register_model=register), tx_pb2.Msg(publish_version=trained)])
+    assert node.receipt_binding(receipt) == "acme-ai/tuned"
+    done, asked = run(rpc, node, ["query", "receipt", str(receipt), "-o", "json"])
+    assert json.loads(done.output)["licensed_model"] == "acme-ai/tuned"
+    assert asked == {"/usage/receipt", "/datasets/receipt_binding"}
+    text, _ = run(rpc, node, ["query", "receipt", str(receipt)])
+    assert "licensed_model: acme-ai/tuned" in text.output
+    first = json.loads(run(rpc, node, ["query", "receipt", "1", "-o", "json"])[0].output)
+    assert first["licensed_model"] == ""

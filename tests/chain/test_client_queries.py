@@ -123,6 +123,7 @@ CALLS: list[tuple[str, Call, type | None]] = [
     ("/datasets/datasets", lambda n: n.datasets(), state_pb2.Model),
     ("/datasets/dataset", lambda n: n.dataset("northwind-uni/corpus"), state_pb2.Model),
     ("/datasets/trained", lambda n: n.trained("northwind-uni/corpus", "1.0"), str),
+    ("/datasets/receipt_binding", lambda n: n.receipt_binding(1), None),
 ]
 """(path, a call of its method, the type of its record or of its listing's items); None: the
 record is absent in this chain (the method answers None)."""

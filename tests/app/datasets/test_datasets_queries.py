@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from driver import Driver, publish, register
-from test_datasets_flow import publish_dataset, register_dataset
+from driver import FREE_LICENSE, Driver, publish, register
+from test_datasets_flow import deploy, publish_dataset, receipt_id, register_dataset, use
 
 from app.core.errors import BAD_QUERY, NOT_FOUND, ErrorCode
 from app.pb.modelgov.v1 import state_pb2
+from app.store import Proof, verify_proof
 
 
 @pytest.fixture
@@ -59,6 +60,16 @@ QUERIES: list[tuple[str, str, dict[str, Any], ErrorCode]] = [
     ("trained-no-version", "/datasets/trained", {"dataset": "uni/d0"}, BAD_QUERY),
     ("trained-unknown", "/datasets/trained", {"dataset": "uni/d0", "version": "9"}, NOT_FOUND),
     ("trained-after-int", "/datasets/trained", {**D0, "after": 1}, BAD_QUERY),
+    ("binding-no-receipt", "/datasets/receipt_binding", {}, BAD_QUERY),
+    ("binding-zero", "/datasets/receipt_binding", {"receipt": 0}, BAD_QUERY),
+    ("binding-negative", "/datasets/receipt_binding", {"receipt": -1}, BAD_QUERY),
+    ("binding-text", "/datasets/receipt_binding", {"receipt": "1"}, BAD_QUERY),
+    ("binding-bool", "/datasets/receipt_binding", {"receipt": True}, BAD_QUERY),
+    ("binding-list", "/datasets/receipt_binding", {"receipt": [1]}, BAD_QUERY),
+    ("binding-21-digits", "/datasets/receipt_binding", {"receipt": 10**20}, BAD_QUERY),
+    ("binding-unknown", "/datasets/receipt_binding", {"receipt": 999}, NOT_FOUND),
+    ("binding-max-u64", "/datasets/receipt_binding", {"receipt": 2**64 - 1}, NOT_FOUND),
+    ("binding-past-u64", "/datasets/receipt_binding", {"receipt": 2**64}, NOT_FOUND),
 ]  # fmt: skip
 
 
@@ -76,3 +87,30 @@ def test_an_unknown_cursor_of_any_text_ends_the_list(listed: Driver) -> None:
     for after in ("\uffff", "zzz", "uni/d4", "\U0001f600"):
         found = page(listed, "/datasets/datasets", {"after": after})
         assert found.next == ""
+
+
+def binding(driver: Driver, receipt: int) -> Any:
+    return driver.query("/datasets/receipt_binding", {"receipt": receipt}, prove=True)
+
+
+def test_a_receipt_shows_the_one_model_it_licensed(chain: Driver) -> None:
+    """A training receipt answers not_found until the first model trained with it binds it;
+    then that model's id, provable (as the absence is), and the same after the model's later
+    versions name it again; an inference receipt never licenses a model."""
+    chain.ok("uni-pub", deploy("all", FREE_LICENSE), register_dataset("uni", "d"))
+    chain.ok("uni-pub", publish_dataset("uni/d", "1", license="uni/all"))
+    chain.ok("acme-pub", register("acme", "net"))
+    trained = receipt_id(chain.ok("acme-user", use("uni/d@1", purpose="training")))
+    seen = receipt_id(chain.ok("acme-user", use("uni/d@1", purpose="inference")))
+    for receipt in (trained, seen):
+        before = binding(chain, receipt)
+        assert (before.codespace, before.code) == (NOT_FOUND.codespace, NOT_FOUND.code)
+    for version in ("1", "2"):
+        named = publish("acme/net", version, trained_on=["uni/d@1"], license_receipts=[trained])
+        chain.ok("acme-pub", named)
+        answer = binding(chain, trained)
+        assert (answer.code, answer.value) == (0, b"acme/net"), answer.log
+        assert answer.proof_ops.ops
+        proof = Proof.decode(answer.proof_ops.ops[0].data)
+        assert verify_proof(chain.store.root, answer.key, answer.value, proof)
+    assert binding(chain, seen).code == NOT_FOUND.code

@@ -9,11 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genesis_scenario import changed, doubled, exported
+from driver import default_accounts, make_account, set_status, started
+from genesis_scenario import DROP, GOVERNANCE, changed, doubled, exported, govern
+from trade import MODEL, lease, offer, publish_model
 
+from app import machine
 from app.abci.modelgov_app import ModelgovApp
 from app.core.genesis import GenesisError
 from app.machine import parse_genesis
+from app.pb.modelgov.v1 import tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
 from app.pb.tendermint.crypto import keys_pb2
 from app.store import MerkleStore
@@ -51,6 +55,39 @@ def second_lease(first: bool = False, **fields: str) -> dict[str, Any]:
     else:
         market["leases"].append(copied)
     market["last_lease_id"] = 2
+    return state
+
+
+ACCOUNTS = default_accounts()
+OPENML = ACCOUNTS["openml-pub"].address
+RETIRED = ACCOUNTS["openml-audit"].address  # revoked by governance in the scenario
+NEWCO = make_account("newco-admin", "newco").address  # deleted with newco, removed
+
+
+def revoked(ref: str, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The exported state (or ``state``) with the version ``ref`` revoked."""
+    state = exported() if state is None else state
+    model, _, version = ref.partition("@")
+    [found] = [
+        v for v in state["models"]["versions"] if (v["model"], v["version"]) == (model, version)
+    ]
+    found["status"] = "VERSION_STATUS_REVOKED"
+    found["status_reason"] = "withdrawn"
+    return state
+
+
+def without_offer(state: dict[str, Any]) -> dict[str, Any]:
+    state["market"]["offers"] = []
+    return state
+
+
+def moved_account(name: str, nonce: int, renter_org: str = "acme") -> dict[str, Any]:
+    """The scenario's lease rented by the key of account ``name``, which now has ``nonce``
+    (a key admitted again after its account was deleted starts past 2^32)."""
+    state = exported()
+    [account] = [a for a in state["accounts"] if a["name"] == name]
+    account["nonce"] = nonce
+    state["market"]["leases"][0].update(renter=ACCOUNTS[name].address, renter_org=renter_org)
     return state
 
 
@@ -93,7 +130,23 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
     ("lease-paid-2^63", changed(f"{R}[0].paid", str(2**63)), f"{R}[0].paid"),
     ("lease-overlaps", second_lease(id="2", start_height=h(129), end_height=h(228)), f"{R}[1].start_height"),  # noqa: E501
     ("lease-same-block", second_lease(id="2", start_height=h(30), end_height=h(129)), f"{R}[1].start_height"),  # noqa: E501
-    ("lease-id-order", second_lease(id="2", start_height=h(29), end_height=h(128), renter_org="openml"), f"{R}[1].start_height"),  # noqa: E501
+    ("lease-id-order", second_lease(id="2", start_height=h(29), end_height=h(128), renter_org="openml", renter=OPENML), f"{R}[1].start_height"),  # noqa: E501
+    # offers of versions no OfferLease could offer now: revoked, or paying upstream
+    ("offer-revoked", revoked("uni/base@1.0"), f"{F}[0].version"),
+    ("offer-fine-tune", changed(f"{F}[0].version", "2.0"), f"{F}[0].version"),
+    ("offer-trained-on-data", changed(f"{F}[0].version", "trained"), f"{F}[0].version"),
+    ("offer-aggregate", changed(f"{F}[0].version", "3.0"), f"{F}[0].version"),
+    ("offer-round-update", changed(f"{F}[0].version", "3.0-update-acme"), f"{F}[0].version"),
+    ("lease-fine-tune", changed(f"{R}[0].version", "2.0"), f"{R}[0].version"),
+    ("lease-aggregate", changed(f"{R}[0].version", "3.0"), f"{R}[0].version"),
+    # a renter that is no account of the renting organisation
+    ("lease-renter-other-org", changed(f"{R}[0].renter", ACCOUNTS["uni-admin"].address), f"{R}[0].renter"),  # noqa: E501
+    ("lease-renter-unknown", changed(f"{R}[0].renter", "ab" * 20), f"{R}[0].renter"),
+    ("lease-renter-empty", changed(f"{R}[0].renter", ""), f"{R}[0].renter"),
+    ("lease-renter-absent", changed(f"{R}[0].renter", DROP), f"{R}[0].renter"),
+    ("lease-renter-upper-case", changed(f"{R}[0].renter", ACCOUNTS["acme-admin"].address.upper()), f"{R}[0].renter"),  # noqa: E501
+    ("lease-renter-non-ascii", changed(f"{R}[0].renter", "\u00e9" * 40), f"{R}[0].renter"),
+    ("lease-renter-moved-never-deleted", moved_account("openml-pub", 2**32 - 1), f"{R}[0].renter"),
     ("lease-id-order-listed-first", second_lease(id="0", start_height=h(200), end_height=h(299), first=True), f"{R}[1].start_height"),  # noqa: E501
 ]  # fmt: skip
 
@@ -117,11 +170,37 @@ def test_the_scenario_exports_a_listing_an_offer_and_a_lease() -> None:
     "state",
     [
         second_lease(id="2", start_height=h(130), end_height=h(229)),
-        second_lease(id="2", start_height=h(30), end_height=h(129), renter_org="openml"),
-        second_lease(id="2", start_height=h(30), end_height=h(129), version="2.0"),
-        second_lease(id="0", start_height="5", end_height="104", renter_org="openml", first=True),
+        second_lease(
+            id="2", start_height=h(30), end_height=h(129), renter_org="openml", renter=OPENML
+        ),
+        second_lease(id="2", start_height=h(30), end_height=h(129), version="dir"),
+        second_lease(
+            id="0",
+            start_height="5",
+            end_height="104",
+            renter_org="openml",
+            renter=OPENML,
+            first=True,
+        ),
+        without_offer(revoked("uni/base@1.0")),
+        changed(f"{R}[0].renter", ACCOUNTS["acme-user"].address),
+        changed(f"{R}[0].renter", RETIRED),
+        second_lease(
+            id="2", start_height=h(30), end_height=h(129), renter_org="newco", renter=NEWCO
+        ),
+        moved_account("openml-pub", 2**32),
     ],
-    ids=["after-the-last-block", "other-renter-same-block", "other-version", "listed-out-of-order"],
+    ids=[
+        "after-the-last-block",
+        "other-renter-same-block",
+        "deprecated-version",
+        "listed-out-of-order",
+        "of-a-version-revoked-since",
+        "another-account-of-the-renter",
+        "a-key-revoked-since",
+        "an-account-of-an-org-removed-since",
+        "a-key-that-joined-another-org-since",
+    ],
 )
 def test_leases_the_state_machine_could_have_sold_are_accepted(state: dict[str, Any]) -> None:
     parsed = parse_genesis(state)
@@ -165,3 +244,40 @@ def test_a_bad_market_genesis_stops_init_chain_with_the_field(tmp_path: Path) ->
     assert refused.value.field == f"{L}[0].seller_org"
     assert "'acme' does not own 'uni/base'" in str(refused.value)
     assert app.store.height == 0
+
+
+def test_a_chain_that_revoked_what_it_rented_exports_and_starts_again(tmp_path: Path) -> None:
+    """What the new checks refuse is what no transaction leaves: a chain whose rented version
+    was revoked (its offer withdrawn, its lease kept) and whose renter's key was revoked then
+    exports a genesis that validates and starts a new chain with the same app hash."""
+    driver = started(tmp_path / "old", params=GOVERNANCE)
+    publish_model(driver)
+    driver.ok("uni-admin", offer())
+    driver.ok("acme-admin", lease(blocks=10))
+    driver.ok("uni-admin", set_status(MODEL, "1.0", tx_pb2.VERSION_STATUS_REVOKED))
+    renter = ACCOUNTS["acme-admin"].address
+    govern(driver, tx_pb2.ProposalAction(revoke_account=tx_pb2.RevokeAccount(address=renter)))
+    state = json.loads(json.dumps(machine.export_genesis(driver.store)))
+    market = state["market"]
+    assert market["offers"] == [] and [x["renter"] for x in market["leases"]] == [renter]
+    assert renter in {r["address"] for r in state["members"]["retired_accounts"]}
+    app = ModelgovApp(MerkleStore(tmp_path / "state.db"))
+    try:
+        response = app.init_chain(
+            abci.RequestInitChain(
+                chain_id=machine.chain_id(driver.store),
+                app_state_bytes=json.dumps(state).encode(),
+                validators=[
+                    abci.ValidatorUpdate(
+                        pub_key=keys_pb2.PublicKey(ed25519=base64.b64decode(v["pubkey"])),
+                        power=int(v["power"]),
+                    )
+                    for v in state["members"]["validators"]
+                ],
+                initial_height=driver.height + 1,
+            )
+        )
+        assert response.app_hash == driver.store.root
+    finally:
+        app.store.close()
+        driver.close()

@@ -339,9 +339,26 @@ def test_a_version_that_pays_upstream_is_not_rented(chain: Driver, kind: str) ->
 
 
 def test_a_revoked_version_is_neither_offered_nor_rented(chain: Driver) -> None:
-    chain.ok("uni-admin", set_status(MODEL, "1.0", tx_pb2.VERSION_STATUS_REVOKED))
-    expect(chain.run("acme-admin", lease(blocks=1)), errors.VERSION_UNAVAILABLE)
+    """Revoking withdraws the version's offer in the same transaction (genesis refuses an
+    offer of a revoked version); a lease already paid stays on record."""
+    chain.ok("acme-admin", lease(blocks=1))
+    revoked = chain.ok("uni-admin", set_status(MODEL, "1.0", tx_pb2.VERSION_STATUS_REVOKED))
+    withdrawn = [
+        {a.key: a.value for a in e.attributes}
+        for e in revoked.events
+        if e.type == "market.lease_withdrawn"
+    ]
+    assert withdrawn == [{"model": MODEL, "ref": f"{MODEL}@1.0", "reason": "revoked"}]
+    assert offers(chain) == []
+    assert [x.id for x in leases(chain, org="acme")] == [1]
+    expect(chain.run("acme-admin", lease(blocks=1)), errors.NO_OFFER)
     expect(chain.run("uni-admin", offer()), errors.VERSION_UNAVAILABLE)
+
+
+def test_deprecating_keeps_the_offer(chain: Driver) -> None:
+    deprecated = chain.ok("uni-admin", set_status(MODEL, "1.0", tx_pb2.VERSION_STATUS_DEPRECATED))
+    assert not [e for e in deprecated.events if e.type == "market.lease_withdrawn"]
+    assert [(o.model, o.version) for o in offers(chain)] == [(MODEL, "1.0")]
 
 
 def test_lease_queries_refuse_what_is_absent_and_malformed(chain: Driver) -> None:
