@@ -219,7 +219,8 @@ def lease_version(ctx: MsgContext, msg: tx_pb2.LeaseVersion) -> Event:
     if msg.blocks > offer.max_blocks:
         raise TxError(errors.BAD_BLOCKS, f"{ref} is rented for at most {offer.max_blocks} blocks")
     _check_terms(offer, msg)
-    if market.active_lease(renter, msg.model, msg.version, ctx.env.height) is not None:
+    running = market.active_lease(renter, msg.model, msg.version, ctx.env.height)
+    if running is not None and running.lessor_org == offer.lessor_org:  # a sale ended the others
         raise TxError(errors.LEASE_ACTIVE, f"{renter} already rents {ref}")
     cost = lease_cost(offer.price_per_1000_blocks, msg.blocks)
     if cost > msg.max_price:

@@ -1,0 +1,129 @@
+"""A hostile consortium member against the market: rights that outlive a sale, terms changed
+in the block before a counterparty's transaction, integer extremes, and credits that must be
+conserved by every path. Each attack is a case; what the chain answers is its expectation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from driver import (
+    Driver,
+    default_accounts,
+    make_account,
+    started,
+    transfer,
+)
+from trade import (
+    MODEL,
+    balance,
+    buy,
+    expect,
+    last_receipt,
+    lease,
+    list_model,
+    offer,
+    publish_model,
+    use,
+)
+
+from app.core.errors import ErrorCode
+from app.credits.errors import INSUFFICIENT
+from app.credits.keeper import MAX_BALANCE
+from app.market import errors
+from app.market.validation import MAX_LEASE_BLOCKS
+from app.models import errors as model_errors
+from app.pb.modelgov.v1 import tx_pb2
+
+ORGS = ("uni", "acme", "openml")
+U64 = 2**64 - 1
+DENY_LEASES = """
+def authorize(ctx):
+    if "lease" in ctx:
+        return deny("no leased uses")
+    return allow(fee=ctx.quantity * 5, note="per unit")
+"""
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Iterator[Driver]:
+    """uni owns uni/base@1.0 (5 credits a unit) and offers it for rent at 1,000 per 1,000
+    blocks."""
+    accounts = default_accounts()
+    accounts["openml-admin"] = make_account("openml-admin", "openml", "admin", "publisher")
+    driver = started(tmp_path, accounts=accounts)
+    publish_model(driver)
+    driver.ok("uni-admin", offer())
+    yield driver
+    driver.close()
+
+
+def total(driver: Driver) -> int:
+    """The sum of every organisation's balance: no market path makes or burns a credit."""
+    return sum(balance(driver, org) for org in ORGS)
+
+
+# --- integer extremes: refused statelessly or by the state, never a raise -----------------------
+
+EXTREMES = [
+    ("price 0", list_model(0), errors.BAD_PRICE),
+    ("price 2^63", list_model(MAX_BALANCE + 1), errors.BAD_PRICE),
+    ("price 2^64-1", list_model(U64), errors.BAD_PRICE),
+    ("max_price 0", buy(0), errors.BAD_PRICE),
+    ("max_price 2^64-1", buy(U64), errors.BAD_PRICE),
+    ("lease 0 blocks", lease(blocks=0), errors.BAD_BLOCKS),
+    ("lease 2^32+1 blocks", lease(blocks=MAX_LEASE_BLOCKS + 1), errors.BAD_BLOCKS),
+    ("lease 2^64-1 blocks", lease(blocks=U64), errors.BAD_BLOCKS),
+    ("lease max_price 2^64-1", lease(blocks=1, max_price=U64), errors.BAD_PRICE),
+    ("offer price 2^63", offer(price=MAX_BALANCE + 1), errors.BAD_PRICE),
+    ("offer max_blocks 2^64-1", offer(max_blocks=U64), errors.BAD_BLOCKS),
+]
+
+
+@pytest.mark.parametrize(("msg", "error"), [c[1:] for c in EXTREMES], ids=[c[0] for c in EXTREMES])
+def test_integer_extremes_are_refused(chain: Driver, msg: tx_pb2.Msg, error: ErrorCode) -> None:
+    signer = (
+        "acme-admin" if msg.WhichOneof("sum") in ("buy_model", "lease_version") else "uni-admin"
+    )
+    expect(chain.check(chain.sign(signer, [msg])), error)
+
+
+def test_the_dearest_lease_overflows_instead_of_wrapping(chain: Driver) -> None:
+    """2^63-1 per 1,000 blocks for 2^32 blocks is a 95-bit cost: refused, not wrapped."""
+    chain.ok("uni-admin", offer(price=MAX_BALANCE))
+    expect(
+        chain.run("acme-admin", lease(blocks=MAX_LEASE_BLOCKS, max_price=MAX_BALANCE)),
+        errors.PRICE_OVERFLOW,
+    )
+    before = total(chain)
+    expect(chain.run("acme-admin", lease(blocks=1, max_price=MAX_BALANCE)), INSUFFICIENT)
+    assert total(chain) == before
+
+
+# --- a renter holds a use, never the model ----------------------------------------------------
+
+RESALE = [
+    ("list it", list_model(10), model_errors.NOT_OWNER),
+    ("offer it for rent", offer(price=1), model_errors.NOT_OWNER),
+    ("transfer it", transfer(MODEL, "openml"), model_errors.NOT_OWNER),
+]
+
+
+@pytest.mark.parametrize(("msg", "error"), [c[1:] for c in RESALE], ids=[c[0] for c in RESALE])
+def test_a_renter_cannot_resell_or_sublet(chain: Driver, msg: tx_pb2.Msg, error: ErrorCode) -> None:
+    chain.ok("acme-admin", lease(blocks=100))
+    expect(chain.run("acme-admin", msg), error)
+
+
+def test_a_lease_the_sale_ended_does_not_block_renting_from_the_new_owner(chain: Driver) -> None:
+    """uni sells the model while acme's lease runs: that lease waives nothing any more, so it
+    must not keep acme from renting the version from its new owner."""
+    chain.ok("acme-admin", lease(blocks=100))
+    chain.ok("uni-admin", list_model(10))
+    chain.ok("openml-admin", buy(10))
+    chain.ok("openml-admin", offer(price=2000))
+    chain.ok("acme-admin", lease(blocks=10, max_price=20))
+    chain.ok("acme-user", use())
+    receipt = last_receipt(chain)
+    assert (receipt.fee, receipt.lease_id, receipt.licensor_org) == (0, 2, "openml")
