@@ -111,6 +111,18 @@ def _round_terms(
     return [record.base_terms if pin.ref == record.base else pin for pin in pins]
 
 
+def _check_target_owned(ctx: MsgContext, record: federated_pb2.Round) -> None:
+    """The opener's organisation still owns the target model: a round does not outlive a sale
+    or transfer of it (else the seller's invitees go on publishing weights into the buyer's
+    model). Raises TxError(target_sold)."""
+    model = ModelsKeeper(ctx.state).model(record.target_model)
+    if model is None or model.owner_org != record.opener_org:
+        raise TxError(
+            errors.TARGET_SOLD,
+            f"{record.target_model} is no longer {record.opener_org}'s: round {record.id} is over",
+        )
+
+
 def _check_target_free(ctx: MsgContext, model_id: str, version: str) -> None:
     taken = ModelsKeeper(ctx.state).version(model_id, version) is not None
     if taken or FederatedKeeper(ctx.state).target_claimed(model_id, version):
@@ -132,6 +144,7 @@ def _open_round(ctx: MsgContext, round_id: int) -> federated_pb2.Round:
 def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
     """Record an invited org's update and publish it as a version of the target model."""
     record = _open_round(ctx, msg.round_id)
+    _check_target_owned(ctx, record)
     org = ctx.sender.org
     if org not in record.invited_orgs:
         raise TxError(errors.NOT_INVITED, f"{org} is not invited to round {record.id}")

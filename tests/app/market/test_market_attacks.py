@@ -12,6 +12,8 @@ from driver import (
     Driver,
     default_accounts,
     make_account,
+    publish,
+    register,
     started,
     transfer,
 )
@@ -31,6 +33,7 @@ from trade import (
 from app.core.errors import ErrorCode
 from app.credits.errors import INSUFFICIENT
 from app.credits.keeper import MAX_BALANCE
+from app.federated import errors as federated_errors
 from app.market import errors
 from app.market.validation import MAX_LEASE_BLOCKS
 from app.models import errors as model_errors
@@ -127,3 +130,41 @@ def test_a_lease_the_sale_ended_does_not_block_renting_from_the_new_owner(chain:
     chain.ok("acme-user", use())
     receipt = last_receipt(chain)
     assert (receipt.fee, receipt.lease_id, receipt.licensor_org) == (0, 2, "openml")
+
+
+def round_into(target: str) -> tx_pb2.Msg:
+    """uni's round on its own uni/base@1.0 into ``target``@1, inviting openml."""
+    opened = tx_pb2.OpenRound(
+        base_model=MODEL,
+        base_version="1.0",
+        target_model=target,
+        target_version="1",
+        invited_orgs=["openml"],
+        min_participants=1,
+        deadline_height=1000,
+    )
+    return tx_pb2.Msg(open_round=opened)
+
+
+def update() -> tx_pb2.Msg:
+    body = tx_pb2.SubmitUpdate(
+        round_id=1, update_digest="sha256:" + "ab" * 32, size_bytes=64, sample_count=10
+    )
+    return tx_pb2.Msg(submit_update=body)
+
+
+@pytest.mark.parametrize("handover", ["sale", "transfer"])
+def test_a_round_opened_before_a_sale_publishes_nothing_into_the_buyer_s_model(
+    chain: Driver, handover: str
+) -> None:
+    """uni opens a round into uni/ft, then sells uni/ft: the seller's round must not go on
+    publishing versions (weights the buyer never saw, named as the round likes) into the
+    model acme bought, nor hold its version names."""
+    chain.ok("uni-admin", register("uni", "ft"), round_into("uni/ft"))
+    if handover == "sale":
+        chain.ok("uni-admin", list_model(10, model="uni/ft"))
+        chain.ok("acme-admin", buy(10, model="uni/ft"))
+    else:
+        chain.ok("uni-admin", transfer("uni/ft", "acme"))
+    expect(chain.run("openml-pub", update()), federated_errors.TARGET_SOLD)
+    chain.ok("acme-pub", publish("uni/ft", "1"))
