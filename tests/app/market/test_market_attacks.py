@@ -19,8 +19,10 @@ from driver import (
 )
 from trade import (
     MODEL,
+    attach,
     balance,
     buy,
+    deploy,
     expect,
     last_receipt,
     lease,
@@ -38,6 +40,7 @@ from app.market import errors
 from app.market.validation import MAX_LEASE_BLOCKS
 from app.models import errors as model_errors
 from app.pb.modelgov.v1 import tx_pb2
+from app.usage.errors import DENIED
 
 ORGS = ("uni", "acme", "openml")
 U64 = 2**64 - 1
@@ -168,3 +171,58 @@ def test_a_round_opened_before_a_sale_publishes_nothing_into_the_buyer_s_model(
         chain.ok("uni-admin", transfer("uni/ft", "acme"))
     expect(chain.run("openml-pub", update()), federated_errors.TARGET_SOLD)
     chain.ok("acme-pub", publish("uni/ft", "1"))
+
+
+# --- a lessor cannot narrow what a renter paid for -------------------------------------------
+
+
+def lease_under(license_id: str, blocks: int = 10) -> tx_pb2.Msg:
+    """``lease`` naming the license the renter saw on uni/base@1.0."""
+    msg = lease(blocks=blocks)
+    msg.lease_version.license = license_id
+    return msg
+
+
+def test_terms_attached_in_the_block_before_the_lease_refuse_it(chain: Driver) -> None:
+    """uni sees acme's lease in the mempool and attaches terms that deny every leased use
+    ahead of it: the lease names the license acme saw, so it is refused and costs nothing."""
+    chain.ok("uni-admin", deploy("deny", DENY_LEASES))
+    before = balance(chain, "acme")
+    block = chain.block(
+        [
+            chain.sign("uni-admin", [attach("uni/deny")]),
+            chain.sign("acme-admin", [lease_under("uni/terms")]),
+        ]
+    )
+    assert block.tx_results[0].code == 0, block.tx_results[0].log
+    expect(block.tx_results[1], errors.LICENSE_CHANGED)
+    assert balance(chain, "acme") == before
+    chain.ok("acme-admin", lease_under("uni/deny"))  # terms seen are terms paid for
+
+
+def test_terms_attached_during_a_lease_narrow_none_of_its_uses(chain: Driver) -> None:
+    """uni takes the rent, then attaches terms that deny leased uses: the lease's purposes
+    stay under the license it was bought under until its last block; other purposes, and
+    every use after it, follow the license attached now."""
+    chain.ok("acme-admin", lease_under("uni/terms", blocks=4))
+    chain.ok("uni-admin", deploy("deny", DENY_LEASES), attach("uni/deny"))
+    chain.ok("acme-user", use("inference"))
+    receipt = last_receipt(chain)
+    assert (receipt.license, receipt.fee, receipt.lease_id) == ("uni/terms", 0, 1)
+    expect(chain.run("acme-user", use("research")), DENIED)
+    chain.block([])  # the lease's last block
+    chain.ok("acme-user", use("inference"))
+    receipt = last_receipt(chain)
+    assert (receipt.license, receipt.fee, receipt.lease_id) == ("uni/deny", 10, 0)
+
+
+def test_a_sale_conserves_credits_across_sale_lease_and_use(chain: Driver) -> None:
+    """Every market path moves credits; none makes or burns one."""
+    before = total(chain)
+    chain.ok("acme-admin", lease(blocks=999, max_price=999))
+    chain.ok("acme-user", use("inference"), use("research"))
+    chain.ok("uni-admin", list_model(MAX_BALANCE))
+    expect(chain.run("acme-admin", buy(MAX_BALANCE)), INSUFFICIENT)
+    chain.ok("uni-admin", list_model(1))
+    chain.ok("acme-admin", buy(1))
+    assert total(chain) == before
