@@ -9,9 +9,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from driver import Driver, digest, licensed, publish, register, started, transfer
+from driver import (
+    Driver,
+    default_accounts,
+    digest,
+    licensed,
+    make_account,
+    publish,
+    register,
+    started,
+    transfer,
+)
 from test_datasets_flow import balance, deploy, expect, use
-from test_lineage import DATA, MODEL, attach, trained
+from test_lineage import DATA, MODEL, attach, paid, trained
 
 from app.core.errors import ErrorCode
 from app.datasets import errors
@@ -154,3 +164,60 @@ def test_royalties_move_credits_and_never_make_or_burn_them(tmp_path: Path) -> N
     driver.ok("acme-user", use(f"{MODEL}@1", purpose="inference"))
     assert balance(driver, "uni") == paid_before + 100
     assert sum(balance(driver, org) for org in ORGS) == before
+
+
+# --- nobody is paid who left the consortium -----------------------------------------------------
+
+PRICED = "def authorize(ctx):\n    return allow(fee=1000)\n"
+
+
+def remove_org(driver: Driver, org: str, voters: tuple[str, ...]) -> None:
+    action = tx_pb2.ProposalAction(remove_org=tx_pb2.RemoveOrg(org=org))
+    proposal = tx_pb2.SubmitProposal(action=action, title=f"remove {org}")
+    driver.ok(voters[0], tx_pb2.Msg(submit_proposal=proposal))
+    for admin in voters:
+        vote = tx_pb2.CastVote(proposal_id=1, option=tx_pb2.VOTE_OPTION_YES)
+        driver.ok(admin, tx_pb2.Msg(cast_vote=vote))
+    assert driver.query("/members/org", {"id": org}).code != 0, f"{org} was removed"
+
+
+def aggregate(driver: Driver) -> None:
+    """uni's round on uni/base@1 into uni/fed@1: acme (30 samples) and openml (10) submit."""
+    driver.ok("uni-pub", register("uni", "base"), publish("uni/base", "1"), register("uni", "fed"))
+    opened = tx_pb2.OpenRound(
+        base_model="uni/base",
+        base_version="1",
+        target_model="uni/fed",
+        target_version="1",
+        invited_orgs=["acme", "openml"],
+        min_participants=2,
+        deadline_height=1000,
+    )
+    driver.ok("uni-pub", tx_pb2.Msg(open_round=opened))
+    for org, samples in (("acme", 30), ("openml", 10)):
+        update = tx_pb2.SubmitUpdate(
+            round_id=1, update_digest=digest(org), size_bytes=64, sample_count=samples
+        )
+        driver.ok(f"{org}-pub", tx_pb2.Msg(submit_update=update))
+    final = tx_pb2.FinalizeRound(
+        round_id=1, aggregate_digest=digest("agg"), size_bytes=64, included=["acme", "openml"]
+    )
+    driver.ok("uni-pub", tx_pb2.Msg(finalize_round=final))
+    driver.ok("uni-pub", deploy("priced", PRICED), attach("uni/fed@1", "uni/priced"))
+
+
+def test_a_removed_contributor_is_paid_no_share(tmp_path: Path) -> None:
+    """Credits paid to an organisation governance removed can never be spent: its share of an
+    aggregate's fee goes to the contributors still members."""
+    accounts = default_accounts()
+    accounts["uni-admin"] = make_account("uni-admin", "uni", "admin", "publisher")
+    driver = started(tmp_path, accounts=accounts, params={"voting_period_blocks": 20})
+    aggregate(driver)
+    result = driver.ok("acme-user", use("uni/fed@1", purpose="inference"))
+    assert paid(driver, result) == [("acme", 750, "", 0), ("openml", 250, "", 0)]
+    remove_org(driver, "openml", ("uni-admin", "acme-admin"))
+    before = sum(balance(driver, org) for org in ("uni", "acme"))
+    result = driver.ok("acme-user", use("uni/fed@1", purpose="inference"))
+    assert paid(driver, result) == [("acme", 1000, "", 0)]
+    assert sum(balance(driver, org) for org in ("uni", "acme")) == before
+    driver.close()
