@@ -92,6 +92,7 @@ def _check_derivative(
         parents=[version_ref(msg.base_model, msg.base_version)],
         trained_on=[],
         receipts=msg.license_receipts,
+        receipt_terms=msg.receipt_terms,
     )
     return lineage.check_inputs(
         ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas

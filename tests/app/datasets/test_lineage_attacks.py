@@ -25,7 +25,7 @@ from test_lineage import DATA, MODEL, attach, paid, trained
 
 from app.core.errors import ErrorCode
 from app.datasets import errors
-from app.pb.modelgov.v1 import tx_pb2
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage import errors as usage_errors
 
 BASE = "uni/base@1"
@@ -221,3 +221,51 @@ def test_a_removed_contributor_is_paid_no_share(tmp_path: Path) -> None:
     assert paid(driver, result) == [("acme", 1000, "", 0)]
     assert sum(balance(driver, org) for org in ("uni", "acme")) == before
     driver.close()
+
+
+# --- an input's owner cannot swap the terms under a publication it sees coming ------------------
+
+TENTH = ALLOW + "\n\ndef royalty(ctx):\n    return 1000\n"
+WHOLE_FEE = ALLOW + "\n\ndef royalty(ctx):\n    return 10000\n"
+SWAPPED: list[tuple[str, bool, bool, ErrorCode | None]] = [
+    # (case, uni swaps the terms in the block before, receipt_terms, the publication's error)
+    ("swapped-and-pinned", True, True, errors.TERMS_CHANGED),
+    ("swapped-not-asked", True, False, None),  # the default: it carries the whole-fee terms
+    ("kept-and-pinned", False, True, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("swap", "pinned", "error"), [c[1:] for c in SWAPPED], ids=[c[0] for c in SWAPPED]
+)
+@pytest.mark.parametrize("kind", ["publication", "round"])
+def test_terms_swapped_in_the_block_before_a_publication(
+    base: Driver, swap: bool, pinned: bool, error: ErrorCode | None, kind: str
+) -> None:
+    """acme took its fine-tune receipt under uni's 10% royalty; uni sees the derivative in the
+    mempool and attaches a 100% royalty to uni/base@1 in the block before it. With
+    receipt_terms the publication (or round) is refused; without, it carries the new terms."""
+    base.ok("uni-pub", deploy("tenth", TENTH), deploy("whole", WHOLE_FEE))
+    base.ok("uni-pub", attach(BASE, "uni/tenth"))
+    receipt = licensed_use(base)
+    msg = fine_tune("ft", receipt) if kind == "publication" else open_round(receipt)
+    body = msg.publish_version if kind == "publication" else msg.open_round
+    body.receipt_terms = pinned
+    txs = [base.sign("acme-pub", [msg])]
+    if swap:
+        txs.insert(0, base.sign("uni-pub", [attach(BASE, "uni/whole")]))
+    block = base.block(txs)
+    if error is not None:
+        expect(block.tx_results[-1], error)
+        assert f"receipt {receipt} was taken under uni/tenth" in block.tx_results[-1].log
+        return
+    assert block.tx_results[-1].code == 0, block.tx_results[-1].log
+    if kind == "publication":
+        answer = base.query("/models/version", {"model": "acme/ft", "version": "1"})
+        [pin] = state_pb2.Version.FromString(answer.value).input_terms
+        assert pin.license == ("uni/whole" if swap else "uni/tenth")
+
+
+def test_receipt_terms_ask_nothing_of_an_input_the_publisher_owns(base: Driver) -> None:
+    own = publish("acme/ft", "2", parents=["acme/ft@1"], receipt_terms=True)
+    base.ok("acme-pub", publish("acme/ft", "1"), own)
