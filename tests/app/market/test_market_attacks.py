@@ -11,6 +11,7 @@ import pytest
 from driver import (
     Driver,
     default_accounts,
+    digest,
     make_account,
     publish,
     register,
@@ -39,7 +40,7 @@ from app.federated import errors as federated_errors
 from app.market import errors
 from app.market.validation import MAX_LEASE_BLOCKS
 from app.models import errors as model_errors
-from app.pb.modelgov.v1 import tx_pb2
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage.errors import DENIED
 
 ORGS = ("uni", "acme", "openml")
@@ -226,3 +227,46 @@ def test_a_sale_conserves_credits_across_sale_lease_and_use(chain: Driver) -> No
     chain.ok("uni-admin", list_model(1))
     chain.ok("acme-admin", buy(1))
     assert total(chain) == before
+
+
+# --- a lease's receipts grant no download beyond the lease ------------------------------------
+
+
+def access(chain: Driver, height: int) -> state_pb2.AccessDecision:
+    params = {
+        "address": chain["acme-user"].address,
+        "digest": digest(f"{MODEL}@1.0"),
+        "height": height,
+        "time": chain.time + 5,
+    }
+    answer = chain.query("/models/read_access", params)
+    assert answer.code == 0, answer.log
+    return state_pb2.AccessDecision.FromString(answer.value)
+
+
+LEASED_READS = [
+    # (case, the offer's download flag, the leased use's purpose)
+    ("fine-tune-without-download", False, "fine-tune"),
+    ("download-purpose-without-download", False, "download"),
+    ("download-after-the-lease-ended", True, "download"),
+]
+
+
+@pytest.mark.parametrize(
+    ("download", "purpose"), [c[1:] for c in LEASED_READS], ids=[c[0] for c in LEASED_READS]
+)
+def test_a_leased_use_with_a_download_purpose_reads_nothing_after_the_lease(
+    chain: Driver, download: bool, purpose: str
+) -> None:
+    """A use the lease paid for (its receipt names the lease) is a use, not a purchase of the
+    weights: the stores serve a renter only through the lease (with download, while it runs),
+    never through the free receipts it made."""
+    chain.ok("uni-admin", offer(purposes=(purpose,), download=download))
+    chain.ok("acme-admin", lease(blocks=2, purposes=(purpose,), download=download))
+    chain.ok("acme-user", use(purpose))
+    assert last_receipt(chain).lease_id == 1
+    during = access(chain, chain.height)
+    assert (during.allowed, during.rule) == (
+        (True, "lease") if download else (False, "not_granted")
+    )
+    assert not access(chain, chain.height + 1).allowed  # the lease has ended
