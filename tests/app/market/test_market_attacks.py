@@ -73,6 +73,14 @@ def total(driver: Driver) -> int:
 
 # --- integer extremes: refused statelessly or by the state, never a raise -----------------------
 
+
+def lease_under(license_id: str, blocks: int = 10) -> tx_pb2.Msg:
+    """``lease`` naming the license the renter saw on uni/base@1.0."""
+    msg = lease(blocks=blocks)
+    msg.lease_version.license = license_id
+    return msg
+
+
 EXTREMES = [
     ("price 0", list_model(0), errors.BAD_PRICE),
     ("price 2^63", list_model(MAX_BALANCE + 1), errors.BAD_PRICE),
@@ -85,6 +93,8 @@ EXTREMES = [
     ("lease max_price 2^64-1", lease(blocks=1, max_price=U64), errors.BAD_PRICE),
     ("offer price 2^63", offer(price=MAX_BALANCE + 1), errors.BAD_PRICE),
     ("offer max_blocks 2^64-1", offer(max_blocks=U64), errors.BAD_BLOCKS),
+    ("lease license not an id", lease_under("uni/" + "x" * 60_000), errors.INVALID_FIELD),
+    ("lease license with a NUL", lease_under("uni/te\x00rms"), errors.INVALID_FIELD),
 ]
 
 
@@ -175,13 +185,6 @@ def test_a_round_opened_before_a_sale_publishes_nothing_into_the_buyer_s_model(
 
 
 # --- a lessor cannot narrow what a renter paid for -------------------------------------------
-
-
-def lease_under(license_id: str, blocks: int = 10) -> tx_pb2.Msg:
-    """``lease`` naming the license the renter saw on uni/base@1.0."""
-    msg = lease(blocks=blocks)
-    msg.lease_version.license = license_id
-    return msg
 
 
 def test_terms_attached_in_the_block_before_the_lease_refuse_it(chain: Driver) -> None:
