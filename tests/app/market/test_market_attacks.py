@@ -273,3 +273,24 @@ def test_a_leased_use_with_a_download_purpose_reads_nothing_after_the_lease(
         (True, "lease") if download else (False, "not_granted")
     )
     assert not access(chain, chain.height + 1).allowed  # the lease has ended
+
+
+# --- one right, two messages ------------------------------------------------------------------
+
+TWICE_IN_ONE_TX: list[tuple[str, tuple[tx_pb2.Msg, ...], ErrorCode]] = [
+    ("two-leases", (lease(blocks=5), lease(blocks=5)), errors.LEASE_ACTIVE),
+    ("two-buys", (buy(10), buy(10)), errors.NOT_LISTED),
+]
+
+
+@pytest.mark.parametrize(
+    ("msgs", "error"), [c[1:] for c in TWICE_IN_ONE_TX], ids=[c[0] for c in TWICE_IN_ONE_TX]
+)
+def test_one_right_is_not_taken_twice_in_one_tx(
+    chain: Driver, msgs: tuple[tx_pb2.Msg, ...], error: ErrorCode
+) -> None:
+    """The second message sees the first's writes; refused, the tx leaves nothing."""
+    chain.ok("uni-admin", list_model(10))
+    before = (balance(chain, "acme"), balance(chain, "uni"))
+    expect(chain.run("acme-admin", *msgs), error)
+    assert (balance(chain, "acme"), balance(chain, "uni")) == before
