@@ -24,3 +24,9 @@ UPSTREAM_OUT_OF_GAS = register(
 RECEIPT_SPENT = register(
     DATASETS, 8, "receipt_spent", "the receipt already licensed another derivative model"
 )
+TERMS_CHANGED = register(
+    DATASETS,
+    9,
+    "terms_changed",
+    "an input's license is not the one its licensing receipt was taken under",
+)

@@ -457,6 +457,8 @@ class Derivative:
     parents: Sequence[str]
     trained_on: Sequence[str]
     receipts: Sequence[int]
+    receipt_terms: bool = False
+    """Refuse an input whose license is not the one its licensing receipt was taken under."""
 
 
 def check_inputs(
@@ -468,11 +470,13 @@ def check_inputs(
 ) -> list[state_pb2.InputTerms]:
     """May ``account``'s organisation publish ``child``? Each trained_on is a live dataset
     version; each direct input another org owns is licensed by one of ``child.receipts``; the
-    upstream is within the bounds; each direct input's ``derive(ctx)`` allows it. The terms
+    upstream is within the bounds; each direct input's ``derive(ctx)`` allows it; with
+    ``child.receipt_terms``, each input licensed by a receipt carries the license the receipt
+    was taken under. The terms
     the inputs carry into ``child`` (``pin_inputs``, with the receipt that licensed each), to
     record on it and to ``bind_receipts`` with. Raises TxError (models: not_dataset,
     unlicensed_input, derive_refused; datasets: lineage_too_large, upstream_failed,
-    upstream_out_of_gas, receipt_spent)."""
+    upstream_out_of_gas, receipt_spent, terms_changed)."""
     reader = ModelsReader(state)
     for ref in child.trained_on:
         _check_dataset(reader, ref)
@@ -487,6 +491,8 @@ def check_inputs(
     pins = pin_inputs(state, [*child.parents, *child.trained_on])
     for pin in pins:
         pin.receipt = receipts[pin.ref]
+        if child.receipt_terms:
+            _check_receipt_terms(state, pin)
     _, cut = upstream(reader, child.parents, child.trained_on, start, pins)
     if cut:
         raise TxError(
@@ -602,6 +608,23 @@ def _licensing_receipt(
         f"{ref} belongs to {owner}: name a receipt of {org}'s allowed {purpose!s} use of it "
         f"(tx use {ref} --purpose {purpose})",
     )
+
+
+def _check_receipt_terms(state: Reader, pin: state_pb2.InputTerms) -> None:
+    """The input still carries the license its licensing receipt was taken under: else its
+    owner, seeing the publication coming, could attach other terms (a royalty of the whole fee,
+    a deny of every use) just before it and bind the derivative to terms its publisher never
+    paid for. Raises TxError(terms_changed)."""
+    if not pin.receipt:
+        return
+    receipt = UsageReader(state).receipt(pin.receipt)
+    taken = receipt.license if receipt is not None else ""
+    if taken != pin.license:
+        raise TxError(
+            errors.TERMS_CHANGED,
+            f"{pin.ref} is licensed under {pin.license or 'no license'} now, receipt "
+            f"{pin.receipt} was taken under {taken}: take a use under the terms it carries now",
+        )
 
 
 def _derive(asker: _Asker, up: Upstream, purpose: str, child: Derivative) -> None:

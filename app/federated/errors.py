@@ -19,3 +19,9 @@ IDS_EXHAUSTED = register(FEDERATED, 13, "ids_exhausted", "every round id has bee
 TOO_MANY_OPEN = register(
     FEDERATED, 14, "too_many_open", "the organisation has the most rounds open at once"
 )
+TARGET_SOLD = register(
+    FEDERATED,
+    15,
+    "target_sold",
+    "the round's target model changed owner: the round publishes nothing more into it",
+)

@@ -92,6 +92,7 @@ def _check_derivative(
         parents=[version_ref(msg.base_model, msg.base_version)],
         trained_on=[],
         receipts=msg.license_receipts,
+        receipt_terms=msg.receipt_terms,
     )
     return lineage.check_inputs(
         ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas
@@ -109,6 +110,18 @@ def _round_terms(
     if not record.HasField("base_terms"):
         return pins
     return [record.base_terms if pin.ref == record.base else pin for pin in pins]
+
+
+def _check_target_owned(ctx: MsgContext, record: federated_pb2.Round) -> None:
+    """The opener's organisation still owns the target model: a round does not outlive a sale
+    or transfer of it (else the seller's invitees go on publishing weights into the buyer's
+    model). Raises TxError(target_sold)."""
+    model = ModelsKeeper(ctx.state).model(record.target_model)
+    if model is None or model.owner_org != record.opener_org:
+        raise TxError(
+            errors.TARGET_SOLD,
+            f"{record.target_model} is no longer {record.opener_org}'s: round {record.id} is over",
+        )
 
 
 def _check_target_free(ctx: MsgContext, model_id: str, version: str) -> None:
@@ -132,6 +145,7 @@ def _open_round(ctx: MsgContext, round_id: int) -> federated_pb2.Round:
 def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
     """Record an invited org's update and publish it as a version of the target model."""
     record = _open_round(ctx, msg.round_id)
+    _check_target_owned(ctx, record)
     org = ctx.sender.org
     if org not in record.invited_orgs:
         raise TxError(errors.NOT_INVITED, f"{org} is not invited to round {record.id}")

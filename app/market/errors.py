@@ -40,3 +40,9 @@ TERMS_NARROWED = register(
 VERSION_GONE = register(
     MARKET, 15, "version_gone", "a version the buyer pays for is not published, or revoked"
 )
+LICENSE_CHANGED = register(
+    MARKET,
+    16,
+    "license_changed",
+    "the license attached to the version is not the one the renter named",
+)

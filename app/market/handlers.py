@@ -18,9 +18,11 @@ from collections.abc import Iterable
 from app.core.context import MsgContext
 from app.core.env import Event
 from app.core.errors import TxError
+from app.core.text import quote
 from app.credits import events as credit_events
 from app.credits.keeper import CreditsKeeper
 from app.federated.keeper import FederatedReader
+from app.licenses.keeper import LicensesReader
 from app.market import errors, events
 from app.market.keeper import MarketKeeper
 from app.market.validation import MAX_LEASE_BLOCKS, lease_cost
@@ -230,14 +232,24 @@ def lease_version(ctx: MsgContext, msg: tx_pb2.LeaseVersion) -> Event:
     if msg.blocks > offer.max_blocks:
         raise TxError(errors.BAD_BLOCKS, f"{ref} is rented for at most {offer.max_blocks} blocks")
     _check_terms(offer, msg)
-    if market.active_lease(renter, msg.model, msg.version, ctx.env.height) is not None:
+    attached = LicensesReader(ctx.state).current(msg.model, msg.version)
+    if msg.license and (attached is None or attached.license != msg.license):
+        now = attached.license if attached is not None else "none"
+        raise TxError(
+            errors.LICENSE_CHANGED, f"{ref} is licensed under {now}, not {quote(msg.license, 80)}"
+        )
+    running = market.active_lease(renter, msg.model, msg.version, ctx.env.height)
+    if running is not None and running.lessor_org == offer.lessor_org:  # a sale ended the others
         raise TxError(errors.LEASE_ACTIVE, f"{renter} already rents {ref}")
     cost = lease_cost(offer.price_per_1000_blocks, msg.blocks)
     if cost > msg.max_price:
         raise TxError(errors.PRICE_ABOVE_MAX, f"{ref} costs {cost}, max_price is {msg.max_price}")
     CreditsKeeper(ctx.state).move(renter, offer.lessor_org, cost)
     ctx.emitted.append(credit_events.transfer(renter, offer.lessor_org, cost, LEASE))
-    lease = market.add_lease(_lease(ctx, msg, offer, cost))
+    lease = _lease(ctx, msg, offer, cost)
+    if attached is not None:
+        lease.license, lease.license_seq = attached.license, attached.seq
+    lease = market.add_lease(lease)
     return Event(
         events.LEASED,
         (

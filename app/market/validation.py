@@ -95,6 +95,8 @@ def validate_lease(msg: tx_pb2.LeaseVersion, params: state_pb2.Params) -> None:
         raise TxError(errors.BAD_BLOCKS, f"blocks {msg.blocks} is not 1 to {MAX_LEASE_BLOCKS}")
     check_price(msg.max_price, "max_price")
     check_purposes(list(msg.purposes))
+    if msg.license:
+        names.check_license_id(msg.license, errors.INVALID_FIELD)
 
 
 def lease_cost(price_per_1000_blocks: int, blocks: int) -> int:

@@ -15,9 +15,9 @@ Download of digest D (optionally one ``path`` of the directory D) by account A o
    ``owner`` O owns the model; ``holder`` O holds D (it published those bytes first);
    ``round`` the version is the aggregate, or an update, of a finalized federated round that O
    opened or was invited to; ``receipt`` O holds a receipt of an allowed use of the version
-   with a download purpose; ``lease`` O rents the version with download, and the lease runs
-   at the given height (the market's lease book, wired in by the machine); ``license`` the
-   version's license allows O a download for free at the given height and time;
+   with a download purpose that no lease covered; ``lease`` O rents the version with download,
+   and the lease runs at the given height (the market's lease book, wired in by the machine);
+   ``license`` the version's license allows O a download for free at the given height and time;
 4. with a path, the chain must list that file in D's manifest, and the org that listed D's files
    may still name the file (a claim may have taken it over: ``displaced``); the answer
    names its digest, which is the blob the store serves;
@@ -353,11 +353,16 @@ def _download_receipt(usage: UsageReader, org: str, item: _Live, budget: list[in
 
 
 def _downloads(receipt: state_pb2.Receipt, org: str, model: str, version: str) -> bool:
+    """Whether the receipt is ``org``'s allowed use of the version with a download purpose,
+    paid for as such: a use a lease covered (``lease_id``) reads only through its lease (with
+    download, while it runs), else a lease without download, or one that ended, would yield
+    the weights for good."""
     return (
         receipt.consumer_org == org
         and receipt.model == model
         and receipt.version == version
         and receipt.purpose in DOWNLOAD_PURPOSES
+        and not receipt.lease_id
     )
 
 

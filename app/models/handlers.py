@@ -124,6 +124,7 @@ def _check_inputs(ctx: MsgContext, msg: tx_pb2.PublishVersion) -> list[state_pb2
         parents=msg.parents,
         trained_on=msg.trained_on,
         receipts=msg.license_receipts,
+        receipt_terms=msg.receipt_terms,
     )
     return lineage.check_inputs(
         ctx.state, ctx.sender, child, (ctx.env.height, ctx.env.time), ctx.gas

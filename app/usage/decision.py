@@ -75,10 +75,6 @@ def evaluate_use(
     longer a member) or the script fails (out of gas, memory, a runtime error).
     """
     version, attachment = governing(state, use)
-    licenses = LicensesReader(state)
-    found = licenses.license(attachment.license)
-    if found is None:
-        raise _no_license(use)
     model = ModelsReader(state).model(use.model)
     owner = model.owner_org if model is not None else ""
     if MembersReader(state).org(owner) is None:
@@ -86,11 +82,15 @@ def evaluate_use(
             errors.LICENSOR_REMOVED,
             f"{use.model} belongs to {quote(owner, 64)}, which is no longer a member",
         )
-    params, period_seconds = lineage.license_params(found)
-    ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
     lease = leases(state, account.org, use.model, use.version, height) if leases else None
     if lease is not None and lease.lessor_org != owner:
         lease = None  # the model changed hands: the new owner's terms owe the old lease nothing
+    licenses = LicensesReader(state)
+    found = licenses.license(leased_attachment(state, lease, use, attachment).license)
+    if found is None:
+        raise _no_license(use)
+    params, period_seconds = lineage.license_params(found)
+    ctx = script_context(state, account, use, owner, params, height, time, period_seconds)
     if lease is not None:
         ctx["lease"] = lease_context(lease)
     if meter is not None and found.id not in meter.loaded:
@@ -135,6 +135,25 @@ def evaluate_fresh(
     allowed, never where the block refuses it (``upstream_out_of_gas``). Raises TxError."""
     meter = GasMeter(pins=False)
     return evaluate_use(state, account, use, height, time, meter, leases)
+
+
+def leased_attachment(
+    state: Reader, lease: market_pb2.Lease | None, use: tx_pb2.Use, current: state_pb2.Attachment
+) -> state_pb2.Attachment:
+    """The attachment that decides ``use``: for one of a running lease's purposes, the one the
+    lease was bought under (a lessor attaching other terms later narrows nothing the renter
+    paid for); else ``current``. Raises TxError(no_license) when the lease's is missing (only
+    a hand-written genesis could name one that is not there)."""
+    if lease is None or not lease.license or use.purpose not in lease.purposes:
+        return current
+    found = LicensesReader(state).attachment(use.model, use.version, lease.license_seq)
+    if found is None or found.license != lease.license:
+        raise TxError(
+            errors.NO_LICENSE,
+            f"lease {lease.id}: its attachment {lease.license_seq} "
+            f"({quote(lease.license, 80)}) is missing",
+        )
+    return found
 
 
 def lease_terms(

@@ -4,8 +4,10 @@ aggregate version's fee to the round's contributors, pro rata to their sample co
 Each contributor gets ``fee * samples // total``. The few credits that floor division leaves
 (fewer than the number of contributors) go one each to the contributors in descending order of
 sample count, then ascending org id. Every credit moves from the payer, none is made or burnt.
-Any other version's fee goes to its owner, as before. A fee is at most 2^63-1 and a sample
-count at most 2^48 (validate_submit), so every product and share is a plain integer and every
+Any other version's fee goes to its owner, as before. A contributor that governance removed
+from the consortium is paid nothing (it could never spend it): the contributors still members
+share the fee as above, and the owner takes it when none is left. A fee is at most 2^63-1 and a
+sample count at most 2^48 (validate_submit), so every product and share is a plain integer and every
 share fits a balance.
 
 Royalties (app.datasets.lineage) come first: for each upstream license that asked one, in walk
@@ -24,6 +26,7 @@ from app.credits import errors as credit_errors
 from app.credits.keeper import CreditsKeeper
 from app.datasets.lineage import Royalty
 from app.federated.keeper import FederatedReader
+from app.members.keeper import MembersReader
 from app.pb.modelgov.v1 import federated_pb2, state_pb2
 from app.state import Overlay
 
@@ -46,11 +49,14 @@ def split(fee: int, contributors: Sequence[federated_pb2.Contributor]) -> list[t
 
 
 def payees(state: Overlay, owner: str, model: str, version: str, fee: int) -> list[tuple[str, int]]:
-    """Who receives a use's fee: the contributors of an aggregate, else the owner."""
+    """Who receives a use's fee: the contributors of an aggregate that are still members (an
+    organisation governance removed could never spend its share), else the owner."""
     record = FederatedReader(state).contributors(model, version)
-    if record is None:
+    members = MembersReader(state)
+    present = [c for c in record.contributors if members.org(c.org) is not None] if record else []
+    if not present:
         return [(owner, fee)]
-    return split(fee, record.contributors)
+    return split(fee, present)
 
 
 BASIS = 10_000

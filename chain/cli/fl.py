@@ -122,6 +122,12 @@ def fl_tx() -> None:
     type=click.IntRange(min=1),
     help="your receipt of a fine-tune use of another org's base (it licenses the target model)",
 )
+@click.option(
+    "--receipt-terms",
+    is_flag=True,
+    help="refuse the round if the base has another license attached now than the one the "
+    "receipt was taken under",
+)
 @signed
 def open_round(
     base: str,
@@ -130,6 +136,7 @@ def open_round(
     min_participants: int,
     deadline_height: int,
     receipts: tuple[int, ...],
+    receipt_terms: bool,
     send: Send,
 ) -> None:
     """Open a round."""
@@ -146,6 +153,7 @@ def open_round(
                 min_participants=min_participants,
                 deadline_height=deadline_height,
                 license_receipts=receipts,
+                receipt_terms=receipt_terms,
             )
         )
     )

@@ -117,6 +117,14 @@ def withdraw_lease(ref: str, send: Send) -> None:
     default=None,
     help="whether you need the weights; default: what the offer grants now",
 )
+@click.option(
+    "--license",
+    "license_id",
+    default="",
+    metavar="ORG/NAME",
+    help="the license you rent under; default (when the offer's terms are read): the one "
+    "attached now",
+)
 @signed
 def lease(
     ref: str,
@@ -124,10 +132,12 @@ def lease(
     max_price: int,
     purposes: tuple[str, ...],
     download: bool | None,
+    license_id: str,
     send: Send,
 ) -> None:
     """Rent a version for --blocks blocks from the next one, paid up front. The lease is
-    refused if the offer no longer grants the purposes and download it asks for."""
+    refused if the offer no longer grants the purposes and download it asks for, or another
+    license is attached than the one it names; its purposes keep that license while it runs."""
     model, version = split_ref(ref)
     msg = tx_pb2.LeaseVersion(
         model=model,
@@ -136,6 +146,7 @@ def lease(
         max_price=max_price,
         purposes=purposes,
         download=bool(download),
+        license=license_id,
     )
     pin = None
     if not purposes or download is None:
@@ -156,7 +167,12 @@ def pin_offer_terms(
         body.purposes[:] = offer.purposes
     if not keep_download:
         body.download = offer.download
+    if not body.license:  # so a lessor attaching other terms in the block before sells nothing
+        attached = client.attachment(body.model, body.version)
+        body.license = attached.license if attached is not None else ""
     terms = f"{', '.join(body.purposes)}, {'with' if body.download else 'without'} download"
+    if body.license:
+        terms += f", under {body.license}"
     click.echo(f"leasing {body.model}@{body.version} for {terms}", err=True)
 
 

@@ -337,6 +337,12 @@ def alias_remove(model_id: str, name: str, send: Send) -> None:
     help="your receipt of a training (dataset) or fine-tune (parent) use of another org's input "
     "(a receipt licenses one derivative model)",
 )
+@click.option(
+    "--receipt-terms",
+    is_flag=True,
+    help="refuse the publication if an input licensed by --receipt has another license "
+    "attached now than the one the receipt was taken under",
+)
 @signed_claiming
 def publish(
     model_id: str,
@@ -353,6 +359,7 @@ def publish(
     license_id: str,
     trained_on: tuple[str, ...],
     receipts: tuple[int, ...],
+    receipt_terms: bool,
     send: Send,
     claim: Claim,
 ) -> None:
@@ -377,6 +384,7 @@ def publish(
             license=license_id,
             trained_on=trained_on,
             license_receipts=receipts,
+            receipt_terms=receipt_terms,
         )
     )
     send(msg)

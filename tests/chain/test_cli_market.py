@@ -151,3 +151,21 @@ def test_a_buy_naming_its_versions_pins_those_only(
     done = invoke(rpc, *BUY, "--version", "1.0")
     assert done.exit_code == 0, (done.output, done.exception)
     assert node.model(MODEL).owner_org == "open-health"
+
+
+def test_a_lessor_who_attaches_other_terms_after_the_cli_read_them_rents_nothing(
+    chain_node: tuple[Node, AppRpc], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease names the license attached when the CLI read the offer (market/16)."""
+    node, rpc = chain_node
+    other = tx_pb2.DeployLicense(
+        name="other", source='def authorize(ctx):\n    return deny("no")\n'
+    )
+    node.send(rpc.keyring.get("northwind-admin"), [tx_pb2.Msg(deploy_license=other)])
+    before = node.balance("open-health").amount
+    attach = tx_pb2.AttachLicense(model=MODEL, version="1.0", license="northwind-uni/other")
+    front_run(monkeypatch, rpc, tx_pb2.Msg(attach_license=attach))
+    done = invoke(rpc, *LEASE)
+    assert "under northwind-uni/open" in done.output
+    assert done.exit_code != 0 and "license_changed" in str(done.exception)
+    assert node.balance("open-health").amount == before
