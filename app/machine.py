@@ -570,7 +570,7 @@ def finalize_block(
     env: BlockEnv,
     txs: list[bytes],
     cache: SignatureCache | None = None,
-    proposing: Callable[[], bool] | None = None,
+    stop_at_budget: bool = False,
 ) -> BlockOutput:
     """Execute a decided block's transactions in order (one result per transaction) while the
     block's gas stays below ``max_block_gas`` (the rest are refused unrun, app.core.gas), then
@@ -578,18 +578,16 @@ def finalize_block(
     runs (signature, sender, nonce) reports no gas but counts TX_GAS against the budget: a
     proposer could otherwise fill a block with any number of signatures to verify.
 
-    With ``proposing`` (a proposer choosing its block) the transactions the budget would refuse
-    are left out instead, and so is every transaction after the first from the first before
-    which ``proposing()`` answers False (the proposer's own limit, e.g. on the time it spends):
-    there are fewer results than ``txs``, and the output is the one ``finalize_block`` gives
-    for the transactions that have a result."""
+    With ``stop_at_budget`` (a proposer choosing its block) the transactions the budget would
+    refuse are left out instead: there are fewer results than ``txs``, and the output is the
+    one ``finalize_block`` gives for the transactions that have a result."""
     budget, used = block_budget(params(state)), 0
     results: list[TxResult] = []
     loaded: set[str] = set()
     for raw in txs:
-        if proposing is not None and (used >= budget or (results and not proposing())):
-            break
         if used >= budget:
+            if stop_at_budget:
+                break
             results.append(rejected(TxError(BLOCK_GAS_EXHAUSTED, _exhausted(used, budget))))
             continue
         result = execute_tx(state, env, raw, cache, loaded)

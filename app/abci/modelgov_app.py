@@ -43,11 +43,6 @@ MAX_STORE_KEY_BYTES = 4096
 """Longest key a /store query may name (state keys are far shorter)."""
 
 
-PROPOSAL_SECONDS = 1.0
-"""Wall seconds a proposer spends executing the block it proposes before it ends the block
-(PrepareProposal): well within the engine's timeout_propose on a busy host."""
-
-
 def info_data() -> str:
     """What /abci_info's data says of this process: the app and the Python running it
     (validators must agree on the supported Pythons, so operators need to see which)."""
@@ -57,9 +52,8 @@ def info_data() -> str:
 class ModelgovApp(BaseApplication):
     """The consortium's state machine as the engine sees it."""
 
-    def __init__(self, store: MerkleStore, proposal_seconds: float = PROPOSAL_SECONDS) -> None:
+    def __init__(self, store: MerkleStore) -> None:
         self.store = store
-        self.proposal_seconds = proposal_seconds
         self.signatures = SignatureCache()
         self.block_started, self.block_txs = 0.0, 0  # for the log line of each commit
         self._reset_consensus()
@@ -126,10 +120,7 @@ class ModelgovApp(BaseApplication):
         or would push the block past ``max_tx_bytes``, then execute the block (on a scratch
         overlay) and end it before the first transaction its gas budget would refuse: a refused
         transaction would leave its sender's later ones in the mempool out of order. The
-        execution is kept for FinalizeBlock, which uses it if this very block is decided. The
-        block also ends once its execution has taken ``proposal_seconds``: the other validators
-        wait for the proposal (CometBFT's timeout_propose, 3 s by default) and then spend about
-        as long executing it."""
+        execution is kept for FinalizeBlock, which uses it if this very block is decided."""
         current = machine.params(self.pending)
         max_tx, most = current.max_tx_bytes, block_budget(current) // TX_GAS
         candidates: list[bytes] = []
@@ -146,10 +137,7 @@ class ModelgovApp(BaseApplication):
             total += size
         env = BlockEnv(self.chain_id, req.height, req.time.seconds, req.proposer_address)
         block = Overlay(self.pending)
-        until = time.perf_counter() + self.proposal_seconds
-        output = machine.finalize_block(
-            block, env, candidates, self.signatures, lambda: time.perf_counter() < until
-        )
+        output = machine.finalize_block(block, env, candidates, self.signatures, True)
         chosen = candidates[: len(output.tx_results)]
         key = _block_key(req.height, req.time, req.proposer_address, chosen)
         self.prepared = _Prepared(key, self.pending, block, output)

@@ -267,8 +267,7 @@ def pair(tmp_path: Path) -> Iterator[tuple[Driver, Driver]]:
 
 
 def _mixed(driver: Driver, spins: int, cheap: int) -> list[bytes]:
-    """Uses that spend a license's whole gas limit, then cheap ones, of two senders (the
-    second lacks the consumer role: its uses are refused as they run, and still count)."""
+    """Uses that spend a license's whole gas limit, then cheap ones, of two senders."""
     txs = [driver.sign("acme-user", [use("uni/spin")]) for _ in range(spins)]
     return txs + [driver.sign("uni-pub", [use("uni/cheap")]) for _ in range(cheap)]
 
@@ -344,20 +343,3 @@ def test_finalize_uses_the_proposers_execution_only_for_that_very_block(
     proposer.block([more[2]], time=proposer.time + 7)
     other.block([more[2]], time=other.time + 7)
     assert len(runs) == 2 and proposer.app_hashes[-1] == other.app_hashes[-1]
-
-
-def test_a_proposer_out_of_time_proposes_what_it_executed(pair: tuple[Driver, Driver]) -> None:
-    """A proposer ends its block once executing it took its time (at least one transaction
-    goes in, so a slow host still makes progress); the other node computes the same block."""
-    proposer, other = pair
-    proposer.app.proposal_seconds = 0.0
-    txs = [proposer.sign("acme-user", [use("uni/cheap")]) for _ in range(4)]
-    for _ in txs:
-        other.sign("acme-user", [use("uni/cheap")])
-    while txs:
-        chosen = proposer.prepare(txs)
-        assert chosen == txs[:1]
-        mine, theirs = proposer.block(chosen), other.block(chosen)
-        assert [r.code for r in mine.tx_results] == [0], mine.tx_results[0].log
-        assert mine.app_hash == theirs.app_hash
-        txs = txs[1:]
