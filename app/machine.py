@@ -566,28 +566,18 @@ def _run_messages(
 
 
 def finalize_block(
-    state: Overlay,
-    env: BlockEnv,
-    txs: list[bytes],
-    cache: SignatureCache | None = None,
-    stop_at_budget: bool = False,
+    state: Overlay, env: BlockEnv, txs: list[bytes], cache: SignatureCache | None = None
 ) -> BlockOutput:
     """Execute a decided block's transactions in order (one result per transaction) while the
     block's gas stays below ``max_block_gas`` (the rest are refused unrun, app.core.gas), then
     the end-of-block work of the domains in END_BLOCK order. A transaction refused before it
     runs (signature, sender, nonce) reports no gas but counts TX_GAS against the budget: a
-    proposer could otherwise fill a block with any number of signatures to verify.
-
-    With ``stop_at_budget`` (a proposer choosing its block) the transactions the budget would
-    refuse are left out instead: there are fewer results than ``txs``, and the output is the
-    one ``finalize_block`` gives for the transactions that have a result."""
+    proposer could otherwise fill a block with any number of signatures to verify."""
     budget, used = block_budget(params(state)), 0
     results: list[TxResult] = []
     loaded: set[str] = set()
     for raw in txs:
         if used >= budget:
-            if stop_at_budget:
-                break
             results.append(rejected(TxError(BLOCK_GAS_EXHAUSTED, _exhausted(used, budget))))
             continue
         result = execute_tx(state, env, raw, cache, loaded)

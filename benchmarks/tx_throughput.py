@@ -78,15 +78,7 @@ TEMPLATE = ROOT / "genesis" / "licenses" / "pay-per-use.lic"
 LICENSOR, LICENSOR_ORG = "northwind-admin", "northwind-uni"  # owns the model the senders use
 PUBLISHER_OF_BENCH = "acme-ml"  # registers acme-ai/bench, which the senders publish versions of
 SENDER_ORG = "acme-ai"
-APP_METHODS = (
-    "check_tx",
-    "recheck_tx",
-    "prepare_proposal",
-    "finalize_block",
-    "commit",
-)
-"""The proposer executes its block in PrepareProposal and FinalizeBlock reuses it, so the
-block's execution is under prepare_proposal on the proposer, finalize_block elsewhere."""
+APP_METHODS = ("check_tx", "recheck_tx", "finalize_block", "commit")
 MEMPOOL_FULL = "mempool is full"
 
 
@@ -664,8 +656,8 @@ def table(outcomes: list[Outcome]) -> str:
     lines = [
         "| setup | val | tx B | committed tx/s | txs | blocks | % of kvstore | p50 ms | p99 ms "
         "| at tx/s | CPU % engine | CPU % app | gen CPU % | app µs/tx check | recheck "
-        "| prepare | finalize | commit | load avg |",
-        "| --- " + "| ---: " * 18 + "|",
+        "| finalize | commit | load avg |",
+        "| --- " + "| ---: " * 17 + "|",
     ]
     kv = {o.validators: o.tps for o in outcomes if o.setup.endswith("kvstore")}
     for o in outcomes:

@@ -5,10 +5,6 @@ computes the next app hash from them without touching the disk, and Commit is th
 one synced LevelDB batch holding the block's state and the new (height, app hash). Info answers
 what Commit saved, so after a crash the engine replays exactly the blocks that were lost.
 
-As proposer, the app executes the block it proposes (PrepareProposal ends it before the first
-transaction the block gas budget would refuse) and keeps that execution in memory for
-FinalizeBlock of exactly that block; any other block, or a restarted process, executes afresh.
-
 Consensus requests out of the engine's order are refused (``OutOfOrder``) before they change
 anything. Info and Query run on the server's query thread and read only a ``CommittedView`` of
 the store, never the overlays or the store's own caches.
@@ -19,14 +15,11 @@ from __future__ import annotations
 import logging
 import platform
 import time
-from dataclasses import dataclass
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from app import APP_VERSION, SOFTWARE_VERSION, machine
 from app.abci import convert
 from app.abci.application import BaseApplication, OutOfOrder
-from app.core.env import BlockEnv, BlockOutput
+from app.core.env import BlockEnv
 from app.core.errors import BAD_QUERY, HEIGHT_UNAVAILABLE, TxError
 from app.core.gas import TX_GAS, block_budget
 from app.core.query import QueryAnswer
@@ -64,7 +57,6 @@ class ModelgovApp(BaseApplication):
         self.pending = Overlay(self.store)  # InitChain's writes until the first Commit
         self.block: Overlay | None = None  # the finalized block's writes until Commit
         self.staged: StagedCommit | None = None
-        self.prepared: _Prepared | None = None  # the last block this node proposed, executed
         self.finalized_height = 0
         self.genesis_height: int | None = None  # InitChain's initial height until a Commit
         self.chain_id = machine.chain_id(self.store)
@@ -117,30 +109,22 @@ class ModelgovApp(BaseApplication):
 
     def prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
         """Consensus connection, as proposer: keep the mempool's order, drop what cannot decode
-        or would push the block past ``max_tx_bytes``, then execute the block (on a scratch
-        overlay) and end it before the first transaction its gas budget would refuse: a refused
-        transaction would leave its sender's later ones in the mempool out of order. The
-        execution is kept for FinalizeBlock, which uses it if this very block is decided."""
+        or would push the block past ``max_tx_bytes``, and stop at the most transactions the
+        block's gas budget runs (each counts at least TX_GAS): the rest wait in the mempool."""
         current = machine.params(self.pending)
         max_tx, most = current.max_tx_bytes, block_budget(current) // TX_GAS
-        candidates: list[bytes] = []
+        chosen: list[bytes] = []
         total = 0
         for raw in req.txs:
-            if len(candidates) == most:
+            if len(chosen) == most:
                 break
             if _undecodable(raw, max_tx):
                 continue
             size = convert.proto_size_in_block(raw)
             if total + size > req.max_tx_bytes:
                 break
-            candidates.append(raw)
+            chosen.append(raw)
             total += size
-        env = BlockEnv(self.chain_id, req.height, req.time.seconds, req.proposer_address)
-        block = Overlay(self.pending)
-        output = machine.finalize_block(block, env, candidates, self.signatures, True)
-        chosen = candidates[: len(output.tx_results)]
-        key = _block_key(req.height, req.time, req.proposer_address, chosen)
-        self.prepared = _Prepared(key, self.pending, block, output)
         return abci.ResponsePrepareProposal(txs=chosen)
 
     def process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
@@ -160,7 +144,9 @@ class ModelgovApp(BaseApplication):
         if req.height != expected:
             raise OutOfOrder(f"FinalizeBlock for height {req.height}; the next is {expected}")
         self.block_started, self.block_txs = time.perf_counter(), len(req.txs)
-        self.block, output = self._executed(req)
+        env = BlockEnv(self.chain_id, req.height, req.time.seconds, req.proposer_address)
+        self.block = Overlay(self.pending)
+        output = machine.finalize_block(self.block, env, list(req.txs), self.signatures)
         writes = dict(self.pending.pending())
         writes.update(self.block.pending())
         self.staged = self.store.stage(writes, machine.UNHASHED)
@@ -173,18 +159,6 @@ class ModelgovApp(BaseApplication):
         for result in output.tx_results:
             convert.fill_exec_tx_result(response.tx_results.add(), result)
         return response
-
-    def _executed(self, req: abci.RequestFinalizeBlock) -> tuple[Overlay, BlockOutput]:
-        """The block's writes and output: this node's own execution of it as proposer when
-        it is exactly the block PrepareProposal built (same height, time, proposer and
-        transactions, over the same pending state), else a fresh execution."""
-        prepared, self.prepared = self.prepared, None
-        key = _block_key(req.height, req.time, req.proposer_address, list(req.txs))
-        if prepared is not None and prepared.key == key and prepared.base is self.pending:
-            return prepared.block, prepared.output
-        env = BlockEnv(self.chain_id, req.height, req.time.seconds, req.proposer_address)
-        block = Overlay(self.pending)
-        return block, machine.finalize_block(block, env, list(req.txs), self.signatures)
 
     def commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
         """Consensus connection, after FinalizeBlock: the one write of the block, synced."""
@@ -218,24 +192,6 @@ class ModelgovApp(BaseApplication):
         all from one committed version of the state."""
         with self.store.view() as view:
             return _query(view, req)
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A block PrepareProposal executed: what identifies it, the state it ran on, its writes
-    and its output."""
-
-    key: tuple[int, int, int, bytes, tuple[bytes, ...]]
-    base: Overlay
-    block: Overlay
-    output: BlockOutput
-
-
-def _block_key(
-    height: int, when: Timestamp, proposer: bytes, txs: list[bytes]
-) -> tuple[int, int, int, bytes, tuple[bytes, ...]]:
-    """What tells one proposed block from another at the same height (another round's)."""
-    return (height, when.seconds, when.nanos, bytes(proposer), tuple(txs))
 
 
 def _query(view: CommittedView, req: abci.RequestQuery) -> abci.ResponseQuery:

@@ -115,10 +115,6 @@ class EmptyState:
         return iter(())
 
 
-PROPOSER = b"\x01" * 20
-"""The proposer of every block the driver makes (this node, when it prepares the block)."""
-
-
 @dataclass
 class Driver:
     """Drives one ModelgovApp over a fresh MerkleStore the way CometBFT would."""
@@ -173,7 +169,6 @@ class Driver:
                 max_tx_bytes=max_tx_bytes,
                 height=self.height + 1,
                 time=timestamp(self.time + BLOCK_SECONDS),
-                proposer_address=PROPOSER,
             )
         )
         return list(response.txs)
@@ -200,7 +195,7 @@ class Driver:
                 txs=list(txs),
                 height=self.height,
                 time=timestamp(self.time),
-                proposer_address=PROPOSER,
+                proposer_address=b"\x01" * 20,
             )
         )
         self.app.commit(abci.RequestCommit())

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 from driver import Driver, digest, publish, register, started, timestamp
 
-from app import machine
 from app.core import crypto, errors
-from app.core.env import BlockOutput
 from app.core.gas import (
     ATTEST_GAS,
     DEPLOY_GAS_PER_BYTE,
@@ -65,18 +63,13 @@ def use(model: str) -> tx_pb2.Msg:
 def chain(tmp_path: Path) -> Iterator[Driver]:
     """uni/spin is governed by a license that spends its whole gas limit, uni/cheap by one
     that answers at once; the block budget is the lowest a vote may set."""
-    driver = _chain(tmp_path)
-    yield driver
-    driver.close()
-
-
-def _chain(path: Path) -> Driver:
-    driver = started(path, params={"max_block_gas": BUDGET})
+    driver = started(tmp_path, params={"max_block_gas": BUDGET})
     driver.ok("uni-pub", register("uni", "spin"), publish("uni/spin", "1.0"))
     driver.ok("uni-pub", register("uni", "cheap"), publish("uni/cheap", "1.0"))
     driver.ok("uni-pub", deploy("spin", SPIN), attach("uni/spin", "uni/spin"))
     driver.ok("uni-pub", deploy("cheap", CHEAP), attach("uni/cheap", "uni/cheap"))
-    return driver
+    yield driver
+    driver.close()
 
 
 def test_a_block_stops_running_transactions_once_its_gas_is_spent(chain: Driver) -> None:
@@ -245,101 +238,3 @@ def test_attestations_pay_for_their_metrics(chain: Driver) -> None:
     assert results[0].code == 0, results[0].log
     assert results[0].gas_used == base_gas(16) + 16 * (ATTEST_GAS + 64 * LIST_ITEM_GAS)
     assert sum(r.code == errors.BLOCK_GAS_EXHAUSTED.code for r in results) >= 8
-
-
-# --- the proposer's block: it ends before the budget refuses, and its execution is kept ----------
-#
-# A transaction refused for block gas keeps its nonce unused, so every later transaction of its
-# sender waiting in the mempool is out of order and dropped at the re-check: under load a whole
-# lane of a client's transactions failed for a block that was simply full. The execution kept for
-# FinalizeBlock must give what a fresh execution gives, byte for byte, or the proposer would split
-# from the other validators.
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[Driver, Driver]]:
-    """Two nodes of one chain: the proposer, and a validator that only finalizes."""
-    proposer, other = _chain(tmp_path / "a"), _chain(tmp_path / "b")
-    assert proposer.app_hashes == other.app_hashes
-    yield proposer, other
-    proposer.close()
-    other.close()
-
-
-def _mixed(driver: Driver, spins: int, cheap: int) -> list[bytes]:
-    """Uses that spend a license's whole gas limit, then cheap ones, of two senders."""
-    txs = [driver.sign("acme-user", [use("uni/spin")]) for _ in range(spins)]
-    return txs + [driver.sign("uni-pub", [use("uni/cheap")]) for _ in range(cheap)]
-
-
-def _codes(response: abci.ResponseFinalizeBlock) -> list[tuple[str, int]]:
-    return [(r.codespace, r.code) for r in response.tx_results]
-
-
-@pytest.mark.parametrize(("spins", "cheap"), [(0, 5), (3, 5), (15, 5), (40, 0)])
-def test_the_proposal_ends_before_the_budget_refuses_and_matches_a_fresh_execution(
-    pair: tuple[Driver, Driver], spins: int, cheap: int
-) -> None:
-    proposer, other = pair
-    txs = _mixed(proposer, spins, cheap)
-    _mixed(other, spins, cheap)  # keep the other driver's nonces in step
-    chosen = proposer.prepare(txs)
-    assert chosen == txs[: len(chosen)], "a proposal keeps the mempool's order"
-    mine, theirs = proposer.block(chosen), other.block(chosen)
-    exhausted = ("tx", errors.BLOCK_GAS_EXHAUSTED.code)
-    assert exhausted not in _codes(mine)
-    assert mine.SerializeToString(deterministic=True) == theirs.SerializeToString(
-        deterministic=True
-    )
-
-
-def test_a_full_budget_is_what_stops_the_proposal(tmp_path: Path) -> None:
-    """Against a fresh execution of every candidate: the proposal is exactly the transactions
-    that run before the first refusal for block gas."""
-    a, b = _chain(tmp_path / "a"), _chain(tmp_path / "b")
-    try:
-        txs = _mixed(a, 15, 5)
-        _mixed(b, 15, 5)
-        everything = b.block(txs, check_proposal=False)
-        codes = _codes(everything)
-        first_refused = codes.index(("tx", errors.BLOCK_GAS_EXHAUSTED.code))
-        assert a.prepare(txs) == txs[:first_refused]
-    finally:
-        a.close()
-        b.close()
-
-
-def test_finalize_uses_the_proposers_execution_only_for_that_very_block(
-    pair: tuple[Driver, Driver], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    proposer, other = pair
-    runs: list[int] = []
-    real = machine.finalize_block
-
-    def counted(*args: object, **kwargs: object) -> BlockOutput:
-        runs.append(1)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(machine, "finalize_block", counted)
-    txs = _mixed(proposer, 2, 3)
-    _mixed(other, 2, 3)
-    chosen = proposer.prepare(txs)
-    assert len(runs) == 1
-    proposer.block(chosen)
-    assert len(runs) == 1, "FinalizeBlock of the prepared block executed it again"
-    other.block(chosen)
-    assert proposer.app_hashes[-1] == other.app_hashes[-1]
-
-    # Another round's block at the same height (fewer txs, or another time): executed afresh.
-    more = _mixed(proposer, 0, 3)
-    _mixed(other, 0, 3)
-    proposer.prepare(more)
-    runs.clear()
-    proposer.block(more[:2])
-    other.block(more[:2])
-    assert len(runs) == 2 and proposer.app_hashes[-1] == other.app_hashes[-1]
-    proposer.prepare([more[2]])
-    runs.clear()
-    proposer.block([more[2]], time=proposer.time + 7)
-    other.block([more[2]], time=other.time + 7)
-    assert len(runs) == 2 and proposer.app_hashes[-1] == other.app_hashes[-1]
