@@ -19,11 +19,13 @@ import time
 from app import APP_VERSION, SOFTWARE_VERSION, machine
 from app.abci import convert
 from app.abci.application import BaseApplication, OutOfOrder
+from app.abci.gas_estimates import GasEstimates
 from app.core.env import BlockEnv
 from app.core.errors import BAD_QUERY, HEIGHT_UNAVAILABLE, TxError
 from app.core.gas import TX_GAS, block_budget
 from app.core.query import QueryAnswer
 from app.core.tx import SignatureCache, decode_envelope
+from app.pb.modelgov.v1 import tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
 from app.pb.tendermint.crypto import proof_pb2
 from app.state import Overlay
@@ -48,6 +50,7 @@ class ModelgovApp(BaseApplication):
     def __init__(self, store: MerkleStore) -> None:
         self.store = store
         self.signatures = SignatureCache()
+        self.gas_estimates = GasEstimates()
         self.block_started, self.block_txs = 0.0, 0  # for the log line of each commit
         self._reset_consensus()
 
@@ -109,22 +112,28 @@ class ModelgovApp(BaseApplication):
 
     def prepare_proposal(self, req: abci.RequestPrepareProposal) -> abci.ResponsePrepareProposal:
         """Consensus connection, as proposer: keep the mempool's order, drop what cannot decode
-        or would push the block past ``max_tx_bytes``, and stop at the most transactions the
-        block's gas budget runs (each counts at least TX_GAS): the rest wait in the mempool."""
+        or would push the block past ``max_tx_bytes``, and stop before the gas the chosen
+        transactions are expected to use (``GasEstimates``; each counts at least TX_GAS)
+        passes the block's budget: the rest wait in the mempool. A transaction the budget
+        refused in the block would leave its sender's later ones in the mempool out of order."""
         current = machine.params(self.pending)
-        max_tx, most = current.max_tx_bytes, block_budget(current) // TX_GAS
+        budget = block_budget(current)
+        max_tx, most = current.max_tx_bytes, budget // TX_GAS
         chosen: list[bytes] = []
-        total = 0
+        total = expected = 0
         for raw in req.txs:
             if len(chosen) == most:
                 break
-            if _undecodable(raw, max_tx):
+            body = _body(raw, max_tx)
+            if body is None:
                 continue
             size = convert.proto_size_in_block(raw)
-            if total + size > req.max_tx_bytes:
+            gas = self.gas_estimates.expected(body)
+            if total + size > req.max_tx_bytes or (chosen and expected + gas > budget):
                 break
             chosen.append(raw)
             total += size
+            expected += gas
         return abci.ResponsePrepareProposal(txs=chosen)
 
     def process_proposal(self, req: abci.RequestProcessProposal) -> abci.ResponseProcessProposal:
@@ -158,6 +167,7 @@ class ModelgovApp(BaseApplication):
         )
         for result in output.tx_results:
             convert.fill_exec_tx_result(response.tx_results.add(), result)
+        self.gas_estimates.learn(req.txs, output.tx_results, machine.params(self.pending))
         return response
 
     def commit(self, req: abci.RequestCommit) -> abci.ResponseCommit:
@@ -233,8 +243,12 @@ def ed25519_validator(update: abci.ValidatorUpdate) -> tuple[bytes, int]:
 
 
 def _undecodable(raw: bytes, max_tx_bytes: int) -> bool:
+    return _body(raw, max_tx_bytes) is None
+
+
+def _body(raw: bytes, max_tx_bytes: int) -> tx_pb2.TxBody | None:
+    """The body of a transaction that decodes, else None."""
     try:
-        decode_envelope(raw, max_tx_bytes)
+        return decode_envelope(raw, max_tx_bytes)[1]
     except TxError:
-        return True
-    return False
+        return None

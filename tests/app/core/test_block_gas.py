@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from driver import Driver, digest, publish, register, started, timestamp
 
+from app.abci.gas_estimates import GasEstimates
 from app.core import crypto, errors
+from app.core.env import TxResult
 from app.core.gas import (
     ATTEST_GAS,
     DEPLOY_GAS_PER_BYTE,
@@ -28,6 +30,7 @@ from app.core.gas import (
 from app.core.valuemap import from_data
 from app.licenses import programs
 from app.licenses.lang.limits import DEFAULT_LIMITS
+from app.members.keeper import DEFAULT_PARAMS
 from app.models.manifest import manifest_bytes
 from app.pb.modelgov.v1 import tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
@@ -238,3 +241,42 @@ def test_attestations_pay_for_their_metrics(chain: Driver) -> None:
     assert results[0].code == 0, results[0].log
     assert results[0].gas_used == base_gas(16) + 16 * (ATTEST_GAS + 64 * LIST_ITEM_GAS)
     assert sum(r.code == errors.BLOCK_GAS_EXHAUSTED.code for r in results) >= 8
+
+
+# --- the proposer stops where the gas it expects would pass the budget -------------------------
+#
+# A transaction refused for block gas keeps its nonce unused, so every later transaction of its
+# sender waiting in the mempool fails the re-check: under load, whole runs of a client's
+# transactions failed because a block was full. A proposer that has seen a shape of transaction
+# (kinds, model, version) expects it to cost what it cost then.
+
+
+def test_a_proposer_leaves_out_what_the_budget_would_refuse(chain: Driver) -> None:
+    first = [chain.sign("acme-user", [use("uni/spin")]) for _ in range(15)]
+    assert chain.prepare(first) == first  # nothing seen yet: each counts TX_GAS
+    results = chain.block(first).tx_results
+    ran = sum(r.code != errors.BLOCK_GAS_EXHAUSTED.code for r in results)
+    assert ran < 15
+    waiting = first[ran:] + [chain.sign("acme-user", [use("uni/spin")]) for _ in range(15)]
+    proposal = chain.prepare(waiting)
+    assert 0 < len(proposal) < len(waiting) and proposal == waiting[: len(proposal)]
+    codes = [r.code for r in chain.block(proposal).tx_results]
+    assert errors.BLOCK_GAS_EXHAUSTED.code not in codes
+    assert len(proposal) >= ran - ran // 10 - 1  # the margin costs about a tenth of the block
+
+
+def test_shapes_unseen_count_tx_gas_and_seen_ones_their_last_plus_a_margin() -> None:
+    estimates = GasEstimates(capacity=2)
+    bodies = [tx_pb2.TxBody(messages=[use(model)]) for model in ("uni/a", "uni/b", "uni/c")]
+    raw = [tx_pb2.Tx(body=b.SerializeToString()).SerializeToString() for b in bodies]
+    assert [estimates.expected(b) for b in bodies] == [TX_GAS] * 3
+    results = [TxResult(gas_used=100_000), TxResult(gas_used=0), TxResult(gas_used=50_000)]
+    estimates.learn(raw, results, DEFAULT_PARAMS)
+    assert estimates.expected(bodies[1]) == TX_GAS + TX_GAS // 10  # refused at the door
+    assert estimates.expected(bodies[2]) == 55_000
+    assert estimates.expected(bodies[0]) == TX_GAS  # the oldest shape was forgotten
+    two = tx_pb2.TxBody(messages=[use("uni/c"), use("uni/c")])
+    assert estimates.expected(two) == TX_GAS  # another shape
+    unrun = TxResult(code=errors.BLOCK_GAS_EXHAUSTED.code, codespace="tx")
+    estimates.learn([raw[2], b"\xff not a tx"], [unrun, TxResult(gas_used=9)], DEFAULT_PARAMS)
+    assert estimates.expected(bodies[2]) == 55_000  # an unrun tx says nothing of its cost

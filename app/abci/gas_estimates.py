@@ -1,0 +1,77 @@
+"""What a proposer expects a transaction to cost in block gas, from what its like cost before.
+
+A block runs its transactions while they have used less than ``max_block_gas``; the rest are
+refused unrun and keep their nonce, so each such refusal leaves its sender's later transactions
+in the mempool out of order (they fail the re-check and the sender must send them again). A
+proposer therefore stops its block where the gas it expects would pass the budget. A use's gas
+is mostly its license's evaluation, known only by running it, but transactions of one shape
+(the same message kinds on the same model versions) cost about the same: the last gas a shape
+used, plus a margin, is the estimate; a shape not seen yet counts TX_GAS, the least any
+transaction counts. This is the proposer's own choice (PrepareProposal need not be deterministic):
+no validator's state or answer depends on it, and a wrong estimate costs a smaller block, or a
+refusal as before.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from app.core.env import TxResult
+from app.core.errors import BLOCK_GAS_EXHAUSTED, TxError
+from app.core.gas import TX_GAS
+from app.core.tx import decode_envelope
+from app.pb.modelgov.v1 import state_pb2, tx_pb2
+
+SHAPES = 4096
+"""Shapes remembered, the most recently seen."""
+MARGIN_PERCENT = 10
+"""Added to a shape's last gas: uses of one license differ a little (tiers, notes)."""
+
+Shape = tuple[tuple[str, str, str], ...]
+exhausted = (BLOCK_GAS_EXHAUSTED.codespace, BLOCK_GAS_EXHAUSTED.code)
+
+
+def shape_of(body: tx_pb2.TxBody) -> Shape:
+    """Each message's kind, model and version (empty where a kind names none)."""
+    parts = []
+    for msg in body.messages:
+        kind = msg.WhichOneof("sum") or ""
+        inner = getattr(msg, kind) if kind else None
+        model = getattr(inner, "model", "") if inner is not None else ""
+        version = getattr(inner, "version", "") if inner is not None else ""
+        parts.append((kind, model if isinstance(model, str) else "", str(version)[:128]))
+    return tuple(parts)
+
+
+class GasEstimates:
+    """The last block gas each transaction shape used, bounded."""
+
+    def __init__(self, capacity: int = SHAPES) -> None:
+        self.capacity = capacity
+        self._gas: OrderedDict[Shape, int] = OrderedDict()
+
+    def expected(self, body: tx_pb2.TxBody) -> int:
+        """The gas the block budget will count for a transaction of this body."""
+        last = self._gas.get(shape_of(body))
+        if last is None:
+            return TX_GAS
+        return max(TX_GAS, last + last * MARGIN_PERCENT // 100)
+
+    def learn(
+        self, txs: Sequence[bytes], results: Sequence[TxResult], params: state_pb2.Params
+    ) -> None:
+        """Remember what each decodable transaction of a finalized block counted (one the
+        budget refused unrun says nothing of its cost)."""
+        for raw, result in zip(txs, results, strict=False):
+            if (result.codespace, result.code) == exhausted:
+                continue
+            try:
+                body = decode_envelope(raw, params.max_tx_bytes)[1]
+            except TxError:
+                continue
+            shape = shape_of(body)
+            self._gas[shape] = max(result.gas_used, TX_GAS)
+            self._gas.move_to_end(shape)
+            if len(self._gas) > self.capacity:
+                self._gas.popitem(last=False)
