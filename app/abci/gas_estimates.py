@@ -5,11 +5,11 @@ refused unrun and keep their nonce, so each such refusal leaves its sender's lat
 in the mempool out of order (they fail the re-check and the sender must send them again). A
 proposer therefore stops its block where the gas it expects would pass the budget. A use's gas
 is mostly its license's evaluation, known only by running it, but transactions of one shape
-(the same message kinds on the same model versions) cost about the same: the last gas a shape
-used, plus a margin, is the estimate; a shape not seen yet counts TX_GAS, the least any
-transaction counts. This is the proposer's own choice (PrepareProposal need not be deterministic):
-no validator's state or answer depends on it, and a wrong estimate costs a smaller block, or a
-refusal as before.
+(the same message kinds on the same models) cost about the same: the last gas a shape used,
+plus a margin, is the estimate; a shape on models not seen yet, the last of its kinds; a kind
+not seen yet counts TX_GAS, the least any transaction counts. This is the proposer's own
+choice (PrepareProposal need not be deterministic): no validator's state or answer depends on
+it, and a wrong estimate costs a smaller block, or a refusal as before.
 """
 
 from __future__ import annotations
@@ -28,20 +28,24 @@ SHAPES = 4096
 MARGIN_PERCENT = 10
 """Added to a shape's last gas: uses of one license differ a little (tiers, notes)."""
 
-Shape = tuple[tuple[str, str, str], ...]
+Shape = tuple[tuple[str, str], ...]
 exhausted = (BLOCK_GAS_EXHAUSTED.codespace, BLOCK_GAS_EXHAUSTED.code)
 
 
 def shape_of(body: tx_pb2.TxBody) -> Shape:
-    """Each message's kind, model and version (empty where a kind names none)."""
+    """Each message's kind and model (empty where a kind names none); not its version,
+    which a publication names anew each time."""
     parts = []
     for msg in body.messages:
         kind = msg.WhichOneof("sum") or ""
-        inner = getattr(msg, kind) if kind else None
-        model = getattr(inner, "model", "") if inner is not None else ""
-        version = getattr(inner, "version", "") if inner is not None else ""
-        parts.append((kind, model if isinstance(model, str) else "", str(version)[:128]))
+        model = getattr(getattr(msg, kind), "model", "") if kind else ""
+        parts.append((kind, model if isinstance(model, str) else ""))
     return tuple(parts)
+
+
+def kinds_of(shape: Shape) -> Shape:
+    """The shape without its models: what an unseen model's transaction is compared with."""
+    return tuple((kind, "") for kind, _ in shape)
 
 
 class GasEstimates:
@@ -53,7 +57,10 @@ class GasEstimates:
 
     def expected(self, body: tx_pb2.TxBody) -> int:
         """The gas the block budget will count for a transaction of this body."""
-        last = self._gas.get(shape_of(body))
+        shape = shape_of(body)
+        last = self._gas.get(shape)
+        if last is None:
+            last = self._gas.get(kinds_of(shape))
         if last is None:
             return TX_GAS
         return max(TX_GAS, last + last * MARGIN_PERCENT // 100)
@@ -71,7 +78,8 @@ class GasEstimates:
             except TxError:
                 continue
             shape = shape_of(body)
-            self._gas[shape] = max(result.gas_used, TX_GAS)
-            self._gas.move_to_end(shape)
-            if len(self._gas) > self.capacity:
+            for known in (shape, kinds_of(shape)):
+                self._gas[known] = max(result.gas_used, TX_GAS)
+                self._gas.move_to_end(known)
+            while len(self._gas) > self.capacity:
                 self._gas.popitem(last=False)

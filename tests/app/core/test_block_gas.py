@@ -266,7 +266,7 @@ def test_a_proposer_leaves_out_what_the_budget_would_refuse(chain: Driver) -> No
 
 
 def test_shapes_unseen_count_tx_gas_and_seen_ones_their_last_plus_a_margin() -> None:
-    estimates = GasEstimates(capacity=2)
+    estimates = GasEstimates(capacity=3)
     bodies = [tx_pb2.TxBody(messages=[use(model)]) for model in ("uni/a", "uni/b", "uni/c")]
     raw = [tx_pb2.Tx(body=b.SerializeToString()).SerializeToString() for b in bodies]
     assert [estimates.expected(b) for b in bodies] == [TX_GAS] * 3
@@ -274,9 +274,11 @@ def test_shapes_unseen_count_tx_gas_and_seen_ones_their_last_plus_a_margin() -> 
     estimates.learn(raw, results, DEFAULT_PARAMS)
     assert estimates.expected(bodies[1]) == TX_GAS + TX_GAS // 10  # refused at the door
     assert estimates.expected(bodies[2]) == 55_000
-    assert estimates.expected(bodies[0]) == TX_GAS  # the oldest shape was forgotten
+    assert estimates.expected(bodies[0]) == 55_000  # forgotten: the last use of any model
+    other = tx_pb2.TxBody(messages=[use("uni/new")])
+    assert estimates.expected(other) == 55_000
     two = tx_pb2.TxBody(messages=[use("uni/c"), use("uni/c")])
-    assert estimates.expected(two) == TX_GAS  # another shape
+    assert estimates.expected(two) == TX_GAS  # kinds never seen together
     unrun = TxResult(code=errors.BLOCK_GAS_EXHAUSTED.code, codespace="tx")
     estimates.learn([raw[2], b"\xff not a tx"], [unrun, TxResult(gas_used=9)], DEFAULT_PARAMS)
     assert estimates.expected(bodies[2]) == 55_000  # an unrun tx says nothing of its cost
