@@ -46,3 +46,9 @@ LICENSE_CHANGED = register(
     "license_changed",
     "the license attached to the version is not the one the renter named",
 )
+LEASED = register(
+    MARKET,
+    17,
+    "leased",
+    "a lease of the model runs: it is sold or transferred after the last running lease ends",
+)

@@ -86,7 +86,7 @@ def buy_model(ctx: MsgContext, msg: tx_pb2.BuyModel) -> Event:
             (("model", msg.model), ("from", listing.seller_org), ("to", buyer)),
         )
     )
-    ctx.emitted.extend(close_model(ctx.state, msg.model))
+    ctx.emitted.extend(close_model(ctx.state, msg.model, ctx.env.height))
     return Event(
         events.SOLD,
         (
@@ -123,9 +123,21 @@ def _live_listing(state: Overlay, model_id: str) -> market_pb2.Listing:
     return listing
 
 
-def close_model(state: Overlay, model: str) -> tuple[Event, ...]:
+def close_model(state: Overlay, model: str, height: int) -> tuple[Event, ...]:
     """Close a model's listing and lease offers because its owner changed (a sale, or a
-    transfer: the machine wires this in after ``transfer_model``); the events of what closed."""
+    transfer: the machine wires this in after ``transfer_model``); the events of what closed.
+
+    Raises TxError(leased) while a lease of the model runs, so the whole sale or transfer
+    fails: a renter paid the owner up front for blocks that a new owner would not honour
+    (a lease waives fees only while its lessor owns the model)."""
+    running = MarketKeeper(state).running_lease_of_model(model, height)
+    if running is not None:
+        raise TxError(
+            errors.LEASED,
+            f"lease {running.id} of {version_ref(model, running.version)} by "
+            f"{running.renter_org} runs to block {running.end_height}: the owner may sell or "
+            f"transfer {model} from block {running.end_height + 1}",
+        )
     listed, versions = MarketKeeper(state).close_model(model)
     closed = [_delisted(model, "owner changed")] if listed else []
     for version in versions:

@@ -60,6 +60,19 @@ class MarketReader:
         found = self.latest_lease(org, model, version)
         return found if found is not None and is_active(found, height) else None
 
+    def running_lease_of_model(self, model: str, height: int) -> market_pb2.Lease | None:
+        """A lease of any version of ``model`` that runs at ``height`` (the one ending last),
+        or None. Reads each (version, renter) pair that ever rented it: each was a paid lease."""
+        found: market_pb2.Lease | None = None
+        prefix = keys.CURRENT + model.encode() + keys.SEP
+        for _, raw in self.state.iterate(prefix):
+            lease = self.lease(int.from_bytes(raw, "big"))
+            if lease is None or not is_active(lease, height):
+                continue
+            if found is None or lease.end_height > found.end_height:
+                found = lease
+        return found
+
     def lease_ids(self, prefix: bytes, after: int = 0) -> Iterator[int]:
         """Lease ids under an index prefix, ascending, greater than ``after``."""
         start = prefix + keys.u64(after) if after else None

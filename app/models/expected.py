@@ -55,10 +55,11 @@ class LeaseBook(Protocol):
 
 
 class OwnerChanged(Protocol):
-    """Told that a model passed to another organisation, inside the transfer's transaction;
-    returns the events of what it closed (the market closes the model's listing and offers)."""
+    """Told that a model passed to another organisation at ``height``, inside the transfer's
+    transaction; returns the events of what it closed (the market closes the model's listing
+    and offers), or raises TxError to refuse the change (the market, while a lease runs)."""
 
-    def __call__(self, state: Overlay, model: str) -> tuple[Event, ...]: ...
+    def __call__(self, state: Overlay, model: str, height: int) -> tuple[Event, ...]: ...
 
 
 class VersionRevoked(Protocol):

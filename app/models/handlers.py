@@ -187,7 +187,7 @@ def transfer_model_telling(
 
     def transfer_and_tell(ctx: MsgContext, msg: tx_pb2.TransferModel) -> Event:
         event = transfer_model(ctx, msg)
-        ctx.emitted.extend(owner_changed(ctx.state, msg.model))
+        ctx.emitted.extend(owner_changed(ctx.state, msg.model, ctx.env.height))
         return event
 
     return transfer_and_tell

@@ -29,6 +29,7 @@ from trade import (
     lease,
     list_model,
     offer,
+    past_the_leases,
     publish_model,
     use,
 )
@@ -133,11 +134,18 @@ def test_a_renter_cannot_resell_or_sublet(chain: Driver, msg: tx_pb2.Msg, error:
     expect(chain.run("acme-admin", msg), error)
 
 
-def test_a_lease_the_sale_ended_does_not_block_renting_from_the_new_owner(chain: Driver) -> None:
-    """uni sells the model while acme's lease runs: that lease waives nothing any more, so it
-    must not keep acme from renting the version from its new owner."""
-    chain.ok("acme-admin", lease(blocks=100))
+def test_a_model_under_lease_changes_owner_only_after_the_lease_ends(chain: Driver) -> None:
+    """uni took acme's rent up front: while the lease runs, neither a sale nor a transfer can
+    hand the model to an owner who would not honour it (a lease waives fees only while its
+    lessor owns the model). Once it has ended, the sale goes through, and the ended lease does
+    not keep acme from renting the version from its new owner."""
+    chain.ok("acme-admin", lease(blocks=10))
     chain.ok("uni-admin", list_model(10))
+    before = balance(chain, "openml")
+    expect(chain.run("openml-admin", buy(10)), errors.LEASED)
+    expect(chain.run("uni-admin", transfer(MODEL, "openml")), errors.LEASED)
+    assert balance(chain, "openml") == before  # the refused buy moved nothing
+    past_the_leases(chain)
     chain.ok("openml-admin", buy(10))
     chain.ok("openml-admin", offer(price=2000))
     chain.ok("acme-admin", lease(blocks=10, max_price=20))
@@ -223,8 +231,9 @@ def test_terms_attached_during_a_lease_narrow_none_of_its_uses(chain: Driver) ->
 def test_a_sale_conserves_credits_across_sale_lease_and_use(chain: Driver) -> None:
     """Every market path moves credits; none makes or burns one."""
     before = total(chain)
-    chain.ok("acme-admin", lease(blocks=999, max_price=999))
+    chain.ok("acme-admin", lease(blocks=2, max_price=999))
     chain.ok("acme-user", use("inference"), use("research"))
+    past_the_leases(chain)
     chain.ok("uni-admin", list_model(MAX_BALANCE))
     expect(chain.run("acme-admin", buy(MAX_BALANCE)), INSUFFICIENT)
     chain.ok("uni-admin", list_model(1))

@@ -27,6 +27,7 @@ from trade import (
     leases,
     offer,
     offers,
+    past_the_leases,
     publish_model,
     use,
     withdraw,
@@ -258,13 +259,17 @@ def test_a_withdrawn_offer_sells_no_lease_but_a_paid_one_runs_on(chain: Driver) 
     assert last_receipt(chain).fee == 0
 
 
-def test_a_transfer_closes_the_offer_and_the_new_owner_s_terms_apply(chain: Driver) -> None:
-    """A seller cannot hand out free uses of what it sold: after a change of owner the lease
-    waives nothing and grants no weights."""
-    chain.ok("acme-admin", lease(blocks=100))
+def test_a_transfer_waits_for_the_lease_then_closes_the_offer(chain: Driver) -> None:
+    """A seller cannot hand out free uses of what it sold, nor sell what it rented out: the
+    transfer is refused while the lease runs; after it, the offer closes and the new owner's
+    terms apply (no fee waived, no weights)."""
+    chain.ok("acme-admin", lease(blocks=3))
     chain.ok("acme-user", use())
     assert last_receipt(chain).fee == 0
     assert access(chain, chain.height + 1).allowed
+    expect(chain.run("uni-admin", transfer(MODEL, "openml")), errors.LEASED)
+    assert len(offers(chain)) == 1
+    past_the_leases(chain)
     chain.ok("uni-admin", transfer(MODEL, "openml"))
     assert offers(chain) == []
     expect(chain.run("acme-admin", lease(blocks=1, max_price=10)), errors.NO_OFFER)

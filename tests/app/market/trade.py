@@ -145,3 +145,11 @@ def last_receipt(driver: Driver) -> state_pb2.Receipt:
 
 def expect(result: Any, error: ErrorCode) -> None:
     assert (result.codespace, result.code) == (error.codespace, error.code), result.log
+
+
+def past_the_leases(driver: Driver) -> None:
+    """Empty blocks until every lease sold so far has ended."""
+    sold = leases(driver, model=MODEL, version="1.0")
+    last = max((lease.end_height for lease in sold), default=0)
+    while driver.height <= last:
+        driver.block([])
