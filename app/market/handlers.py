@@ -130,15 +130,15 @@ def close_model(state: Overlay, model: str, height: int) -> tuple[Event, ...]:
     Raises TxError(leased) while a lease of the model runs, so the whole sale or transfer
     fails: a renter paid the owner up front for blocks that a new owner would not honour
     (a lease waives fees only while its lessor owns the model)."""
-    running = MarketKeeper(state).running_lease_of_model(model, height)
-    if running is not None:
+    market = MarketKeeper(state)
+    until = market.leased_until(model)
+    if height <= until:
         raise TxError(
             errors.LEASED,
-            f"lease {running.id} of {version_ref(model, running.version)} by "
-            f"{running.renter_org} runs to block {running.end_height}: the owner may sell or "
-            f"transfer {model} from block {running.end_height + 1}",
+            f"a lease of {model} runs to block {until}: its owner may sell or transfer it "
+            f"from block {until + 1}",
         )
-    listed, versions = MarketKeeper(state).close_model(model)
+    listed, versions = market.close_model(model)
     closed = [_delisted(model, "owner changed")] if listed else []
     for version in versions:
         closed.append(_withdrawn(model, version, "owner changed"))
@@ -250,8 +250,7 @@ def lease_version(ctx: MsgContext, msg: tx_pb2.LeaseVersion) -> Event:
         raise TxError(
             errors.LICENSE_CHANGED, f"{ref} is licensed under {now}, not {quote(msg.license, 80)}"
         )
-    running = market.active_lease(renter, msg.model, msg.version, ctx.env.height)
-    if running is not None and running.lessor_org == offer.lessor_org:  # a sale ended the others
+    if market.active_lease(renter, msg.model, msg.version, ctx.env.height) is not None:
         raise TxError(errors.LEASE_ACTIVE, f"{renter} already rents {ref}")
     cost = lease_cost(offer.price_per_1000_blocks, msg.blocks)
     if cost > msg.max_price:

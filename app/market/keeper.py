@@ -60,18 +60,11 @@ class MarketReader:
         found = self.latest_lease(org, model, version)
         return found if found is not None and is_active(found, height) else None
 
-    def running_lease_of_model(self, model: str, height: int) -> market_pb2.Lease | None:
-        """A lease of any version of ``model`` that runs at ``height`` (the one ending last),
-        or None. Reads each (version, renter) pair that ever rented it: each was a paid lease."""
-        found: market_pb2.Lease | None = None
-        prefix = keys.CURRENT + model.encode() + keys.SEP
-        for _, raw in self.state.iterate(prefix):
-            lease = self.lease(int.from_bytes(raw, "big"))
-            if lease is None or not is_active(lease, height):
-                continue
-            if found is None or lease.end_height > found.end_height:
-                found = lease
-        return found
+    def leased_until(self, model: str) -> int:
+        """The last block of the latest-ending lease of any version of ``model`` (0: none):
+        one read, however many leases the model had."""
+        raw = self.state.get(keys.leased_until_key(model))
+        return 0 if raw is None else int.from_bytes(raw, "big")
 
     def lease_ids(self, prefix: bytes, after: int = 0) -> Iterator[int]:
         """Lease ids under an index prefix, ascending, greater than ``after``."""
@@ -145,14 +138,17 @@ class MarketKeeper(MarketReader):
         return lease
 
     def restore_lease(self, lease: market_pb2.Lease) -> None:
-        """Store a lease under its id with its indexes (``add_lease``'s writes; genesis calls
-        it in id order, so the latest lease of a version and org is indexed last)."""
+        """Store a lease under its id with its indexes and the model's ``leased_until``
+        (``add_lease``'s writes; genesis calls it in id order, so the latest lease of a version
+        and org is indexed last)."""
         self.state.set(keys.lease_key(lease.id), lease.SerializeToString(deterministic=True))
         current = keys.current_key(lease.model, lease.version, lease.renter_org)
         self.state.set(current, keys.u64(lease.id))
         self.state.set(keys.renter_prefix(lease.renter_org) + keys.u64(lease.id), b"\x01")
         by_version = keys.version_prefix(lease.model, lease.version)
         self.state.set(by_version + keys.u64(lease.id), b"\x01")
+        if lease.end_height > self.leased_until(lease.model):
+            self.state.set(keys.leased_until_key(lease.model), keys.u64(lease.end_height))
 
     def restore_last_id(self, last: int) -> None:
         """Write the lease counter: the last id given (genesis)."""

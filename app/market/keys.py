@@ -13,6 +13,7 @@ LEASE = PREFIX + b"L"
 CURRENT = PREFIX + b"c"
 BY_RENTER = PREFIX + b"r"
 BY_VERSION = PREFIX + b"v"
+LEASED_UNTIL = PREFIX + b"u"
 LAST_ID = PREFIX + b"#"
 SEP = b"\x00"
 
@@ -35,6 +36,11 @@ def offer_prefix(model: str) -> bytes:
 def offer_key(model: str, version: str) -> bytes:
     """Key of the lease offer of one version."""
     return offer_prefix(model) + version.encode()
+
+
+def leased_until_key(model: str) -> bytes:
+    """Key of the last block of the latest-ending lease of any version of a model."""
+    return LEASED_UNTIL + model.encode()
 
 
 def lease_key(lease_id: int) -> bytes:

@@ -29,11 +29,6 @@ DEFAULT_PARAMS = state_pb2.Params(
 )
 
 
-_last_params: tuple[bytes, state_pb2.Params] = (b"", DEFAULT_PARAMS)
-"""The last parameters decoded and their bytes: every transaction of a block reads them, and
-they change only by governance."""
-
-
 class MembersReader:
     """Read-only view of the consortium, handed to whoever only reads."""
 
@@ -51,18 +46,9 @@ class MembersReader:
         return None if raw is None else state_pb2.Account.FromString(raw)
 
     def params(self) -> state_pb2.Params:
-        """The consortium's parameters (the defaults before genesis wrote them). Shared and
-        read-only: to change them, copy them (``set_params`` stores a new message)."""
-        global _last_params
+        """The consortium's parameters (the defaults before genesis wrote them)."""
         raw = self.state.get(keys.PARAMS)
-        if raw is None:
-            return DEFAULT_PARAMS
-        last = _last_params
-        if last[0] == raw:
-            return last[1]
-        decoded = state_pb2.Params.FromString(raw)
-        _last_params = (raw, decoded)
-        return decoded
+        return DEFAULT_PARAMS if raw is None else state_pb2.Params.FromString(raw)
 
     def org_ids(self) -> list[str]:
         """Ids of the member organisations, sorted."""
