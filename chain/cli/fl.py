@@ -123,10 +123,11 @@ def fl_tx() -> None:
     help="your receipt of a fine-tune use of another org's base (it licenses the target model)",
 )
 @click.option(
-    "--receipt-terms",
-    is_flag=True,
+    "--receipt-terms/--any-terms",
+    default=True,
+    show_default=True,
     help="refuse the round if the base has another license attached now than the one the "
-    "receipt was taken under",
+    "receipt was taken under (--any-terms: take the terms in force, whatever they are)",
 )
 @signed
 def open_round(

@@ -338,10 +338,12 @@ def alias_remove(model_id: str, name: str, send: Send) -> None:
     "(a receipt licenses one derivative model)",
 )
 @click.option(
-    "--receipt-terms",
-    is_flag=True,
+    "--receipt-terms/--any-terms",
+    default=True,
+    show_default=True,
     help="refuse the publication if an input licensed by --receipt has another license "
-    "attached now than the one the receipt was taken under",
+    "attached now than the one the receipt was taken under (--any-terms: take the terms in "
+    "force, whatever they are)",
 )
 @signed_claiming
 def publish(

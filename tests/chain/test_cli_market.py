@@ -2,7 +2,9 @@
 from the node just before signing, so a lessor who narrows the offer (or a seller who revokes
 a version) in the block before the tx gets a refusal, not the user's credits. Against the real
 app in this process (tests/chain/appnode.py); the counterparty's front-run is sent from
-inside ``Node.send``, after the CLI read the node and before its own tx is broadcast."""
+inside ``Node.send``, after the CLI read the node and before its own tx is broadcast.
+``tx model publish`` and ``tx fl open`` likewise ask, unless told ``--any-terms``, that the
+inputs their receipts license still carry the license those receipts were taken under."""
 
 from __future__ import annotations
 
@@ -172,3 +174,31 @@ def test_a_lessor_who_attaches_other_terms_after_the_cli_read_them_rents_nothing
     assert "under northwind-uni/open" in done.output
     assert done.exit_code != 0 and "license_changed" in str(done.exception)
     assert node.balance("open-health").amount == before
+
+
+DERIVE = {
+    "publish_version": (
+        "tx", "model", "publish", "open-health/ft", "1", "--digest", "sha256:" + "1" * 64,
+        "--size", "1", "--format", "safetensors", "--parent", f"{MODEL}@1.0", "--receipt", "1",
+    ),
+    "open_round": (
+        "tx", "fl", "open", "--base", f"{MODEL}@1.0", "--target", "open-health/ft@1",
+        "--invite", "acme-ai",
+        "--min-participants", "1", "--deadline-height", "999", "--receipt", "1",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(DERIVE))
+def test_a_derivative_asks_for_its_receipts_terms_unless_told_any_terms(
+    chain_node: tuple[Node, AppRpc], kind: str
+) -> None:
+    _, rpc = chain_node
+    asked = invoke(rpc, *DERIVE[kind], "--generate-only")
+    assert asked.exit_code == 0, (asked.output, asked.exception)
+    [body] = json.loads(asked.output)["readable"]
+    assert body[kind]["receipt_terms"] is True
+    taken = invoke(rpc, *DERIVE[kind], "--any-terms", "--generate-only")
+    assert taken.exit_code == 0, (taken.output, taken.exception)
+    [body] = json.loads(taken.output)["readable"]
+    assert not body[kind].get("receipt_terms", False)
