@@ -122,8 +122,7 @@ def withdraw_lease(ref: str, send: Send) -> None:
     "license_id",
     default="",
     metavar="ORG/NAME",
-    help="the license you rent under; default (when the offer's terms are read): the one "
-    "attached now",
+    help="the license you rent under; default: the one attached now, read from the node",
 )
 @signed
 def lease(
@@ -149,7 +148,7 @@ def lease(
         license=license_id,
     )
     pin = None
-    if not purposes or download is None:
+    if not purposes or download is None or not license_id:
         pin = functools.partial(pin_offer_terms, bool(purposes), download is not None)
     send(tx_pb2.Msg(lease_version=msg), pin)
 
@@ -157,16 +156,18 @@ def lease(
 def pin_offer_terms(
     keep_purposes: bool, keep_download: bool, client: Node, msg: tx_pb2.Msg
 ) -> None:
-    """Ask in the lease for the terms the offer grants now (those the user did not give), so
-    a lessor who narrows the offer in the block before the lease sells nothing."""
+    """Ask in the lease for the terms the offer grants now and the license attached now
+    (those the user did not give), so a lessor who narrows the offer or attaches other terms
+    in the block before the lease sells nothing."""
     body = msg.lease_version
-    offer = client.lease_offer(body.model, body.version)
-    if offer is None:
-        raise absent(f"a lease offer of {body.model}@{body.version}")
-    if not keep_purposes:
-        body.purposes[:] = offer.purposes
-    if not keep_download:
-        body.download = offer.download
+    if not (keep_purposes and keep_download):
+        offer = client.lease_offer(body.model, body.version)
+        if offer is None:
+            raise absent(f"a lease offer of {body.model}@{body.version}")
+        if not keep_purposes:
+            body.purposes[:] = offer.purposes
+        if not keep_download:
+            body.download = offer.download
     if not body.license:  # so a lessor attaching other terms in the block before sells nothing
         attached = client.attachment(body.model, body.version)
         body.license = attached.license if attached is not None else ""

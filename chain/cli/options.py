@@ -374,7 +374,7 @@ def signed(fn: Callable[..., None]) -> Callable[..., None]:
                 if pin is not None:
                     raise click.UsageError(
                         "--generate-only reads nothing from the node: give the terms to pin "
-                        "(--purpose and --download/--no-download, or --version)"
+                        "(--purpose, --download/--no-download and --license, or --version)"
                     )
                 generate(keyring, from_, chain_id, msg, memo)
                 return

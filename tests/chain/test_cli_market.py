@@ -111,10 +111,14 @@ def test_given_terms_are_sent_as_given_and_generate_only_needs_them(
     assert refused.exit_code == 2 and "--purpose" in refused.output
     refused = invoke(rpc, *LEASE, "--purpose", "inference", "--generate-only")
     assert refused.exit_code == 2
-    done = invoke(rpc, *LEASE, "--purpose", "research", "--no-download", "--generate-only")
+    refused = invoke(rpc, *LEASE, "--purpose", "research", "--no-download", "--generate-only")
+    assert refused.exit_code == 2 and "--license" in refused.output
+    given = ("--purpose", "research", "--no-download", "--license", "northwind-uni/open")
+    done = invoke(rpc, *LEASE, *given, "--generate-only")
     assert done.exit_code == 0, (done.output, done.exception)
     [body] = json.loads(done.output)["readable"]
     assert body["lease_version"]["purposes"] == ["research"]
+    assert body["lease_version"]["license"] == "northwind-uni/open"
 
 
 def test_a_lease_of_a_version_not_on_offer_stops_before_signing(
@@ -158,10 +162,14 @@ def test_a_buy_naming_its_versions_pins_those_only(
     assert node.model(MODEL).owner_org == "northwind-uni"
 
 
+@pytest.mark.parametrize(
+    "terms", [(), ("--purpose", "inference", "--no-download")], ids=["read", "given"]
+)
 def test_a_lessor_who_attaches_other_terms_after_the_cli_read_them_rents_nothing(
-    chain_node: tuple[Node, AppRpc], monkeypatch: pytest.MonkeyPatch
+    chain_node: tuple[Node, AppRpc], monkeypatch: pytest.MonkeyPatch, terms: tuple[str, ...]
 ) -> None:
-    """The lease names the license attached when the CLI read the offer (market/16)."""
+    """The lease names the license attached when the CLI read the node (market/16), whether
+    the user gave the offer's terms or let the CLI read them too."""
     node, rpc = chain_node
     other = tx_pb2.DeployLicense(
         name="other", source='def authorize(ctx):\n    return deny("no")\n'
@@ -170,7 +178,7 @@ def test_a_lessor_who_attaches_other_terms_after_the_cli_read_them_rents_nothing
     before = node.balance("open-health").amount
     attach = tx_pb2.AttachLicense(model=MODEL, version="1.0", license="northwind-uni/other")
     front_run(monkeypatch, rpc, tx_pb2.Msg(attach_license=attach))
-    done = invoke(rpc, *LEASE)
+    done = invoke(rpc, *LEASE, *terms)
     assert "under northwind-uni/open" in done.output
     assert done.exit_code != 0 and "license_changed" in str(done.exception)
     assert node.balance("open-health").amount == before
