@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from driver import Driver, EmptyState, licensed, publish, register, started
+from driver import Driver, EmptyState, digest, licensed, publish, register, started
 from test_datasets_flow import deploy, expect, receipt_id, use
 from test_lineage import DATA, MODEL, PRICE, SPIN, attach, paid, trained
 
@@ -116,14 +116,22 @@ def test_terms_attached_later_two_steps_up_bind_nothing_built_before(
     lineage: Driver, source: str, later: ErrorCode | str
 ) -> None:
     """A fine-tune of acme/net@1 reaches uni/corpus@1 through acme/net@1's pin: uni's new
-    attachment on the dataset changes nothing two steps down either."""
+    attachment on the dataset changes nothing two steps down either; a fine-tune of a model
+    trained after it (acme/tuned@2 of acme/net@2) answers to it two steps down."""
     lineage.ok("acme-pub", register("acme", "tuned"))
     lineage.ok("acme-pub", publish("acme/tuned", "1", parents=[f"{MODEL}@1"]))  # acme's own
     lineage.ok("acme-pub", attach("acme/tuned@1", "acme/price"))
+    receipt = receipt_id(lineage.ok("acme-user", use(f"{DATA}@1")))  # before the new terms
     lineage.ok("uni-pub", deploy("later", source))
     lineage.ok("uni-pub", attach(f"{DATA}@1", "uni/later"))
     result = lineage.ok("acme-user", use("acme/tuned@1", purpose="inference"))
     assert paid(lineage, result) == UNDER_DATA_TERMS
+    retrained = publish(MODEL, "2", trained_on=[f"{DATA}@1"], license_receipts=[receipt])
+    lineage.ok("acme-pub", retrained, attach(f"{MODEL}@2", "acme/price"))
+    lineage.ok("acme-pub", publish("acme/tuned", "2", parents=[f"{MODEL}@2"]))
+    lineage.ok("acme-pub", attach("acme/tuned@2", "acme/price"))
+    control = lineage.run("acme-user", use("acme/tuned@2", purpose="inference"))
+    outcome(lineage, control, later, f"{DATA}@1")
 
 
 @BY_KIND
@@ -175,24 +183,24 @@ def test_an_input_published_without_a_license_is_never_asked(
     driver.close()
 
 
-def round_msgs(receipt: int) -> tuple[tx_pb2.Msg, tx_pb2.Msg, tx_pb2.Msg]:
-    """acme's round on uni/base@1 into acme/fed@1 (opened with ``receipt``), its update and
-    its finalization."""
+def round_msgs(receipt: int, n: int = 1) -> tuple[tx_pb2.Msg, tx_pb2.Msg, tx_pb2.Msg]:
+    """acme's ``n``-th round on uni/base@1 into acme/fed@``n`` (opened with ``receipt``), its
+    update and its finalization."""
     opened = tx_pb2.OpenRound(
         base_model="uni/base",
         base_version="1",
         target_model="acme/fed",
-        target_version="1",
+        target_version=str(n),
         invited_orgs=["acme"],
         min_participants=1,
         deadline_height=1000,
         license_receipts=[receipt],
     )
     update = tx_pb2.SubmitUpdate(
-        round_id=1, update_digest="sha256:" + "ab" * 32, size_bytes=64, sample_count=10
+        round_id=n, update_digest=digest(f"update {n}"), size_bytes=64, sample_count=10
     )
     final = tx_pb2.FinalizeRound(
-        round_id=1, aggregate_digest="sha256:" + "cd" * 32, size_bytes=64, included=["acme"]
+        round_id=n, aggregate_digest=digest(f"aggregate {n}"), size_bytes=64, included=["acme"]
     )
     return (
         tx_pb2.Msg(open_round=opened),
@@ -222,9 +230,15 @@ def test_a_round_s_versions_carry_the_base_terms_of_its_opening(
     driver.ok("uni-pub", attach("uni/base@1", "uni/later"))
     driver.ok("acme-pub", update)
     driver.ok("acme-pub", final, attach("acme/fed@1", "acme/price"))
-    assert pins(driver, "acme/fed@1")[0] == ("uni/base@1", True, 1, "uni/tenth")
+    for ref in ("acme/fed@1-update-acme", "acme/fed@1"):
+        assert pins(driver, ref)[0] == ("uni/base@1", True, 1, "uni/tenth"), ref
     result = driver.ok("acme-user", use("acme/fed@1", purpose="inference"))
-    assert ("uni", 100, "uni/base@1", 1000) in paid(driver, result)
+    assert paid(driver, result) == [("acme", 900, "", 0), ("uni", 100, "uni/base@1", 1000)]
+    for msg in round_msgs(receipt, 2):  # a round opened after the attachment carries it
+        driver.ok("acme-pub", msg)
+    driver.ok("acme-pub", attach("acme/fed@2", "acme/price"))
+    control = driver.run("acme-user", use("acme/fed@2", purpose="inference"))
+    outcome(driver, control, later, "uni/base@1")
     driver.close()
 
 
@@ -295,7 +309,6 @@ ONE_MODEL: list[tuple[str, list[Step]]] = [
         ("other", "1", ["r1", "r2"], "r2", {}),
         ("other", "2", ["r1", "r2"], "r2", {}),
     ]),
-    # a receipt named twice in one publication is refused before it runs (models/15 too_many)
     ("first-usable-of-two", [
         ("ft", "1", ["r1", "r2"], "r1", {}),
         ("other", "1", ["r2"], "r2", {}),
@@ -412,7 +425,7 @@ def test_a_derivative_cannot_shed_the_license_its_input_requires(
     driver.close()
 
 
-def test_attaching_to_a_version_without_inputs_asks_no_derive(tmp_path: Path) -> None:
+def test_attaching_to_a_version_whose_input_had_no_license_asks_no_derive(tmp_path: Path) -> None:
     """uni/m@2's input had no license when m@2 was published: attaching any license to m@2
     asks nothing of m@1, even after m@1 gets a license refusing every derivative."""
     driver = started(tmp_path)

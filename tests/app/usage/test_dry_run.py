@@ -18,6 +18,7 @@ import pytest
 from driver import BLOCK_SECONDS, Driver, publish, register, set_status, started
 
 from app.core.errors import ErrorCode, TxError
+from app.core.gas import LOAD_GAS_PER_BYTE
 from app.core.text import quote
 from app.core.valuemap import from_data
 from app.datasets import errors as dataset_errors
@@ -177,6 +178,19 @@ def test_the_dry_run_answers_what_a_fresh_block_decides(
     else:
         assert (result.codespace, result.code) == (refused.codespace, refused.code), result.log
     driver.close()
+
+
+def test_a_license_asked_four_times_in_one_lineage_is_loaded_once(tmp_path: Path) -> None:
+    """uni/m@0..3 all under uni/big: the dry run (and the block) pay its load once, so the
+    three more asks cost far less than three more loads of its source."""
+    gas = []
+    for count in (1, 4):
+        driver = started(tmp_path / str(count))
+        answer = dry_run(driver, chain_of(driver, [("big", BIG)] * count))
+        assert answer.code == 0, answer.log
+        gas.append(state_pb2.Decision.FromString(answer.value).tx_gas_used)
+        driver.close()
+    assert 0 < gas[1] - gas[0] < LOAD_GAS_PER_BYTE * len(BIG.encode())
 
 
 def test_the_dry_run_of_the_reviewed_lineage_refuses_as_the_block(tmp_path: Path) -> None:

@@ -174,7 +174,7 @@ def test_a_new_version_of_a_followed_model_wakes_the_follower(
     assert follower.wake.is_set() is wakes
 
 
-def test_a_node_that_sends_nonsense_leaves_the_follower_polling(tmp_path: Path) -> None:
+def test_a_node_that_sends_nonsense_ends_the_subscription_without_a_wake(tmp_path: Path) -> None:
     add_follow(tmp_path, Follow(MODEL, "k", "http://s:1", 0))
     url, _, thread = _event_node([b"not json"])
     follower = Follower(tmp_path, url, interval=60)
