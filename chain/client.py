@@ -25,7 +25,7 @@ from typing import Any, Generic, TypeVar
 
 from google.protobuf.message import Message
 
-from app.core.errors import NONCE_REPLAYED, NOT_FOUND
+from app.core.errors import NONCE_REPLAYED, NOT_FOUND, ErrorCode
 from app.core.query import MAX_LIMIT
 from app.core.tx import encode_tx
 from app.pb.modelgov.v1 import federated_pb2, market_pb2, state_pb2, tx_pb2
@@ -76,10 +76,14 @@ class ClientError(Exception):
             }
         }
 
+    def is_(self, error: ErrorCode) -> bool:
+        """Whether the node refused with the registered ``error``."""
+        return (self.codespace, self.code) == (error.codespace, error.code)
+
     @property
     def not_found(self) -> bool:
         """Whether the node answered that the record does not exist."""
-        return (self.codespace, self.code) == (NOT_FOUND.codespace, NOT_FOUND.code)
+        return self.is_(NOT_FOUND)
 
 
 @dataclass(frozen=True)
@@ -621,18 +625,14 @@ class Node:
         from its last committed block, and its mempool may already know a later one (a tx of
         the same key just committed through another node): a ``nonce_replayed`` refusal is
         signed again at the next nonce, a few times, a moment apart."""
-        for attempt in range(NONCE_RETRIES + 1):
+        for _ in range(NONCE_RETRIES):
             try:
                 return self.broadcast(self.sign(key, msgs, memo=memo))
             except ClientError as refused:
-                replayed = (refused.codespace, refused.code) == (
-                    NONCE_REPLAYED.codespace,
-                    NONCE_REPLAYED.code,
-                )
-                if not replayed or attempt == NONCE_RETRIES:
+                if not refused.is_(NONCE_REPLAYED):
                     raise
                 time.sleep(NONCE_RETRY_SECONDS)
-        raise AssertionError("unreachable")
+        return self.broadcast(self.sign(key, msgs, memo=memo))
 
     def wait_for_tx(self, tx_hash: str, timeout: float = 30.0) -> TxOutcome:
         """Poll until the transaction is in a block; raises ClientError after ``timeout``."""

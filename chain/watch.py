@@ -37,6 +37,9 @@ WATCHED: dict[str, str] = {
 MAX_SUBSCRIPTIONS = 5
 SEEN_TXS = 4096
 """How many (height, index) pairs are remembered to report a transaction once."""
+EARLY_TXS = 256
+"""Most transactions of the model a node may send before it has confirmed every
+subscription: they are held until then, and a message may be megabytes."""
 MIN_PAUSE, MAX_PAUSE = 0.25, 5.0
 """The first and the longest pause between two attempts to reach a node that went away
 (seconds)."""
@@ -216,10 +219,10 @@ def _subscribe(socket: WebSocket, queries: list[str], model: str) -> list[dict[s
                 waiting.discard(ident)
             if not waiting:
                 return early
-        elif len(early) < SEEN_TXS:
+        elif len(early) < EARLY_TXS:
             early.append(message)
         else:
-            raise WatchError(f"the node sent {SEEN_TXS} transactions before confirming")
+            raise WatchError(f"the node sent {EARLY_TXS} transactions before confirming")
     return early
 
 
