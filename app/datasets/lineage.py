@@ -64,13 +64,13 @@ from typing import Any
 from app.core.errors import TxError
 from app.core.gas import LOAD_GAS_PER_BYTE, GasMeter
 from app.core.text import quote
-from app.core.valuemap import to_data
 from app.datasets import errors
 from app.datasets.keeper import DatasetsKeeper, DatasetsReader
-from app.licenses.keeper import LicensesReader
+from app.licenses.keeper import LicensesReader, license_parameters
 from app.licenses.lang import (
     Limits,
     OutOfGas,
+    Prepared,
     Program,
     ScriptError,
     ScriptRuntimeError,
@@ -226,7 +226,7 @@ def script_context(
     target: tuple[str, str, str],
     purpose: str,
     quantity: int,
-    params: dict[str, Any],
+    params: Prepared,
     clock: tuple[int, int],
     period_seconds: int,
     derivative: dict[str, Any] | None = None,
@@ -270,10 +270,11 @@ def script_context(
     }
 
 
-def license_params(found: state_pb2.License) -> tuple[dict[str, Any], int]:
-    """A license's deploy-time parameters and the usage period they set (or the default)."""
-    params = to_data(found.params)
-    period = params.get("period_seconds")
+def license_params(found: state_pb2.License) -> tuple[Prepared, int]:
+    """A license's deploy-time parameters (as ``ctx.params`` takes them: decoded and converted
+    once, app.licenses.programs) and the usage period they set (or the default)."""
+    params = license_parameters(found)
+    period = params.data.get("period_seconds")
     return params, period if type(period) is int and period > 0 else DEFAULT_PERIOD_SECONDS
 
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 from app.core.errors import TxError
 from app.core.text import quote
 from app.licenses import errors, keys
-from app.licenses.lang import Limits, Program
-from app.licenses.programs import compiled
+from app.licenses.lang import Limits, Prepared, Program
+from app.licenses.programs import compiled, parameters
 from app.pb.modelgov.v1 import state_pb2
 from app.state import Overlay, Reader
 
@@ -30,6 +30,12 @@ def deployed_limits(limits: Limits, source: str) -> Limits:
     if size <= limits.max_source_bytes:
         return limits
     return replace(limits, max_source_bytes=size)
+
+
+def license_parameters(found: state_pb2.License) -> Prepared:
+    """A license's deploy-time parameters as ``ctx.params`` takes them, decoded and converted
+    once per distinct encoding (app.licenses.programs); never change the shared data."""
+    return parameters(found.params)
 
 
 class LicensesReader:

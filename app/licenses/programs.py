@@ -9,6 +9,9 @@ licenses paid for loading them, app.core.gas), released at Commit. A program is 
 function of (source, limits), so whether it came from the cache never changes a decision.
 Queries run on their own thread, so the cache takes a lock; a program itself is immutable once
 checked (its compiled code is made once and never changed).
+
+A license's deploy-time parameters are kept the same way (``parameters``): decoded and
+converted to script values once per distinct encoding, instead of for every use.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from app.licenses.lang import Limits, Program, check_script
+from app.core.valuemap import to_data
+from app.licenses.lang import Limits, Prepared, Program, check_script
+from app.pb.modelgov.v1 import tx_pb2
 
 SOURCE_BUDGET = 256 * 1024
 
@@ -70,3 +75,41 @@ CACHE = ProgramCache()
 def compiled(source: str, limits: Limits, pin: bool = False) -> Program:
     """A script's checked program, from the cache when it is there. Raises ScriptError."""
     return CACHE.get(source, limits, pin)
+
+
+PARAMS_KEPT = 1024
+"""Distinct parameter encodings kept (deployed parameters are bounded by
+``app.core.valuemap.validate_params``, so this is a few MB at most)."""
+
+
+class ParamsCache:
+    """Least-recently-used map from a ValueMap's encoding to its data, ready for a context."""
+
+    def __init__(self, capacity: int = PARAMS_KEPT) -> None:
+        self.capacity = capacity
+        self._params: OrderedDict[bytes, Prepared] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, params: tx_pb2.ValueMap) -> Prepared:
+        """The parameters as data (shared: callers never change it), converted to script values
+        once per place and limits they are read under (``app.licenses.lang.Prepared``)."""
+        key = params.SerializeToString()
+        with self._lock:
+            found = self._params.get(key)
+            if found is not None:
+                self._params.move_to_end(key)
+                return found
+        prepared = Prepared(to_data(params))
+        with self._lock:
+            self._params[key] = prepared
+            while len(self._params) > self.capacity:
+                self._params.popitem(last=False)
+        return prepared
+
+
+PARAMS = ParamsCache()
+
+
+def parameters(params: tx_pb2.ValueMap) -> Prepared:
+    """A license's parameters, from the cache when they are there."""
+    return PARAMS.get(params)

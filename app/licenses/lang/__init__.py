@@ -17,7 +17,7 @@ from app.licenses.lang.evaluator import (
     run_royalty,
 )
 from app.licenses.lang.limits import Limits
-from app.licenses.lang.values import to_value
+from app.licenses.lang.values import Prepared, to_value
 
 __all__ = [
     "MAX_BASIS_POINTS",
@@ -27,6 +27,7 @@ __all__ = [
     "MemoryExceeded",
     "OutOfGas",
     "Outcome",
+    "Prepared",
     "Program",
     "ScriptError",
     "ScriptRuntimeError",

@@ -287,18 +287,88 @@ class _Budget:
     def take(self, units: int) -> None:
         self.used += units
         if self.used > self.limit:
-            raise ValueError(
-                f"{self.path} has size over {self.used - units}, above max_context_size "
-                f"{self.limit}"
-            )
+            self.refuse(units)
+
+    def refuse(self, units: int) -> None:
+        """Raise for the ``units`` that took ``used`` past the limit."""
+        raise ValueError(
+            f"{self.path} has size over {self.used - units}, above max_context_size {self.limit}"
+        )
+
+
+class Prepared:
+    """Host data that ``to_value`` converts once and then reuses, as long as it meets it at the
+    same place (path, depth) under the same limits: a license's parameters are one record for
+    every use of the license, so they need not be converted again for each use.
+
+    Reusing gives exactly what converting gives (script values are immutable): the context's
+    budget takes the value's size, which is what converting it takes piece by piece; where that
+    would pass the budget, the data is converted again so that the refusal names the same spot.
+    """
+
+    __slots__ = ("_converted", "data")
+
+    MAX_KEPT = 8
+    """Conversions kept per datum (a license's parameters meet few limits and places)."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self._converted: dict[tuple[Limits, str, int], Value] = {}
+
+    def found(self, limits: Limits, path: str, depth: int) -> Value | None:
+        return self._converted.get((limits, path, depth))
+
+    def keep(self, limits: Limits, path: str, depth: int, value: Value) -> None:
+        if len(self._converted) < self.MAX_KEPT:
+            self._converted[(limits, path, depth)] = value
 
 
 def _convert(data: Any, limits: Limits, path: str, depth: int, budget: _Budget) -> Value:
     if depth > limits.max_value_depth:
         raise ValueError(f"{path} nests deeper than max_value_depth {limits.max_value_depth}")
-    if data is None or isinstance(data, bool):
+    kind = type(data)
+    if kind is Prepared:
+        return _convert_prepared(data, limits, path, depth, budget)
+    if data is None or kind is bool:
         budget.take(1)
-        return None if data is None else bool(data)
+        return data  # type: ignore[no-any-return]
+    if kind is dict:
+        budget.take(CONTAINER_SIZE)
+        return _convert_mapping(data, limits, path, depth, budget)
+    if kind is int:
+        if data.bit_length() > limits.max_int_bits:
+            raise ValueError(f"{path} is an int beyond {limits.max_int_bits} bits")
+        budget.take(1)
+        return data  # type: ignore[no-any-return]
+    if kind is str:
+        if len(data) > limits.max_str_len:
+            raise ValueError(f"{path} is a string longer than {limits.max_str_len}")
+        budget.take(len(data))
+        return data  # type: ignore[no-any-return]
+    return _convert_other(data, limits, path, depth, budget)
+
+
+def _convert_prepared(
+    data: Prepared, limits: Limits, path: str, depth: int, budget: _Budget
+) -> Value:
+    """A Prepared's value converted at this place before, or converted now (and kept)."""
+    value = data.found(limits, path, depth)
+    if value is not None:
+        units = size_of(value)
+        if budget.used + units <= budget.limit:
+            budget.used += units
+            return value
+    value = _convert(data.data, limits, path, depth, budget)
+    data.keep(limits, path, depth, value)
+    return value
+
+
+def _convert_other(data: Any, limits: Limits, path: str, depth: int, budget: _Budget) -> Value:
+    """Subclasses of the plain types (bool is an int, a Mapping need not be a dict), lists and
+    tuples, and the refusals."""
+    if isinstance(data, bool):
+        budget.take(1)
+        return bool(data)
     if isinstance(data, int):
         if data.bit_length() > limits.max_int_bits:
             raise ValueError(f"{path} is an int beyond {limits.max_int_bits} bits")
@@ -331,6 +401,9 @@ def _convert(data: Any, limits: Limits, path: str, depth: int, budget: _Budget) 
 def _convert_mapping(
     data: Mapping[Any, Any], limits: Limits, path: str, depth: int, budget: _Budget
 ) -> DictV:
+    """A record with sorted keys. Its plain scalar entries (the bulk of a context) are counted
+    inline, taking the budget unit by unit in the order the general path would, so that the
+    result and any refusal are the same as converting entry by entry."""
     text_keys = all(type(key) is str for key in data)  # a host record's keys: the usual case
     if not text_keys:
         for key in data:
@@ -341,16 +414,36 @@ def _convert_mapping(
     budget.used -= len(data)
     keys = sorted(data) if text_keys else sorted(data, key=lambda k: (isinstance(k, str), k))
     items: dict[Key, Value] = {}
+    first = budget.used - CONTAINER_SIZE  # the container's own units are taken already
+    limit, inner = budget.limit, 0
+    scalars = depth + 1 <= limits.max_value_depth
+    max_len, max_bits = limits.max_str_len, limits.max_int_bits
     for key in keys:
-        budget.take(len(key) if type(key) is str else 1)
+        units = len(key) if type(key) is str else 1
+        budget.used += units
+        if budget.used > limit:
+            budget.refuse(units)
         value = data[key]
-        scalar = _plain_scalar(value, limits, depth + 1)
-        if scalar is not None:
-            budget.take(scalar)
-            items[key] = value
+        of = type(value)
+        if scalars and of is str and len(value) <= max_len:
+            units = len(value)
+        elif scalars and (
+            (of is int and value.bit_length() <= max_bits) or value is None or of is bool
+        ):
+            units = 1
         else:
-            items[key] = _convert(value, limits, _inner_path(path, key), depth + 1, budget)
-    return new_dict(items, limits, path)
+            converted = _convert(value, limits, _inner_path(path, key), depth + 1, budget)
+            items[key] = converted
+            if type(converted) is ListV or type(converted) is DictV:
+                inner = max(inner, converted.depth)
+            continue
+        budget.used += units
+        if budget.used > limit:
+            budget.refuse(units)
+        items[key] = value
+    if inner >= limits.max_value_depth:
+        raise Fault(f"values nest deeper than max_value_depth {limits.max_value_depth}")
+    return DictV(items, budget.used - first, inner + 1, path)
 
 
 def _inner_path(path: str, key: Key) -> str:

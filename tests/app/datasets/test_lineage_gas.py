@@ -5,10 +5,11 @@ A use of a derivative pays the first load of each license in the block (20 gas a
 the lineage check's shared budget, app/core/gas.py). ``finalize_block`` starts every block
 with nothing loaded and every validator executes the block's transactions in the same order, so
 the charge is a function of the block: a validator restarted from its store (cold program
-cache, nothing compiled) and one whose cache is warm from dry runs, or whose cache evicts every
-program at once, compute the same gas, the same refusals and the same app hash. The block's
-earlier transactions do count, by design: a use after another that loaded the same license in
-the block pays less, and may pass where it alone would run out of the lineage budget.
+and parameter caches, nothing compiled) and one whose caches are warm from dry runs, or whose
+caches evict everything at once, compute the same gas, the same refusals and the same app
+hash. The block's earlier transactions do count, by design: a use after another that loaded the
+same license in the block pays less, and may pass where it alone would run out of the lineage
+budget.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from test_lineage import attach
 from app.abci.modelgov_app import ModelgovApp
 from app.datasets import errors
 from app.licenses import programs
-from app.licenses.programs import ProgramCache
+from app.licenses.programs import ParamsCache, ProgramCache
 from app.store import MerkleStore
 
 BIG = "def authorize(ctx):\n    return allow()\n" + "#" * 16_000 + "\n"
@@ -64,10 +65,11 @@ def warm_with_dry_runs(driver: Driver) -> None:
         driver.query("/licenses/evaluate", {**ask, "purpose": "inference", "quantity": 1})
 
 
-NODES: list[tuple[str, Callable[[Driver], None], Callable[[], ProgramCache]]] = [
-    ("restarted-cold", restarted, ProgramCache),
-    ("warm-from-dry-runs", warm_with_dry_runs, lambda: programs.CACHE),
-    ("cache-evicting-everything", restarted, lambda: ProgramCache(budget=1)),
+Caches = tuple[ProgramCache, ParamsCache]
+NODES: list[tuple[str, Callable[[Driver], None], Callable[[], Caches]]] = [
+    ("restarted-cold", restarted, lambda: (ProgramCache(), ParamsCache())),
+    ("warm-from-dry-runs", warm_with_dry_runs, lambda: (programs.CACHE, programs.PARAMS)),
+    ("cache-evicting-everything", restarted, lambda: (ProgramCache(budget=1), ParamsCache(0))),
 ]
 
 
@@ -78,14 +80,16 @@ def test_a_block_of_derivative_uses_computes_the_same_on_any_node(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     prepare: Callable[[Driver], None],
-    cache: Callable[[], ProgramCache],
+    cache: Callable[[], Caches],
 ) -> None:
     reference, other = started(tmp_path / "a"), started(tmp_path / "b")
     for driver in (reference, other):
         lineage_of_big_licenses(driver)
     txs = measured_block(reference)
     expected = reference.block(txs)
-    monkeypatch.setattr(programs, "CACHE", cache())
+    compiled, params = cache()
+    monkeypatch.setattr(programs, "CACHE", compiled)
+    monkeypatch.setattr(programs, "PARAMS", params)
     prepare(other)
     got = other.block(txs)
     fields = [(r.code, r.codespace, r.log, r.gas_wanted, r.gas_used) for r in got.tx_results]
