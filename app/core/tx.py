@@ -47,7 +47,8 @@ class DecodedTx:
 
 
 class SignatureCache:
-    """Hashes of transactions whose signature verified, bounded, oldest forgotten first.
+    """Hashes of transactions whose encoding and signature verified, bounded, oldest forgotten
+    first.
 
     Only transactions the mempool admitted (an authenticated sender, right nonce, valid
     messages) are added: anyone can make valid signatures with fresh keys, so remembering every
@@ -71,12 +72,16 @@ class SignatureCache:
             self._seen.popitem(last=False)
 
 
-def decode_envelope(raw: bytes, max_tx_bytes: int) -> tuple[tx_pb2.Tx, tx_pb2.TxBody]:
+def decode_envelope(
+    raw: bytes, max_tx_bytes: int, canonical: bool = False
+) -> tuple[tx_pb2.Tx, tx_pb2.TxBody]:
     """Parse the envelope and body; raises TxError(oversize | undecodable).
 
     Only the canonical encoding is accepted and the envelope may carry no unknown field, so one
     signed body has one transaction encoding and one hash. (Unknown fields inside the body are
     covered by the signature; an unknown message kind is refused later as unknown_message.)
+    ``canonical``: these exact bytes passed that check before (it depends on nothing else), so
+    it is not made again.
     """
     if len(raw) > max_tx_bytes:
         raise TxError(OVERSIZE, f"{len(raw)} bytes, the limit is {max_tx_bytes}")
@@ -85,6 +90,8 @@ def decode_envelope(raw: bytes, max_tx_bytes: int) -> tuple[tx_pb2.Tx, tx_pb2.Tx
         body = tx_pb2.TxBody.FromString(envelope.body)
     except DecodeError as exc:
         raise TxError(UNDECODABLE, f"not a protobuf modelgov.v1.Tx ({exc})") from None
+    if canonical:
+        return envelope, body
     if _known_fields_only(envelope) != raw or body.SerializeToString() != envelope.body:
         raise TxError(UNDECODABLE, "not the canonical protobuf encoding of a modelgov.v1.Tx")
     return envelope, body
@@ -101,12 +108,15 @@ def _known_fields_only(msg: Message) -> bytes:
 def decode_tx(
     raw: bytes, params: state_pb2.Params, routes: Routes, cache: SignatureCache | None = None
 ) -> DecodedTx:
-    """The cheap stateless checks of a transaction, its signature last (skipped for the bytes
-    ``cache`` holds); raises TxError with the first failure. Nothing is remembered here."""
-    envelope, body = decode_envelope(raw, params.max_tx_bytes)
+    """The cheap stateless checks of a transaction, its signature last (the encoding's and the
+    signature's checks are skipped for the bytes ``cache`` holds: both passed for them when the
+    mempool admitted them); raises TxError with the first failure. Nothing is remembered
+    here."""
     tx_hash = hashlib.sha256(raw).digest()
+    admitted = cache is not None and tx_hash in cache
+    envelope, body = decode_envelope(raw, params.max_tx_bytes, canonical=admitted)
     msgs = _check_body(body, params, routes)
-    if cache is None or tx_hash not in cache:
+    if not admitted:
         _check_signature(envelope, body)
     return DecodedTx(tx_hash, body, crypto.address_of(body.sender), msgs)
 

@@ -32,6 +32,11 @@ CHUNK = 512
 """Keys per chunk of a ``SortedKeys`` after a split; a chunk splits when it reaches twice that."""
 
 
+HEAD = 2
+"""Bytes of a key that name its domain and kind of record (``app/*/keys.py``: a domain's prefix
+byte, then the record's): what an overlay remembers of every key it holds."""
+
+
 class SortedKeys:
     """A growing set of distinct keys kept in order, in chunks: adding a key costs a seek and a
     copy of one chunk and of the chunk list (a few hundred pointers), scanning from a key costs
@@ -106,6 +111,7 @@ class Overlay:
         self.writes: dict[bytes, bytes | None] = {}
         self._keys = SortedKeys()
         self._unordered: list[bytes] = []  # written keys not yet in _keys (no scan since)
+        self._heads: set[bytes] = set()  # the first HEAD bytes of every written key
 
     def get(self, key: bytes) -> bytes | None:
         """The value under ``key`` as this overlay sees it."""
@@ -126,7 +132,12 @@ class Overlay:
     def iterate(
         self, prefix: bytes, start_after: bytes | None = None
     ) -> Iterator[tuple[bytes, bytes]]:
-        """Keys under ``prefix`` in ascending order, merging buffered writes into the base."""
+        """Keys under ``prefix`` in ascending order, merging buffered writes into the base.
+        Where no buffered key can be under ``prefix`` (none shares its first HEAD bytes: its
+        domain and kind of record), the base's scan is the answer and nothing is ordered."""
+        if len(prefix) >= HEAD and prefix[:HEAD] not in self._heads:
+            yield from self.base.iterate(prefix, start_after)
+            return
         self._order()
         if start_after is None or start_after < prefix:
             mine = self._keys.scan(prefix, inclusive=True)
@@ -147,6 +158,7 @@ class Overlay:
     def _record(self, key: bytes, value: bytes | None) -> None:
         if key not in self.writes:
             self._unordered.append(key)
+            self._heads.add(key[:HEAD])
         self.writes[key] = value
 
     def _order(self) -> None:

@@ -265,6 +265,20 @@ def test_a_scan_costs_what_it_yields_not_the_blocks_writes() -> None:
     assert large < 4 * small + 0.05, (small, large)
 
 
+def test_a_scan_no_write_can_match_reads_the_base_and_orders_nothing() -> None:
+    """A block of uses writes thousands of usage keys and then scans the member list: the scan
+    shares no written key's first bytes, so it is the base's scan, and the writes stay
+    unordered; a later write under that prefix is seen by the next scan."""
+    block = Overlay(DictReader({b"\x01o/a": b"1", b"\x01o/b": b"2"}))
+    for i in range(1_000):
+        block.set(b"\x04u" + i.to_bytes(4, "big"), b"v")
+    assert list(block.iterate(b"\x01o/")) == [(b"\x01o/a", b"1"), (b"\x01o/b", b"2")]
+    assert len(block._unordered) == 1_000
+    block.set(b"\x01o/c", b"3")
+    assert [k for k, _ in block.iterate(b"\x01o/")] == [b"\x01o/a", b"\x01o/b", b"\x01o/c"]
+    assert block._unordered == []
+
+
 def test_sorted_keys_split_and_scan(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(overlay_module, "CHUNK", 3)
     keys = overlay_module.SortedKeys()
