@@ -315,7 +315,9 @@ def use_model(rng: random.Random) -> tx_pb2.Msg:
 
 
 def set_up_model(testnet: net.Testnet) -> None:
-    """Register and publish the chaos model and attach a license that charges PRICE a unit."""
+    """Register and publish the chaos model and attach a license that charges PRICE a unit,
+    on every node before the load starts (a client whose first node had not committed the
+    attachment yet would see its first use refused as no_license)."""
     node = Node(testnet.nodes[0].rpc_url)
     publisher = testnet.keyring.get("northwind-researcher")
     owner, name = MODEL.split("/")
@@ -335,7 +337,9 @@ def set_up_model(testnet: net.Testnet) -> None:
         tx_pb2.Msg(deploy_license=deploy),
         tx_pb2.Msg(attach_license=attach),
     ):
-        node.send(publisher, [msg])
+        height = node.send(publisher, [msg]).height
+    for spec in testnet.nodes:
+        Node(spec.rpc_url).wait_for_height(height, timeout=60)
 
 
 def clients_for(testnet: net.Testnet, window: int, stopping: threading.Event) -> list[Client]:

@@ -41,6 +41,8 @@ MAX_U64 = 2**64 - 1
 
 NONCE_RETRIES = 5
 NONCE_RETRY_SECONDS = 0.5
+SEEN_ALREADY = "tx already exists in cache"
+"""CometBFT's answer to a broadcast of bytes its mempool has seen (ErrTxInCache)."""
 """How often, and how far apart, ``Node.send`` signs again after a ``nonce_replayed``."""
 
 
@@ -624,15 +626,28 @@ class Node:
         """Sign at the account's next nonce and broadcast; its hash. A node answers the account
         from its last committed block, and its mempool may already know a later one (a tx of
         the same key just committed through another node): a ``nonce_replayed`` refusal is
-        signed again at the next nonce, a few times, a moment apart."""
+        signed again at the next nonce, a few times, a moment apart. So is the engine's "tx
+        already exists in cache": signatures are deterministic, so the same messages signed
+        at a nonce the node shows stale are the very bytes it has seen already."""
         for _ in range(NONCE_RETRIES):
             try:
                 return self.broadcast(self.sign(key, msgs, memo=memo))
             except ClientError as refused:
                 if not refused.is_(NONCE_REPLAYED):
                     raise
-                time.sleep(NONCE_RETRY_SECONDS)
-        return self.broadcast(self.sign(key, msgs, memo=memo))
+            except RpcError as failed:
+                if SEEN_ALREADY not in str(failed):
+                    raise
+            time.sleep(NONCE_RETRY_SECONDS)
+        try:
+            return self.broadcast(self.sign(key, msgs, memo=memo))
+        except RpcError as failed:
+            if SEEN_ALREADY not in str(failed):
+                raise
+            raise ClientError(
+                f"{self.rpc.url} still shows a nonce whose transaction it has seen: the node "
+                "is behind; try again in a moment, or send through another node"
+            ) from None
 
     def wait_for_tx(self, tx_hash: str, timeout: float = 30.0) -> TxOutcome:
         """Poll until the transaction is in a block; raises ClientError after ``timeout``."""
