@@ -140,8 +140,14 @@ def render(value: Value, limit: int) -> str:
     Rendering stops as soon as the text passes ``limit`` characters and raises MemoryFault
     saying how far it got: a huge value is never rendered whole.
     """
-    if type(value) is str:
-        return value
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is int or kind is bool or value is None:  # one piece: what _Rendering would add
+        text = str(value)
+        if len(text) > limit:
+            raise MemoryFault(f"str() of a value longer than max_str_len {limit}")
+        return text
     out = _Rendering(limit)
     out.value(value)
     return "".join(out.parts)

@@ -20,6 +20,8 @@ import pytest
 from app.core.text import quote
 from app.licenses.lang import ScriptError, check_script, run_authorize
 from app.licenses.lang.context import example_context
+from app.licenses.lang.errors import MemoryFault
+from app.licenses.lang.values import render
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -179,3 +181,30 @@ def test_text_handling_agrees_across_pythons_and_hash_seeds() -> None:
     for python in _pythons():
         for seed in ("0", "7", "31337"):
             assert _run(python, seed) == expected, python
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "text"),
+    [
+        (12345, 5, "12345"),
+        (-12345, 6, "-12345"),
+        (2**256, 78, str(2**256)),
+        (True, 4, "True"),
+        (False, 5, "False"),
+        (None, 4, "None"),
+        (12345, 4, None),
+        (-1, 1, None),
+        (False, 4, None),
+        (None, 0, None),
+    ],
+)
+def test_str_of_a_scalar_is_pythons_text_within_the_limit(
+    value: int | bool | None, limit: int, text: str | None
+) -> None:
+    """``str()`` of an int, a bool or None: Python's text, refused past max_str_len like any
+    other rendering (the same message a container's rendering gives)."""
+    if text is not None:
+        assert render(value, limit) == text
+        return
+    with pytest.raises(MemoryFault, match=f"str\\(\\) of a value longer than max_str_len {limit}"):
+        render(value, limit)
