@@ -6,10 +6,15 @@ in the mempool out of order (they fail the re-check and the sender must send the
 proposer therefore stops its block where the gas it expects would pass the budget. A use's gas
 is mostly its license's evaluation, known only by running it, but transactions of one shape
 (the same message kinds on the same models) cost about the same: the last gas a shape used,
-plus a margin, is the estimate; a shape on models not seen yet, the last of its kinds; a kind
-not seen yet counts TX_GAS, the least any transaction counts. This is the proposer's own
-choice (PrepareProposal need not be deterministic): no validator's state or answer depends on
-it, and a wrong estimate costs a smaller block, or a refusal as before.
+plus a margin, is the estimate. A shape not seen yet (after a start, a new model, a new kind
+of message) counts UNSEEN_SHARE of the budget: the first block of a burst holds a few dozen of
+them and learns their cost for the next, instead of thousands counted at TX_GAS of which the
+block then refuses most (each uses about 7,500 gas under pay-per-use, so a block of 2,000 ran
+1,330, and the other 670 senders' later transactions all left the mempool). Another model's
+cost says little (its license may spin), so an unseen model is not estimated from another's.
+This is the proposer's own choice (PrepareProposal need not be deterministic): no validator's
+state or answer depends on it, and a wrong estimate costs a smaller block, or a refusal as
+before.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ SHAPES = 4096
 """Shapes remembered, the most recently seen."""
 MARGIN_PERCENT = 10
 """Added to a shape's last gas: uses of one license differ a little (tiers, notes)."""
+UNSEEN_SHARE = 32
+"""A transaction of a shape not seen yet counts the block's budget divided by this."""
 
 Shape = tuple[tuple[str, str], ...]
 exhausted = (BLOCK_GAS_EXHAUSTED.codespace, BLOCK_GAS_EXHAUSTED.code)
@@ -43,11 +50,6 @@ def shape_of(body: tx_pb2.TxBody) -> Shape:
     return tuple(parts)
 
 
-def kinds_of(shape: Shape) -> Shape:
-    """The shape without its models: what an unseen model's transaction is compared with."""
-    return tuple((kind, "") for kind, _ in shape)
-
-
 class GasEstimates:
     """The last block gas each transaction shape used, bounded."""
 
@@ -55,14 +57,11 @@ class GasEstimates:
         self.capacity = capacity
         self._gas: OrderedDict[Shape, int] = OrderedDict()
 
-    def expected(self, body: tx_pb2.TxBody) -> int:
-        """The gas the block budget will count for a transaction of this body."""
-        shape = shape_of(body)
-        last = self._gas.get(shape)
+    def expected(self, body: tx_pb2.TxBody, budget: int) -> int:
+        """The gas a block of ``budget`` will count for a transaction of this body."""
+        last = self._gas.get(shape_of(body))
         if last is None:
-            last = self._gas.get(kinds_of(shape))
-        if last is None:
-            return TX_GAS
+            return max(TX_GAS, budget // UNSEEN_SHARE)
         return max(TX_GAS, last + last * MARGIN_PERCENT // 100)
 
     def learn(
@@ -78,8 +77,7 @@ class GasEstimates:
             except TxError:
                 continue
             shape = shape_of(body)
-            for known in (shape, kinds_of(shape)):
-                self._gas[known] = max(result.gas_used, TX_GAS)
-                self._gas.move_to_end(known)
+            self._gas[shape] = max(result.gas_used, TX_GAS)
+            self._gas.move_to_end(shape)
             while len(self._gas) > self.capacity:
                 self._gas.popitem(last=False)

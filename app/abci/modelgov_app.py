@@ -128,7 +128,7 @@ class ModelgovApp(BaseApplication):
             if body is None:
                 continue
             size = convert.proto_size_in_block(raw)
-            gas = self.gas_estimates.expected(body)
+            gas = self.gas_estimates.expected(body, budget)
             if total + size > req.max_tx_bytes or (chosen and expected + gas > budget):
                 break
             chosen.append(raw)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from driver import Driver, digest, publish, register, started, timestamp
 
-from app.abci.gas_estimates import GasEstimates
+from app.abci.gas_estimates import UNSEEN_SHARE, GasEstimates
 from app.core import crypto, errors
 from app.core.env import TxResult
 from app.core.gas import (
@@ -191,9 +191,13 @@ def test_transactions_refused_before_they_run_still_count_against_the_block(
     assert results[-1].code == errors.BLOCK_GAS_EXHAUSTED.code, results[-1].log
 
 
-def test_a_proposer_offers_no_more_transactions_than_the_budget_runs(chain: Driver) -> None:
+def test_a_proposer_offers_no_more_transactions_than_the_budget_runs(
+    chain: Driver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An honest proposal stops at max_block_gas // TX_GAS transactions, so none of its own
-    transactions is refused unrun for the count alone; the rest stay in the mempool."""
+    transactions is refused unrun for the count alone, even where it expects each to cost the
+    least there is (TX_GAS); the rest stay in the mempool."""
+    monkeypatch.setattr(chain.app.gas_estimates, "expected", lambda body, budget: TX_GAS)
     txs = _refused_at_the_door(chain, BUDGET // TX_GAS + 5)
     assert chain.prepare(txs) == txs[: BUDGET // TX_GAS]
 
@@ -248,12 +252,32 @@ def test_attestations_pay_for_their_metrics(chain: Driver) -> None:
 # A transaction refused for block gas keeps its nonce unused, so every later transaction of its
 # sender waiting in the mempool fails the re-check: under load, whole runs of a client's
 # transactions failed because a block was full. A proposer that has seen a shape of transaction
-# (kinds, model, version) expects it to cost what it cost then.
+# (kinds and models) expects it to cost what it cost then; one it has not seen counts
+# UNSEEN_SHARE of the budget.
+
+
+def test_a_burst_after_a_start_is_learned_in_one_small_block_and_none_is_refused(
+    chain: Driver,
+) -> None:
+    """420 uses at once on a fresh process: counted at TX_GAS each, 400 were proposed and the
+    block refused about 70 (and with them every later transaction of their senders waiting in
+    the mempool). Now the first block holds what a 32nd of the budget each allows, and the next
+    what their measured cost allows: no refusal."""
+    burst = [chain.sign("acme-user", [use("uni/cheap")]) for _ in range(420)]
+    first = chain.prepare(burst)
+    assert first == burst[:UNSEEN_SHARE]
+    assert all(r.code == 0 for r in chain.block(first).tx_results)
+    rest = burst[len(first) :]
+    second = chain.prepare(rest)
+    assert UNSEEN_SHARE < len(second) < len(rest) and second == rest[: len(second)]
+    results = chain.block(second).tx_results
+    assert all(r.code == 0 for r in results), {r.log for r in results if r.code}
+    assert len(second) * results[0].gas_used > BUDGET * 8 // 10  # the margin costs about a tenth
 
 
 def test_a_proposer_leaves_out_what_the_budget_would_refuse(chain: Driver) -> None:
     first = [chain.sign("acme-user", [use("uni/spin")]) for _ in range(15)]
-    assert chain.prepare(first) == first  # nothing seen yet: each counts TX_GAS
+    assert chain.prepare(first) == first  # nothing seen yet: each counts BUDGET // 32
     results = chain.block(first).tx_results
     ran = sum(r.code != errors.BLOCK_GAS_EXHAUSTED.code for r in results)
     assert ran < 15
@@ -265,20 +289,26 @@ def test_a_proposer_leaves_out_what_the_budget_would_refuse(chain: Driver) -> No
     assert len(proposal) >= ran - ran // 10 - 1  # the margin costs about a tenth of the block
 
 
-def test_shapes_unseen_count_tx_gas_and_seen_ones_their_last_plus_a_margin() -> None:
+def test_shapes_unseen_count_a_share_of_the_budget_and_seen_ones_their_last_plus_a_margin() -> None:
     estimates = GasEstimates(capacity=3)
     bodies = [tx_pb2.TxBody(messages=[use(model)]) for model in ("uni/a", "uni/b", "uni/c")]
     raw = [tx_pb2.Tx(body=b.SerializeToString()).SerializeToString() for b in bodies]
-    assert [estimates.expected(b) for b in bodies] == [TX_GAS] * 3
+    unseen = BUDGET // UNSEEN_SHARE
+    assert [estimates.expected(b, BUDGET) for b in bodies] == [unseen] * 3
+    assert estimates.expected(bodies[0], 10 * TX_GAS) == TX_GAS  # never below the least
     results = [TxResult(gas_used=100_000), TxResult(gas_used=0), TxResult(gas_used=50_000)]
     estimates.learn(raw, results, DEFAULT_PARAMS)
-    assert estimates.expected(bodies[1]) == TX_GAS + TX_GAS // 10  # refused at the door
-    assert estimates.expected(bodies[2]) == 55_000
-    assert estimates.expected(bodies[0]) == 55_000  # forgotten: the last use of any model
+    assert estimates.expected(bodies[1], BUDGET) == TX_GAS + TX_GAS // 10  # refused at the door
+    assert estimates.expected(bodies[2], BUDGET) == 55_000
+    assert estimates.expected(bodies[0], BUDGET) == 110_000
     other = tx_pb2.TxBody(messages=[use("uni/new")])
-    assert estimates.expected(other) == 55_000
+    assert estimates.expected(other, BUDGET) == unseen  # another model's license may spin
+    estimates.learn(raw[:1], results[:1], DEFAULT_PARAMS)
+    wrapped = tx_pb2.Tx(body=other.SerializeToString()).SerializeToString()
+    estimates.learn([wrapped], [TxResult(gas_used=1)], DEFAULT_PARAMS)
+    assert estimates.expected(bodies[1], BUDGET) == unseen  # forgotten: the least recent
     two = tx_pb2.TxBody(messages=[use("uni/c"), use("uni/c")])
-    assert estimates.expected(two) == TX_GAS  # kinds never seen together
+    assert estimates.expected(two, BUDGET) == unseen  # kinds never seen together
     unrun = TxResult(code=errors.BLOCK_GAS_EXHAUSTED.code, codespace="tx")
     estimates.learn([raw[2], b"\xff not a tx"], [unrun, TxResult(gas_used=9)], DEFAULT_PARAMS)
-    assert estimates.expected(bodies[2]) == 55_000  # an unrun tx says nothing of its cost
+    assert estimates.expected(bodies[2], BUDGET) == 55_000  # an unrun tx says nothing of its cost
