@@ -72,6 +72,9 @@ from chain.engine.install import find_cometbft, install_abci_cli
 from chain.keys import Key
 from chain.rpc import RpcClient, RpcError
 
+AHEAD = re.compile(r"nonce \d+ is ahead; the next is (\d+)")
+"""The refusal (nonce_out_of_order) naming the node's next nonce for the sender."""
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "genesis" / "licenses" / "pay-per-use.lic"
@@ -210,10 +213,28 @@ class Sender:
     sent_at: dict[str, float] = field(default_factory=dict)
     refusals: list[str] = field(default_factory=list)
     retries: int = 0
+    resyncs: int = 0
+    first_nonce: int | None = None  # of txs[0], for a modelgov sender
 
     def __post_init__(self) -> None:
         self.requests = [http_request(self.port, tx) for tx in self.txs]
         self.hashes = [hashlib.sha256(tx).hexdigest().upper() for tx in self.txs]
+
+    def resync(self, problem: str) -> bool:
+        """Go back to the node's next nonce after a ``nonce_out_of_order`` refusal, as a real
+        client does: an earlier tx the app admitted left the mempool uncommitted (CometBFT
+        v0.38 drops a tx the app admitted when its mempool is full by the time the answer
+        arrives, and the re-check after the next block then drops the sender's later ones).
+        False when the refusal is another one."""
+        found = AHEAD.search(problem)
+        if found is None or self.first_nonce is None:
+            return False
+        index = int(found.group(1)) - self.first_nonce
+        if not 0 <= index < self.next:
+            return False
+        self.next = index
+        self.resyncs += 1
+        return True
 
     @property
     def exhausted(self) -> bool:
@@ -257,6 +278,8 @@ async def _drive(sender: Sender, until: float, interval: float) -> None:
                 continue
             sender.next += 1
             if problem and "already exists in cache" not in problem:
+                if sender.resync(problem):
+                    continue
                 sender.refusals.append(problem[:200])
                 return
     finally:
@@ -444,6 +467,7 @@ class Outcome:
     load: float = 0.0  # 1-minute load average when the saturation window closed
     errors: list[str] = field(default_factory=list)
     refused_in_blocks: dict[str, int] = field(default_factory=dict)  # codespace/code -> txs
+    resyncs: int = 0  # senders sent back to the node's next nonce
 
 
 @dataclass
@@ -485,6 +509,7 @@ def measure(setup: Setup, senders: list[Sender], args: argparse.Namespace, size:
         found = latencies(chain, start, senders)
         out.latency_txs, out.p50, out.p99 = len(found), percentile(found, 50), percentile(found, 99)
     out.errors = sorted({e for s in senders for e in s.refusals})[:5]
+    out.resyncs = sum(s.resyncs for s in senders)
     return out
 
 
@@ -516,8 +541,15 @@ def app_split(
 # --- the two kinds of testnet ---------------------------------------------------------------
 
 
-def make_senders(urls: list[str], txs: list[list[bytes]]) -> list[Sender]:
-    return [Sender(int(urls[i % len(urls)].rsplit(":", 1)[1]), t) for i, t in enumerate(txs)]
+def make_senders(
+    urls: list[str], txs: list[list[bytes]], nonces: list[int] | None = None
+) -> list[Sender]:
+    """Sender i sends ``txs[i]`` (signed from ``nonces[i]`` on, for modelgov) to node i mod N."""
+    firsts: list[int | None] = list(nonces) if nonces is not None else [None] * len(txs)
+    return [
+        Sender(int(urls[i % len(urls)].rsplit(":", 1)[1]), t, first_nonce=firsts[i])
+        for i, t in enumerate(txs)
+    ]
 
 
 def per_sender(args: argparse.Namespace, rate: float) -> int:
@@ -557,7 +589,7 @@ def run_modelgov(directory: Path, validators: int, args: argparse.Namespace) -> 
             ]
             size = round(sum(len(t[0]) for t in txs) / len(txs))
             print(f"  {workload}: {count * len(keys)} txs of {size} bytes signed", file=sys.stderr)
-            outcome = measure(setup, make_senders(urls, txs), args, size)
+            outcome = measure(setup, make_senders(urls, txs, nonces), args, size)
             outcome.setup = f"modelgov {workload}"
             outcomes.append(outcome)
             print(table([outcome]), file=sys.stderr, flush=True)
@@ -725,6 +757,11 @@ def main() -> None:
     for o in outcomes:
         if o.retries:
             print(f"- {o.setup} x{o.validators}: {o.retries} broadcasts met a full mempool")
+        if o.resyncs:
+            print(
+                f"- {o.setup} x{o.validators}: {o.resyncs} times a sender went back to the "
+                "node's next nonce (an admitted tx had left the mempool uncommitted)"
+            )
         for error in o.errors:
             print(f"- {o.setup} x{o.validators} refusal: {error}")
         for code, count in sorted(o.refused_in_blocks.items()):
