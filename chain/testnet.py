@@ -481,8 +481,9 @@ def _processes_of(directory: Path, nodes: list[NodeSpec]) -> dict[int, tuple[Nod
 
 
 def _check_alive(watch: dict[int, tuple[NodeSpec, str]], height: int) -> None:
-    """Raise TestnetError naming the first watched process that has exited: the chain waited
-    for cannot come (three validators need all three for a block) and its log says why."""
+    """Raise TestnetError naming the first watched process that has exited: its node cannot
+    commit (nor, where it held more than a third of the power, can the chain) and its log says
+    why."""
     for pid, (node, role) in watch.items():
         if not _alive(pid):
             _reap(pid, 0.1)
@@ -494,17 +495,21 @@ def _check_alive(watch: dict[int, tuple[NodeSpec, str]], height: int) -> None:
 
 
 def _last_line(log: Path, wait: float = 2.0) -> str:
-    """The last non-empty line of a log (its writer, a process of its own, may take a moment
-    after the process it logs has exited), at most 300 characters."""
+    """The last non-empty line of a log, at most 300 characters, once the log has stopped
+    growing (its writer, a process of its own, may still be copying what the process wrote
+    before it exited), waiting at most ``wait`` seconds for that."""
     deadline = time.monotonic() + wait
+    before = None
     while True:
         try:
-            lines = [x for x in log.read_text(errors="replace").splitlines() if x.strip()]
+            text = log.read_text(errors="replace")
         except OSError:
-            lines = []
-        if lines or time.monotonic() > deadline:
+            text = ""
+        if (text and text == before) or time.monotonic() > deadline:
+            lines = [x for x in text.splitlines() if x.strip()]
             return lines[-1].strip()[:300] if lines else ""
-        time.sleep(0.1)
+        before = text
+        time.sleep(0.2)
 
 
 def _height(node: NodeSpec) -> int:
