@@ -725,12 +725,20 @@ class Node:
         header = self.rpc.commit(height + 1)["signed_header"]["header"]
         return bytes.fromhex(header["app_hash"])
 
+    def applied_height(self) -> int:
+        """The height of the state this node's queries answer from: the last block its app
+        committed (``/abci_info``). ``height()`` (``/status``) counts a block once the engine
+        has stored it, before its app has executed and committed it, so for a moment it can be
+        one ahead of what a query sees."""
+        return int(self.rpc.call("abci_info")["response"].get("last_block_height") or 0)
+
     def wait_for_height(self, height: int, timeout: float = 30.0) -> None:
-        """Block until the node has committed ``height``, riding out a node still starting."""
+        """Block until the node has committed ``height`` and its app has applied it (so a query
+        that follows sees that block's state), riding out a node still starting."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if self.height() >= height:
+                if self.height() >= height and self.applied_height() >= height:
                     return
             except RpcError:
                 if time.monotonic() > deadline:

@@ -282,7 +282,8 @@ def start(directory: Path, timeout: float = 60.0) -> StartReport:
     replay of the blocks the app lacks) brings it up to date. When anything started, waits
     until every node has committed a block past the highest one any node had once all answer,
     so the chain is moving and restarted nodes have caught up when this returns; raises
-    TestnetError naming the laggards.
+    TestnetError naming the laggards, or at once the node whose process exited meanwhile (and
+    the last line of its log: an engine that cannot open its data says so there).
     """
     testnet = Testnet.load(directory)
     binary = find_cometbft()
@@ -290,16 +291,41 @@ def start(directory: Path, timeout: float = 60.0) -> StartReport:
     actions: list[Action] = []
     try:
         _start_missing(directory, list(testnet.nodes), binary, actions)
-        wait_until_producing(testnet, timeout)
+        watch = _processes_of(directory, list(testnet.nodes))
+        wait_until_producing(testnet, timeout, watch=watch)
         if any(a.what == "started" for a in actions):
             top = max(_height(n) for n in testnet.nodes)
-            wait_until_producing(testnet, max(deadline - time.monotonic(), 1.0), top + 1)
+            left = max(deadline - time.monotonic(), 1.0)
+            wait_until_producing(testnet, left, top + 1, watch=watch)
     except BaseException:
-        started = [a.pid for a in actions if a.what == "started"]
-        _terminate(started)
-        _forget(directory, started)
+        _undo(directory, list(testnet.nodes), actions)
         raise
     return StartReport(testnet, tuple(actions))
+
+
+def _undo(directory: Path, nodes: list[NodeSpec], actions: list[Action]) -> None:
+    """Stop what a failed start started. An engine is first given the moment it needs to
+    create its databases (until its RPC answers): one ended while it creates them can leave a
+    LevelDB without its CURRENT file, which no later start opens ("database entry point either
+    missing or corrupted")."""
+    started = [a for a in actions if a.what == "started"]
+    by_name = {n.name: n for n in nodes}
+    for action in started:
+        if action.role == "engine" and action.node in by_name:
+            _wait_for_engine_setup(by_name[action.node], action.pid)
+    pids = [a.pid for a in started]
+    _terminate(pids)
+    _forget(directory, pids)
+
+
+def _wait_for_engine_setup(node: NodeSpec, pid: int, timeout: float = 10.0) -> None:
+    """Wait until an engine's RPC accepts connections (its databases exist by then) or it has
+    exited, at most ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        if _accepts(f"tcp://127.0.0.1:{node.ports.rpc}"):
+            return
+        time.sleep(0.1)
 
 
 def start_node(directory: Path, node: NodeSpec, binary: Path | None = None) -> list[int]:
@@ -310,9 +336,7 @@ def start_node(directory: Path, node: NodeSpec, binary: Path | None = None) -> l
     try:
         _start_missing(directory, [node], binary or find_cometbft(), actions)
     except BaseException:
-        started = [a.pid for a in actions if a.what == "started"]
-        _terminate(started)
-        _forget(directory, started)
+        _undo(directory, [node], actions)
         raise
     return [a.pid for a in actions if a.what == "started"]
 
@@ -322,7 +346,9 @@ def _start_missing(
 ) -> None:
     """Start the missing processes of ``nodes``, appending each step to ``actions`` as it is
     taken (so a caller can undo them). Every app is spawned before any is waited for: their
-    start-up (imports, opening LevelDB) overlaps."""
+    start-up (imports, opening LevelDB) overlaps. No engine starts before every app answers: an
+    app that fails (a broken state.db) then fails the start before any engine was launched,
+    rather than while engines are still creating their databases."""
     running = {n.name: node_processes(directory, n) for n in nodes}
     for node in nodes:
         if "app" not in running[node.name] and "engine" in running[node.name]:
@@ -338,6 +364,7 @@ def _start_missing(
     for node in nodes:
         if node.name in apps:
             _wait_for_app(node, apps[node.name])
+    for node in nodes:
         if "engine" not in running[node.name]:
             _launch(directory, node, "engine", engine_command(binary, node), actions)
         if "weights" not in running[node.name]:
@@ -424,11 +451,18 @@ def _accepts(address: str) -> bool:
     return True
 
 
-def wait_until_producing(testnet: Testnet, timeout: float = 60.0, height: int = 1) -> None:
-    """Wait until every node has committed ``height``; raises TestnetError naming the laggards."""
+def wait_until_producing(
+    testnet: Testnet,
+    timeout: float = 60.0,
+    height: int = 1,
+    watch: dict[int, tuple[NodeSpec, str]] | None = None,
+) -> None:
+    """Wait until every node has committed ``height``; raises TestnetError naming the laggards,
+    or, as soon as one of the ``watch`` processes (pid -> node, role) has exited, naming it."""
     deadline = time.monotonic() + timeout
     behind: list[str] = []
     while time.monotonic() < deadline:
+        _check_alive(watch or {}, height)
         behind = [n.name for n in testnet.nodes if _height(n) < height]
         if not behind:
             return
@@ -437,6 +471,45 @@ def wait_until_producing(testnet: Testnet, timeout: float = 60.0, height: int = 
     raise TestnetError(
         f"{', '.join(behind)} did not reach height {height} in {timeout:.0f}s; see {logs}"
     )
+
+
+def _processes_of(directory: Path, nodes: list[NodeSpec]) -> dict[int, tuple[NodeSpec, str]]:
+    """pid -> (node, role) of every live process of ``nodes``."""
+    return {
+        pid: (node, role) for node in nodes for role, pid in node_processes(directory, node).items()
+    }
+
+
+def _check_alive(watch: dict[int, tuple[NodeSpec, str]], height: int) -> None:
+    """Raise TestnetError naming the first watched process that has exited: its node cannot
+    commit (nor, where it held more than a third of the power, can the chain) and its log says
+    why."""
+    for pid, (node, role) in watch.items():
+        if not _alive(pid):
+            _reap(pid, 0.1)
+            log = Path(node.home) / "logs" / f"{role}.log"
+            raise TestnetError(
+                f"{node.name}'s {role} (pid {pid}) exited before the testnet reached height "
+                f"{height}: {_last_line(log) or 'its log is empty'}; see {log}"
+            )
+
+
+def _last_line(log: Path, wait: float = 2.0) -> str:
+    """The last non-empty line of a log, at most 300 characters, once the log has stopped
+    growing (its writer, a process of its own, may still be copying what the process wrote
+    before it exited), waiting at most ``wait`` seconds for that."""
+    deadline = time.monotonic() + wait
+    before = None
+    while True:
+        try:
+            text = log.read_text(errors="replace")
+        except OSError:
+            text = ""
+        if (text and text == before) or time.monotonic() > deadline:
+            lines = [x for x in text.splitlines() if x.strip()]
+            return lines[-1].strip()[:300] if lines else ""
+        before = text
+        time.sleep(0.2)
 
 
 def _height(node: NodeSpec) -> int:

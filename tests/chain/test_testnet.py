@@ -130,3 +130,89 @@ def test_start_reports_actions_by_node_in_words() -> None:
     assert described == ["stopped engine whose app had died (pid 7)", "started app (pid 8)"]
     assert net.StartReport(testnet, ()).by_node() == {}
     assert replace(testnet.nodes[0], abci_address="").abci.startswith("tcp://")
+
+
+def three_nodes(directory: Path) -> list[net.NodeSpec]:
+    """Three node specs under ``directory`` (homes with their logs folder, unix ABCI sockets)."""
+    nodes = []
+    for index in range(3):
+        home = directory / f"node{index}"
+        (home / "logs").mkdir(parents=True)
+        ports = net.NodePorts.of(index, BASE_PORT)
+        address = f"unix://{home}/abci.sock"
+        nodes.append(net.NodeSpec(index, f"node{index}", str(home), "id", ports, address))
+    return nodes
+
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(30)"]
+
+
+def test_no_engine_starts_before_every_app_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """node2's app fails (a broken state.db): the start fails before any engine was launched,
+    so no engine is stopped while it creates its databases."""
+    nodes = three_nodes(tmp_path)
+    launched: list[tuple[str, str]] = []
+
+    def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+        node, role = log.parent.parent.name, log.stem
+        launched.append((node, role))
+        failing = (node, role) == ("node2", "app")
+        return subprocess.Popen([sys.executable, "-c", "exit(1)"] if failing else SLEEPER)
+
+    monkeypatch.setattr(net, "_spawn", spawn)
+    monkeypatch.setattr(net, "_accepts", lambda address: "node2" not in address)
+    actions: list[net.Action] = []
+    try:
+        with pytest.raises(net.TestnetError, match=r"node2/logs/app\.log"):
+            net._start_missing(tmp_path, nodes, Path("/bin/true"), actions)
+    finally:
+        net._terminate([a.pid for a in actions])
+    assert launched == [("node0", "app"), ("node1", "app"), ("node2", "app")]
+
+
+def test_waiting_for_blocks_names_a_process_that_exited_and_its_last_log_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes = three_nodes(tmp_path)
+    reason = "ERROR: failed to create node: failed to initialize database: corrupted"
+    (Path(nodes[1].home) / "logs" / "engine.log").write_text(f"starting\n{reason}\n\n")
+    dead = subprocess.Popen([sys.executable, "-c", "exit(1)"])
+    dead.wait()
+    alive = subprocess.Popen(SLEEPER)
+    monkeypatch.setattr(net, "_height", lambda node: 0)
+    testnet = net.Testnet(str(tmp_path), "c", tuple(nodes))
+    watch = {alive.pid: (nodes[0], "app"), dead.pid: (nodes[1], "engine")}
+    try:
+        with pytest.raises(net.TestnetError) as failed:
+            net.wait_until_producing(testnet, timeout=30, watch=watch)
+        with pytest.raises(net.TestnetError, match="node0, node1, node2 did not reach height 1"):
+            net.wait_until_producing(testnet, timeout=0.5, watch={alive.pid: (nodes[0], "app")})
+    finally:
+        alive.kill()
+        alive.wait()
+    assert str(failed.value) == (
+        f"node1's engine (pid {dead.pid}) exited before the testnet reached height 1: "
+        f"{reason}; see {nodes[1].home}/logs/engine.log"
+    )
+
+
+def test_a_failed_start_lets_an_engine_create_its_databases_before_stopping_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine ended while it creates its databases can leave them unopenable: undoing a
+    start waits until the engine's RPC answers (the databases exist by then)."""
+    nodes = three_nodes(tmp_path)
+    ready = tmp_path / "databases-created"
+    setup = f"import pathlib, time; time.sleep(1); pathlib.Path({str(ready)!r}).touch(); "
+    engine = subprocess.Popen([sys.executable, "-c", setup + "time.sleep(30)"])
+    app = subprocess.Popen(SLEEPER)
+    monkeypatch.setattr(net, "_accepts", lambda address: ready.exists())
+    actions = [
+        net.Action("node0", "app", app.pid, "started"),
+        net.Action("node0", "engine", engine.pid, "started"),
+    ]
+    net._undo(tmp_path, nodes, actions)
+    assert ready.exists()
+    assert engine.poll() is not None and app.poll() is not None

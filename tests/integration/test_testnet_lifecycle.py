@@ -20,7 +20,7 @@ from chain.client import Node
 from chain.engine.config import UNIX_PATH_MAX
 
 pytestmark = pytest.mark.integration
-BASE_PORT = 27656
+BASE_PORT = int(os.environ.get("MODELGOV_LIFECYCLE_TEST_PORT", "27656"))
 ROOT = Path(__file__).resolve().parents[2]
 
 

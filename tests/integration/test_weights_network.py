@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,24 @@ def modelgov(*args: str) -> subprocess.CompletedProcess[str]:
     """The CLI of this checkout (not whichever one the environment installed)."""
     run = [sys.executable, "-c", "from chain.cli.main import main; main()", *args]
     return subprocess.run(run, capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def logged(log: Path, text: str, since: int = 0, timeout: float = 10.0) -> bool:
+    """Whether ``text`` shows up in a node's log past byte ``since`` within ``timeout``
+    seconds. A node process's output reaches its file through a log writer process of its own
+    (chain/ops/logwriter.py), so a line the server wrote before it answered can land in the
+    file after the client has the answer: tens of milliseconds later on a loaded machine."""
+    deadline = time.monotonic() + timeout
+    while text.encode() not in log.read_bytes()[since:]:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def tail(log: Path, lines: int = 5) -> str:
+    """The last lines of a log, for a failure message."""
+    return "\n".join(log.read_text().splitlines()[-lines:])
 
 
 @pytest.fixture(scope="module")
@@ -135,10 +154,12 @@ def test_an_interrupted_download_resumes(
     target.parent.mkdir()
     data = whole.read_bytes()
     target.with_name(target.name + ".part").write_bytes(data[: len(data) // 2])
+    logs = {n.weights_url: Path(n.home) / "logs" / "weights.log" for n in network.nodes}
+    sizes = {url: log.stat().st_size for url, log in logs.items()}
     report = pull(node, key, f"{MODEL}@1.0", tmp_path / "resume")
-    assert report.path == target and target.read_bytes() == data
-    logs = [Path(n.home) / "logs" / "weights.log" for n in network.nodes]
-    assert any('" 206 ' in log.read_text() for log in logs)
+    assert report.path == target and target.read_bytes() == data, report.failures
+    log = logs[report.provider]  # the store that served the rest logged a partial answer
+    assert logged(log, '" 206 ', sizes[report.provider]), f"{report.failures}; {tail(log)}"
 
 
 def test_a_replayed_or_stale_signed_request_is_refused(
