@@ -184,9 +184,14 @@ class Node:
         return self._chain_id
 
     def next_block(self) -> tuple[int, int]:
-        """(height, unix time) a dry run should assume: the next height, the latest block time."""
+        """(height, unix time) a dry run should assume: the block after the one the node's app
+        committed (the state a query reads), at the latest block's time. The engine stores a
+        block before its app applies it: then that stored block is the next, and its time is
+        exactly the latest; otherwise the next block's time is not known yet, and the latest
+        is the nearest."""
+        applied = self.applied_height()
         sync = self.rpc.status()["sync_info"]
-        return int(sync["latest_block_height"]) + 1, unix_seconds(sync["latest_block_time"])
+        return applied + 1, unix_seconds(sync["latest_block_time"])
 
     def height(self) -> int:
         """The node's latest committed block height."""

@@ -60,3 +60,27 @@ def test_a_height_stored_but_never_applied_times_out() -> None:
     with pytest.raises(ClientError, match="did not reach height 8"):
         node_with(rpc).wait_for_height(8, timeout=0.5)
     assert rpc.polls >= 2
+
+
+class Clock(RpcClient):
+    """A node whose engine stored ``stored`` (at ``time``) and whose app applied ``applied``."""
+
+    def __init__(self, stored: int, applied: int) -> None:
+        super().__init__("http://127.0.0.1:1")
+        self.stored, self.applied = stored, applied
+
+    def call(self, method: str, **params: Any) -> Any:
+        if method == "status":
+            sync = {"latest_block_height": str(self.stored)}
+            return {"sync_info": {**sync, "latest_block_time": "2026-12-02T10:00:05.5Z"}}
+        if method == "abci_info":
+            return {"response": {"last_block_height": str(self.applied)}}
+        raise AssertionError(method)
+
+
+@pytest.mark.parametrize(("stored", "applied"), [(7, 7), (7, 6)])
+def test_a_dry_run_assumes_the_block_after_the_state_it_reads(stored: int, applied: int) -> None:
+    """Stored but not yet applied, block 7 is the next for the state a query reads (at 6), and
+    its time is known; applied, the next is 8, at the latest time known."""
+    height, time = node_with(Clock(stored, applied)).next_block()
+    assert (height, time) == (applied + 1, 1_796_205_605)
