@@ -78,15 +78,21 @@ def compiled(source: str, limits: Limits, pin: bool = False) -> Program:
 
 
 PARAMS_KEPT = 1024
-"""Distinct parameter encodings kept (deployed parameters are bounded by
-``app.core.valuemap.validate_params``, so this is a few MB at most)."""
+"""Distinct parameter encodings kept at most (a license's are usually tens of bytes)."""
+PARAMS_BUDGET = 1024 * 1024
+"""Encoded bytes of the kept parameters at most: one deployment's may be as large as its
+transaction, and its data and conversions take several times its encoding in memory, so a
+member deploying many large ones evicts the others instead of growing the process."""
 
 
 class ParamsCache:
-    """Least-recently-used map from a ValueMap's encoding to its data, ready for a context."""
+    """Least-recently-used map from a ValueMap's encoding to its data, ready for a context,
+    bounded by count and by encoded bytes."""
 
-    def __init__(self, capacity: int = PARAMS_KEPT) -> None:
+    def __init__(self, capacity: int = PARAMS_KEPT, budget: int = PARAMS_BUDGET) -> None:
         self.capacity = capacity
+        self.budget = budget
+        self.used = 0
         self._params: OrderedDict[bytes, Prepared] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -100,10 +106,15 @@ class ParamsCache:
                 self._params.move_to_end(key)
                 return found
         prepared = Prepared(to_data(params))
+        if len(key) > self.budget:
+            return prepared  # used, not kept
         with self._lock:
-            self._params[key] = prepared
-            while len(self._params) > self.capacity:
-                self._params.popitem(last=False)
+            if key not in self._params:
+                self._params[key] = prepared
+                self.used += len(key)
+            while len(self._params) > self.capacity or self.used > self.budget:
+                old, _ = self._params.popitem(last=False)
+                self.used -= len(old)
         return prepared
 
 
