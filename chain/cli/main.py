@@ -6,7 +6,6 @@ Exit codes: 0 success; 1 the chain refused (a rejected tx, a failed query); 2 ba
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from typing import NoReturn
@@ -15,9 +14,7 @@ import click
 
 from app.core.genesis import GenesisError
 from chain import config
-from chain.cli.genesis import genesis
 from chain.cli.root import cli
-from chain.cli.testnet import testnet
 from chain.client import ClientError
 from chain.config import ConfigError
 from chain.engine.install import EngineError
@@ -30,18 +27,6 @@ from chain.weights.digest import WeightsError
 __all__ = ["cli", "main"]
 
 EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_LOCAL = 1, 3, 4
-# Each command group's module adds its commands to the tree when imported (chain/cli/__init__.py
-# maps them); genesis and testnet define free-standing groups, added here.
-GROUPS = (
-    "attest", "config", "credits", "dataset", "fl", "gov", "keys", "license", "market", "model",
-    "node", "signing", "usage", "watch", "weights",
-)  # fmt: skip
-"""The modules of chain/cli whose import adds their commands to the tree."""
-for _group in GROUPS:
-    importlib.import_module(f"chain.cli.{_group}")
-
-cli.add_command(genesis)
-cli.add_command(testnet)
 
 
 def main() -> None:

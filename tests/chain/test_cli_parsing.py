@@ -12,10 +12,12 @@ from app.members.roles import ALL_ROLES, ORG_KINDS
 from app.models.validation import FORMATS
 from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from app.usage.purposes import PURPOSES
-from chain.cli.main import cli
 from chain.cli.options import parse_metric
 from chain.cli.output import record, table
+from chain.cli.root import load_tree
 from chain.rpc import DEFAULT_NODE, NODE_ENV
+
+cli = load_tree()
 
 
 @pytest.mark.parametrize(

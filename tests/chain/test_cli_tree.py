@@ -1,18 +1,23 @@
 """Every command of the CLI: no option declared twice, every command answers --help, and each
-lives in the module chain/cli/__init__.py's table names for it (the command tree is the file
-tree)."""
+lives in the module chain/cli/__init__.py's TABLE names for it (the command tree is the file
+tree), which is the module a command's first use imports."""
 
 from __future__ import annotations
 
-import re
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
-import chain.cli
-from chain.cli.main import cli
+from chain.cli import TABLE, layout, owner
+from chain.cli.root import load_tree
+
+cli = load_tree()
 
 Path_ = tuple[str, ...]
 
@@ -33,35 +38,7 @@ def resolve(path: Path_) -> click.Command:
     return command
 
 
-ROW = re.compile(r"^ {4}(\w+)\.py {2,}(\S.*)$")
-
-
-def layout() -> dict[Path_, str]:
-    """The docstring's table: command path -> the module that holds it (and its subtree)."""
-    table: dict[Path_, str] = {}
-    for line in (chain.cli.__doc__ or "").splitlines():
-        found = ROW.match(line)
-        if found is None:
-            continue
-        module, entries = found.groups()
-        for entry in entries.split(";"):
-            *parent, names = entry.split()
-            for name in names.split("|"):
-                path = (*parent, name)
-                assert path not in table, f"{' '.join(path)} is in the table twice"
-                table[path] = module
-    return table
-
-
 LAYOUT = layout()
-
-
-def owner(path: Path_) -> str | None:
-    """The module the table names for ``path``: its own row, or the nearest group's."""
-    for end in range(len(path), 0, -1):
-        if path[:end] in LAYOUT:
-            return LAYOUT[path[:end]]
-    return None
 
 
 @pytest.mark.parametrize("path", list(commands()), ids=" ".join)
@@ -96,3 +73,47 @@ def test_a_group_at_the_top_or_under_tx_lives_in_the_module_named_for_it() -> No
     for path in groups:
         if path not in (("tx",), ("query",)):
             assert owner(path) == path[-1], path
+
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = """
+import json, runpy, sys
+sys.argv = ["modelgov", *json.loads(sys.argv[1])]
+try:
+    runpy.run_module("chain.cli.main", run_name="__main__")
+except SystemExit:
+    pass
+loaded = sorted(m[10:] for m in sys.modules if m.startswith("chain.cli."))
+print(json.dumps(loaded), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "modules"),
+    [
+        (["query", "balance", "acme", "--node", "http://127.0.0.1:9"], {"credits"}),
+        (["tx", "model", "--help"], {"model"}),
+        (["genesis", "--help"], {"genesis"}),
+        (["query", "nonsense"], set()),
+    ],
+    ids=["query balance", "tx model", "genesis", "unknown"],
+)
+def test_a_command_imports_its_own_module_and_no_other_commands(
+    argv: list[str], modules: set[str], tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(argv)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "MODELGOV_HOME": str(tmp_path)},
+    )
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    command_modules = {module for module, _ in TABLE} - {"root"}
+    assert loaded & command_modules == modules, done.stderr[-2000:]
+
+
+def test_the_root_lists_every_command_of_the_table() -> None:
+    listed = CliRunner().invoke(cli, ["--help"]).output
+    assert all(f"  {path[0]}" in listed for path in LAYOUT if len(path) == 1)
