@@ -9,6 +9,7 @@ sorted when it is converted so that the order never depends on how the host buil
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -302,31 +303,50 @@ class _Budget:
         )
 
 
+class _Probe(_Budget):
+    """A budget without a limit that remembers the most it held at any ``take``: converting
+    takes its units one by one, and the only step back (``_convert_mapping``'s check of a
+    record's entry count before sorting it) comes right after a ``take``, so the most held is
+    the larger of that and the final count."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.maxsize, "")
+        self.peak = 0
+
+    def take(self, units: int) -> None:
+        self.used += units
+        if self.used > self.peak:
+            self.peak = self.used
+
+
 class Prepared:
     """Host data that ``to_value`` converts once and then reuses, as long as it meets it at the
     same place (path, depth) under the same limits: a license's parameters are one record for
     every use of the license, so they need not be converted again for each use.
 
-    Reusing gives exactly what converting gives (script values are immutable): the context's
-    budget takes the value's size, which is what converting it takes piece by piece; where that
-    would pass the budget, the data is converted again so that the refusal names the same spot.
+    Reusing gives exactly what converting gives (script values are immutable): it happens only
+    where the context's budget has room for the most the conversion ever held (its ``peak``,
+    which may pass its final size: a record's entry count is checked before its entries are
+    counted, and an entry ``"": ""`` counts nothing), and then takes the value's size, which is
+    what converting takes piece by piece. Otherwise the data is converted again, so a refusal
+    is the same, in the same words. One conversion is kept (the last place and limits).
     """
 
     __slots__ = ("_converted", "data")
 
-    MAX_KEPT = 8
-    """Conversions kept per datum (a license's parameters meet few limits and places)."""
-
     def __init__(self, data: Any) -> None:
         self.data = data
-        self._converted: dict[tuple[Limits, str, int], Value] = {}
+        self._converted: tuple[tuple[Limits, str, int], Value, int] | None = None
 
-    def found(self, limits: Limits, path: str, depth: int) -> Value | None:
-        return self._converted.get((limits, path, depth))
+    def found(self, limits: Limits, path: str, depth: int) -> tuple[Value, int] | None:
+        """The value converted at this place and its peak, or None."""
+        kept = self._converted
+        if kept is None or kept[0] != (limits, path, depth):
+            return None
+        return kept[1], kept[2]
 
-    def keep(self, limits: Limits, path: str, depth: int, value: Value) -> None:
-        if len(self._converted) < self.MAX_KEPT:
-            self._converted[(limits, path, depth)] = value
+    def keep(self, limits: Limits, path: str, depth: int, value: Value, peak: int) -> None:
+        self._converted = ((limits, path, depth), value, peak)
 
 
 def _convert(data: Any, limits: Limits, path: str, depth: int, budget: _Budget) -> Value:
@@ -357,15 +377,16 @@ def _convert(data: Any, limits: Limits, path: str, depth: int, budget: _Budget) 
 def _convert_prepared(
     data: Prepared, limits: Limits, path: str, depth: int, budget: _Budget
 ) -> Value:
-    """A Prepared's value converted at this place before, or converted now (and kept)."""
-    value = data.found(limits, path, depth)
-    if value is not None:
-        units = size_of(value)
-        if budget.used + units <= budget.limit:
-            budget.used += units
-            return value
+    """A Prepared's value converted at this place before, where the budget has room for its
+    peak; or converted now (then its peak measured without a limit, and both kept)."""
+    kept = data.found(limits, path, depth)
+    if kept is not None and budget.used + kept[1] <= budget.limit:
+        budget.used += size_of(kept[0])
+        return kept[0]
     value = _convert(data.data, limits, path, depth, budget)
-    data.keep(limits, path, depth, value)
+    probe = _Probe()
+    _convert(data.data, limits, path, depth, probe)
+    data.keep(limits, path, depth, value, max(probe.peak, probe.used))
     return value
 
 
@@ -416,8 +437,8 @@ def _convert_mapping(
             if isinstance(key, bool) or not isinstance(key, int | str):
                 kind = type(key).__name__
                 raise TypeError(f"{path} has a key of type {kind}; keys are str or int")
-    budget.take(len(data))  # each entry's value is at least one unit: refuse before sorting
-    budget.used -= len(data)
+    budget.take(len(data))  # a quick refusal before sorting: one unit an entry (only an
+    budget.used -= len(data)  # entry "": "" counts less, and it is refused here all the same)
     keys = sorted(data) if text_keys else sorted(data, key=lambda k: (isinstance(k, str), k))
     items: dict[Key, Value] = {}
     first = budget.used - CONTAINER_SIZE  # the container's own units are taken already

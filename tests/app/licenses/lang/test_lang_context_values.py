@@ -102,3 +102,18 @@ def test_prepared_data_gives_what_converting_it_gives(
             assert got[1].size == expected[1].size
         else:
             assert got == expected
+
+
+def test_a_record_that_holds_more_than_it_ends_with_is_not_reused_where_it_would_not_fit() -> None:
+    """A record's entry count is checked before its entries are counted, and an entry ``"": ""``
+    counts nothing, so converting it holds one unit more than its size for a moment. Converted
+    first where that fitted, it must not be reused where it does not: there converting refuses
+    it (a red-team review found the reuse answering a value, or another refusal text)."""
+    data = {"": "", "a": "", "b": ""}
+    limits = Limits(max_context_size=13)
+    prepared = Prepared(data)
+    assert outcome({"p": prepared}, limits)[0] == "value"  # converted, and kept
+    expected = outcome({"a": 1, "p": data}, limits)
+    assert expected[0] == "ValueError"
+    assert outcome({"a": 1, "p": prepared}, limits) == expected
+    assert outcome({"p": prepared}, limits)[0] == "value"  # reused where it fits
