@@ -289,8 +289,8 @@ def test_a_proposer_leaves_out_what_the_budget_would_refuse(chain: Driver) -> No
     assert len(proposal) >= ran - ran // 10 - 1  # the margin costs about a tenth of the block
 
 
-def test_shapes_unseen_count_a_share_of_the_budget_and_seen_ones_their_last_plus_a_margin() -> None:
-    estimates = GasEstimates(capacity=3)
+def test_unseen_uses_count_a_share_of_the_budget_and_seen_shapes_their_last_plus_a_margin() -> None:
+    estimates = GasEstimates(capacity=4)  # three shapes and the kinds they share
     bodies = [tx_pb2.TxBody(messages=[use(model)]) for model in ("uni/a", "uni/b", "uni/c")]
     raw = [tx_pb2.Tx(body=b.SerializeToString()).SerializeToString() for b in bodies]
     unseen = BUDGET // UNSEEN_SHARE
@@ -312,3 +312,33 @@ def test_shapes_unseen_count_a_share_of_the_budget_and_seen_ones_their_last_plus
     unrun = TxResult(code=errors.BLOCK_GAS_EXHAUSTED.code, codespace="tx")
     estimates.learn([raw[2], b"\xff not a tx"], [unrun, TxResult(gas_used=9)], DEFAULT_PARAMS)
     assert estimates.expected(bodies[2], BUDGET) == 55_000  # an unrun tx says nothing of its cost
+
+
+def made_up(model: str) -> tx_pb2.TxBody:
+    """A publication of a model nobody registered: CheckTx admits it (its state is the
+    block's to judge), and every new name is a new shape."""
+    msg = tx_pb2.Msg(publish_version=tx_pb2.PublishVersion(model=model, version="1"))
+    return tx_pb2.TxBody(messages=[msg])
+
+
+def test_made_up_names_do_not_shrink_the_block() -> None:
+    """A red-team review held every block to 32 transactions with publications of made-up
+    model names at no cost, when every unseen shape counted a 32nd of the budget. A shape
+    without a use counts what its kinds last cost (else TX_GAS), whatever model it names."""
+    estimates = GasEstimates()
+    assert estimates.expected(made_up("evil/x0"), BUDGET) == TX_GAS
+    raw = tx_pb2.Tx(body=made_up("evil/x0").SerializeToString()).SerializeToString()
+    estimates.learn([raw], [TxResult(gas_used=7_000)], DEFAULT_PARAMS)
+    assert estimates.expected(made_up("evil/x1"), BUDGET) == 7_700
+    assert len({estimates.expected(made_up(f"evil/x{i}"), BUDGET) for i in range(100)}) == 1
+
+
+def test_a_shape_is_remembered_by_a_digest_whatever_the_names_it_carries() -> None:
+    """A proposer's block may carry decodable transactions naming models of 60 kB: what the
+    estimates remember of each is a fixed-size digest (4,096 such shapes took 267 MB)."""
+    estimates = GasEstimates()
+    huge = made_up("x" * 60_000)
+    raw = tx_pb2.Tx(body=huge.SerializeToString()).SerializeToString()
+    estimates.learn([raw], [TxResult(gas_used=9_000)], DEFAULT_PARAMS)
+    assert estimates.expected(huge, BUDGET) == 9_900
+    assert all(isinstance(shape, bytes) and len(shape) <= 17 for shape in estimates._gas)
