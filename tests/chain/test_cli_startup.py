@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from chain.cli import TABLE
+
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "numpy")
 LOCAL_ONLY = ("app.machine", "app.licenses.lang", "chain.genesis")
@@ -51,33 +53,51 @@ COMMANDS = [
 LIGHT = COMMANDS[:3] + COMMANDS[4:]  # fl --help lists training commands, still without torch
 
 
-@pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c[:3]) for c in COMMANDS])
-def test_a_command_that_moves_no_weights_imports_neither_torch_nor_numpy(
-    argv: list[str], tmp_path: Path
-) -> None:
+def imported(argv: list[str], watched: tuple[str, ...], home: Path) -> list[str]:
+    """Which of the ``watched`` modules ``modelgov ARGV`` imported, in a fresh interpreter."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), json.dumps(argv)],
+        [sys.executable, "-c", PROBE.format(heavy=watched), json.dumps(argv)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MODELGOV_HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "MODELGOV_HOME": str(home)},
     )
-    imported = json.loads(done.stderr.strip().splitlines()[-1])
-    assert imported == [], f"{argv} imported {imported}"
+    found: list[str] = json.loads(done.stderr.strip().splitlines()[-1])
+    return found
+
+
+@pytest.mark.parametrize("argv", COMMANDS, ids=[" ".join(c[:3]) for c in COMMANDS])
+def test_a_command_that_moves_no_weights_imports_neither_torch_nor_numpy(
+    argv: list[str], tmp_path: Path
+) -> None:
+    found = imported(argv, HEAVY, tmp_path)
+    assert found == [], f"{argv} imported {found}"
 
 
 @pytest.mark.parametrize("argv", LIGHT, ids=[" ".join(c[:3]) for c in LIGHT])
 def test_help_queries_txs_and_hashing_load_no_state_machine(
     argv: list[str], tmp_path: Path
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=LOCAL_ONLY), json.dumps(argv)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MODELGOV_HOME": str(tmp_path)},
-    )
-    imported = json.loads(done.stderr.strip().splitlines()[-1])
-    assert imported == [], f"{argv} imported {imported}"
+    found = imported(argv, LOCAL_ONLY, tmp_path)
+    assert found == [], f"{argv} imported {found}"
+
+
+COMMAND_MODULES = tuple(f"chain.cli.{module}" for module, _ in TABLE if module != "root")
+
+
+@pytest.mark.parametrize(
+    ("argv", "modules"),
+    [
+        (["query", "balance", "acme", "--node", UNREACHABLE], ["chain.cli.credits"]),
+        (["tx", "model", "--help"], ["chain.cli.model"]),
+        (["genesis", "--help"], ["chain.cli.genesis"]),
+        (["query", "nonsense"], []),
+    ],
+    ids=["query balance", "tx model", "genesis", "unknown"],
+)
+def test_a_command_imports_its_own_module_and_no_other_commands(
+    argv: list[str], modules: list[str], tmp_path: Path
+) -> None:
+    """The command tree loads a command's module on first use (chain/cli/root.py)."""
+    assert imported(argv, COMMAND_MODULES, tmp_path) == modules

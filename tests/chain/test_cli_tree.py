@@ -1,20 +1,17 @@
 """Every command of the CLI: no option declared twice, every command answers --help, and each
 lives in the module chain/cli/__init__.py's TABLE names for it (the command tree is the file
-tree), which is the module a command's first use imports."""
+tree), which is the module a command's first use imports (tests/chain/test_cli_startup.py
+checks that it imports no other)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
-from chain.cli import TABLE, layout, owner
+from chain.cli import layout, owner
 from chain.cli.root import load_tree
 
 cli = load_tree()
@@ -73,45 +70,6 @@ def test_a_group_at_the_top_or_under_tx_lives_in_the_module_named_for_it() -> No
     for path in groups:
         if path not in (("tx",), ("query",)):
             assert owner(path) == path[-1], path
-
-
-ROOT = Path(__file__).resolve().parents[2]
-PROBE = """
-import json, runpy, sys
-sys.argv = ["modelgov", *json.loads(sys.argv[1])]
-try:
-    runpy.run_module("chain.cli.main", run_name="__main__")
-except SystemExit:
-    pass
-loaded = sorted(m[10:] for m in sys.modules if m.startswith("chain.cli."))
-print(json.dumps(loaded), file=sys.stderr)
-"""
-
-
-@pytest.mark.parametrize(
-    ("argv", "modules"),
-    [
-        (["query", "balance", "acme", "--node", "http://127.0.0.1:9"], {"credits"}),
-        (["tx", "model", "--help"], {"model"}),
-        (["genesis", "--help"], {"genesis"}),
-        (["query", "nonsense"], set()),
-    ],
-    ids=["query balance", "tx model", "genesis", "unknown"],
-)
-def test_a_command_imports_its_own_module_and_no_other_commands(
-    argv: list[str], modules: set[str], tmp_path: Path
-) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PATH": "/usr/bin:/bin", "MODELGOV_HOME": str(tmp_path)},
-    )
-    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
-    command_modules = {module for module, _ in TABLE} - {"root"}
-    assert loaded & command_modules == modules, done.stderr[-2000:]
 
 
 def test_the_root_lists_every_command_of_the_table() -> None:
