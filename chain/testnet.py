@@ -457,13 +457,15 @@ def wait_until_producing(
     height: int = 1,
     watch: dict[int, tuple[NodeSpec, str]] | None = None,
 ) -> None:
-    """Wait until every node has committed ``height``; raises TestnetError naming the laggards,
+    """Wait until every node has committed ``height`` and is no longer catching up (a node the
+    engine still has in block sync reports the chain's height before it votes again, so
+    `testnet status` would still call it unhealthy); raises TestnetError naming the laggards,
     or, as soon as one of the ``watch`` processes (pid -> node, role) has exited, naming it."""
     deadline = time.monotonic() + timeout
     behind: list[str] = []
     while time.monotonic() < deadline:
         _check_alive(watch or {}, height)
-        behind = [n.name for n in testnet.nodes if _height(n) < height]
+        behind = [n.name for n in testnet.nodes if _height(n, synced=True) < height]
         if not behind:
             return
         time.sleep(0.3)
@@ -512,10 +514,14 @@ def _last_line(log: Path, wait: float = 2.0) -> str:
         time.sleep(0.2)
 
 
-def _height(node: NodeSpec) -> int:
+def _height(node: NodeSpec, synced: bool = False) -> int:
+    """The node's latest height, -1 when its RPC does not answer or, with ``synced``, while it
+    is still catching up."""
     try:
         status = RpcClient(node.rpc_url, timeout=2).status()
     except RpcError:
+        return -1
+    if synced and status["sync_info"].get("catching_up"):
         return -1
     return int(status["sync_info"]["latest_block_height"])
 

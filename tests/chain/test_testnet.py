@@ -9,6 +9,7 @@ import sys
 import tomllib
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_waiting_for_blocks_names_a_process_that_exited_and_its_last_log_line(
     dead = subprocess.Popen([sys.executable, "-c", "exit(1)"])
     dead.wait()
     alive = subprocess.Popen(SLEEPER)
-    monkeypatch.setattr(net, "_height", lambda node: 0)
+    monkeypatch.setattr(net, "_height", lambda node, synced=False: 0)
     testnet = net.Testnet(str(tmp_path), "c", tuple(nodes))
     watch = {alive.pid: (nodes[0], "app"), dead.pid: (nodes[1], "engine")}
     try:
@@ -216,3 +217,26 @@ def test_a_failed_start_lets_an_engine_create_its_databases_before_stopping_it(
     net._undo(tmp_path, nodes, actions)
     assert ready.exists()
     assert engine.poll() is not None and app.poll() is not None
+
+
+def test_a_node_still_catching_up_has_not_reached_the_height(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restarted node can report the chain's height while the engine still has it in block
+    sync; `testnet start` must not return then, or the next `testnet status` calls it
+    unhealthy (seen in CI)."""
+    syncing = {"value": True}
+
+    class Rpc:
+        def __init__(self, url: str, timeout: float) -> None:
+            pass
+
+        def status(self) -> dict[str, Any]:
+            return {"sync_info": {"latest_block_height": "27", "catching_up": syncing["value"]}}
+
+    monkeypatch.setattr(net, "RpcClient", Rpc)
+    testnet = net.Testnet(str(tmp_path), "c", tuple(three_nodes(tmp_path)))
+    with pytest.raises(net.TestnetError, match="did not reach height 27"):
+        net.wait_until_producing(testnet, timeout=0.5, height=27)
+    syncing["value"] = False
+    net.wait_until_producing(testnet, timeout=0.5, height=27)
