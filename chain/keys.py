@@ -64,8 +64,13 @@ def new_private_key() -> bytes:
     """32 random bytes that are a valid secp256k1 scalar."""
     while True:
         candidate = secrets.token_bytes(32)
-        if 0 < int.from_bytes(candidate, "big") < SECP256K1_ORDER:
+        if is_private_key(candidate):
             return candidate
+
+
+def is_private_key(raw: bytes) -> bool:
+    """Whether ``raw`` is a secp256k1 private key: 32 bytes, a scalar in 1..n-1."""
+    return len(raw) == 32 and 0 < int.from_bytes(raw, "big") < SECP256K1_ORDER
 
 
 Passphrase = str | Callable[[str], str] | None
@@ -153,11 +158,18 @@ class Keyring:
         self, name: str, private_key: bytes | None = None, passphrase: str | None = None
     ) -> Key:
         """Create (or import) key ``name``, encrypted under ``passphrase`` when one is given
-        (else in the clear: the test backend); refuses to overwrite an existing one."""
+        (else in the clear: the test backend); refuses to overwrite an existing one, and an
+        imported key that is not a secp256k1 private key (an empty one is not a request for a
+        new key)."""
         path = self.path(name)
         if path.exists():
             raise KeyringError(f"key {name!r} already exists in {self.directory}")
-        key = Key(name, private_key or new_private_key())
+        if private_key is not None and not is_private_key(private_key):
+            raise KeyringError(
+                f"not a secp256k1 private key ({len(private_key)} bytes): it must be 32 bytes, "
+                "a number from 1 to the curve's order less 1"
+            )
+        key = Key(name, new_private_key() if private_key is None else private_key)
         record: dict[str, Any] = dict(key.public_view())
         if passphrase:
             record["encryption"] = seal(key.private_key, passphrase)

@@ -80,18 +80,39 @@ def import_(
     """Import key NAME from SOURCE: a file `keys export` wrote (unlocked with its
     passphrase), or with --hex a raw private key."""
     ring = keyring_at(keyring)
-    if is_hex:
-        private = bytes.fromhex(source.read_text().strip())
-    else:
-        private = _unlock_export(json.loads(source.read_text()), name)
+    private = _read_import(source, is_hex, name)
     passphrase = new_passphrase(f"key {name}") if backend == "file" else None
     key = ring.add(name, private, passphrase=passphrase)
     emit(output, {**key.public_view(), "encrypted": passphrase is not None})
 
 
-def _unlock_export(record: dict[str, Any], name: str) -> bytes:
+def _read_import(source: Path, is_hex: bool, name: str) -> bytes:
+    """The private key in SOURCE; KeyringError (exit 4, no traceback) naming what is wrong
+    with a file that is not a key: not text, not hex, not a `keys export` record."""
+    try:
+        text = source.read_text()
+    except UnicodeDecodeError:
+        raise KeyringError(f"{source}: not a text file") from None
+    if is_hex:
+        try:
+            return bytes.fromhex(text.strip())
+        except ValueError:
+            raise KeyringError(f"{source}: not a hex private key (64 hex digits)") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KeyringError(f"{source}: not a key file of `keys export` ({exc})") from None
+    if not isinstance(record, dict) or not ({"encryption", "private_key"} & record.keys()):
+        raise KeyringError(f"{source}: not a key file of `keys export` (no key in it)")
+    return _unlock_export(record, name, source)
+
+
+def _unlock_export(record: dict[str, Any], name: str, source: Path) -> bytes:
     if "encryption" not in record:
-        return bytes.fromhex(str(record["private_key"]))
+        try:
+            return bytes.fromhex(str(record["private_key"]))
+        except ValueError:
+            raise KeyringError(f"{source}: its private_key is not hex") from None
     passphrase = os.environ.get(PASSPHRASE_ENV) or (
         str(click.prompt(f"passphrase of the exported {name}", hide_input=True))
         if sys.stdin.isatty()
@@ -99,7 +120,7 @@ def _unlock_export(record: dict[str, Any], name: str) -> bytes:
     )
     if not passphrase:
         raise KeyringError(f"the export is encrypted: set ${PASSPHRASE_ENV}")
-    return unseal(record["encryption"], str(record["pubkey"]), passphrase)
+    return unseal(record["encryption"], str(record.get("pubkey", "")), passphrase)
 
 
 @keys.command("export")

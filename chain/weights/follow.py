@@ -49,7 +49,7 @@ DOWNLOAD = "download"
 log = logging.getLogger("modelgov.follow")
 
 
-class FollowError(Exception):
+class FollowError(WeightsError):
     """The follow configuration cannot be read or written."""
 
 

@@ -163,3 +163,35 @@ def test_a_swapped_public_key_does_not_decrypt(tmp_path: Path) -> None:
     ring.path("gina").write_text(json.dumps(record))
     with pytest.raises(KeyringError, match="wrong passphrase"):
         ring.get("gina")
+
+
+@pytest.mark.parametrize(
+    ("content", "hex_file", "says"),
+    [
+        ("x", False, "not a key file of `keys export`"),
+        ("[]", False, "no key in it"),
+        ("{}", False, "no key in it"),
+        ('{"private_key": "zz"}', False, "its private_key is not hex"),
+        ('{"private_key": "00"}', False, "not a secp256k1 private key (1 bytes)"),
+        ("zz", True, "not a hex private key"),
+        ("", True, "not a secp256k1 private key (0 bytes)"),
+        ("ff" * 32, True, "not a secp256k1 private key (32 bytes)"),
+    ],
+)
+def test_importing_what_is_not_a_key_is_refused_and_creates_nothing(
+    tmp_path: Path, content: str, hex_file: bool, says: str
+) -> None:
+    """An empty hex file once imported a new random key as if it were the user's."""
+    source = tmp_path / "source"
+    source.write_text(content)
+    argv = ["keys", "import", "ivy", str(source), "--keyring", str(tmp_path / "ring")]
+    argv += ["--keyring-backend", "test", *(["--hex"] if hex_file else [])]
+    result = CliRunner().invoke(cli, argv)
+    assert isinstance(result.exception, KeyringError), result.output
+    assert says in str(result.exception)
+    assert not (tmp_path / "ring" / "ivy.json").exists()
+
+
+def test_a_keyring_refuses_an_empty_private_key_instead_of_making_one(tmp_path: Path) -> None:
+    with pytest.raises(KeyringError, match="0 bytes"):
+        Keyring(tmp_path).add("jan", b"")
