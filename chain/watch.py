@@ -5,10 +5,17 @@ The engine's query language has no OR, so each watched event type is its own sub
 (``tm.event='Tx' AND <type>.model='ORG/NAME'``, at most MAX_SUBSCRIPTIONS: the engine's default
 ``max_subscriptions_per_client`` is 5). A transaction that matches several subscriptions
 arrives once per match; it is reported once, with every watched event it emitted for the model.
+
+After a drop (a node restart) the watch catches up from the engine's transaction index
+(``/tx_search``, the same conditions within a height range, 100 a page), not block by block:
+every watched event is a transaction's (none is emitted at the end of a block), and the app
+marks every attribute ``index: true`` (app/abci/convert.py), which the engine's default
+``[tx_index] indexer = "kv"`` indexes. A node that indexes nothing is read block by block.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
 import time
@@ -44,7 +51,15 @@ MIN_PAUSE, MAX_PAUSE = 0.25, 5.0
 """The first and the longest pause between two attempts to reach a node that went away
 (seconds)."""
 MAX_CATCH_UP = 10_000
-"""The most blocks a reconnected watch reads back (one /block_results call each)."""
+"""The most blocks a reconnected watch reads back."""
+PER_PAGE = 100
+"""Transactions a /tx_search page holds (the engine's most)."""
+MAX_PAGES = 100
+"""The most /tx_search pages read for one watched event type in one catch-up."""
+INDEX_WAIT = 10.0
+"""How long a catch-up waits for the node to index the blocks it reports (seconds)."""
+NO_INDEX = "indexing is disabled"
+"""What the engine answers a search when its ``[tx_index] indexer`` is ``"null"``."""
 
 
 class WatchError(Exception):
@@ -75,11 +90,26 @@ class Change:
 def subscriptions(model: str) -> list[str]:
     """The engine queries of a model's watched events; raises WatchError for a bad id (an id
     is ORG/NAME, so it never holds the quote that would end the query's string)."""
+    return [f"tm.event='Tx' AND {condition}" for condition in _conditions(model)]
+
+
+def searches(model: str, after: int, upto: int) -> list[str]:
+    """The ``/tx_search`` queries of the model's watched events committed at heights
+    ``after + 1`` to ``upto``: the subscriptions' conditions (``tm.event`` is not indexed)."""
+    span = f"tx.height > {after} AND tx.height <= {upto}"
+    return [f"{span} AND {condition}" for condition in _conditions(model)]
+
+
+def _conditions(model: str) -> list[str]:
     try:
         names.check_model_id(model, model_errors.INVALID_NAME)
     except TxError as err:
         raise WatchError(err.detail) from None
-    return [f"tm.event='Tx' AND {event}.model='{model}'" for event in WATCHED]
+    return [f"{event}.model='{model}'" for event in WATCHED]
+
+
+Events = list[tuple[str, dict[str, str]]]
+"""A transaction's events in order: (type, attributes) each."""
 
 
 def changes(message: dict[str, Any], model: str) -> tuple[tuple[int, int], list[Change]] | None:
@@ -87,26 +117,49 @@ def changes(message: dict[str, Any], model: str) -> tuple[tuple[int, int], list[
     events for ``model``; None for a message that carries no transaction (the replies to the
     subscribe calls). Raises WatchError for a message of another shape (a node is as
     untrusted as any peer)."""
+    found = tx_events(message)
+    if found is None:
+        return None
+    return found[0], picked(found[0][0], found[1], model)
+
+
+def picked(height: int, events: Events, model: str) -> list[Change]:
+    """The watched events of ``model`` among a transaction's."""
+    return [
+        Change(height, kind, attributes)
+        for kind, attributes in events
+        if kind in WATCHED and attributes.get("model") == model
+    ]
+
+
+def tx_events(message: dict[str, Any]) -> tuple[tuple[int, int], Events] | None:
+    """The (height, index) of the transaction a subscription message carries and every event
+    of it; None for a message that carries none. Raises WatchError for another shape."""
     try:
-        return _changes(message, model)
+        value = (((message.get("result") or {}).get("data") or {}).get("value")) or {}
+        tx = value.get("TxResult")
+        if not isinstance(tx, dict):
+            return None
+        key = (int(tx.get("height", 0)), int(tx.get("index", 0)))
+        return key, events_of((tx.get("result") or {}).get("events"))
     except (AttributeError, KeyError, TypeError, ValueError):
         raise WatchError("the node sent a transaction event of an unknown shape") from None
 
 
-def _changes(message: dict[str, Any], model: str) -> tuple[tuple[int, int], list[Change]] | None:
-    value = (((message.get("result") or {}).get("data") or {}).get("value")) or {}
-    tx = value.get("TxResult")
-    if not isinstance(tx, dict):
-        return None
-    height, index = int(tx.get("height", 0)), int(tx.get("index", 0))
-    found = []
-    for event in (tx.get("result") or {}).get("events") or []:
-        attributes = {
-            str(a.get("key", "")): str(a.get("value", "")) for a in event.get("attributes") or []
-        }
-        if event.get("type") in WATCHED and attributes.get("model") == model:
-            found.append(Change(height, event["type"], attributes))
-    return (height, index), found
+def events_of(raw: Any) -> Events:
+    """A transaction result's events as the engine writes them (a subscription message, a
+    block's results, a search; an empty key or value is left out); raises WatchError for
+    another shape."""
+    try:
+        return [
+            (
+                str(e.get("type", "")),
+                {str(a.get("key", "")): str(a.get("value", "")) for a in e.get("attributes") or []},
+            )
+            for e in raw or []
+        ]
+    except (AttributeError, TypeError):
+        raise WatchError("the node sent a transaction event of an unknown shape") from None
 
 
 def watch(
@@ -123,10 +176,10 @@ def watch(
     it commits; stop after ``count`` changes (0: never). ``ready`` is called once the node has
     confirmed every subscription (what commits after it is reported). When the connection
     drops after that (a node restart), connect again for up to ``reconnect`` seconds (0: give
-    up at once), report what committed meanwhile from the blocks' results, each transaction
-    once and in height order, and tell ``say``. Returns how many were reported. Raises
-    WatchError when the node cannot be reached, refuses a subscription, breaks the protocol,
-    or stays away."""
+    up at once), report what committed meanwhile from the node's transaction index, each
+    transaction once and in (height, index) order, and tell ``say``. Returns how many were
+    reported. Raises WatchError when the node cannot be reached, refuses a subscription,
+    breaks the protocol, or stays away."""
     queries = subscriptions(model)
     follower = Follower(model, report, count, RpcClient(node, timeout=timeout or 10.0))
     follower.rpc_after_drop = reconnect > 0
@@ -271,22 +324,71 @@ class Follower:
         return self._report(*found)
 
     def backfill(self, now: int) -> bool:
-        """Report what committed from ``resume`` to ``now`` from the blocks' results (the
-        subscription missed it while the connection was down); True once ``count`` changes
-        were. Raises RpcError (away) or WatchError (a gap over MAX_CATCH_UP blocks, or
-        results of a shape it cannot read)."""
+        """Report what committed from ``resume`` to ``now`` (the subscription missed it while
+        the connection was down), each transaction once and in (height, index) order; True
+        once ``count`` changes were. Raises RpcError (away, or not done indexing) or
+        WatchError (a gap over MAX_CATCH_UP blocks, or answers of a shape it cannot read)."""
         if now - self.resume >= MAX_CATCH_UP:
             raise WatchError(
                 f"the node is at height {now}, more than {MAX_CATCH_UP} blocks past "
                 f"{self.resume}: watch again from now"
             )
-        for height in range(self.resume, now + 1):
-            for index, events in enumerate(self._tx_events(height)):
-                found = changes(_tx_message(height, index, events), self.model)
-                if found is not None and self._report(*found):
+        if now < self.resume:
+            return False
+        try:
+            done = self._from_index(now)
+        except RpcError as exc:
+            if NO_INDEX not in str(exc):
+                raise
+            done = self._from_blocks(self.resume, now)
+        if not done:
+            self.resume = max(self.resume, now + 1)
+        return done
+
+    def _from_index(self, now: int) -> bool:
+        """Heights ``resume`` to ``now - 1`` from the transaction index, one paged
+        ``/tx_search`` per watched event type merged in order, once the node has indexed block
+        ``now`` (its indexer indexes a block's header, then its transactions, block after
+        block, so every transaction below ``now`` is then indexed); block ``now`` from its
+        results."""
+        self._wait_indexed(now)
+        if now > self.resume:
+            span = (self.resume - 1, now - 1)
+            pages = [_search(self.rpc, q, span) for q in searches(self.model, *span)]
+            last: tuple[int, int] | None = None
+            for key, events in heapq.merge(*pages, key=lambda found: found[0]):
+                if key != last and self._report(key, picked(key[0], events, self.model)):
                     return True
-        self.resume = max(self.resume, now + 1)
+                last = key
+        return self._from_blocks(now, now)
+
+    def _from_blocks(self, first: int, last: int) -> bool:
+        """Heights ``first`` to ``last`` from each block's results (one call a block: what a
+        node that indexes nothing leaves)."""
+        for height in range(first, last + 1):
+            for index, events in enumerate(self._tx_events(height)):
+                if self._report((height, index), picked(height, events_of(events), self.model)):
+                    return True
         return False
+
+    def _wait_indexed(self, height: int) -> None:
+        """Return once the node's block index holds ``height``, asking with a growing pause;
+        raises RpcError after INDEX_WAIT seconds (the watch then connects again)."""
+        deadline = time.monotonic() + INDEX_WAIT
+        pause = MIN_PAUSE
+        while True:
+            found = self.rpc.call(
+                "block_search", query=f"block.height = {height}", page="1", per_page="1"
+            )
+            try:
+                if int(found["total_count"]) > 0:
+                    return
+            except (KeyError, TypeError, ValueError):
+                raise WatchError("the node's block search has an unknown shape") from None
+            if time.monotonic() + pause > deadline:
+                raise RpcError(f"the node has not indexed block {height} in {INDEX_WAIT:g} s")
+            time.sleep(pause)
+            pause = min(pause * 2, MAX_PAUSE)
 
     def _tx_events(self, height: int) -> list[Any]:
         """The events of each transaction of block ``height``, in block order."""
@@ -312,10 +414,42 @@ class Follower:
         return False
 
 
-def _tx_message(height: int, index: int, events: Any) -> dict[str, Any]:
-    """A block result's transaction in the shape a subscription message carries it."""
-    tx = {"height": str(height), "index": index, "result": {"events": events}}
-    return {"result": {"data": {"value": {"TxResult": tx}}}}
+def _search(
+    rpc: RpcClient, query: str, span: tuple[int, int]
+) -> Iterator[tuple[tuple[int, int], Events]]:
+    """Each transaction ``query`` finds (heights above ``span[0]`` up to ``span[1]``), as
+    (height, index) and its events, in that order: the next page is asked only when the merge
+    reaches it. Raises WatchError for answers out of order, out of the span or of an unknown
+    shape, or past MAX_PAGES pages."""
+    last = (span[0], -1)
+    for page in range(1, MAX_PAGES + 1):
+        found = rpc.call(
+            "tx_search", query=query, prove=False, page=str(page), per_page=str(PER_PAGE),
+            order_by="asc",
+        )  # fmt: skip
+        txs, total = _page(found)
+        for key, events in txs:
+            if key <= last or not span[0] < key[0] <= span[1]:
+                raise WatchError("the node's search results are out of order or range")
+            last = key
+            yield key, events
+        if len(txs) < PER_PAGE or page * PER_PAGE >= total:
+            return
+    raise WatchError(
+        f"more than {MAX_PAGES * PER_PAGE} transactions to catch up: watch again from now"
+    )
+
+
+def _page(found: Any) -> tuple[list[tuple[tuple[int, int], Events]], int]:
+    """The transactions of one ``/tx_search`` page and the search's total count."""
+    try:
+        txs = [
+            ((int(tx["height"]), int(tx.get("index", 0))), events_of(tx["tx_result"].get("events")))
+            for tx in found["txs"]
+        ]
+        return txs, int(found["total_count"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise WatchError("the node's search results have an unknown shape") from None
 
 
 def _messages(socket: WebSocket) -> Iterator[dict[str, Any]]:

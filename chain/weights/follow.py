@@ -4,9 +4,10 @@ follows, and announces itself as a provider, so updates reach every member who m
 What a store follows is its operator's choice, recorded beside the blobs (``follow.json``:
 model, signing key, keyring, fee budget, the store's public URL; ``modelgov weights follow``
 writes it). The weights server runs ``Follower`` in the background, woken by the engine's event
-subscription when a followed model gets a version, and every few seconds anyway: for each
-followed model and each version it lacks, it asks the ledger (``/models/read_access``, at the
-next block) whether the key's organisation may hold the weights. If not, and the version's
+subscription when a followed model gets a version (a pass over that model's follows), and
+over every follow every few seconds anyway: for each followed model and each version it
+lacks, it asks the ledger (``/models/read_access``, at the next block) whether the key's
+organisation may hold the weights. If not, and the version's
 license would allow a download for a fee within the follow's ``max_fee``, it pays that fee with
 a ``use`` (purpose ``download``), whose receipt then grants the read; otherwise it records why
 not and moves on.
@@ -26,6 +27,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ from app.pb.modelgov.v1 import state_pb2, tx_pb2
 from chain.client import ClientError, Node
 from chain.keys import Key, Keyring, KeyringError, default_keyring
 from chain.rpc import RpcError
-from chain.watch import WatchError, changes
+from chain.watch import WatchError, tx_events
 from chain.websocket import WebSocket, WebSocketError, ws_url
 from chain.weights.client import TransferError, download, sources
 from chain.weights.digest import ManifestEntry, WeightsError, build_manifest, check_digest
@@ -258,23 +260,68 @@ def _download_into(
 
 VERSIONS_QUERY = "tm.event='Tx' AND model.version_published.model EXISTS"
 """The engine subscription that wakes the follower: every publication of a version (the
-follows are read again for each, so a follow added while the server runs counts)."""
+follows are read again when their file changed, so a follow added while the server runs
+counts)."""
+
+
+class FollowFile:
+    """A store's follows, read again only when the file changed (its inode, size or
+    modification time in ns: ``save_follows`` replaces it, an editor rewrites it), since the
+    listener asks for every publication on the chain. Safe to share between threads."""
+
+    def __init__(self, store_dir: Path) -> None:
+        self.store_dir = store_dir
+        self.lock = threading.Lock()
+        self.stamp: tuple[int, int, int] | None = None
+        self.read_once = False
+        self.follows: list[Follow] = []
+        self.error: FollowError | None = None
+
+    def read(self) -> list[Follow]:
+        """The follows now; raises FollowError (the same, until the file changes) when the
+        file cannot be read or parsed."""
+        try:
+            info = os.stat(self.store_dir / CONFIG)
+            stamp: tuple[int, int, int] | None = (info.st_ino, info.st_size, info.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        except OSError as exc:
+            raise FollowError(f"{self.store_dir / CONFIG}: {exc}") from None
+        with self.lock:
+            if not self.read_once or stamp != self.stamp:
+                self._load(stamp)
+            if self.error is not None:
+                raise self.error
+            return list(self.follows)
+
+    def _load(self, stamp: tuple[int, int, int] | None) -> None:
+        """Read the file (stat before read: a change in between is read again next time)."""
+        self.stamp, self.read_once = stamp, True
+        try:
+            self.follows, self.error = (load_follows(self.store_dir) if stamp else []), None
+        except FollowError as exc:
+            self.follows, self.error = [], exc
 
 
 class Follower:
-    """The weights server's background loop: a pass over every follow (the config read
-    again, so a follow added while the server runs counts) as soon as the engine's event
-    subscription tells of a new version of a followed model, and every ``interval`` seconds
-    anyway (the fallback while the subscription is down, and for what it cannot see: a
-    refusal that a later payment or lease lifts)."""
+    """The weights server's background loop: a pass over the follows of a model as soon as
+    the engine's event subscription tells of a new version of it, and over every follow every
+    ``interval`` seconds anyway (the fallback while the subscription is down, and for what it
+    cannot see: a refusal that a later payment or lease lifts). The follows are read again
+    when their file changed, so a follow added while the server runs counts."""
 
     def __init__(self, store_dir: Path, node_url: str, interval: float = 5.0) -> None:
         self.store_dir = store_dir
         self.node_url = node_url
         self.node = Node(node_url)
         self.interval = interval
+        self.follows = FollowFile(store_dir)
         self.stop = threading.Event()
         self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.woken: set[str] = set()
+        """Models whose follows the loop is to pass over at once."""
+        self.woken_all = False
 
     def start(self, listen: bool = True) -> threading.Thread:
         """Run the loop (and, with ``listen``, the subscription that wakes it) in daemon
@@ -292,12 +339,37 @@ class Follower:
         self.stop.set()
         self.wake.set()
 
+    def request(self, models: Collection[str] | None) -> None:
+        """Ask the loop for a pass over the follows of ``models`` (None: every follow) now."""
+        with self.lock:
+            if models is None:
+                self.woken_all = True
+            else:
+                self.woken.update(models)
+        self.wake.set()
+
     def run(self) -> None:
+        """Pass over what a wake asks for as it comes, and over every follow once
+        ``interval`` seconds have gone by since the last such pass (wakes never delay it)."""
+        due = time.monotonic() + self.interval
         while not self.stop.is_set():
-            self.wake.wait(self.interval)
+            self.wake.wait(max(0.0, due - time.monotonic()))
             self.wake.clear()
-            if not self.stop.is_set():
+            if self.stop.is_set():
+                return
+            models = self._take()
+            if models is None or time.monotonic() >= due:
                 self.once()
+                due = time.monotonic() + self.interval
+            elif models:
+                self.once(models)
+
+    def _take(self) -> set[str] | None:
+        """The models asked for since the last call (None: every follow)."""
+        with self.lock:
+            models, every = self.woken, self.woken_all
+            self.woken, self.woken_all = set(), False
+        return None if every else models
 
     def listen(self) -> None:
         """Wake the loop when a followed model gets a version, from the engine's event
@@ -322,34 +394,41 @@ class Follower:
                     raise WatchError("the node sent a message that is not JSON") from None
                 if isinstance(message, dict) and "error" in message:
                     raise WatchError(f"the node refused the subscription: {message['error']}")
-                if isinstance(message, dict) and self._publishes_followed(message):
-                    self.wake.set()
+                if isinstance(message, dict):
+                    models = self._published_followed(message)
+                    if models is None or models:
+                        self.request(models)
         finally:
             socket.close()
 
-    def _publishes_followed(self, message: dict[str, Any]) -> bool:
-        """Whether a subscription message tells of a version of a followed model; raises
-        WatchError for a message of an unknown shape."""
+    def _published_followed(self, message: dict[str, Any]) -> set[str] | None:
+        """The followed models a subscription message tells of a new version of (None: the
+        follows cannot be read, a pass over every follow reports why); raises WatchError for
+        a message of an unknown shape."""
+        found = tx_events(message)
+        if found is None:
+            return set()
+        published = {a.get("model", "") for kind, a in found[1] if kind == VERSION_PUBLISHED}
+        if not published:
+            return set()
         try:
-            follows = load_follows(self.store_dir)
+            follows = self.follows.read()
         except FollowError:
-            return True  # the pass reports the broken config
-        for follow in follows:
-            found = changes(message, follow.model)
-            if found is not None and any(c.event == VERSION_PUBLISHED for c in found[1]):
-                return True
-        return False
+            return None
+        return published & {follow.model for follow in follows}
 
-    def once(self) -> list[Outcome]:
-        """One pass over every follow; each outcome is logged and recorded in the status."""
+    def once(self, models: Collection[str] | None = None) -> list[Outcome]:
+        """One pass over the follows of ``models`` (None: every follow); each outcome is
+        logged and recorded in the status."""
         try:
-            follows = load_follows(self.store_dir)
+            follows = self.follows.read()
         except FollowError as exc:
             log.warning("follow config: %s", exc)
             return []
         outcomes = []
         for follow in follows:
-            outcomes.extend(self._one(follow))
+            if models is None or follow.model in models:
+                outcomes.extend(self._one(follow))
         if outcomes:
             self._record(outcomes)
         return outcomes

@@ -1,142 +1,53 @@
-"""``modelgov watch``: the WebSocket client against a small server in this process (real
-sockets), the subscriptions it sends, and what it reports of the engine's messages, once per
-transaction; hostile servers (a bad handshake, an oversize frame, a close) end it with an error,
-never a hang or a crash."""
+"""``modelgov watch``: the WebSocket client against a fake node in this process (real sockets,
+tests/chain/fake_ws.py), the subscriptions it sends, and what it reports of the engine's
+messages, once per transaction; hostile servers (a bad handshake, an oversize frame, a close)
+end it with an error, never a hang or a crash; after a node restart it catches up from the
+node's transaction index in a bounded number of calls."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import socket
 import struct
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fake_ws import (
+    FakeChain,
+    FakeNode,
+    Script,
+    engine_events,
+    frame,
+    handshake,
+    published,
+    read_client_frame,
+    subscriber,
+    tx_message,
+)
 
-from chain.watch import Change, WatchError, changes, subscriptions, watch
+from chain.watch import Change, WatchError, changes, searches, subscriptions, watch
 from chain.websocket import GUID, MAX_MESSAGE, WebSocket, WebSocketError, accept_key, ws_url
 
 MODEL = "acme-ai/vision"
-
-Script = Callable[[socket.socket, list[dict[str, Any]]], None]
-
-
-def frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
-    """A server frame (unmasked)."""
-    first = (0x80 if fin else 0) | opcode
-    if len(payload) < 126:
-        return struct.pack("!BB", first, len(payload)) + payload
-    if len(payload) < 1 << 16:
-        return struct.pack("!BBH", first, 126, len(payload)) + payload
-    return struct.pack("!BBQ", first, 127, len(payload)) + payload
-
-
-def read_client_frame(conn: socket.socket) -> tuple[int, bytes]:
-    """One masked client frame: (opcode, payload)."""
-    head = _exactly(conn, 2)
-    length = head[1] & 0x7F
-    if length == 126:
-        (length,) = struct.unpack("!H", _exactly(conn, 2))
-    elif length == 127:
-        (length,) = struct.unpack("!Q", _exactly(conn, 8))
-    assert head[1] & 0x80, "a client frame must be masked"
-    mask = _exactly(conn, 4)
-    data = _exactly(conn, length)
-    return head[0] & 0x0F, bytes(b ^ mask[i % 4] for i, b in enumerate(data))
-
-
-def _exactly(conn: socket.socket, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = conn.recv(n - len(out))
-        if not chunk:
-            raise ConnectionError("closed")
-        out += chunk
-    return out
-
-
-def handshake(conn: socket.socket, accept: str | None = None) -> None:
-    request = b""
-    while b"\r\n\r\n" not in request:
-        request += conn.recv(4096)
-    key = next(
-        line.split(":", 1)[1].strip()
-        for line in request.decode().split("\r\n")
-        if line.lower().startswith("sec-websocket-key")
-    )
-    answer = accept if accept is not None else accept_key(key)
-    conn.sendall(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        + f"Sec-WebSocket-Accept: {answer}\r\n\r\n".encode()
-    )
+QUERIES = len(subscriptions(MODEL))
 
 
 @pytest.fixture
 def server() -> Iterator[Callable[[Script], str]]:
-    """Start a one-connection server running ``script``; yields a function returning its URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    threads: list[threading.Thread] = []
+    """Start a node whose one websocket connection runs ``script``; yields a function
+    returning its URL."""
+    nodes: list[FakeNode] = []
 
     def start(script: Script) -> str:
-        received: list[dict[str, Any]] = []
-
-        def serve() -> None:
-            conn, _ = listener.accept()
-            with conn, contextlib.suppress(ConnectionError, OSError):
-                script(conn, received)
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        threads.append(thread)
-        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+        nodes.append(FakeNode([script]))
+        return nodes[-1].url
 
     yield start
-    listener.close()
-    for thread in threads:
-        thread.join(5)
-
-
-def tx_message(height: int, index: int, events: list[tuple[str, dict[str, str]]]) -> bytes:
-    """An engine subscription message carrying one transaction's events."""
-    body = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "result": {
-            "query": "...",
-            "data": {
-                "type": "tendermint/event/Tx",
-                "value": {
-                    "TxResult": {
-                        "height": str(height),
-                        "index": index,
-                        "result": {
-                            "events": [
-                                {
-                                    "type": kind,
-                                    "attributes": [
-                                        {"key": k, "value": v, "index": True}
-                                        for k, v in attrs.items()
-                                    ],
-                                }
-                                for kind, attrs in events
-                            ]
-                        },
-                    }
-                },
-            },
-        },
-    }
-    return json.dumps(body).encode()
-
-
-def published(version: str, model: str = MODEL) -> tuple[str, dict[str, str]]:
-    return ("model.version_published", {"model": model, "version": version})
+    for node in nodes:
+        node.close()
 
 
 def engine(messages: list[bytes], extra: bytes = b"") -> Script:
@@ -294,119 +205,34 @@ def test_nobody_listening_is_a_watch_error() -> None:
 
 # --- a node that restarts: the watch connects again and catches up ------------------------------
 
-Rpc = Callable[[str, dict[str, Any]], Any]
-
 
 @pytest.fixture
-def node_server() -> Iterator[Callable[[list[Script], Rpc], str]]:
-    """A node at one port: each websocket connection runs the next script of ``sessions``,
-    each JSON-RPC POST is answered by ``rpc(method, params)`` (None: the connection is closed
-    unanswered, as a node that is down). Yields a function returning the node's URL."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    threads: list[threading.Thread] = []
+def node_server() -> Iterator[Callable[[list[Script], FakeChain], FakeNode]]:
+    """Start a node whose websocket connections run ``sessions`` in turn and whose RPC answers
+    from a FakeChain; yields a function returning the node."""
+    nodes: list[FakeNode] = []
 
-    def start(sessions: list[Script], rpc: Rpc) -> str:
-        def one(conn: socket.socket) -> None:
-            with conn, contextlib.suppress(ConnectionError, OSError):
-                if conn.recv(4, socket.MSG_PEEK) == b"POST":
-                    _answer_post(conn, rpc)
-                elif sessions:
-                    sessions.pop(0)(conn, [])
-
-        def serve() -> None:
-            with contextlib.suppress(OSError):
-                while True:
-                    conn, _ = listener.accept()
-                    thread = threading.Thread(target=one, args=(conn,), daemon=True)
-                    thread.start()
-                    threads.append(thread)
-
-        threading.Thread(target=serve, daemon=True).start()
-        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+    def start(sessions: list[Script], chain: FakeChain) -> FakeNode:
+        nodes.append(FakeNode(sessions, chain))
+        return nodes[-1]
 
     yield start
-    listener.close()
-    for thread in threads:
-        thread.join(5)
-
-
-def _answer_post(conn: socket.socket, rpc: Rpc) -> None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += conn.recv(4096)
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.split(b"\r\n")
-        if line.lower().startswith(b"content-length")
-    )
-    while len(body) < length:
-        body += conn.recv(4096)
-    call = json.loads(body)
-    result = rpc(call["method"], call.get("params") or {})
-    if result is None:
-        return
-    answer = json.dumps({"jsonrpc": "2.0", "id": call["id"], "result": result}).encode()
-    conn.sendall(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        + f"Content-Length: {len(answer)}\r\n\r\n".encode()
-        + answer
-    )
+    for node in nodes:
+        node.close()
 
 
 def session(before: list[bytes], after: list[bytes], then_drop: bool = True) -> Script:
-    """A websocket session: ``before`` arrive before the last subscription is confirmed,
-    ``after`` after it; then the node drops the connection (or waits for the goodbye)."""
-
-    def script(conn: socket.socket, received: list[dict[str, Any]]) -> None:
-        handshake(conn)
-        for i, _ in enumerate(subscriptions(MODEL)):
-            _, payload = read_client_frame(conn)
-            received.append(json.loads(payload))
-            if i == len(subscriptions(MODEL)) - 1:
-                conn.sendall(b"".join(frame(0x1, m) for m in before))
-            reply = {"jsonrpc": "2.0", "id": received[-1]["id"], "result": {}}
-            conn.sendall(frame(0x1, json.dumps(reply).encode()))
-        conn.sendall(b"".join(frame(0x1, m) for m in after))
-        if then_drop:
-            conn.shutdown(socket.SHUT_RDWR)
-            return
-        while read_client_frame(conn)[0] != 0x8:
-            pass
-
-    return script
+    """A watch's websocket session: ``before`` arrive before the last subscription is
+    confirmed, ``after`` after it; then the node drops the connection (or waits for the
+    goodbye)."""
+    return subscriber(QUERIES, before, after, "drop" if then_drop else "wait")
 
 
-def chain_rpc(heights: list[int | None], blocks: dict[int, list[list[Any]]]) -> Rpc:
-    """A node's status (the next of ``heights`` each call, the last one repeated; None: down)
-    and the events of each block's transactions (``blocks``)."""
-    asked = iter(heights)
-    last: list[int | None] = [None]
-
-    def rpc(method: str, params: dict[str, Any]) -> Any:
-        if method == "status":
-            last[0] = next(asked, last[0])
-            if last[0] is None:
-                return None
-            return {"sync_info": {"latest_block_height": str(last[0])}}
-        assert method == "block_results"
-        txs = blocks.get(int(params["height"]), [])
-        return {"height": params["height"], "txs_results": [{"code": 0, "events": e} for e in txs]}
-
-    return rpc
-
-
-def events_of(*found: tuple[str, dict[str, str]]) -> list[Any]:
-    return [
-        {"type": kind, "attributes": [{"key": k, "value": v} for k, v in attrs.items()]}
-        for kind, attrs in found
-    ]
+events_of = engine_events
 
 
 def test_a_dropped_watch_reconnects_and_reports_what_it_missed_once_and_in_order(
-    node_server: Callable[[list[Script], Rpc], str],
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
 ) -> None:
     blocks = {
         6: [events_of(published("3.0")), events_of(published("3.1"))],
@@ -421,7 +247,7 @@ def test_a_dropped_watch_reconnects_and_reports_what_it_missed_once_and_in_order
         [tx_message(10, 0, [published("6.0")]), tx_message(11, 0, [published("7.0")])],
         then_drop=False,
     )
-    url = node_server([first, second], chain_rpc([4, None, None, 9], blocks))
+    url = node_server([first, second], FakeChain([4, None, None, 9], blocks)).url
     seen: list[Change] = []
     said: list[str] = []
     assert watch(url, MODEL, seen.append, 7, 10, reconnect=30, say=said.append) == 7
@@ -439,12 +265,12 @@ def test_a_dropped_watch_reconnects_and_reports_what_it_missed_once_and_in_order
 
 
 def test_a_watch_that_reaches_its_count_while_catching_up_stops_there(
-    node_server: Callable[[list[Script], Rpc], str],
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
 ) -> None:
     blocks = {3: [events_of(published("2.0"))], 4: [events_of(published("3.0"))]}
     url = node_server(
-        [session([], []), session([], [], then_drop=False)], chain_rpc([2, 4], blocks)
-    )
+        [session([], []), session([], [], then_drop=False)], FakeChain([2, 4], blocks)
+    ).url
     seen: list[Change] = []
     assert watch(url, MODEL, seen.append, 1, 10, reconnect=30) == 1
     assert [c.attributes["version"] for c in seen] == ["2.0"]
@@ -462,13 +288,13 @@ def test_a_watch_that_reaches_its_count_while_catching_up_stops_there(
     ids=["stays-away", "gap-too-long", "results-not-a-list", "bad-attributes", "no-reconnect"],
 )
 def test_a_node_that_stays_away_or_answers_nonsense_ends_the_watch_with_an_error(
-    node_server: Callable[[list[Script], Rpc], str],
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
     heights: list[int | None],
     blocks: dict[int, Any],
     reconnect: int,
     message: str,
 ) -> None:
-    url = node_server([session([], []), session([], [])], chain_rpc(heights, blocks))
+    url = node_server([session([], []), session([], [])], FakeChain(heights, blocks)).url
     with pytest.raises(WatchError, match=message):
         watch(url, MODEL, lambda _: None, 1, 10, reconnect=reconnect)
 
@@ -483,8 +309,119 @@ def test_a_node_unreachable_at_the_start_is_not_waited_for() -> None:
 
 
 def test_a_node_that_answers_its_status_but_no_longer_subscribes_ends_the_watch(
-    node_server: Callable[[list[Script], Rpc], str],
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
 ) -> None:
-    url = node_server([session([], [])], chain_rpc([2], {}))
+    url = node_server([session([], [])], FakeChain([2], {})).url
     with pytest.raises(WatchError, match="could not follow the node again in 1 s"):
         watch(url, MODEL, lambda _: None, 1, 10, reconnect=1)
+
+
+# --- catching up from the transaction index -----------------------------------------------------
+
+
+def attached(version: str) -> tuple[str, dict[str, str]]:
+    return ("license.attached", {"model": MODEL, "version": version, "license": "acme-ai/l"})
+
+
+def caught_up(node: FakeNode, count: int) -> list[tuple[int, str, str]]:
+    """Watch the node (its first session drops, the second follows) until ``count`` changes;
+    (height, kind, version) of each."""
+    seen: list[Change] = []
+    assert watch(node.url, MODEL, seen.append, count, 10, reconnect=30) == count
+    return [(c.height, c.kind, c.attributes["version"]) for c in seen]
+
+
+def test_catching_up_thousands_of_blocks_takes_a_few_calls_not_one_a_block(
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
+) -> None:
+    blocks = {
+        5: [events_of(published("2.0"))],
+        1_000: [events_of(("credits.transfer", {"model": MODEL})), events_of(attached("2.0"))],
+        2_004: [events_of(published("3.0"))],
+    }
+    node = node_server(
+        [session([], []), session([], [], then_drop=False)], FakeChain([4, 2_004], blocks)
+    )
+    assert caught_up(node, 3) == [(5, "version", "2.0"), (1_000, "license", "2.0"),
+                                  (2_004, "version", "3.0")]  # fmt: skip
+    assert node.methods().count("block_results") == 1, "only the newest block is read whole"
+    searched = [params["query"] for method, params in node.calls if method == "tx_search"]
+    assert sorted(searched) == sorted(searches(MODEL, 4, 2_003)), "one search per event type"
+    assert len(node.calls) <= 3 + 1 + QUERIES + 1  # status, block index, searches, results
+
+
+def test_a_catch_up_pages_through_the_searches_and_reports_each_transaction_once_in_order(
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
+) -> None:
+    blocks: dict[int, Any] = {h: [events_of(published(f"1.{h}"))] for h in range(5, 255)}
+    blocks[100].append(events_of(published("both"), attached("both")))
+    blocks[300] = [events_of(attached("1.5"))]
+    node = node_server(
+        [session([], []), session([], [], then_drop=False)], FakeChain([4, 400], blocks)
+    )
+    shown = caught_up(node, 250 + 2 + 1)
+    assert len(set(shown)) == len(shown), "each transaction once"
+    assert shown[:2] == [(5, "version", "1.5"), (6, "version", "1.6")]
+    assert shown[95:98] == [(100, "version", "1.100"), (100, "version", "both"),
+                           (100, "license", "both")]  # fmt: skip
+    assert shown[-2:] == [(254, "version", "1.254"), (300, "license", "1.5")]
+    assert [h for h, _, _ in shown] == sorted(h for h, _, _ in shown)
+    pages = [p["page"] for m, p in node.calls if m == "tx_search"]
+    assert sorted(pages) == ["1"] * QUERIES + ["2", "3"], "251 versions: three pages of 100"
+
+
+def test_a_catch_up_waits_for_the_node_to_index_the_blocks(
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
+) -> None:
+    blocks = {6: [events_of(published("2.0"))], 8: [events_of(published("3.0"))]}
+    chain = FakeChain([4, 8], blocks, unindexed=2)
+    node = node_server([session([], []), session([], [], then_drop=False)], chain)
+    assert caught_up(node, 2) == [(6, "version", "2.0"), (8, "version", "3.0")]
+    assert node.methods().count("block_search") == 3
+    assert node.methods().index("tx_search") > node.methods().index("block_search") + 2
+
+
+def test_a_node_that_indexes_nothing_is_read_block_by_block(
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
+) -> None:
+    blocks = {6: [events_of(published("2.0"))], 8: [events_of(published("3.0"))]}
+    chain = FakeChain([4, 8], blocks, indexed=False)
+    node = node_server([session([], []), session([], [], then_drop=False)], chain)
+    assert caught_up(node, 2) == [(6, "version", "2.0"), (8, "version", "3.0")]
+    assert node.methods().count("block_results") == 4  # heights 5 to 8
+
+
+def _reorder(answer: dict[str, Any]) -> dict[str, Any]:
+    return {**answer, "txs": answer["txs"][::-1]}
+
+
+def _widen(answer: dict[str, Any]) -> dict[str, Any]:
+    return {**answer, "txs": [{**tx, "height": "99"} for tx in answer["txs"]]}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (_reorder, "out of order"),
+        (_widen, "out of order or range"),
+        (lambda answer: {**answer, "txs": "x"}, "unknown shape"),
+        (lambda answer: {"txs": answer["txs"]}, "unknown shape"),
+    ],
+    ids=["unsorted", "out-of-range", "txs-not-a-list", "no-total"],
+)
+def test_a_node_whose_search_answers_are_wrong_ends_the_watch(
+    node_server: Callable[[list[Script], FakeChain], FakeNode],
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    message: str,
+) -> None:
+    blocks = {6: [events_of(published("2.0")), events_of(published("2.1"))]}
+    chain = FakeChain([4, 8], blocks)
+
+    def rpc(method: str, params: dict[str, Any]) -> Any:
+        answer = chain(method, params)
+        return change(answer) if method == "tx_search" else answer
+
+    node = node_server([session([], []), session([], [])], chain)
+    node.rpc = rpc
+    with pytest.raises(WatchError, match=message):
+        watch(node.url, MODEL, lambda _: None, 3, 10, reconnect=30)

@@ -4,14 +4,11 @@ testnet in tests/integration/test_market_network.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
+import os
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -21,27 +18,24 @@ from chain.cli.weights import STORE_DIR_ENV
 from chain.keys import Keyring
 from chain.watch import WatchError
 from chain.websocket import WebSocketError
+from chain.weights import follow as follow_module
 from chain.weights.follow import (
     CONFIG,
     VERSIONS_QUERY,
     Follow,
     Follower,
     FollowError,
+    FollowFile,
     Outcome,
     add_follow,
     load_follows,
     load_status,
     remove_follow,
+    save_follows,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from test_watch import (
-    frame,
-    handshake,
-    published,
-    read_client_frame,
-    tx_message,
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/chain: the fake node
+from fake_ws import FakeNode, published, subscriber, tx_message
 
 MODEL = "acme-ai/vision"
 
@@ -128,27 +122,10 @@ def test_the_cli_refuses_a_missing_key_or_a_bad_model(
 # --- woken by the engine's events -----------------------------------------------------------------
 
 
-def _event_node(messages: list[bytes]) -> tuple[str, list[dict[str, Any]], threading.Thread]:
-    """A websocket node (one connection) that takes a subscription, confirms it, sends
-    ``messages`` and then closes; returns its URL, what it received and its thread."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    received: list[dict[str, Any]] = []
-
-    def serve() -> None:
-        conn, _ = listener.accept()
-        with conn, contextlib.suppress(OSError):
-            handshake(conn)
-            received.append(json.loads(read_client_frame(conn)[1]))
-            conn.sendall(frame(0x1, json.dumps({"id": 1, "result": {}}).encode()))
-            conn.sendall(b"".join(frame(0x1, m) for m in messages))
-            conn.sendall(frame(0x8, b""))
-        listener.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    return f"http://127.0.0.1:{listener.getsockname()[1]}", received, thread
+def _event_node(messages: list[bytes]) -> FakeNode:
+    """A node whose one websocket connection takes a subscription, confirms it, sends
+    ``messages`` and then closes."""
+    return FakeNode([subscriber(1, [], messages, then="close")])
 
 
 @pytest.mark.parametrize(
@@ -165,22 +142,21 @@ def test_a_new_version_of_a_followed_model_wakes_the_follower(
     tmp_path: Path, events: list[tuple[str, dict[str, str]]], wakes: bool
 ) -> None:
     add_follow(tmp_path, Follow(MODEL, "k", "http://s:1", 0))
-    url, received, thread = _event_node([tx_message(7, 0, events)])
-    follower = Follower(tmp_path, url, interval=60)
-    with pytest.raises(WebSocketError, match="closed"):  # the node closes after its messages
-        follower._listen_once()
-    thread.join(5)
-    assert received[0]["params"]["query"] == VERSIONS_QUERY
+    with _event_node([tx_message(7, 0, events)]) as node:
+        follower = Follower(tmp_path, node.url, interval=60)
+        with pytest.raises(WebSocketError, match="closed"):  # the node closes after its messages
+            follower._listen_once()
+    assert node.received[0]["params"]["query"] == VERSIONS_QUERY
     assert follower.wake.is_set() is wakes
+    assert follower.woken == ({MODEL} if wakes else set())
 
 
 def test_a_node_that_sends_nonsense_ends_the_subscription_without_a_wake(tmp_path: Path) -> None:
     add_follow(tmp_path, Follow(MODEL, "k", "http://s:1", 0))
-    url, _, thread = _event_node([b"not json"])
-    follower = Follower(tmp_path, url, interval=60)
-    with pytest.raises(WatchError, match="not JSON"):
-        follower._listen_once()
-    thread.join(5)
+    with _event_node([b"not json"]) as node:
+        follower = Follower(tmp_path, node.url, interval=60)
+        with pytest.raises(WatchError, match="not JSON"):
+            follower._listen_once()
     assert not follower.wake.is_set()
 
 
@@ -190,14 +166,14 @@ def test_a_wake_starts_a_pass_at_once_and_close_ends_the_loop(
     passes: list[float] = []
     follower = Follower(tmp_path, "http://127.0.0.1:1", interval=60)
 
-    def once() -> list[Outcome]:
+    def once(models: object = None) -> list[Outcome]:
         passes.append(time.monotonic())
         return []
 
     monkeypatch.setattr(follower, "once", once)
     loop = follower.start(listen=False)
     woken = time.monotonic()
-    follower.wake.set()
+    follower.request({MODEL})
     deadline = time.monotonic() + 5
     while not passes and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -205,3 +181,124 @@ def test_a_wake_starts_a_pass_at_once_and_close_ends_the_loop(
     follower.close()
     loop.join(5)
     assert not loop.is_alive()
+
+
+# --- what a wake costs: the follows read when they changed, a pass over the woken model's ------
+
+
+def test_the_follows_are_read_once_for_many_publications_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_follow(tmp_path, Follow(MODEL, "k", "http://s:1", 0))
+    reads: list[Path] = []
+
+    def counted(store_dir: Path) -> list[Follow]:
+        reads.append(store_dir)
+        return load_follows(store_dir)
+
+    monkeypatch.setattr(follow_module, "load_follows", counted)
+    messages = [tx_message(7 + i, 0, [published(f"2.{i}")]) for i in range(20)]
+    with _event_node(messages) as node:
+        follower = Follower(tmp_path, node.url, interval=60)
+        with pytest.raises(WebSocketError, match="closed"):
+            follower._listen_once()
+    assert len(reads) == 1, "twenty publications, one read of an unchanged file"
+    assert follower.woken == {MODEL}
+    assert [f.model for f in follower.follows.read()] == [MODEL] and len(reads) == 1
+
+
+def _same_stamp_but(path: Path, body: bytes, like: os.stat_result, replace: bool) -> None:
+    """Write ``body`` to ``path`` (in place, or replacing it) with ``like``'s mtime."""
+    if replace:
+        part = path.with_name("part")
+        part.write_bytes(body)
+        os.replace(part, path)
+    else:
+        path.write_bytes(body)
+    os.utime(path, ns=(like.st_atime_ns, like.st_mtime_ns))
+
+
+def test_a_follow_file_is_read_again_when_its_inode_size_or_time_changes(tmp_path: Path) -> None:
+    follows = FollowFile(tmp_path)
+    assert follows.read() == []  # no file yet
+    save_follows(tmp_path, [Follow("acme-ai/aaaa", "k", "http://s:1")])
+    assert [f.model for f in follows.read()] == ["acme-ai/aaaa"]
+    path = tmp_path / CONFIG
+    before = path.stat()
+    body = path.read_bytes()
+    _same_stamp_but(path, body.replace(b"aaaa", b"bbbb"), before, replace=True)  # inode
+    assert [f.model for f in follows.read()] == ["acme-ai/bbbb"]
+    now = path.stat()
+    _same_stamp_but(path, body.replace(b"aaaa", b"cc"), now, replace=False)  # size
+    assert [f.model for f in follows.read()] == ["acme-ai/cc"]
+    path.write_bytes(body.replace(b"aaaa", b"dd"))  # same size, a later time
+    os.utime(path, ns=(now.st_atime_ns, now.st_mtime_ns + 1_000_000))
+    assert [f.model for f in follows.read()] == ["acme-ai/dd"]
+    path.write_text("not json")
+    with pytest.raises(FollowError):
+        follows.read()
+    path.unlink()
+    assert follows.read() == []
+
+
+def _recording(follower: Follower, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Each pass's followed models, in order (a pass replicates nothing here)."""
+    passes: list[list[str]] = []
+    original = follower.once
+
+    def once(models: set[str] | None = None) -> list[Outcome]:
+        passes.append([])
+        return original() if models is None else original(models)
+
+    def one(follow: Follow) -> list[Outcome]:
+        passes[-1].append(follow.model)
+        return []
+
+    monkeypatch.setattr(follower, "once", once)
+    monkeypatch.setattr(follower, "_one", one)
+    return passes
+
+
+def _until(done: object, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.01)
+
+
+OTHER = "acme-ai/audio"
+
+
+def test_a_wake_for_a_model_passes_over_that_model_s_follows_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_follow(tmp_path, Follow(MODEL, "k", "http://s:1", 0))
+    add_follow(tmp_path, Follow(OTHER, "k", "http://s:1", 0))
+    with _event_node([tx_message(7, 0, [published("2.0")])]) as node:
+        follower = Follower(tmp_path, node.url, interval=60)
+        passes = _recording(follower, monkeypatch)
+        loop = follower.start(listen=False)
+        with pytest.raises(WebSocketError, match="closed"):
+            follower._listen_once()
+        _until(lambda: passes and passes[-1])
+    follower.close()
+    loop.join(5)
+    assert passes == [[MODEL]], "a version of one model, a pass over its follow alone"
+
+
+def test_the_poll_passes_over_every_follow_even_while_wakes_keep_coming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_follow(tmp_path, Follow(MODEL, "k", "http://s:1", 0))
+    add_follow(tmp_path, Follow(OTHER, "k", "http://s:1", 0))
+    follower = Follower(tmp_path, "http://127.0.0.1:1", interval=0.5)
+    passes = _recording(follower, monkeypatch)
+    loop = follower.start(listen=False)
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:  # a wake every 50 ms, for three polls' time
+        follower.request({MODEL})
+        time.sleep(0.05)
+    follower.close()
+    loop.join(5)
+    assert [MODEL] in passes
+    full = [p for p in passes if p == [OTHER, MODEL]]
+    assert 2 <= len(full) <= 4, passes
