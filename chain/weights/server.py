@@ -474,15 +474,16 @@ class Handler(BaseHTTPRequestHandler):
         store.mark_pending(digest, model)
         self._json(200, {"digest": digest, "stored": True})
 
-    def _drain(self, length: int, hasher: Any = None) -> str:
+    def _drain(self, length: int, hasher: Any = None) -> str | None:
         """Read and drop a body the server does not keep, so the connection stays usable;
-        with ``hasher``, the digest of what was read (all of it, else "")."""
+        with ``hasher``, the digest of what was read (all of it, else ""); None when the body
+        ended early (the connection is closed)."""
         left = length
         while left > 0:
             chunk = self.rfile.read(min(CHUNK, left))
             if not chunk:
                 self.close_connection = True
-                return ""
+                return None
             if hasher is not None:
                 hasher.update(chunk)
             left -= len(chunk)
@@ -494,8 +495,18 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         length = self.headers.get("Content-Length", "")
         if LENGTH.fullmatch(length.strip()) and int(length) <= DRAIN_ON_REFUSAL:
-            self._drain(int(length))
+            # under the header deadline: a refused peer (anyone, unsigned) trickling this body
+            # a byte per socket timeout would otherwise hold the worker for days
+            self.server.watch(self.connection)
+            try:
+                drained = self._drain(int(length))
+            except OSError:
+                return
+            finally:
+                self.server.unwatch(self.connection)
             self.close_connection = True
+            if drained is None:  # cut off at the deadline, or the peer left: nobody to answer
+                return
         self._refuse(access)
 
     # --- shared -----------------------------------------------------------------------------
