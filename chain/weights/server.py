@@ -275,13 +275,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_or_ask(self, send_body: bool) -> None:
         url = urlsplit(self.path)
+        # before any route: an unread body would be parsed as the connection's next request
+        _no_body(self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
         if url.path == "/v1/health":
             self._json(200, {"ok": True, "counts": dict(self.server.counts)})
             return
         if url.path == "/metrics":
             self._metrics()
             return
-        _no_body(self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
         if UPLOAD_PATH.match(url.path):
             self._may_upload(url.path.rsplit("/", 1)[1], url.query)
             return

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_weights_server import Running, start
+from test_weights_server import Running, raw, start
 
 
 @pytest.fixture
@@ -52,3 +52,16 @@ def test_a_refused_upload_trickling_its_body_does_not_hold_a_worker(one_worker: 
             done.set()
             trickler.join()
     assert status == 200
+
+
+@pytest.mark.parametrize("endpoint", ["/v1/health", "/metrics"])
+def test_a_body_on_an_open_endpoint_is_not_read_as_another_request(
+    one_worker: Running, endpoint: str
+) -> None:
+    """The unauthenticated endpoints left a GET's body unread, so on a kept-alive connection
+    the body was parsed as the next request: a request hidden inside another, which a proxy in
+    front of the store would attribute to the outer one's sender."""
+    inner = b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    outer = f"GET {endpoint} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(inner)}\r\n\r\n"
+    answer = raw(one_worker, outer.encode() + inner)
+    assert answer.startswith(b"HTTP/1.1 400") and answer.count(b"HTTP/1.1 ") == 1, answer[:300]
