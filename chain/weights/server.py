@@ -73,6 +73,10 @@ class ServerConfig:
     socket_timeout: float = 20.0
     header_timeout: float = 10.0
     max_upload: int = 1 << 40
+    per_address_connections: int = 8
+    """Connections one client address may have open or queued at once (beyond: 503): each
+    holds a worker or a queue slot until its header deadline even when it sends nothing, so
+    without this bound one address could take them all, again every deadline."""
     per_org_transfers: int = 4
     """Downloads and uploads one organisation may have in progress at once: a transfer holds
     a worker as long as each read or write makes some progress, so without this bound one
@@ -124,6 +128,7 @@ class WeightsServer(HTTPServer):
         for worker in self._workers:
             worker.start()
         self._transfers: dict[str, int] = {}
+        self._connections: dict[str, int] = {}
         self._deadlines: dict[socket.socket, float] = {}
         self._deadlines_lock = threading.Lock()
         self._closing = threading.Event()
@@ -176,13 +181,33 @@ class WeightsServer(HTTPServer):
         self.requests.labels(method, outcome).inc()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Hand a connection to the pool; when the queue is full, answer 503 and close."""
+        """Hand a connection to the pool; when the queue is full, or its address has
+        ``per_address_connections`` already, answer 503 and close."""
+        address = str(client_address[0])
+        with self._lock:
+            held = self._connections.get(address, 0)
+            if held < self.config.per_address_connections:
+                self._connections[address] = held + 1
+        if held >= self.config.per_address_connections:
+            self._turn_away(request)
+            return
         try:
             self._pending.put_nowait((request, client_address))
         except queue.Full:
-            self.count("refused_503", "-")
-            _busy(request)
-            self.shutdown_request(request)
+            self._release(address)
+            self._turn_away(request)
+
+    def _turn_away(self, request: Any) -> None:
+        self.count("refused_503", "-")
+        _busy(request)
+        self.shutdown_request(request)
+
+    def _release(self, address: str) -> None:
+        """A connection of ``address`` is closed."""
+        with self._lock:
+            self._connections[address] -= 1
+            if not self._connections[address]:
+                del self._connections[address]
 
     def _work(self) -> None:
         """One worker: serve queued connections until told to stop."""
@@ -197,6 +222,7 @@ class WeightsServer(HTTPServer):
                 self.handle_error(request, client_address)
             finally:
                 self.shutdown_request(request)
+                self._release(str(client_address[0]))
 
     def server_close(self) -> None:
         self._closing.set()
@@ -710,6 +736,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-org-transfers", type=int, default=4, help="transfers one org may run at once"
     )
+    parser.add_argument(
+        "--per-address-connections",
+        type=int,
+        default=8,
+        help="connections one client address may hold at once; then 503",
+    )
     parser.add_argument("--backlog", type=int, default=64, help="connections waiting; then 503")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per socket read/write")
     parser.add_argument(
@@ -749,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         workers=args.workers,
         per_org_transfers=args.per_org_transfers,
+        per_address_connections=args.per_address_connections,
         backlog=args.backlog,
         socket_timeout=args.timeout,
         header_timeout=args.header_timeout,

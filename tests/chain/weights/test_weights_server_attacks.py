@@ -65,3 +65,33 @@ def test_a_body_on_an_open_endpoint_is_not_read_as_another_request(
     outer = f"GET {endpoint} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(inner)}\r\n\r\n"
     answer = raw(one_worker, outer.encode() + inner)
     assert answer.startswith(b"HTTP/1.1 400") and answer.count(b"HTTP/1.1 ") == 1, answer[:300]
+
+
+def test_one_address_cannot_take_every_worker_and_queue_slot(tmp_path: Path) -> None:
+    """Connections that send nothing each hold a worker (or a queue slot) until the header
+    deadline; one address opening workers + backlog of them, again every deadline, left every
+    other client a 503. Connections at once are bounded per client address."""
+    served = start(
+        tmp_path,
+        socket_timeout=5,
+        header_timeout=5,
+        workers=3,
+        backlog=4,
+        per_address_connections=2,
+    )
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(7):  # workers + backlog
+            idle.append(socket.create_connection(("127.0.0.1", served.port), timeout=5))
+        time.sleep(0.5)
+        with socket.create_connection(
+            ("127.0.0.1", served.port), timeout=4, source_address=("127.0.0.2", 0)
+        ) as other:
+            other.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = other.recv(100)
+        assert answer.startswith(b"HTTP/1.1 200"), answer
+    finally:
+        for sock in idle:
+            sock.close()
+        served.server.shutdown()
+        served.server.server_close()
