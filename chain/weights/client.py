@@ -7,7 +7,10 @@ and blamed on the provider that sent it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +42,9 @@ TX_OVERHEAD = 512
 CLAIM_SALT_BYTES = 34
 """What the claim's salt (32 bytes and its field header) adds to the publication."""
 RETRY_AFTER_403_SECONDS = 1.5
+STALL_CHUNK = 64 * 1024
+STALL_SECONDS = 60.0
+"""A download that moves no STALL_CHUNK in STALL_SECONDS (about 1 KiB/s) is given up."""
 
 
 class TransferError(Exception):
@@ -61,7 +67,13 @@ def signed_get(
     """GET ``url + path`` signed with ``key`` for the store at ``url``."""
     signed = authorization(key.private_key, "GET", path, url)
     all_headers = {"Authorization": signed, **(headers or {})}
-    return requests.get(url.rstrip("/") + path, headers=all_headers, stream=stream, timeout=30)
+    return requests.get(  # a store never redirects: a provider must not send us elsewhere
+        url.rstrip("/") + path,
+        headers=all_headers,
+        stream=stream,
+        timeout=30,
+        allow_redirects=False,
+    )
 
 
 def may_upload(key: Key, store_url: str, digest: str, size: int, model: str) -> bool:
@@ -185,14 +197,18 @@ def download(
     Any member can announce a provider for any digest, so no provider's answer is final: a
     refusal (403) from one moves on to the next, and one that sends more than ``size`` bytes
     is cut off there, so a hostile provider can neither stop a pull nor fill the disk."""
+    part = target.with_name(target.name + ".part")
     for url in urls:
         try:
-            part = target.with_name(target.name + ".part")
-            _fetch_or_retry(key, url, blob_path, part, progress, size)
+            resumed = _fetch_or_retry(key, url, blob_path, part, progress, size)
+            if resumed and _sha256(part) != sha256_hex:
+                # the part's start may be another provider's (one that broke off on purpose):
+                # this provider's bytes are judged whole, not appended to those
+                part.unlink()
+                _fetch_or_retry(key, url, blob_path, part, progress, size)
         except TransferError as exc:
             failures.append(str(exc))
             continue
-        part = target.with_name(target.name + ".part")
         got = _sha256(part)
         if got == sha256_hex:
             part.replace(target)
@@ -206,22 +222,25 @@ def download(
 
 def _fetch_or_retry(
     key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None, size: int
-) -> None:
+) -> bool:
     """Fetch; after a 403, once more a block later: a store decides on its own node's state,
     which may not have the block with a receipt just obtained through another node yet (the
-    wait is the client's; the store never waits)."""
+    wait is the client's; the store never waits). True when the part was resumed."""
     try:
-        _fetch(key, url, path, part, progress, size)
+        return _fetch(key, url, path, part, progress, size)
     except TransferError as exc:
         if "HTTP 403" not in str(exc):
             raise
         time.sleep(RETRY_AFTER_403_SECONDS)
-        _fetch(key, url, path, part, progress, size)
+        return _fetch(key, url, path, part, progress, size)
 
 
 def _fetch(
     key: Key, url: str, path: str, part: Path, progress: Callable[[int], None] | None, size: int
-) -> None:
+) -> bool:
+    """Fetch into ``part``, resuming it; True when this appended to bytes already there.
+    Raises TransferError for a refusal, a body that breaks off, one that moves no STALL_CHUNK
+    in STALL_SECONDS, or more bytes than ``size``."""
     have = part.stat().st_size if part.exists() else 0
     if have > size:  # not a part of this blob (a leftover, or another file's name)
         part.unlink()
@@ -233,24 +252,66 @@ def _fetch(
         raise TransferError(f"{url}: unreachable ({exc})") from None
     with reply:
         if reply.status_code == 416 and have:
-            return  # the part is complete already
+            return True  # the part is complete already
         if reply.status_code not in (200, 206):
             raise TransferError(f"{url}: {_reason(reply)}")
         mode = "ab" if reply.status_code == 206 else "wb"
         if progress is not None and have and mode == "ab":
             progress(have)
         written = have if mode == "ab" else 0
-        with part.open(mode) as out:
-            for chunk in reply.iter_content(CHUNK):
-                if written + len(chunk) > size:
-                    out.truncate(0)
-                    raise TransferError(
-                        f"{url}: sent more than the {size} bytes the chain declares"
-                    )
-                out.write(chunk)
-                written += len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
+        stall = _Stall(reply)
+        try:
+            with part.open(mode) as out:
+                for chunk in reply.iter_content(STALL_CHUNK):
+                    stall.moved()
+                    if written + len(chunk) > size:
+                        out.truncate(0)
+                        raise TransferError(
+                            f"{url}: sent more than the {size} bytes the chain declares"
+                        )
+                    out.write(chunk)
+                    written += len(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+        except requests.RequestException as exc:
+            if stall.stalled:
+                raise TransferError(
+                    f"{url}: too slow (no {STALL_CHUNK} bytes in {STALL_SECONDS:g}s); given up"
+                ) from None
+            raise TransferError(f"{url}: the download broke off ({exc})") from None
+        finally:
+            stall.stop()
+    return mode == "ab" and have > 0
+
+
+class _Stall:
+    """Gives up a download that moves no STALL_CHUNK in STALL_SECONDS by shutting its socket
+    from a timer thread: a provider sending a byte now and then never trips the read timeout,
+    and would hold a pull for as long as it liked."""
+
+    def __init__(self, reply: requests.Response) -> None:
+        self.reply = reply
+        self.last = time.monotonic()
+        self.stalled = False
+        self._done = threading.Event()
+        threading.Thread(target=self._watch, name="pull-stall", daemon=True).start()
+
+    def moved(self) -> None:
+        self.last = time.monotonic()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _watch(self) -> None:
+        while not self._done.wait(min(1.0, STALL_SECONDS / 4)):
+            if time.monotonic() - self.last > STALL_SECONDS:
+                self.stalled = True
+                connection = getattr(self.reply.raw, "connection", None)
+                sock = getattr(connection, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                return
 
 
 def _sha256(path: Path) -> str:

@@ -73,6 +73,10 @@ class ServerConfig:
     socket_timeout: float = 20.0
     header_timeout: float = 10.0
     max_upload: int = 1 << 40
+    per_address_connections: int = 8
+    """Connections one client address may have open or queued at once (beyond: 503): each
+    holds a worker or a queue slot until its header deadline even when it sends nothing, so
+    without this bound one address could take them all, again every deadline."""
     per_org_transfers: int = 4
     """Downloads and uploads one organisation may have in progress at once: a transfer holds
     a worker as long as each read or write makes some progress, so without this bound one
@@ -124,6 +128,7 @@ class WeightsServer(HTTPServer):
         for worker in self._workers:
             worker.start()
         self._transfers: dict[str, int] = {}
+        self._connections: dict[str, int] = {}
         self._deadlines: dict[socket.socket, float] = {}
         self._deadlines_lock = threading.Lock()
         self._closing = threading.Event()
@@ -176,13 +181,33 @@ class WeightsServer(HTTPServer):
         self.requests.labels(method, outcome).inc()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Hand a connection to the pool; when the queue is full, answer 503 and close."""
+        """Hand a connection to the pool; when the queue is full, or its address has
+        ``per_address_connections`` already, answer 503 and close."""
+        address = str(client_address[0])
+        with self._lock:
+            held = self._connections.get(address, 0)
+            if held < self.config.per_address_connections:
+                self._connections[address] = held + 1
+        if held >= self.config.per_address_connections:
+            self._turn_away(request)
+            return
         try:
             self._pending.put_nowait((request, client_address))
         except queue.Full:
-            self.count("refused_503", "-")
-            _busy(request)
-            self.shutdown_request(request)
+            self._release(address)
+            self._turn_away(request)
+
+    def _turn_away(self, request: Any) -> None:
+        self.count("refused_503", "-")
+        _busy(request)
+        self.shutdown_request(request)
+
+    def _release(self, address: str) -> None:
+        """A connection of ``address`` is closed."""
+        with self._lock:
+            self._connections[address] -= 1
+            if not self._connections[address]:
+                del self._connections[address]
 
     def _work(self) -> None:
         """One worker: serve queued connections until told to stop."""
@@ -197,6 +222,7 @@ class WeightsServer(HTTPServer):
                 self.handle_error(request, client_address)
             finally:
                 self.shutdown_request(request)
+                self._release(str(client_address[0]))
 
     def server_close(self) -> None:
         self._closing.set()
@@ -275,13 +301,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_or_ask(self, send_body: bool) -> None:
         url = urlsplit(self.path)
+        # before any route: an unread body would be parsed as the connection's next request
+        _no_body(self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
         if url.path == "/v1/health":
             self._json(200, {"ok": True, "counts": dict(self.server.counts)})
             return
         if url.path == "/metrics":
             self._metrics()
             return
-        _no_body(self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
         if UPLOAD_PATH.match(url.path):
             self._may_upload(url.path.rsplit("/", 1)[1], url.query)
             return
@@ -474,15 +501,16 @@ class Handler(BaseHTTPRequestHandler):
         store.mark_pending(digest, model)
         self._json(200, {"digest": digest, "stored": True})
 
-    def _drain(self, length: int, hasher: Any = None) -> str:
+    def _drain(self, length: int, hasher: Any = None) -> str | None:
         """Read and drop a body the server does not keep, so the connection stays usable;
-        with ``hasher``, the digest of what was read (all of it, else "")."""
+        with ``hasher``, the digest of what was read (all of it, else ""); None when the body
+        ended early (the connection is closed)."""
         left = length
         while left > 0:
             chunk = self.rfile.read(min(CHUNK, left))
             if not chunk:
                 self.close_connection = True
-                return ""
+                return None
             if hasher is not None:
                 hasher.update(chunk)
             left -= len(chunk)
@@ -494,8 +522,18 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         length = self.headers.get("Content-Length", "")
         if LENGTH.fullmatch(length.strip()) and int(length) <= DRAIN_ON_REFUSAL:
-            self._drain(int(length))
+            # under the header deadline: a refused peer (anyone, unsigned) trickling this body
+            # a byte per socket timeout would otherwise hold the worker for days
+            self.server.watch(self.connection)
+            try:
+                drained = self._drain(int(length))
+            except OSError:
+                return
+            finally:
+                self.server.unwatch(self.connection)
             self.close_connection = True
+            if drained is None:  # cut off at the deadline, or the peer left: nobody to answer
+                return
         self._refuse(access)
 
     # --- shared -----------------------------------------------------------------------------
@@ -698,6 +736,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-org-transfers", type=int, default=4, help="transfers one org may run at once"
     )
+    parser.add_argument(
+        "--per-address-connections",
+        type=int,
+        default=8,
+        help="connections one client address may hold at once; then 503",
+    )
     parser.add_argument("--backlog", type=int, default=64, help="connections waiting; then 503")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per socket read/write")
     parser.add_argument(
@@ -737,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         workers=args.workers,
         per_org_transfers=args.per_org_transfers,
+        per_address_connections=args.per_address_connections,
         backlog=args.backlog,
         socket_timeout=args.timeout,
         header_timeout=args.header_timeout,
