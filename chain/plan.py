@@ -139,6 +139,13 @@ def private_socket_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"modelgov-{os.getuid()}"
 
 
+SHARED_ADDRESS_CONNECTIONS = 32
+"""A testnet's weights server's bound on connections from one client address: every node of a
+one-host testnet, its CLI and its Prometheus reach a store from 127.0.0.1 (on a docker bridge,
+from the gateway through docker-proxy), so the server's default of 8, meant for one member's
+address, would turn the testnet's own traffic away."""
+
+
 def weights_command(node: NodeSpec) -> list[str]:
     """The command that runs a node's weights server (its store is ``<node>/weights``)."""
     return [
@@ -151,6 +158,8 @@ def weights_command(node: NodeSpec) -> list[str]:
         f"127.0.0.1:{node.ports.weights}",
         "--node",
         node.rpc_url,
+        "--per-address-connections",
+        str(SHARED_ADDRESS_CONNECTIONS),
     ]
 
 
