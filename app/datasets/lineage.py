@@ -584,7 +584,9 @@ def _licensed(
     state: Reader, org: str, receipt_ids: Sequence[int]
 ) -> dict[tuple[str, str], list[int]]:
     """``org``'s receipts by (version ref, purpose), in listed order, each once; raises
-    TxError(unlicensed_input) for a receipt that is not ``org``'s."""
+    TxError(unlicensed_input) for a receipt that is not ``org``'s, or whose fee a lease waived:
+    a derivative lasts, a lease's rights end with its last block (as its receipts grant no
+    download after it, app.models.access, and consent to no copy, app.models.keeper)."""
     usage = UsageReader(state)
     licensed: dict[tuple[str, str], list[int]] = {}
     for receipt_id in dict.fromkeys(receipt_ids):
@@ -592,6 +594,12 @@ def _licensed(
         if receipt is None or receipt.consumer_org != org:
             raise TxError(
                 model_errors.UNLICENSED_INPUT, f"receipt {receipt_id} is not a receipt of {org}"
+            )
+        if receipt.lease_id:
+            raise TxError(
+                model_errors.UNLICENSED_INPUT,
+                f"receipt {receipt_id} is a use lease {receipt.lease_id} covered: a lease "
+                "licenses no derivative; take the use outside the lease",
             )
         key = (version_ref(receipt.model, receipt.version), receipt.purpose)
         licensed.setdefault(key, []).append(receipt_id)

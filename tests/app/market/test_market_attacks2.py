@@ -1,8 +1,8 @@
 """A hostile renter against the market: a lease's rights must end with its last block. A use
-a lease covered pays no fee, so its receipt is no consent to publish the leased weights in the
-renter's own model (which would outlive the lease, carry none of the lessor's terms, and grant
-the renter's organisation the weights as their owner); a redistribution use paid under the
-license still is."""
+a lease covered pays no fee, so its receipt neither consents to publishing the leased weights
+in the renter's own model (a copy that would outlive the lease, carry none of the lessor's
+terms and grant the weights as their owner) nor licenses a derivative of them (which outlives
+the lease too); the same uses paid under the license still do."""
 
 from __future__ import annotations
 
@@ -52,3 +52,31 @@ def test_a_redistribution_paid_under_the_license_consents(renter: Driver) -> Non
     receipt = last_receipt(renter)
     assert not receipt.lease_id and receipt.fee == 5
     renter.ok("acme-pub", republish(receipt.id))
+
+
+def fine_tune(receipt: int) -> tx_pb2.Msg:
+    return publish("acme/ft", "1", parents=[f"{MODEL}@1.0"], license_receipts=[receipt])
+
+
+@pytest.mark.parametrize("when", ["while-the-lease-runs", "after-it-ended"])
+def test_a_leased_fine_tune_licenses_no_derivative(tmp_path: Path, when: str) -> None:
+    """A fine-tune use under a lease is free; the derivative it would license outlives the
+    lease (a round on the base, likewise). The control: a fine-tune paid under the license
+    licenses it."""
+    driver = started(tmp_path)
+    publish_model(driver)
+    driver.ok("uni-admin", offer(price=1, purposes=("fine-tune",), download=False))
+    driver.ok("acme-pub", register("acme", "ft"))
+    driver.ok("acme-admin", lease(blocks=10, purposes=("fine-tune",)))
+    driver.ok("acme-user", use(purpose="fine-tune", quantity=1))
+    leased = last_receipt(driver)
+    assert leased.lease_id and leased.fee == 0
+    if when == "after-it-ended":
+        past_the_leases(driver)
+    expect(driver.run("acme-pub", fine_tune(leased.id)), model_errors.UNLICENSED_INPUT)
+    past_the_leases(driver)
+    driver.ok("acme-user", use(purpose="fine-tune", quantity=1))
+    paid = last_receipt(driver)
+    assert not paid.lease_id and paid.fee == 5
+    driver.ok("acme-pub", fine_tune(paid.id))
+    driver.close()
