@@ -481,6 +481,7 @@ def check_inputs(
     reader = ModelsReader(state)
     for ref in child.trained_on:
         _check_dataset(reader, ref)
+    check_live_parents(state, account.org, child.parents)
     licensed = _licensed(state, account.org, child.receipts)
     inputs = [(r, PARENT, FINE_TUNE) for r in child.parents]
     inputs += [(r, TRAINED_ON, TRAINING) for r in child.trained_on]
@@ -547,6 +548,27 @@ def bind_receipts(state: Overlay, model_id: str, pins: Sequence[state_pb2.InputT
             keeper.bind(pin.receipt, model_id)
 
 
+def check_live_parents(state: Reader, org: str, parents: Sequence[str]) -> None:
+    """No parent another organisation owns is revoked: revoking a version stops what is newly
+    made of it (a publication, a round's update or aggregate), as it stops its uses, whatever
+    receipt was taken before; derivatives published earlier keep their pinned terms. A revoked
+    version of ``org``'s own may still be a parent (a fix of it). Raises
+    TxError(unlicensed_input)."""
+    reader = ModelsReader(state)
+    for ref in parents:
+        model_id, version = split_ref(ref)
+        record = reader.version(model_id, version)
+        if record is None or record.status != tx_pb2.VERSION_STATUS_REVOKED:
+            continue
+        model = reader.model(model_id)
+        if model is not None and model.owner_org != org:
+            raise TxError(
+                model_errors.UNLICENSED_INPUT,
+                f"{ref} was revoked by {model.owner_org}: no receipt licenses a new derivative "
+                f"of it ({quote(record.status_reason, 80)})",
+            )
+
+
 def _check_dataset(reader: ModelsReader, ref: str) -> None:
     """``ref`` is a live version of a dataset; raises TxError(not_dataset)."""
     model_id, version = split_ref(ref)
@@ -562,7 +584,9 @@ def _licensed(
     state: Reader, org: str, receipt_ids: Sequence[int]
 ) -> dict[tuple[str, str], list[int]]:
     """``org``'s receipts by (version ref, purpose), in listed order, each once; raises
-    TxError(unlicensed_input) for a receipt that is not ``org``'s."""
+    TxError(unlicensed_input) for a receipt that is not ``org``'s, or whose fee a lease waived:
+    a derivative lasts, a lease's rights end with its last block (as its receipts grant no
+    download after it, app.models.access, and consent to no copy, app.models.keeper)."""
     usage = UsageReader(state)
     licensed: dict[tuple[str, str], list[int]] = {}
     for receipt_id in dict.fromkeys(receipt_ids):
@@ -570,6 +594,12 @@ def _licensed(
         if receipt is None or receipt.consumer_org != org:
             raise TxError(
                 model_errors.UNLICENSED_INPUT, f"receipt {receipt_id} is not a receipt of {org}"
+            )
+        if receipt.lease_id:
+            raise TxError(
+                model_errors.UNLICENSED_INPUT,
+                f"receipt {receipt_id} is a use lease {receipt.lease_id} covered: a lease "
+                "licenses no derivative; take the use outside the lease",
             )
         key = (version_ref(receipt.model, receipt.version), receipt.purpose)
         licensed.setdefault(key, []).append(receipt_id)

@@ -143,9 +143,11 @@ def _open_round(ctx: MsgContext, round_id: int) -> federated_pb2.Round:
 
 
 def submit_update(ctx: MsgContext, msg: tx_pb2.SubmitUpdate) -> Event:
-    """Record an invited org's update and publish it as a version of the target model."""
+    """Record an invited org's update and publish it as a version of the target model (not
+    once another organisation revoked the base: nothing new derives from it)."""
     record = _open_round(ctx, msg.round_id)
     _check_target_owned(ctx, record)
+    lineage.check_live_parents(ctx.state, record.opener_org, [record.base])
     org = ctx.sender.org
     if org not in record.invited_orgs:
         raise TxError(errors.NOT_INVITED, f"{org} is not invited to round {record.id}")
@@ -198,11 +200,13 @@ def _attest_update(
 
 
 def finalize_round(ctx: MsgContext, msg: tx_pb2.FinalizeRound) -> Event:
-    """Publish the aggregate of the included updates; its parents are the base and updates."""
+    """Publish the aggregate of the included updates; its parents are the base and updates
+    (refused once another organisation revoked the base, as a submission is)."""
     record = _open_round(ctx, msg.round_id)
     if ctx.sender.org != record.opener_org:
         raise TxError(errors.NOT_OPENER, f"round {record.id} was opened by {record.opener_org}")
     ModelsKeeper(ctx.state).owned_by(record.target_model, ctx.sender.org)
+    lineage.check_live_parents(ctx.state, record.opener_org, [record.base])
     included = sorted(msg.included)
     by_org = {s.org: s for s in record.submissions}
     for org in included:

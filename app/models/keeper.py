@@ -385,7 +385,8 @@ class ModelsKeeper(ModelsReader):
     def _consents(self, org: str, receipt_ids: Sequence[int]) -> list[tuple[str, str]]:
         """(holder org, weights digest of the version) of each consent receipt; raises
         TxError(bad_consent) for a receipt that is not the sender's org's redistribution of a
-        live version."""
+        live version, or whose fee a lease waived: a publication naming the digest lasts, a
+        lease's rights end with it (as its receipts grant no download, app.models.access)."""
         if len(receipt_ids) > MAX_CONSENTS:
             raise TxError(errors.BAD_CONSENT, f"at most {MAX_CONSENTS} consent receipts")
         usage = UsageReader(self.state)
@@ -396,6 +397,12 @@ class ModelsKeeper(ModelsReader):
                 raise TxError(
                     errors.BAD_CONSENT,
                     f"receipt {receipt_id} is not a redistribution receipt of {org}",
+                )
+            if receipt.lease_id:
+                raise TxError(
+                    errors.BAD_CONSENT,
+                    f"receipt {receipt_id} is a use lease {receipt.lease_id} covered: a lease "
+                    "consents to nothing past its last block",
                 )
             version = self.version(receipt.model, receipt.version)
             if version is None or version.status == tx_pb2.VERSION_STATUS_REVOKED:
