@@ -223,20 +223,22 @@ class FakeNode:
 
 SEARCH = re.compile(r"tx\.height > (\d+) AND tx\.height <= (\d+) AND ([a-z_.]+)\.model='([^']*)'")
 MAX_PER_PAGE = 100
+MAX_HEADERS = 20
 
 
 class FakeChain:
     """What a node's RPC answers of its chain: its height (the next of ``heights`` each status
-    call, the last one repeated; None: the node is down), the events of each block's
-    transactions (``blocks``: height -> one list of engine events a transaction), and its
-    indexes (``indexed``: False answers a search as a node whose indexer is "null"; the first
-    ``unindexed`` block searches find nothing, as an indexer behind)."""
+        call, the last one repeated; None: the node is down), the events of each block's
+        transactions (``blocks``: height -> one list of engine events a transaction), and its
+        indexes (``indexed``: False answers a search as a node whose indexer is "null", "psql" as
+    one whose indexer is "psql"; the first
+        ``unindexed`` block searches find nothing, as an indexer behind)."""
 
     def __init__(
         self,
         heights: list[int | None],
         blocks: dict[int, Any],
-        indexed: bool = True,
+        indexed: bool | str = True,
         unindexed: int = 0,
     ) -> None:
         self.heights = iter(heights)
@@ -257,13 +259,28 @@ class FakeChain:
                 return {"height": params["height"], "txs_results": txs}
             results = [{"code": 0, "events": events} for events in txs]
             return {"height": params["height"], "txs_results": results}
-        if not self.indexed:
+        if method == "blockchain":
+            return self._blockchain(params)
+        if self.indexed is not True:
+            if self.indexed == "psql":
+                raise RpcFailure(f"the {'Block' if method == 'block_search' else 'Tx'}Indexer"
+                                 ".Search method is not supported")  # fmt: skip
             raise RpcFailure(f"{'block' if method == 'block_search' else 'transaction'} "
                              "indexing is disabled")  # fmt: skip
         if method == "block_search":
             return self._block_search(params)
         assert method == "tx_search", method
         return self._tx_search(params)
+
+    def _blockchain(self, params: dict[str, Any]) -> Any:
+        """As the engine: the headers from ``maxHeight`` down (at most 20, none above the
+        chain's height), each with its transaction count."""
+        low, high = int(params["minHeight"]), min(int(params["maxHeight"]), self.height or 0)
+        metas = [
+            {"header": {"height": str(h)}, "num_txs": str(len(self.blocks.get(h, [])))}
+            for h in range(high, max(low, high - MAX_HEADERS + 1) - 1, -1)
+        ]
+        return {"last_height": str(self.height), "block_metas": metas}
 
     def _block_search(self, params: dict[str, Any]) -> Any:
         height = int(re.fullmatch(r"block\.height = (\d+)", params["query"])[1])  # type: ignore[index]

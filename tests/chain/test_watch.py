@@ -381,14 +381,44 @@ def test_a_catch_up_waits_for_the_node_to_index_the_blocks(
     assert node.methods().index("tx_search") > node.methods().index("block_search") + 2
 
 
-def test_a_node_that_indexes_nothing_is_read_block_by_block(
+@pytest.mark.parametrize("indexer", [False, "psql"], ids=["null", "psql"])
+def test_a_node_that_cannot_search_is_read_block_by_block_its_empty_blocks_skipped(
+    node_server: Callable[[list[Script], FakeChain], FakeNode], indexer: bool | str
+) -> None:
+    blocks = {
+        6: [events_of(published("2.0"))],
+        8: [events_of(("credits.transfer", {"model": MODEL}))],
+        1_999: [events_of(published("3.0"))],
+        2_004: [events_of(published("4.0"))],
+    }
+    chain = FakeChain([4, 2_004], blocks, indexed=indexer)
+    node = node_server([session([], []), session([], [], then_drop=False)], chain)
+    assert caught_up(node, 3) == [(6, "version", "2.0"), (1_999, "version", "3.0"),
+                                  (2_004, "version", "4.0")]  # fmt: skip
+    read = [int(p["height"]) for m, p in node.calls if m == "block_results"]
+    assert read == [6, 8, 1_999, 2_004], "the blocks that hold a transaction, each once"
+    headers = [(int(p["minHeight"]), int(p["maxHeight"])) for m, p in node.calls
+               if m == "blockchain"]  # fmt: skip
+    assert headers[0] == (5, 24) and headers[-1] == (2_005 - 20, 2_004) and len(headers) == 100
+    assert len(node.calls) <= 3 + 1 + 100 + 4  # status, the failed search, headers, results
+
+
+def test_headers_a_node_leaves_out_are_read_not_skipped(
     node_server: Callable[[list[Script], FakeChain], FakeNode],
 ) -> None:
     blocks = {6: [events_of(published("2.0"))], 8: [events_of(published("3.0"))]}
     chain = FakeChain([4, 8], blocks, indexed=False)
+
+    def rpc(method: str, params: dict[str, Any]) -> Any:
+        answer = chain(method, params)
+        if method == "blockchain":
+            answer["block_metas"] = [m for m in answer["block_metas"] if m["num_txs"] == "0"]
+        return answer
+
     node = node_server([session([], []), session([], [], then_drop=False)], chain)
+    node.rpc = rpc
     assert caught_up(node, 2) == [(6, "version", "2.0"), (8, "version", "3.0")]
-    assert node.methods().count("block_results") == 4  # heights 5 to 8
+    assert [int(p["height"]) for m, p in node.calls if m == "block_results"] == [6, 8]
 
 
 def _reorder(answer: dict[str, Any]) -> dict[str, Any]:
