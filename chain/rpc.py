@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import os
 from typing import Any
 
@@ -25,8 +26,24 @@ def default_node() -> str:
     return os.environ.get(NODE_ENV) or config.get("node") or DEFAULT_NODE
 
 
+MAX_REPLY_BYTES = 512 * 1024 * 1024
+"""The largest answer read from a node (a block of the engine's largest size, base64 in JSON,
+is far less)."""
+
+
 class RpcError(Exception):
     """The node could not be reached or answered with an error."""
+
+
+def _bounded(reply: requests.Response, url: str) -> bytes:
+    """The body of ``reply``, read up to MAX_REPLY_BYTES; raises RpcError beyond."""
+    chunks, size = [], 0
+    for chunk in reply.iter_content(1 << 20):
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise RpcError(f"{url} answered over {MAX_REPLY_BYTES} bytes; not a node's answer")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class RpcClient:
@@ -40,18 +57,27 @@ class RpcClient:
         self.session = requests.Session()
 
     def call(self, method: str, **params: Any) -> Any:
-        """One JSON-RPC call; returns its ``result`` or raises RpcError."""
+        """One JSON-RPC call; returns its ``result`` or raises RpcError, also for any answer
+        that is not a JSON-RPC reply (the node may be anyone's: deep nesting, another shape, a
+        body past MAX_REPLY_BYTES, a redirect)."""
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         try:
-            reply = self.session.post(self.url, json=payload, timeout=self.timeout)
+            reply = self.session.post(
+                self.url, json=payload, timeout=self.timeout, stream=True, allow_redirects=False
+            )
+            with reply:
+                raw = _bounded(reply, self.url)
         except requests.RequestException as exc:
             raise RpcError(f"cannot reach the node at {self.url}: {exc}") from None
+        not_rpc = RpcError(f"{self.url} answered HTTP {reply.status_code}, not JSON-RPC")
         try:
-            body = reply.json()
-        except ValueError:
-            raise RpcError(f"{self.url} answered HTTP {reply.status_code}, not JSON-RPC") from None
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise not_rpc from None
+        if not isinstance(body, dict) or not ("error" in body or "result" in body):
+            raise not_rpc
         if "error" in body:
-            error = body["error"]
+            error = body["error"] if isinstance(body["error"], dict) else {"message": body["error"]}
             raise RpcError(f"{method}: {error.get('message')} {error.get('data', '')}".strip())
         return body["result"]
 
