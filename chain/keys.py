@@ -130,8 +130,12 @@ def unseal(encryption: dict[str, Any], pubkey_hex: str, passphrase: str) -> byte
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    """Scrypt of the passphrase's UTF-8 bytes; bytes that were not UTF-8 (a non-UTF-8
+    environment or terminal hands them over as lone surrogates) are used as they came, so such
+    a passphrase works, and a wrong one is "wrong passphrase", not a UnicodeEncodeError."""
     memory = 128 * r * (n + p + 2) + 1024 * 1024
-    return hashlib.scrypt(passphrase.encode(), salt=salt, n=n, r=r, p=p, maxmem=memory, dklen=32)
+    secret = passphrase.encode("utf-8", "surrogateescape")
+    return hashlib.scrypt(secret, salt=salt, n=n, r=r, p=p, maxmem=memory, dklen=32)
 
 
 class Keyring:
