@@ -15,7 +15,9 @@ connection beyond it gets 503 at once), a timeout on every socket operation, a b
 transfers one organisation runs at once (429: a slow one holds a worker), headers parsed
 strictly (a malformed Range or Content-Length is 400), blobs streamed in chunks, an upload sized
 up front and charged to its organisation's quota on this store (413, 507), and refusals that never
-wait for the ledger beyond a short RPC timeout.
+wait for the ledger beyond a short RPC timeout. A refused body is read for at most the header
+deadline, and only a request the ledger granted keeps its connection open, so a stranger holds a
+worker for the header deadline at most, however it sends its bytes.
 """
 
 from __future__ import annotations
@@ -258,6 +260,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: WeightsServer
     protocol_version = "HTTP/1.1"
+    keep_alive = False
 
     def setup(self) -> None:
         """Every read and write of this connection times out (a stalled peer frees its worker)."""
@@ -290,7 +293,12 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch(self._write, send_body=True)
 
     def _dispatch(self, route: Any, send_body: bool) -> None:
-        """Run a route; a BadRequest becomes 400 and closes the connection."""
+        """Run a route; a BadRequest becomes 400 and closes the connection. Only a request the
+        ledger granted keeps the connection open for another (``_granted``): every other answer
+        (health, metrics, any refusal) closes it, so a stranger repeating cheap requests on one
+        connection goes back to the end of the queue instead of keeping a worker for good."""
+        self.keep_alive = not self.close_connection  # what the client asked for
+        self.close_connection = True
         try:
             route(send_body)
         except BadRequest as exc:
@@ -471,6 +479,8 @@ class Handler(BaseHTTPRequestHandler):
             if created:
                 store.set_owner(digest, org)
                 stored = length
+            elif body.left == 0:  # its bytes were verified, but another upload ended first
+                store.add_uploader(digest, org)
         except WeightsError as exc:
             self.close_connection = body.left > 0
             self._refuse(Access(False, 422, f"upload refused: {exc}"))
@@ -543,6 +553,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", CONTENT_TYPE_LATEST)
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -571,6 +582,7 @@ class Handler(BaseHTTPRequestHandler):
         except BusyError as exc:
             self._answer(Access(False, 429, str(exc), "slow down and retry"))
             return False
+        self.close_connection = not self.keep_alive
         return True
 
     def _answer(self, access: Access) -> None:

@@ -78,7 +78,9 @@ class BlobStore:
         source: Readable,
         progress: Callable[[int], None] | None = None,
     ) -> bool:
-        """Stream ``source`` in, verifying it hashes to ``digest``; True if it was new.
+        """Stream ``source`` in, verifying it hashes to ``digest``; True if it was new, False
+        if the store held it already or another upload of it ended first (a blob is linked
+        into place, never replaced: only the upload that brought it in is its owner).
 
         Raises WeightsError (and keeps nothing) when the bytes do not match.
         """
@@ -98,7 +100,9 @@ class BlobStore:
                 os.fsync(out.fileno())
             if hasher.hexdigest() != expected:
                 raise WeightsError(f"the bytes hash to sha256:{hasher.hexdigest()}, not {digest}")
-            os.replace(part, self.path(digest))
+            os.link(part, self.path(digest))
+        except FileExistsError:
+            return False
         finally:
             part.unlink(missing_ok=True)
         return True
