@@ -5,14 +5,22 @@ that could and must keep failing to."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
+import pytest
 from abci_client import FLUSH, Client, request, serve
-from driver import Driver
+from driver import Driver, publish, register, started
 
 from app.abci.server import AbciServer
 from app.abci.wire import frame
-from app.core import errors
+from app.core import crypto, errors
+from app.core.valuemap import from_data
+from app.licenses import programs
+from app.pb.modelgov.v1 import tx_pb2
 from app.pb.tendermint.abci import types_pb2 as abci
+
+LICENSES = Path(__file__).resolve().parents[3] / "genesis" / "licenses"
 
 
 def _query_frame(path: bytes, data: bytes = b"") -> bytes:
@@ -65,3 +73,121 @@ def test_garbage_that_is_no_query_still_closes_its_connection(chain: Driver) -> 
         await bad.close()
 
     serve(chain.app, scenario)
+
+
+# --- process-local caches: nothing a block decides may depend on them --------------------------
+
+
+def _non_canonical_copy(raw: bytes) -> bytes:
+    """The same envelope with its signature written before its body: decodes, not canonical."""
+    envelope = tx_pb2.Tx.FromString(raw)
+    return (
+        tx_pb2.Tx(signature=envelope.signature).SerializeToString()
+        + tx_pb2.Tx(body=envelope.body).SerializeToString()
+    )
+
+
+def _high_s_copy(raw: bytes) -> bytes:
+    """The same body with the other, high-S, signature of the same key (valid ECDSA)."""
+    envelope = tx_pb2.Tx.FromString(raw)
+    r, s = envelope.signature[:32], int.from_bytes(envelope.signature[32:], "big")
+    high = r + (crypto.SECP256K1_ORDER - s).to_bytes(32, "big")
+    return tx_pb2.Tx(body=envelope.body, signature=high).SerializeToString()
+
+
+def _cold_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node restarted just now: no program, parameters or parsed key remembered."""
+    monkeypatch.setattr(programs, "CACHE", programs.ProgramCache())
+    monkeypatch.setattr(programs, "PARAMS", programs.ParamsCache())
+    crypto._parsed.cache_clear()
+
+
+def _results(response: abci.ResponseFinalizeBlock) -> list[tuple[str, int, int, int, bytes]]:
+    """What of a block's results goes into consensus (the results hash) besides the app hash."""
+    return [(r.codespace, r.code, r.gas_wanted, r.gas_used, r.data) for r in response.tx_results]
+
+
+def test_a_node_that_admitted_the_txs_and_a_cold_node_decide_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Node ``warm`` admitted every honest tx in its mempool (their signatures and encodings
+    remembered, their licenses' programs and parameters cached by CheckTx and dry runs); node
+    ``cold`` saw none of them and starts every block with empty caches, as just restarted. A
+    byzantine proposer's blocks mix the admitted txs with copies of them that differ only in
+    encoding (non-canonical, the high-S twin of the signature), duplicates and an undecodable
+    one: both nodes reach the same results, gas and app hash block after block."""
+    warm, cold = started(tmp_path / "warm"), started(tmp_path / "cold")
+    warm_caches = (programs.CACHE, programs.PARAMS)
+    tiers = from_data({"tiers": [[2, 3], [None, 1]], "denied_purposes": ["training"]})
+    source = (LICENSES / "pay-per-use.lic").read_text()
+    blocks: list[list[tuple[str, list[tx_pb2.Msg]]]] = [
+        [("uni-pub", [register("uni", "m")]), ("uni-pub", [publish("uni/m", "1.0")])],
+        [
+            (
+                "uni-pub",
+                [
+                    _msg(
+                        deploy_license=tx_pb2.DeployLicense(name="ppu", source=source, params=tiers)
+                    )
+                ],
+            ),
+            (
+                "uni-pub",
+                [
+                    _msg(
+                        attach_license=tx_pb2.AttachLicense(
+                            model="uni/m", version="1.0", license="uni/ppu"
+                        )
+                    )
+                ],
+            ),
+        ],
+        [("acme-user", [_use(1)]), ("acme-user", [_use(2)]), ("acme-user", [_use(3)])],
+        [("acme-user", [_use(4), _use(5)]), ("acme-user", [_use(1)])],
+    ]
+    for specs in blocks:
+        honest = [warm.sign(name, msgs) for name, msgs in specs]
+        for name, _ in specs:
+            cold[name].nonce = warm[name].nonce
+        for raw in honest:
+            assert warm.check(raw).code == 0
+        warm.query("/licenses/evaluate", _evaluate(warm))  # a dry run warms the caches too
+        hostile = [
+            _non_canonical_copy(honest[0]),
+            *honest,
+            _high_s_copy(honest[-1]),
+            honest[0],
+            b"\xff\xfe not a tx",
+        ]
+        assert not warm.process(hostile) and not cold.process(hostile)
+        programs.CACHE, programs.PARAMS = warm_caches
+        decided_warm = warm.block(hostile, check_proposal=False)
+        _cold_caches(monkeypatch)
+        decided_cold = cold.block(hostile, check_proposal=False)
+        assert _results(decided_warm) == _results(decided_cold)
+        assert decided_warm.app_hash == decided_cold.app_hash
+        assert [r.code for r in decided_warm.tx_results[1 : 1 + len(honest)]] == [0] * len(honest)
+    warm.close()
+    cold.close()
+
+
+def _msg(**kind: Any) -> tx_pb2.Msg:
+    return tx_pb2.Msg(**kind)
+
+
+def _use(quantity: int) -> tx_pb2.Msg:
+    use = tx_pb2.Use(
+        model="uni/m", version="1.0", purpose="inference", quantity=quantity, max_fee=100
+    )
+    return tx_pb2.Msg(use=use)
+
+
+def _evaluate(d: Driver) -> dict[str, Any]:
+    return {
+        "address": d["acme-user"].address,
+        "model": "uni/m",
+        "version": "1.0",
+        "purpose": "inference",
+        "height": d.height + 1,
+        "time": d.time + 5,
+    }
