@@ -20,7 +20,10 @@ Failure policy. The server never answers with an exception response (the engine 
 it). A request the engine never sends where it came (a method of another role, a second
 consensus connection, Commit without a block, FinalizeBlock at another height, a second
 InitChain) and bytes that are not ABCI frames close that connection, with an error logged: the
-node goes on. A failure while checking a tx or answering a query becomes an error code. A
+node goes on. A Query that does not decode is the exception: the engine passes an RPC
+client's path through as any bytes, one that is not UTF-8 fails to parse, and the engine stops
+itself when an ABCI connection closes in an error, so it is refused with bad_query and the
+connection goes on. A failure while checking a tx or answering a query becomes an error code. A
 failure of any other request is a real fault (storage, a broken invariant) and stops the node.
 """
 
@@ -42,7 +45,7 @@ from google.protobuf.message import DecodeError, Message
 
 from app.abci.application import BaseApplication, OutOfOrder
 from app.abci.wire import FramingError, frame, split_frames
-from app.core.errors import INTERNAL
+from app.core.errors import BAD_QUERY, INTERNAL
 from app.core.pause import set_pause_hook
 from app.pb.tendermint.abci import types_pb2 as abci
 
@@ -67,6 +70,8 @@ ROLES: dict[str, str] = {
 }
 """The connection each method belongs to; Echo and Flush belong to every connection."""
 SURVIVABLE = {"check_tx", "query"}
+QUERY_TAG = bytes([abci.Request.DESCRIPTOR.fields_by_name["query"].number << 3 | 2])
+"""The first byte of a framed Query request (its oneof field, length-delimited)."""
 READ_CHUNK = 1 << 16
 SWITCH_INTERVAL = 0.0005
 """Seconds a thread waiting for the interpreter lock waits before the running one must yield."""
@@ -215,14 +220,23 @@ class AbciServer:
 
     async def _answer(self, conn: Connection, raw: bytes, writer: asyncio.StreamWriter) -> bool:
         """Answer one request; False when the node must stop (nothing is answered then)."""
-        request = abci.Request.FromString(raw)
-        kind = request.WhichOneof("value")
-        if kind is None:
-            raise DecodeError("empty ABCI request")
-        if kind == "flush":
-            response: abci.Response | None = abci.Response(flush=abci.ResponseFlush())
+        try:
+            request = abci.Request.FromString(raw)
+        except DecodeError:
+            if not raw.startswith(QUERY_TAG):
+                raise
+            # a client's query whose text is not UTF-8 (the engine passes RPC bytes through)
+            self._claim(conn, "query")
+            response: abci.Response | None = _unreadable_query()
         else:
-            response = await self._respond(self._claim(conn, kind), kind, getattr(request, kind))
+            kind = request.WhichOneof("value")
+            if kind is None:
+                raise DecodeError("empty ABCI request")
+            if kind == "flush":
+                response = abci.Response(flush=abci.ResponseFlush())
+            else:
+                role = self._claim(conn, kind)
+                response = await self._respond(role, kind, getattr(request, kind))
         if response is None:
             return False
         writer.write(frame(response.SerializeToString()))
@@ -327,6 +341,17 @@ async def _owner_only_unix_server(
         os.umask(previous)
     os.chmod(path, 0o600)
     return server
+
+
+def _unreadable_query() -> abci.Response:
+    """The answer to a Query that does not decode: CometBFT passes an RPC client's
+    ``abci_query?path=0x..`` through as any bytes, and a path that is not UTF-8 fails to
+    parse. Closing the connection would stop the node (the engine kills itself when an ABCI
+    connection ends in an error), so anyone reaching RPC could stop it: refuse the query."""
+    refusal = abci.ResponseQuery(
+        code=BAD_QUERY.code, codespace=BAD_QUERY.codespace, log="bad_query: a query's path is UTF-8"
+    )
+    return abci.Response(query=refusal)
 
 
 def _internal_error(kind: str, exc: BaseException) -> abci.Response:
