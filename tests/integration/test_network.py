@@ -189,6 +189,25 @@ def test_a_query_proof_verifies_against_a_committed_app_hash(network: net.Testne
     assert not client.verified(tampered)
 
 
+def test_a_query_path_of_raw_bytes_is_refused_and_the_node_keeps_running(
+    network: net.Testnet,
+) -> None:
+    """The engine's RPC turns ``path=0x...`` into raw bytes; a path that is not UTF-8 once made
+    the app close its query connection, and CometBFT stops itself when one does: anyone who
+    reached an RPC port could stop the node with one request."""
+    import requests
+
+    victim = network.nodes[3]
+    answer = requests.get(f"{victim.rpc_url}/abci_query", params={"path": "0xFFFE"}, timeout=10)
+    response = answer.json()["result"]["response"]
+    assert (response["codespace"], response["code"]) == (
+        errors.BAD_QUERY.codespace,
+        errors.BAD_QUERY.code,
+    )
+    node = Node(victim.rpc_url)
+    node.wait_for_height(node.height() + 2)
+
+
 def test_the_cli_commits_queries_and_exits_with_meaningful_codes(network: net.Testnet) -> None:
     node = ["--node", network.nodes[1].rpc_url]
     keyring = ["--keyring", str(network.keyring.directory), "--from", "openhealth-admin"]
