@@ -75,7 +75,9 @@ class SignatureCache:
 def decode_envelope(
     raw: bytes, max_tx_bytes: int, canonical: bool = False
 ) -> tuple[tx_pb2.Tx, tx_pb2.TxBody]:
-    """Parse the envelope and body; raises TxError(oversize | undecodable).
+    """Parse the envelope and body; raises TxError(oversize | undecodable), whichever
+    protobuf implementation runs (a string that is not UTF-8 must be a refusal everywhere:
+    ProcessProposal and FinalizeBlock stop the node on any other exception).
 
     Only the canonical encoding is accepted and the envelope may carry no unknown field, so one
     signed body has one transaction encoding and one hash. (Unknown fields inside the body are
@@ -88,7 +90,7 @@ def decode_envelope(
     try:
         envelope = tx_pb2.Tx.FromString(raw)
         body = tx_pb2.TxBody.FromString(envelope.body)
-    except DecodeError as exc:
+    except (DecodeError, UnicodeDecodeError) as exc:  # the pure-Python protobuf raises the latter
         raise TxError(UNDECODABLE, f"not a protobuf modelgov.v1.Tx ({exc})") from None
     if canonical:
         return envelope, body
