@@ -1,0 +1,77 @@
+"""Hostile inputs to the kernel's shared checks, by kind: what a member can make every validator
+compute for the gas of one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from driver import Driver
+
+from app.core import valuemap
+from app.core.errors import TxError
+from app.core.gas import DEPLOY_GAS_PER_BYTE, base_gas
+from app.licenses import errors as license_errors
+from app.pb.modelgov.v1 import tx_pb2
+
+SOURCE = "def authorize(ctx):\n    return allow()\n"
+
+
+def _flat(count: int, key: str = "a") -> tx_pb2.ValueMap:
+    items = [tx_pb2.Value(bool_value=True)] * count
+    value = tx_pb2.Value(list_value=tx_pb2.ValueList(items=items))
+    return tx_pb2.ValueMap(entries=[tx_pb2.ValueEntry(key=key, value=value)])
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the values ``validate_params`` looks at (its recursion goes through the module's
+    name, so the wrapper sees every call)."""
+    seen = [0]
+    check = valuemap._check_value
+
+    def counted(*args: Any) -> Any:
+        seen[0] += 1
+        return check(*args)
+
+    monkeypatch.setattr(valuemap, "_check_value", counted)
+    return seen
+
+
+def test_a_parameter_walk_stops_just_past_the_most_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 60 KB list once cost a walk of all its 15 000 values before the count refused it (20 ms
+    of every validator for the gas of an empty transaction)."""
+    seen = _counting(monkeypatch)
+    with pytest.raises(TxError) as refused:
+        valuemap.validate_params(_flat(15_000), license_errors.INVALID_PARAMS)
+    assert refused.value.error == license_errors.INVALID_PARAMS
+    assert seen[0] <= valuemap.MAX_ITEMS + 2
+
+
+def test_the_most_values_still_pass_and_one_more_is_refused() -> None:
+    valuemap.validate_params(_flat(valuemap.MAX_ITEMS - 1), license_errors.INVALID_PARAMS)
+    with pytest.raises(TxError):
+        valuemap.validate_params(_flat(valuemap.MAX_ITEMS), license_errors.INVALID_PARAMS)
+
+
+def test_a_refusal_still_names_the_place_of_the_value() -> None:
+    inner = tx_pb2.ValueMap(entries=[tx_pb2.ValueEntry(key="b", value=tx_pb2.Value())])
+    items = [tx_pb2.Value(int_value=1), tx_pb2.Value(map_value=inner)]
+    value = tx_pb2.Value(list_value=tx_pb2.ValueList(items=items))
+    params = tx_pb2.ValueMap(entries=[tx_pb2.ValueEntry(key="a", value=value)])
+    with pytest.raises(TxError, match=r"params\.a\[1\]\.b: a value has no kind"):
+        valuemap.validate_params(params, license_errors.INVALID_PARAMS)
+
+
+def test_a_huge_parameter_list_in_a_block_is_refused_with_the_same_code_and_gas(
+    chain: Driver,
+) -> None:
+    """The early stop changes no consensus field: the code and the gas are the walk's own."""
+    deploy = tx_pb2.DeployLicense(name="big", source=SOURCE, params=_flat(15_000, "k" * 2000))
+    result = chain.block([chain.sign("uni-pub", [tx_pb2.Msg(deploy_license=deploy)])]).tx_results[0]
+    assert (result.codespace, result.code) == (
+        license_errors.INVALID_PARAMS.codespace,
+        license_errors.INVALID_PARAMS.code,
+    )
+    assert "more than 1024 values" in result.log
+    assert result.gas_used == base_gas(1) + DEPLOY_GAS_PER_BYTE * len(SOURCE)
