@@ -155,7 +155,12 @@ ROUTES: Routes = {
     "finalize_round": Route(
         PUBLISHER, federated_validation.validate_finalize, federated.finalize_round
     ),
-    "submit_proposal": Route(ADMIN, members_validation.validate_submit, members.submit_proposal),
+    "submit_proposal": Route(
+        ADMIN,
+        members_validation.validate_submit,
+        members.submit_proposal,
+        members_validation.proposal_gas,
+    ),
     "cast_vote": Route(ADMIN, members_validation.validate_vote, members.cast_vote),
     # market: sales and leases (app/market)
     "list_model": Route(ADMIN, market_validation.validate_list, market.list_model),

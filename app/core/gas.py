@@ -32,7 +32,8 @@ PUBLISH_GAS = 2_000
 digest's holding and its event, about 0.2 ms of host work beyond the fixed costs."""
 LIST_ITEM_GAS = 150
 """Each parent, metric, storage URI, dataset digest and consent receipt a version names: a
-lookup or an index entry, and its bytes in the record."""
+lookup or an index entry, and its bytes in the record; each account (a key to parse) and
+attribute an organisation's admission names (app.members.validation)."""
 ATTEST_GAS = 1_000
 """An attestation: its record, its two indexes and its event (metrics are LIST_ITEM_GAS each;
 16 attestations of 64 metrics took 18 ms for 4 200 gas before they were priced)."""

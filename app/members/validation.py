@@ -12,6 +12,7 @@ from typing import Any
 
 from app.core.crypto import is_valid_pubkey
 from app.core.errors import TxError
+from app.core.gas import LIST_ITEM_GAS
 from app.core.names import ORG_ID
 from app.core.text import quote
 from app.core.valuemap import validate_params
@@ -42,6 +43,19 @@ def validate_submit(msg: tx_pb2.SubmitProposal, params: state_pb2.Params) -> Non
     if kind is None:
         raise TxError(errors.INVALID_PROPOSAL, "the proposal names no action")
     _CHECKS[kind](getattr(msg.action, kind))
+
+
+def proposal_gas(msg: tx_pb2.SubmitProposal) -> int:
+    """The gas of a proposal's check beyond the fixed costs (app.core.gas): an organisation's
+    admission checks each account's key (a curve point parsed, about 10 microseconds) and each
+    attribute, so sixteen admissions of 64 accounts in one transaction took 12 ms of every
+    validator for the gas of an empty one. Counted up to the most the check looks at."""
+    if msg.action.WhichOneof("kind") != "add_org":
+        return 0
+    add = msg.action.add_org
+    accounts = min(len(add.accounts), MAX_NEW_ACCOUNTS)
+    attributes = min(len(add.attributes.entries), MAX_ATTRIBUTES)
+    return LIST_ITEM_GAS * (accounts + attributes)
 
 
 def validate_vote(msg: tx_pb2.CastVote, params: state_pb2.Params) -> None:
