@@ -37,6 +37,7 @@ from app.core.meta import CHAIN_ID_KEY
 from app.core.meta import PREFIX as META_PREFIX
 from app.core.pause import pause_point
 from app.core.query import (
+    MAX_PAGE_BYTES,
     Handler,
     QueryAnswer,
     limit_param,
@@ -198,9 +199,7 @@ EVENT_CREDITS_MOVED = credit_events.TRANSFER
 # --- queries ----------------------------------------------------------------------------------
 
 GENESIS_RECORDS_PATH = "/genesis/records"
-MAX_PAGE_BYTES = 1 << 20
-"""A /genesis/records page stops once its entries reach this many bytes (a license's script
-alone may be 64 KiB: ``limit`` entries alone would not bound a page)."""
+
 MAX_CURSOR_KEY_BYTES = 1800
 """The longest key an "after" cursor names: its hex fits in MAX_QUERY_BYTES with the other
 parameters, and the longest key the state holds (a manifest's file, about 1100 bytes) in it."""
@@ -209,8 +208,9 @@ parameters, and the longest key the state holds (a manifest's file, about 1100 b
 def genesis_records(state: Reader, params: Mapping[str, Any]) -> QueryAnswer:
     """/genesis/records {"domain", "after", "limit"}: a page of a domain's stored keys and
     values (StoreEntry items), in key order: what ``modelgov genesis export`` reads to build a
-    genesis with ``export_genesis``. At most ``limit`` entries and MAX_PAGE_BYTES; ``next``
-    is the hex of the last key when more remain. Raises TxError(bad_query)."""
+    genesis with ``export_genesis``. At most ``limit`` entries and MAX_PAGE_BYTES (as every
+    listing, app.core.query); ``next`` is the hex of the last key when more remain. Raises
+    TxError(bad_query)."""
     domain = text_param(params, "domain")
     prefix = PREFIXES.get(domain)
     if prefix is None:

@@ -34,6 +34,10 @@ MAX_INT_DIGITS = 20
 """Most digits of an integer parameter (2**64 - 1 has 20), so no int() of a huge literal."""
 MAX_TEXT_CHARS = 1024
 """Longest string parameter (names, digests, addresses, cursors are all far shorter)."""
+MAX_PAGE_BYTES = 1 << 20
+"""A page stops once its items reach this many bytes: ``limit`` items alone do not bound it (a
+license's source and parameters may be 128 KiB, an attestation's method and metrics more), and
+a query of a few bytes must not make the node build and ship tens of megabytes."""
 
 
 @dataclass(frozen=True)
@@ -145,16 +149,17 @@ def record(state: Reader, key: bytes, what: str) -> QueryAnswer:
 
 
 def page(items: Iterator[tuple[str, bytes]], limit: int) -> QueryAnswer:
-    """Up to ``limit`` encoded items; ``next`` is the cursor of the last one if more remain."""
+    """Up to ``limit`` encoded items, and no more once they reach MAX_PAGE_BYTES (one item at
+    least); ``next`` is the cursor of the last one if more remain."""
     out = state_pb2.Page()
-    previous = ""
+    previous, size = "", 0
     for cursor, item in items:
         pause_point()
-        if len(out.items) == limit:
+        if len(out.items) == limit or size >= MAX_PAGE_BYTES:
             out.next = previous
             break
         out.items.append(item)
-        previous = cursor
+        previous, size = cursor, size + len(item)
     return QueryAnswer(out.SerializeToString())
 
 
