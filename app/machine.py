@@ -36,8 +36,8 @@ from app.core.genesis import DomainGenesis, GenesisContext, GenesisError
 from app.core.meta import CHAIN_ID_KEY
 from app.core.meta import PREFIX as META_PREFIX
 from app.core.pause import pause_point
+from app.core.query import MAX_PAGE_BYTES as MAX_PAGE_BYTES  # /genesis/records' bound too
 from app.core.query import (
-    MAX_PAGE_BYTES,
     Handler,
     QueryAnswer,
     limit_param,
