@@ -349,7 +349,9 @@ def _unreadable_query() -> abci.Response:
     parse. Closing the connection would stop the node (the engine kills itself when an ABCI
     connection ends in an error), so anyone reaching RPC could stop it: refuse the query."""
     refusal = abci.ResponseQuery(
-        code=BAD_QUERY.code, codespace=BAD_QUERY.codespace, log="bad_query: a query's path is UTF-8"
+        code=BAD_QUERY.code,
+        codespace=BAD_QUERY.codespace,
+        log="bad_query: the query's path is not UTF-8",
     )
     return abci.Response(query=refusal)
 
