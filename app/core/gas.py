@@ -4,11 +4,12 @@ There are no fees, so nothing else stops one member from filling blocks with tra
 are each within their own limits but together take the validators minutes to execute (a use of
 an expensive license, a deploy of the largest script). Every transaction costs TX_GAS and
 MSG_GAS per message, plus what its messages report: a use the gas its license evaluation used
-(failed evaluations included), a deploy DEPLOY_GAS_PER_BYTE per byte of source (the deploy
-check's cost). FinalizeBlock executes transactions in order while the block's gas is below
-``max_block_gas``; later ones are refused with ``block_gas_exhausted`` without running and keep
-their nonce, so their senders send them again. The unit is the license interpreter's gas, about
-a tenth of a microsecond of host work (benchmarks/license_gas_fuzz.py).
+(failed evaluations included), a deploy DEPLOY_GAS_PER_BYTE per byte of source and of
+parameters (the deploy check's cost). FinalizeBlock executes transactions in order while the
+block's gas is below ``max_block_gas``; later ones are refused with ``block_gas_exhausted``
+without running and keep their nonce, so their senders send them again. The unit is the
+license interpreter's gas, about a tenth of a microsecond of host work
+(benchmarks/license_gas_fuzz.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ so a block of max_block_gas // TX_GAS transactions that do nothing else takes ab
 MSG_GAS = 1_000
 """Routing, the stateless checks and the context of one more message (about 0.1-0.17 ms)."""
 DEPLOY_GAS_PER_BYTE = 20
-"""The deploy check parses and walks a script at one to three microseconds per byte."""
+"""The deploy check parses and walks a script at one to three microseconds per byte, and walks,
+converts and stores its parameters at a fifth to a third of a microsecond per encoded byte."""
 LOAD_GAS_PER_BYTE = 20
 """A license's first use in a block pays for checking its script again (the program cache may
 have let it go; whether it did differs between nodes, so every node charges it). Later uses in

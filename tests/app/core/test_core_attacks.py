@@ -75,7 +75,9 @@ def test_a_huge_parameter_list_in_a_block_is_refused_with_the_same_code_and_gas(
         license_errors.INVALID_PARAMS.code,
     )
     assert "more than 1024 values" in result.log
-    assert result.gas_used == base_gas(1) + DEPLOY_GAS_PER_BYTE * len(SOURCE)
+    assert result.gas_used == base_gas(1) + DEPLOY_GAS_PER_BYTE * (
+        len(SOURCE) + deploy.params.ByteSize()
+    )
 
 
 # --- a listing's size --------------------------------------------------------------------------
