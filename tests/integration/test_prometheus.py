@@ -25,7 +25,7 @@ from app import APP_VERSION, SOFTWARE_VERSION
 from app.core.valuemap import from_data
 from app.pb.modelgov.v1 import tx_pb2
 from chain import testnet as net
-from chain.client import ClientError, Node
+from chain.client import ClientError, Node, TxOutcome
 from chain.ops.monitoring import (
     APP_JOB,
     ENGINE_JOB,
@@ -130,13 +130,20 @@ def query(url: str, expr: str) -> list[dict[str, Any]]:
     return result
 
 
+def everywhere(nodes: list[Node], done: TxOutcome) -> None:
+    """Wait until every node applied the block of ``done``: the next step is sent through
+    another node, whose CheckTx would refuse it a block behind (CI saw no_license)."""
+    for node in nodes:
+        node.wait_for_height(done.height)
+
+
 def send_traffic(network: net.Testnet) -> None:
     """What the consortium dashboard shows: a model, a version, a license, uses, a denial."""
     nodes = [Node(n.rpc_url) for n in network.nodes]
     publisher = network.keyring.get("northwind-researcher")
     consumer = network.keyring.get("acme-ml")
     register = tx_pb2.RegisterModel(owner_org="northwind-uni", name="ops")
-    nodes[0].send(publisher, [tx_pb2.Msg(register_model=register)])
+    everywhere(nodes, nodes[0].send(publisher, [tx_pb2.Msg(register_model=register)]))
     publish = tx_pb2.PublishVersion(
         model=MODEL,
         version="1.0",
@@ -145,11 +152,11 @@ def send_traffic(network: net.Testnet) -> None:
         format="safetensors",
         framework="pytorch",
     )
-    nodes[1].send(publisher, [tx_pb2.Msg(publish_version=publish)])
+    everywhere(nodes, nodes[1].send(publisher, [tx_pb2.Msg(publish_version=publish)]))
     deploy = tx_pb2.DeployLicense(name="ops", source=LICENSE, params=from_data({}))
-    nodes[2].send(publisher, [tx_pb2.Msg(deploy_license=deploy)])
+    everywhere(nodes, nodes[2].send(publisher, [tx_pb2.Msg(deploy_license=deploy)]))
     attach = tx_pb2.AttachLicense(model=MODEL, version="1.0", license="northwind-uni/ops")
-    nodes[3].send(publisher, [tx_pb2.Msg(attach_license=attach)])
+    everywhere(nodes, nodes[3].send(publisher, [tx_pb2.Msg(attach_license=attach)]))
     for purpose, node in (("inference", nodes[0]), ("research", nodes[1])):
         use = tx_pb2.Use(model=MODEL, version="1.0", purpose=purpose, quantity=2, max_fee=100)
         node.send(consumer, [tx_pb2.Msg(use=use)])
