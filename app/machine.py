@@ -36,8 +36,8 @@ from app.core.genesis import DomainGenesis, GenesisContext, GenesisError
 from app.core.meta import CHAIN_ID_KEY
 from app.core.meta import PREFIX as META_PREFIX
 from app.core.pause import pause_point
-from app.core.query import MAX_PAGE_BYTES as MAX_PAGE_BYTES  # /genesis/records' bound too
 from app.core.query import (
+    MAX_PAGE_BYTES,
     Handler,
     QueryAnswer,
     limit_param,
@@ -199,7 +199,6 @@ EVENT_CREDITS_MOVED = credit_events.TRANSFER
 # --- queries ----------------------------------------------------------------------------------
 
 GENESIS_RECORDS_PATH = "/genesis/records"
-
 MAX_CURSOR_KEY_BYTES = 1800
 """The longest key an "after" cursor names: its hex fits in MAX_QUERY_BYTES with the other
 parameters, and the longest key the state holds (a manifest's file, about 1100 bytes) in it."""

@@ -30,6 +30,7 @@ from genesis_scenario import KEY_KINDS, exported, rich_chain
 
 from app import machine
 from app.abci.modelgov_app import ModelgovApp
+from app.core import query
 from app.core.env import BlockEnv
 from app.core.errors import BAD_QUERY
 from app.core.genesis import GenesisError
@@ -245,7 +246,7 @@ def test_a_page_stops_at_its_byte_bound(tmp_path: Path) -> None:
         answer = driver.query("/genesis/records", {"domain": "licenses", "limit": 200})
         page = state_pb2.Page.FromString(answer.value)
         size = sum(len(item) for item in page.items)
-        assert page.next and machine.MAX_PAGE_BYTES <= size < machine.MAX_PAGE_BYTES + 20_000
+        assert page.next and query.MAX_PAGE_BYTES <= size < query.MAX_PAGE_BYTES + 20_000
         assert paged(driver, "licenses", 200)[0] == records(driver.store, b"\x03")
     finally:
         driver.close()
